@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependency rule (see README and Docs/Architecture.md):
+//   SwitchModel imports nothing of ours.
+//   Netlink is the only module that touches libnl (through CNetlink) or netlink sockets.
+//   KernelMirror turns Netlink's decoded objects into model deltas; it imports no C.
+//   Rendering turns model objects into iproute2-style JSON and text; no I/O.
+//   Executables (hoist, hoistd, hoist-bench) are the only places that wire concrete pieces.
+let package = Package(
+    name: "Hoist",
+    products: [
+        .executable(name: "hoist", targets: ["hoist"]),
+        .executable(name: "hoist-bench", targets: ["hoist-bench"]),
+        .library(name: "SwitchModel", targets: ["SwitchModel"]),
+        .library(name: "Netlink", targets: ["Netlink"]),
+        .library(name: "KernelMirror", targets: ["KernelMirror"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CNetlink",
+            path: "Sources/CNetlink",
+            pkgConfig: "libnl-route-3.0",
+            providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]
+        ),
+        .target(name: "SwitchModel"),
+        .target(name: "Netlink", dependencies: ["CNetlink", "SwitchModel"]),
+        .target(name: "KernelMirror", dependencies: ["Netlink", "SwitchModel"]),
+        .target(name: "Rendering", dependencies: ["KernelMirror", "SwitchModel"]),
+        .executableTarget(
+            name: "hoist",
+            dependencies: [
+                "KernelMirror", "Netlink", "Rendering", "SwitchModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "hoist-bench",
+            dependencies: ["KernelMirror", "Netlink", "SwitchModel"]
+        ),
+        .testTarget(name: "SwitchModelTests", dependencies: ["SwitchModel"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "SwitchModel"]),
+        .testTarget(name: "KernelMirrorTests", dependencies: ["KernelMirror", "Netlink", "Rendering", "SwitchModel"]),
+    ]
+)

@@ -1,0 +1,56 @@
+#ifndef HOIST_CNETLINK_SHIM_H
+#define HOIST_CNETLINK_SHIM_H
+/* glibc headers first: otherwise <linux/in6.h> defines its own in6_addr and Swift sees two. */
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/if_link.h>
+#include <linux/if_bridge.h>
+#include <linux/if_tun.h>
+#include <linux/neighbour.h>
+#include <linux/nexthop.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+#include <netlink/msg.h>
+#include <netlink/attr.h>
+#include <netlink/errno.h>
+#include <netlink/route/rtnl.h>
+
+/* Values whose C definitions are expressions Swift does not import. */
+static const int CNL_NETLINK_EXT_ACK = 11;
+static const int CNL_NETLINK_CAP_ACK = 10;
+static const int CNL_NETLINK_GET_STRICT_CHK = 12;
+static const int CNL_SOL_NETLINK = 270;
+static const int CNL_CLONE_NEWNET = 0x40000000;
+static const int CNL_IFLA_MAX = __IFLA_MAX - 1;
+static const int CNL_IFLA_INFO_MAX = __IFLA_INFO_MAX - 1;
+static const int CNL_IFLA_BR_MAX = __IFLA_BR_MAX - 1;
+static const int CNL_IFLA_BRPORT_MAX = __IFLA_BRPORT_MAX - 1;
+static const int CNL_IFLA_VXLAN_MAX = __IFLA_VXLAN_MAX - 1;
+static const int CNL_IFLA_BRIDGE_MAX = __IFLA_BRIDGE_MAX - 1;
+static const int CNL_NDA_MAX = __NDA_MAX - 1;
+static const int CNL_IFA_MAX = __IFA_MAX - 1;
+static const int CNL_RTA_MAX = __RTA_MAX - 1;
+static const int CNL_NHA_MAX = __NHA_MAX - 1;
+static const int CNL_MDBA_MAX = __MDBA_MAX - 1;
+static const int CNL_MDBA_MDB_MAX = __MDBA_MDB_MAX - 1;
+static const int CNL_MDBA_MDB_EATTR_MAX = __MDBA_MDB_EATTR_MAX - 1;
+static const int CNL_BRIDGE_VLANDB_MAX = __BRIDGE_VLANDB_MAX - 1;
+static const int CNL_BRIDGE_VLANDB_ENTRY_MAX = __BRIDGE_VLANDB_ENTRY_MAX - 1;
+static const int CNL_NLMSGERR_ATTR_MAX = __NLMSGERR_ATTR_MAX - 1;
+static const int CNL_IFLA_TUN_TYPE = 1;  /* IFLA_TUN_TYPE inside IFLA_INFO_DATA of kind "tun" */
+
+/* setns(2) is behind _GNU_SOURCE in glibc; call the system call directly. */
+static inline int cnl_setns(int fd, int nstype) { return (int)syscall(SYS_setns, fd, nstype); }
+static inline int cnl_errno(void) { return errno; }
+static inline int cnl_nlmsg_hdrlen(void) { return NLMSG_HDRLEN; }
+static inline int cnl_nla_hdrlen(void) { return NLA_HDRLEN; }
+#endif

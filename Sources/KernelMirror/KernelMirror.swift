@@ -1,0 +1,238 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Netlink
+import SwitchModel
+
+/// An always-current copy of the kernel's switching state, with the changes delivered as
+/// typed deltas in bounded batches.
+///
+/// ```
+///           requests channel (dumps)            events channel (RTNLGRP_* notifications)
+///                    │                                        │
+///   start ──► full dump ──► tables              receive ──► decode ──► apply ──► deltas
+///                               ▲                   │ ENOBUFS                       │
+///                               └── resync: mark (snapshot), dump, sweep (diff),    │
+///                                   then replay what queued meanwhile               ▼
+///                                                              batch (≤ N deltas or ≤ T ms) ──► deliver
+/// ```
+///
+/// Routes and nexthops the kernel removes without a notification (a link going down or
+/// away, an address removed, a nexthop object deleted) are caught by re-dumping those two
+/// tables shortly after such an event and sweeping what is gone.
+///
+/// Not thread-safe: one thread runs ``run(until:deliver:)``; others read ``tables`` only
+/// through what that thread hands them.
+public final class KernelMirror {
+    public struct Configuration: Sendable {
+        /// Deliver a batch once it holds this many deltas…
+        public var maxBatchSize = 1024
+        /// …or once its oldest delta is this old.
+        public var maxBatchDelayMilliseconds = 5
+        /// Wait this long after a silent-deletion trigger before re-dumping routes, so a burst
+        /// of link events costs one dump.
+        public var redumpDelayMilliseconds = 20
+        /// The events socket's receive buffer (`SO_RCVBUFFORCE`).
+        public var receiveBufferBytes = 64 << 20
+        /// How many times a dump the kernel marks interrupted is retried.
+        public var dumpAttempts = 5
+        public init() {}
+    }
+
+    /// Counters, for `hoist mirror --json` and the daemon's metrics.
+    public struct Statistics: Sendable, Equatable {
+        public var messages = 0
+        public var deltas = 0
+        public var batches = 0
+        /// Receive errors on the events socket (`ENOBUFS` and others).
+        public var overruns = 0
+        /// Full resyncs (mark, dump, sweep, replay).
+        public var resyncs = 0
+        /// Route and nexthop re-dumps after a silent-deletion trigger.
+        public var routeRedumps = 0
+        /// Malformed messages skipped, on either socket.
+        public var malformed = 0
+        public init() {}
+    }
+
+    public private(set) var tables = MirrorTables()
+    public private(set) var statistics = Statistics()
+    public let configuration: Configuration
+    private let events: NetlinkChannel
+    private let requests: NetlinkChannel
+    private var pending: [MirrorDelta] = []
+    private var pendingSince: UInt64 = 0
+    private var redumpDue: UInt64?
+    /// Called with each malformed message, for logging.
+    public var onMalformed: ((NetlinkDecodeError) -> Void)? {
+        didSet {
+            events.onMalformed = onMalformed
+            requests.onMalformed = onMalformed
+        }
+    }
+
+    /// A mirror over two channels: `events` joined to the mirror's groups, `requests` for dumps.
+    public init(events: NetlinkChannel, requests: NetlinkChannel, configuration: Configuration = .init()) {
+        self.events = events
+        self.requests = requests
+        self.configuration = configuration
+    }
+
+    /// A mirror of the kernel state of a network namespace (nil: the caller's own).
+    public convenience init(namespace: String? = nil, configuration: Configuration = .init()) throws {
+        let events = try NetlinkChannel(namespace: namespace, groups: RouteNetlinkGroup.mirror,
+                                        receiveBufferBytes: configuration.receiveBufferBytes)
+        let requests = try NetlinkChannel(namespace: namespace, receiveBufferBytes: 4 << 20)
+        self.init(events: events, requests: requests, configuration: configuration)
+    }
+
+    /// Loads the initial state. The events socket is already subscribed, so nothing that
+    /// changes during the dump is lost: it is replayed by the first ``poll(timeoutMilliseconds:)``.
+    /// - Returns: the initial objects as `added` deltas.
+    @discardableResult
+    public func start() throws -> [MirrorDelta] {
+        let fresh = try dumpAll()
+        var deltas: [MirrorDelta] = []
+        tables.diff(to: fresh, into: &deltas)
+        tables = fresh
+        syncMalformed()
+        return deltas
+    }
+
+    /// Receives and applies what arrives within `timeoutMilliseconds`, performing resyncs
+    /// and re-dumps as needed, and returns a batch when one is ready (full or old enough).
+    public func poll(timeoutMilliseconds: Int32) throws -> [MirrorDelta]? {
+        let start = Self.now()
+        var budget = timeoutMilliseconds
+        while true {
+            if let due = redumpDue, Self.now() >= due {
+                try redumpRoutes()
+            }
+            if pending.count >= configuration.maxBatchSize { return flush() }
+            if !pending.isEmpty, Self.now() >= pendingSince + UInt64(configuration.maxBatchDelayMilliseconds) * 1_000_000 {
+                return flush()
+            }
+            var wait = budget
+            if !pending.isEmpty { wait = min(wait, Int32(configuration.maxBatchDelayMilliseconds)) }
+            if let due = redumpDue { wait = min(wait, Int32(max(0, (Int64(due) - Int64(Self.now())) / 1_000_000))) }
+            let received: Bool
+            do {
+                received = try events.receiveNotifications(timeoutMilliseconds: max(wait, 0)) { message in
+                    self.ingest(message)
+                }
+            } catch let error as NetlinkError {
+                statistics.overruns += 1
+                try resync(after: error)
+                continue
+            }
+            syncMalformed()
+            if !received {
+                let elapsed = Int32(clamping: (Self.now() - start) / 1_000_000)
+                if elapsed >= timeoutMilliseconds {
+                    if !pending.isEmpty, Self.now() >= pendingSince + UInt64(configuration.maxBatchDelayMilliseconds) * 1_000_000 {
+                        return flush()
+                    }
+                    return nil
+                }
+                budget = timeoutMilliseconds - elapsed
+            }
+        }
+    }
+
+    /// Runs until `stop` returns true, handing each batch to `deliver`.
+    public func run(until stop: () -> Bool, deliver: ([MirrorDelta]) throws -> Void) throws {
+        while !stop() {
+            if let batch = try poll(timeoutMilliseconds: 100) { try deliver(batch) }
+        }
+        if !pending.isEmpty { try deliver(flush()) }
+    }
+
+    /// Hands out what is pending now, full or not.
+    public func flush() -> [MirrorDelta] {
+        let out = pending
+        pending.removeAll(keepingCapacity: true)
+        if !out.isEmpty { statistics.batches += 1 }
+        return out
+    }
+
+    /// Resynchronises from scratch: snapshot the tables (mark), dump everything into fresh
+    /// tables, diff (sweep), and carry on reading events, which replays what queued meanwhile.
+    public func resync(after error: NetlinkError? = nil) throws {
+        statistics.resyncs += 1
+        let fresh = try dumpAll()
+        noteDeltas { tables.diff(to: fresh, into: &$0) }
+        tables = fresh
+        redumpDue = nil
+        syncMalformed()
+    }
+
+    private func ingest(_ message: KernelMessage) {
+        statistics.messages += 1
+        var consequences: MirrorTables.Consequences = []
+        noteDeltas { consequences = tables.apply(message, into: &$0) }
+        if consequences.contains(.redumpRoutes), redumpDue == nil {
+            redumpDue = Self.now() + UInt64(configuration.redumpDelayMilliseconds) * 1_000_000
+        }
+    }
+
+    private func noteDeltas(_ body: (inout [MirrorDelta]) -> Void) {
+        let before = pending.count
+        if pending.isEmpty { pendingSince = Self.now() }
+        body(&pending)
+        statistics.deltas += pending.count - before
+    }
+
+    /// Re-dumps routes and nexthops and sweeps what the kernel removed silently.
+    private func redumpRoutes() throws {
+        redumpDue = nil
+        statistics.routeRedumps += 1
+        var fresh = tables
+        fresh.routes = RouteStore()
+        fresh.nexthops = [:]
+        try dump([.nexthops, .routes], into: &fresh)
+        noteDeltas { tables.diff(to: fresh, into: &$0) }
+        tables.routes = fresh.routes
+        tables.nexthops = fresh.nexthops
+    }
+
+    private func dumpAll() throws -> MirrorTables {
+        var fresh = MirrorTables()
+        try dump([.links, .bridgePorts, .fdb, .mdb, .addresses, .nexthops, .routes, .neighbors], into: &fresh)
+        // Per-VLAN state exists only on kernels with bridge VLAN filtering; elsewhere the
+        // dump is refused, which is not an error for the mirror.
+        do {
+            var withVLANs = fresh
+            try dump([.vlans], into: &withVLANs)
+            fresh = withVLANs
+        } catch let error as NetlinkError where error.code == EOPNOTSUPP || error.code == EINVAL {
+        }
+        return fresh
+    }
+
+    private func dump(_ kinds: [DumpKind], into tables: inout MirrorTables) throws {
+        for kind in kinds {
+            var attempt = 1
+            while true {
+                var scratch = tables
+                var ignored: [MirrorDelta] = []
+                do {
+                    try requests.dump(kind) { _ = scratch.apply($0, into: &ignored) }
+                    tables = scratch
+                    break
+                } catch let error as NetlinkError where error.code == EINTR && attempt < configuration.dumpAttempts {
+                    attempt += 1
+                }
+            }
+        }
+    }
+
+    private func syncMalformed() {
+        statistics.malformed = events.malformedCount + requests.malformedCount
+    }
+
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}

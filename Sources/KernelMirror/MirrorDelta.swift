@@ -1,0 +1,80 @@
+import SwitchModel
+
+/// How one object changed.
+public enum Change<Value: Sendable & Equatable>: Sendable, Equatable {
+    case added(Value)
+    case changed(old: Value, new: Value)
+    case removed(Value)
+
+    /// The object as it is now, or as it was just before it went away.
+    public var current: Value {
+        switch self {
+        case .added(let v), .removed(let v): v
+        case .changed(_, let new): new
+        }
+    }
+
+    /// `added`, `changed` or `removed`, as `hoist mirror --watch` prints it.
+    public var verb: String {
+        switch self {
+        case .added: "added"
+        case .changed: "changed"
+        case .removed: "removed"
+        }
+    }
+}
+
+/// One change to the mirrored kernel state. The set of cases is closed: every consumer
+/// (stages, the CLI) switches over all of them.
+public enum MirrorDelta: Sendable, Equatable {
+    case link(Change<Link>)
+    case vlan(Change<BridgeVLAN>)
+    case fdb(Change<FDBEntry>)
+    case mdb(Change<MDBEntry>)
+    case address(Change<InterfaceAddress>)
+    case route(Change<Route>)
+    case nexthop(Change<NexthopObject>)
+    case neighbor(Change<Neighbor>)
+
+    /// The object kind, as a table name (`links`, `fdb`, …).
+    public var table: String {
+        switch self {
+        case .link: "link"
+        case .vlan: "vlan"
+        case .fdb: "fdb"
+        case .mdb: "mdb"
+        case .address: "address"
+        case .route: "route"
+        case .nexthop: "nexthop"
+        case .neighbor: "neighbor"
+        }
+    }
+}
+
+extension Dictionary where Value: Equatable & Sendable {
+    /// Inserts or replaces `value`, appending the resulting change (none when equal).
+    mutating func upsert(_ key: Key, _ value: Value, _ wrap: (Change<Value>) -> MirrorDelta, into deltas: inout [MirrorDelta]) {
+        if let old = updateValue(value, forKey: key) {
+            if old != value { deltas.append(wrap(.changed(old: old, new: value))) }
+        } else {
+            deltas.append(wrap(.added(value)))
+        }
+    }
+
+    /// Removes the value at `key`, appending a removal when there was one.
+    mutating func remove(_ key: Key, _ wrap: (Change<Value>) -> MirrorDelta, into deltas: inout [MirrorDelta]) {
+        if let old = removeValue(forKey: key) { deltas.append(wrap(.removed(old))) }
+    }
+
+    /// Appends the changes that turn `self` into `new`.
+    func diff(to new: Self, _ wrap: (Change<Value>) -> MirrorDelta, into deltas: inout [MirrorDelta]) {
+        for (key, old) in self {
+            if let now = new[key] {
+                if now != old { deltas.append(wrap(.changed(old: old, new: now))) }
+            } else {
+                deltas.append(wrap(.removed(old)))
+            }
+        }
+        for (key, now) in new where self[key] == nil { deltas.append(wrap(.added(now))) }
+    }
+}

@@ -1,0 +1,157 @@
+import Netlink
+import SwitchModel
+
+/// The mirrored kernel state: one table per object kind, keyed by the kernel's identity
+/// of that object. A value type: a copy is a consistent snapshot.
+public struct MirrorTables: Sendable, Equatable {
+    public var links: [IfIndex: Link] = [:]
+    public var vlans: [BridgeVLAN.Key: BridgeVLAN] = [:]
+    public var fdb: [FDBEntry.Key: FDBEntry] = [:]
+    public var mdb: [MDBEntry.Key: MDBEntry] = [:]
+    public var addresses: [InterfaceAddress.Key: InterfaceAddress] = [:]
+    public var routes = RouteStore()
+    public var nexthops: [UInt32: NexthopObject] = [:]
+    public var neighbors: [Neighbor.Key: Neighbor] = [:]
+
+    public init() {}
+
+    /// What applying a message implies beyond its own deltas.
+    public struct Consequences: OptionSet, Sendable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        /// The kernel may have removed routes or nexthops without telling anyone (a link
+        /// went down or away, an address was removed): re-dump them.
+        public static let redumpRoutes = Consequences(rawValue: 1)
+    }
+
+    /// Applies one kernel message, appending the deltas it causes.
+    @discardableResult
+    public mutating func apply(_ message: KernelMessage, into deltas: inout [MirrorDelta]) -> Consequences {
+        switch message {
+        case .newLink(let link):
+            let old = links[link.index]
+            if link.bridgePort == nil, link.kind != .bridge, old?.bridgePort != nil {
+                removeVLANs(of: link.index, into: &deltas)
+            }
+            links.upsert(link.index, link, MirrorDelta.link, into: &deltas)
+            if let old, (old.adminUp && !link.adminUp) || old.carrier != link.carrier { return .redumpRoutes }
+            return []
+        case .delLink(let link):
+            removeLink(link.index, into: &deltas)
+            return .redumpRoutes
+        case .bridgePort(let info):
+            guard var link = links[info.port] else { return [] }
+            if let attributes = info.attributes { link.bridgePort = attributes }
+            links.upsert(link.index, link, MirrorDelta.link, into: &deltas)
+            if let list = info.vlans { replaceVLANs(of: info.port, with: list, into: &deltas) }
+            return []
+        case .bridgePortRemoved(let port):
+            if var link = links[port], link.bridgePort != nil {
+                link.bridgePort = nil
+                link.master = nil
+                links.upsert(port, link, MirrorDelta.link, into: &deltas)
+            }
+            removeVLANs(of: port, into: &deltas)
+            return []
+        case .newVLAN(let v):
+            vlans.upsert(v.key, v, MirrorDelta.vlan, into: &deltas)
+        case .delVLAN(let v):
+            vlans.remove(v.key, MirrorDelta.vlan, into: &deltas)
+        case .newFDB(let e):
+            fdb.upsert(e.key, e, MirrorDelta.fdb, into: &deltas)
+        case .delFDB(let e):
+            fdb.remove(e.key, MirrorDelta.fdb, into: &deltas)
+        case .newMDB(let e):
+            mdb.upsert(e.key, e, MirrorDelta.mdb, into: &deltas)
+        case .delMDB(let e):
+            mdb.remove(e.key, MirrorDelta.mdb, into: &deltas)
+        case .newAddress(let a):
+            addresses.upsert(a.key, a, MirrorDelta.address, into: &deltas)
+        case .delAddress(let a):
+            addresses.remove(a.key, MirrorDelta.address, into: &deltas)
+            return .redumpRoutes
+        case .newRoute(let r):
+            if let old = routes.upsert(r) {
+                let now = routes[r.key]!
+                if old != now { deltas.append(.route(.changed(old: old, new: now))) }
+            } else {
+                deltas.append(.route(.added(routes[r.key]!)))
+            }
+        case .delRoute(let r):
+            applyRouteDelete(r, into: &deltas)
+        case .newNexthop(let n):
+            nexthops.upsert(n.id, n, MirrorDelta.nexthop, into: &deltas)
+        case .delNexthop(let n):
+            nexthops.remove(n.id, MirrorDelta.nexthop, into: &deltas)
+            return .redumpRoutes
+        case .newNeighbor(let n):
+            neighbors.upsert(n.key, n, MirrorDelta.neighbor, into: &deltas)
+        case .delNeighbor(let n):
+            neighbors.remove(n.key, MirrorDelta.neighbor, into: &deltas)
+        }
+        return []
+    }
+
+    /// IPv6 announces the removal of one path of a multipath route as an `RTM_DELROUTE`
+    /// naming just that path; the route itself stays with the remaining paths.
+    private mutating func applyRouteDelete(_ r: Route, into deltas: inout [MirrorDelta]) {
+        guard let old = routes[r.key] else { return }
+        if r.key.family == .ipv6, old.nexthops.count > 1, r.nexthops.count == 1 {
+            var remaining = old.nexthops
+            if let i = remaining.firstIndex(where: { $0.gateway == r.nexthops[0].gateway && $0.interface == r.nexthops[0].interface }) {
+                remaining.remove(at: i)
+                var now = old
+                now.nexthops = remaining
+                routes.upsert(now)
+                deltas.append(.route(.changed(old: old, new: routes[r.key]!)))
+                return
+            }
+        }
+        routes.remove(r.key)
+        deltas.append(.route(.removed(old)))
+    }
+
+    private mutating func removeLink(_ index: IfIndex, into deltas: inout [MirrorDelta]) {
+        // The kernel announces most of these removals itself, but not all (device FDB
+        // entries, VLANs): sweep everything that names the interface.
+        removeVLANs(of: index, into: &deltas)
+        for (k, _) in fdb where k.port == index { fdb.remove(k, MirrorDelta.fdb, into: &deltas) }
+        for (k, _) in mdb where k.port == index || k.bridge == index { mdb.remove(k, MirrorDelta.mdb, into: &deltas) }
+        for (k, _) in addresses where k.interface == index { addresses.remove(k, MirrorDelta.address, into: &deltas) }
+        for (k, _) in neighbors where k.interface == index { neighbors.remove(k, MirrorDelta.neighbor, into: &deltas) }
+        links.remove(index, MirrorDelta.link, into: &deltas)
+    }
+
+    private mutating func removeVLANs(of port: IfIndex, into deltas: inout [MirrorDelta]) {
+        for (k, _) in vlans where k.port == port { vlans.remove(k, MirrorDelta.vlan, into: &deltas) }
+    }
+
+    private mutating func replaceVLANs(of port: IfIndex, with list: [PortVLAN], into deltas: inout [MirrorDelta]) {
+        var wanted: [BridgeVLAN.Key: BridgeVLAN] = [:]
+        for v in list {
+            var entry = BridgeVLAN(port: port, vlan: v)
+            // Per-VLAN STP state only comes with RTM_NEWVLAN; keep it across AF_BRIDGE updates.
+            if entry.vlan.state == nil { entry.vlan.state = vlans[entry.key]?.vlan.state }
+            wanted[entry.key] = entry
+        }
+        for (k, _) in vlans where k.port == port && wanted[k] == nil { vlans.remove(k, MirrorDelta.vlan, into: &deltas) }
+        for (k, v) in wanted { vlans.upsert(k, v, MirrorDelta.vlan, into: &deltas) }
+    }
+
+    /// Appends the deltas that turn `self` into `new` — the sweep step of a resync.
+    public func diff(to new: MirrorTables, into deltas: inout [MirrorDelta]) {
+        links.diff(to: new.links, MirrorDelta.link, into: &deltas)
+        vlans.diff(to: new.vlans, MirrorDelta.vlan, into: &deltas)
+        fdb.diff(to: new.fdb, MirrorDelta.fdb, into: &deltas)
+        mdb.diff(to: new.mdb, MirrorDelta.mdb, into: &deltas)
+        addresses.diff(to: new.addresses, MirrorDelta.address, into: &deltas)
+        nexthops.diff(to: new.nexthops, MirrorDelta.nexthop, into: &deltas)
+        routes.diff(to: new.routes, into: &deltas)
+        neighbors.diff(to: new.neighbors, MirrorDelta.neighbor, into: &deltas)
+    }
+
+    /// The number of objects across all tables.
+    public var objectCount: Int {
+        links.count + vlans.count + fdb.count + mdb.count + addresses.count + routes.count + nexthops.count + neighbors.count
+    }
+}

@@ -1,0 +1,54 @@
+import SwitchModel
+
+/// One decoded rtnetlink message: a kernel object that appeared, changed or went away.
+///
+/// This closed enum is everything ``NetlinkChannel`` hands upward; unknown message types
+/// and families the mirror does not model (MPLS routes, proxy neighbours, route cache
+/// entries) are skipped before they get here.
+public enum KernelMessage: Sendable, Equatable {
+    /// `RTM_NEWLINK` (AF_UNSPEC): a link appeared or changed.
+    case newLink(Link)
+    /// `RTM_DELLINK` (AF_UNSPEC).
+    case delLink(Link)
+    /// `RTM_NEWLINK` (AF_BRIDGE): bridge-port details — STP state, flags, VLANs.
+    case bridgePort(BridgePortInfo)
+    /// `RTM_DELLINK` (AF_BRIDGE): the interface left its bridge.
+    case bridgePortRemoved(IfIndex)
+    /// `RTM_NEWVLAN` / `RTM_DELVLAN`: one VLAN of a port, with its per-VLAN state.
+    case newVLAN(BridgeVLAN)
+    case delVLAN(BridgeVLAN)
+    /// `RTM_NEWNEIGH` / `RTM_DELNEIGH` (AF_BRIDGE).
+    case newFDB(FDBEntry)
+    case delFDB(FDBEntry)
+    /// `RTM_NEWMDB` / `RTM_DELMDB`.
+    case newMDB(MDBEntry)
+    case delMDB(MDBEntry)
+    /// `RTM_NEWADDR` / `RTM_DELADDR`.
+    case newAddress(InterfaceAddress)
+    case delAddress(InterfaceAddress)
+    /// `RTM_NEWROUTE` / `RTM_DELROUTE` (IPv4 and IPv6 only).
+    case newRoute(Route)
+    case delRoute(Route)
+    /// `RTM_NEWNEXTHOP` / `RTM_DELNEXTHOP`.
+    case newNexthop(NexthopObject)
+    case delNexthop(NexthopObject)
+    /// `RTM_NEWNEIGH` / `RTM_DELNEIGH` (AF_INET, AF_INET6).
+    case newNeighbor(Neighbor)
+    case delNeighbor(Neighbor)
+}
+
+/// What an AF_BRIDGE link message says about one interface: its bridge-port attributes
+/// (`IFLA_PROTINFO`) and its VLANs (`IFLA_AF_SPEC`). Nil fields were not in the message.
+public struct BridgePortInfo: Sendable, Equatable {
+    public var port: IfIndex
+    public var master: IfIndex?
+    public var attributes: BridgePortAttributes?
+    public var vlans: [PortVLAN]?
+
+    public init(port: IfIndex, master: IfIndex? = nil, attributes: BridgePortAttributes? = nil, vlans: [PortVLAN]? = nil) {
+        self.port = port
+        self.master = master
+        self.attributes = attributes
+        self.vlans = vlans
+    }
+}

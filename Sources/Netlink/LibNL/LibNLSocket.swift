@@ -1,0 +1,152 @@
+internal import CNetlink
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `NETLINK_ROUTE` socket made and connected by libnl (`nl_socket_alloc`, `nl_connect`),
+/// optionally inside a named network namespace, with a large receive buffer.
+///
+/// It moves whole datagrams; framing and decoding happen above it, in ``NetlinkChannel``.
+public final class RouteNetlinkSocket: NetlinkTransport {
+    private let socket: OpaquePointer
+    private let fd: Int32
+    private var buffer: UnsafeMutableRawBufferPointer
+    /// The effective receive buffer in bytes, as the kernel reports it (twice the request).
+    public private(set) var receiveBufferBytes: Int = 0
+    public let namespace: String?
+
+    /// Opens a socket.
+    /// - Parameters:
+    ///   - namespace: a name under `/var/run/netns` (as `ip netns` makes), or nil for the
+    ///     caller's namespace. The socket stays bound to that namespace for its lifetime.
+    ///   - groups: multicast groups to join (`RTNLGRP_*`).
+    ///   - receiveBufferBytes: requested with `SO_RCVBUFFORCE` (root), else `SO_RCVBUF`.
+    public init(namespace: String? = nil, groups: [RouteNetlinkGroup] = [], receiveBufferBytes: Int = 4 << 20) throws {
+        guard let sk = nl_socket_alloc() else { throw NetlinkError(code: ENOMEM, operation: "nl_socket_alloc") }
+        socket = sk
+        self.namespace = namespace
+        nl_socket_disable_seq_check(sk)
+        nl_socket_disable_auto_ack(sk)
+        buffer = .allocate(byteCount: 256 << 10, alignment: 8)
+        do {
+            try Self.inNamespace(namespace) {
+                let rc = nl_connect(sk, NETLINK_ROUTE)
+                if rc < 0 { throw NetlinkError(code: -rc, message: LibNL.errorText(rc), operation: "nl_connect") }
+            }
+        } catch {
+            nl_socket_free(sk)
+            buffer.deallocate()
+            throw error
+        }
+        fd = nl_socket_get_fd(sk)
+        for group in groups {
+            let rc = nl_socket_add_membership(sk, Int32(group.rawValue))
+            if rc < 0 {
+                nl_socket_free(sk)
+                buffer.deallocate()
+                throw NetlinkError(code: EINVAL, message: LibNL.errorText(rc), operation: "join group \(group.rawValue)")
+            }
+        }
+        setReceiveBuffer(bytes: receiveBufferBytes)
+        var one: Int32 = 1
+        _ = setsockopt(fd, CNL_SOL_NETLINK, CNL_NETLINK_EXT_ACK, &one, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(fd, CNL_SOL_NETLINK, CNL_NETLINK_CAP_ACK, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    deinit {
+        nl_socket_free(socket)
+        buffer.deallocate()
+    }
+
+    /// Sets the receive buffer; above `net.core.rmem_max` this needs `SO_RCVBUFFORCE` (root).
+    public func setReceiveBuffer(bytes: Int) {
+        var value = Int32(clamping: bytes)
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &value, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var actual: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        _ = getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &actual, &len)
+        receiveBufferBytes = Int(actual)
+    }
+
+    public func send(_ message: [UInt8]) throws {
+        let rc = message.withUnsafeBytes { raw in
+            nl_sendto(socket, UnsafeMutableRawPointer(mutating: raw.baseAddress), raw.count)
+        }
+        if rc < 0 { throw NetlinkError(code: EIO, message: LibNL.errorText(rc), operation: "nl_sendto") }
+    }
+
+    public func receive(timeoutMilliseconds: Int32, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> Bool {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            let n = poll(&pfd, 1, timeoutMilliseconds)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw NetlinkError(code: errno, operation: "poll")
+            }
+            if n == 0 { return false }
+            break
+        }
+        while true {
+            let got = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT | MSG_TRUNC))
+            if got < 0 {
+                let e = errno
+                if e == EINTR { continue }
+                if e == EAGAIN || e == EWOULDBLOCK { return false }
+                throw NetlinkError(code: e, operation: "recv")
+            }
+            if got > buffer.count {
+                // The datagram did not fit: it is lost, which is an overrun like ENOBUFS.
+                let size = got
+                buffer.deallocate()
+                buffer = .allocate(byteCount: max(size, buffer.count * 2), alignment: 8)
+                throw NetlinkError(code: EMSGSIZE, message: "datagram of \(size) bytes truncated", operation: "recv")
+            }
+            try body(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<got]))
+            return true
+        }
+    }
+
+    /// Runs `body` with the calling thread inside `namespace` (`setns(2)`), then returns the
+    /// thread to its own namespace. Sockets made inside stay in `namespace`.
+    static func inNamespace<T>(_ namespace: String?, _ body: () throws -> T) throws -> T {
+        guard let namespace else { return try body() }
+        let target = open("/var/run/netns/\(namespace)", O_RDONLY | O_CLOEXEC)
+        guard target >= 0 else {
+            throw NetlinkError(code: errno, message: "no network namespace named \(namespace)", operation: "open netns")
+        }
+        defer { close(target) }
+        let original = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard original >= 0 else { throw NetlinkError(code: errno, operation: "open /proc/thread-self/ns/net") }
+        defer { close(original) }
+        guard cnl_setns(target, CNL_CLONE_NEWNET) == 0 else {
+            throw NetlinkError(code: cnl_errno(), message: "setns into \(namespace)", operation: "setns")
+        }
+        defer {
+            // Returning to our own namespace cannot fail for a thread that left it moments ago.
+            precondition(cnl_setns(original, CNL_CLONE_NEWNET) == 0, "setns back to the original namespace failed")
+        }
+        return try body()
+    }
+}
+
+/// rtnetlink multicast groups (`RTNLGRP_*`).
+public struct RouteNetlinkGroup: RawRepresentable, Hashable, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let link = RouteNetlinkGroup(rawValue: RTNLGRP_LINK.rawValue)
+    public static let neighbor = RouteNetlinkGroup(rawValue: RTNLGRP_NEIGH.rawValue)
+    public static let ipv4Address = RouteNetlinkGroup(rawValue: RTNLGRP_IPV4_IFADDR.rawValue)
+    public static let ipv6Address = RouteNetlinkGroup(rawValue: RTNLGRP_IPV6_IFADDR.rawValue)
+    public static let ipv4Route = RouteNetlinkGroup(rawValue: RTNLGRP_IPV4_ROUTE.rawValue)
+    public static let ipv6Route = RouteNetlinkGroup(rawValue: RTNLGRP_IPV6_ROUTE.rawValue)
+    public static let mdb = RouteNetlinkGroup(rawValue: RTNLGRP_MDB.rawValue)
+    public static let nexthop = RouteNetlinkGroup(rawValue: RTNLGRP_NEXTHOP.rawValue)
+    public static let bridgeVLAN = RouteNetlinkGroup(rawValue: RTNLGRP_BRVLAN.rawValue)
+
+    /// Every group the kernel mirror listens to.
+    public static let mirror: [RouteNetlinkGroup] = [
+        .link, .neighbor, .ipv4Address, .ipv6Address, .ipv4Route, .ipv6Route, .mdb, .nexthop, .bridgeVLAN,
+    ]
+}

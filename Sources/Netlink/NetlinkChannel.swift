@@ -1,0 +1,178 @@
+internal import CNetlink
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// rtnetlink over one transport: dumps, requests with ACK, and notifications, each
+/// message decoded into a ``KernelMessage``.
+///
+/// ```
+///   kernel ──datagram──► NetlinkTransport ──► NetlinkChannel ──KernelMessage──► caller
+///                         (socket/script)      frame · decode · count malformed
+/// ```
+///
+/// A malformed message is counted, reported to ``onMalformed`` and skipped; the rest of
+/// its datagram is still read. One channel is used from one thread at a time.
+public final class NetlinkChannel {
+    public let transport: NetlinkTransport
+    private var sequence: UInt32
+    /// Messages that could not be decoded (bad lengths, truncated attributes, …).
+    public private(set) var malformedCount = 0
+    /// Called with each decode failure, for logging.
+    public var onMalformed: ((NetlinkDecodeError) -> Void)?
+    /// How long a dump or request waits for each reply datagram before giving up.
+    public var replyTimeoutMilliseconds: Int32 = 10_000
+
+    public init(transport: NetlinkTransport) {
+        self.transport = transport
+        self.sequence = UInt32(truncatingIfNeeded: time(nil))
+    }
+
+    /// Opens a real rtnetlink socket.
+    public convenience init(namespace: String? = nil, groups: [RouteNetlinkGroup] = [], receiveBufferBytes: Int = 4 << 20) throws {
+        self.init(transport: try RouteNetlinkSocket(namespace: namespace, groups: groups, receiveBufferBytes: receiveBufferBytes))
+    }
+
+    private func nextSequence() -> UInt32 {
+        sequence &+= 1
+        return sequence
+    }
+
+    // MARK: Dumps
+
+    /// Dumps one kind of kernel object, calling `emit` for each.
+    ///
+    /// - Throws: ``NetlinkError`` for a kernel error reply, a timeout (`ETIMEDOUT`) or a dump
+    ///   the kernel marked inconsistent (`NLM_F_DUMP_INTR`, reported as `EINTR`): the caller
+    ///   discards what it got and dumps again.
+    public func dump(_ kind: DumpKind, emit: (KernelMessage) -> Void) throws {
+        let seq = nextSequence()
+        let request = kind.request(sequence: seq)
+        try transport.send(request.bytes)
+        var done = false
+        var interrupted = false
+        while !done {
+            let got = try transport.receive(timeoutMilliseconds: replyTimeoutMilliseconds) { datagram in
+                try LibNL.forEachMessage(in: datagram) { message in
+                    guard message.sequence == seq else { return }
+                    if message.flags & UInt16(NLM_F_DUMP_INTR) != 0 { interrupted = true }
+                    switch Int32(message.type) {
+                    case NLMSG_DONE:
+                        done = true
+                        if message.payloadLength >= 4 {
+                            let code = message.payload.loadUnaligned(as: Int32.self)
+                            if code < 0 { throw NetlinkError(code: -code, operation: "dump \(kind)") }
+                        }
+                    case NLMSG_ERROR:
+                        if let error = try Self.error(in: message, operation: "dump \(kind)") { throw error }
+                        done = true
+                    default:
+                        decode(message, emit: emit)
+                    }
+                }
+            }
+            if !got { throw NetlinkError(code: ETIMEDOUT, operation: "dump \(kind)") }
+        }
+        if interrupted { throw NetlinkError(code: EINTR, message: "dump interrupted by a concurrent change", operation: "dump \(kind)") }
+    }
+
+    // MARK: Requests
+
+    /// Sends one request with `NLM_F_ACK` and waits for the kernel's answer.
+    /// - Throws: ``NetlinkError`` with the kernel's errno and extack message.
+    public func request(_ message: NetlinkMessageBuilder) throws {
+        let seq = nextSequence()
+        message.sequence = seq
+        message.flags |= UInt16(NLM_F_REQUEST | NLM_F_ACK)
+        let operation = "request type \(message.bytes[4..<6].withUnsafeBytes { $0.loadUnaligned(as: UInt16.self) })"
+        try transport.send(message.bytes)
+        var answered = false
+        while !answered {
+            let got = try transport.receive(timeoutMilliseconds: replyTimeoutMilliseconds) { datagram in
+                try LibNL.forEachMessage(in: datagram) { reply in
+                    guard reply.sequence == seq, Int32(reply.type) == NLMSG_ERROR else { return }
+                    answered = true
+                    if let error = try Self.error(in: reply, operation: operation) { throw error }
+                }
+            }
+            if !got { throw NetlinkError(code: ETIMEDOUT, operation: operation) }
+        }
+    }
+
+    /// Sends several requests in one `send()` without waiting for answers (no `NLM_F_ACK`):
+    /// the fast path for bulk programming. Errors still come back as `NLMSG_ERROR` messages,
+    /// which ``drainErrors(timeoutMilliseconds:)`` collects.
+    public func sendBatch(_ messages: [NetlinkMessageBuilder]) throws {
+        var bytes: [UInt8] = []
+        for m in messages {
+            m.sequence = nextSequence()
+            m.flags |= UInt16(NLM_F_REQUEST)
+            bytes += m.bytes
+        }
+        try transport.send(bytes)
+    }
+
+    /// Reads whatever replies are queued and returns the errors among them.
+    public func drainErrors(timeoutMilliseconds: Int32 = 0) throws -> [NetlinkError] {
+        var errors: [NetlinkError] = []
+        while try transport.receive(timeoutMilliseconds: timeoutMilliseconds, { datagram in
+            try LibNL.forEachMessage(in: datagram) { reply in
+                if Int32(reply.type) == NLMSG_ERROR, let e = try Self.error(in: reply, operation: "batched request") {
+                    errors.append(e)
+                }
+            }
+        }) {}
+        return errors
+    }
+
+    // MARK: Notifications
+
+    /// Waits up to `timeoutMilliseconds` for one datagram of notifications and decodes it.
+    /// - Returns: false when nothing arrived in time.
+    /// - Throws: ``NetlinkError``; `isOverrun` means notifications were lost (`ENOBUFS`).
+    public func receiveNotifications(timeoutMilliseconds: Int32, emit: (KernelMessage) -> Void) throws -> Bool {
+        try transport.receive(timeoutMilliseconds: timeoutMilliseconds) { datagram in
+            do {
+                try LibNL.forEachMessage(in: datagram) { message in
+                    decode(message, emit: emit)
+                }
+            } catch let error as NetlinkDecodeError {
+                noteMalformed(error)
+            }
+        }
+    }
+
+    private func decode(_ message: NetlinkMessageView, emit: (KernelMessage) -> Void) {
+        do {
+            try MessageDecoder.decode(message, emit: emit)
+        } catch let error as NetlinkDecodeError {
+            noteMalformed(error)
+        } catch {
+            noteMalformed(NetlinkDecodeError("\(error)"))
+        }
+    }
+
+    private func noteMalformed(_ error: NetlinkDecodeError) {
+        malformedCount += 1
+        onMalformed?(error)
+    }
+
+    /// The error in an `NLMSG_ERROR` message, or nil for an ACK (error 0).
+    /// With `NETLINK_CAP_ACK` the kernel echoes only the request's header; the extack
+    /// attributes (`NLMSGERR_ATTR_MSG`) follow when `NLM_F_ACK_TLVS` is set.
+    static func error(in message: NetlinkMessageView, operation: String) throws -> NetlinkError? {
+        guard message.payloadLength >= 4 else { throw NetlinkDecodeError("NLMSG_ERROR too short") }
+        let code = message.payload.loadUnaligned(as: Int32.self)
+        if code == 0 { return nil }
+        var text: String?
+        if message.flags & UInt16(NLM_F_ACK_TLVS) != 0, message.payloadLength >= 4 + 16 {
+            let echoed = Int(message.payload.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            let headerSize = message.flags & UInt16(NLM_F_CAPPED) != 0 ? 4 + 16 : 4 + ((echoed + 3) & ~3)
+            if headerSize <= message.payloadLength,
+               let attrs = try? message.attributes(familyHeaderSize: headerSize, maxType: CNL_NLMSGERR_ATTR_MAX) {
+                text = attrs.string(Int(NLMSGERR_ATTR_MSG.rawValue))
+            }
+        }
+        return NetlinkError(code: -code, message: text, operation: operation)
+    }
+}

@@ -1,0 +1,121 @@
+/// A network interface as the kernel reports it in `RTM_NEWLINK`.
+///
+/// Bridge, bridge-port and VXLAN details ride along as optional attribute groups, so one
+/// value describes what `ip -d link show` prints for the interface.
+public struct Link: Hashable, Sendable {
+    public var index: IfIndex
+    public var name: String
+    public var kind: LinkKind
+    /// `IFF_UP`: the administrative state the operator set.
+    public var adminUp: Bool
+    /// RFC 2863 operational state (`IFLA_OPERSTATE`).
+    public var operState: OperState
+    /// The raw `ifi_flags` (`IFF_*`), kept for iproute2-compatible flag lists.
+    public var flags: UInt32
+    public var mtu: UInt32
+    /// `IFLA_ADDRESS`; nil for interfaces without a link-layer address.
+    public var mac: MACAddress?
+    /// `IFLA_MASTER`: the bridge (or other upper device) this interface is enslaved to.
+    public var master: IfIndex?
+    /// `IFLA_LINK`: the lower or peer interface, where the kernel reports one.
+    public var link: IfIndex?
+    /// Present when ``kind`` is `.bridge` (`IFLA_INFO_DATA`, `IFLA_BR_*`).
+    public var bridge: BridgeAttributes?
+    /// Present when the interface is a bridge port (`IFLA_INFO_SLAVE_DATA` or
+    /// `IFLA_PROTINFO`, `IFLA_BRPORT_*`).
+    public var bridgePort: BridgePortAttributes?
+    /// Present when ``kind`` is `.vxlan` (`IFLA_INFO_DATA`, `IFLA_VXLAN_*`).
+    public var vxlan: VXLANAttributes?
+
+    public init(index: IfIndex, name: String, kind: LinkKind = .other(""), adminUp: Bool = false,
+                operState: OperState = .unknown, flags: UInt32 = 0, mtu: UInt32 = 1500,
+                mac: MACAddress? = nil, master: IfIndex? = nil, link: IfIndex? = nil,
+                bridge: BridgeAttributes? = nil, bridgePort: BridgePortAttributes? = nil,
+                vxlan: VXLANAttributes? = nil) {
+        self.index = index
+        self.name = name
+        self.kind = kind
+        self.adminUp = adminUp
+        self.operState = operState
+        self.flags = flags
+        self.mtu = mtu
+        self.mac = mac
+        self.master = master
+        self.link = link
+        self.bridge = bridge
+        self.bridgePort = bridgePort
+        self.vxlan = vxlan
+    }
+
+    /// `IFF_LOWER_UP`: the carrier is present.
+    public var carrier: Bool { flags & 0x10000 != 0 }
+    public var isBridgePort: Bool { bridgePort != nil }
+}
+
+/// What kind of device a link is, from `IFLA_INFO_KIND` (and `IFLA_TUN_TYPE` for tun/tap).
+public enum LinkKind: Hashable, Sendable, CustomStringConvertible {
+    case bridge
+    case vxlan
+    case veth
+    case tap
+    case tun
+    case macvlan
+    case loopback
+    /// Any other kind; the payload is the kernel's `IFLA_INFO_KIND` string ("" when absent).
+    case other(String)
+
+    /// Maps the kernel's `IFLA_INFO_KIND` string.
+    public init(infoKind: String) {
+        switch infoKind {
+        case "bridge": self = .bridge
+        case "vxlan": self = .vxlan
+        case "veth": self = .veth
+        case "tap": self = .tap
+        case "tun": self = .tun
+        case "macvlan": self = .macvlan
+        default: self = .other(infoKind)
+        }
+    }
+
+    /// The kind as iproute2's `info_kind` prints it (tap devices print as `tun`).
+    public var infoKind: String? {
+        switch self {
+        case .bridge: "bridge"
+        case .vxlan: "vxlan"
+        case .veth: "veth"
+        case .tap, .tun: "tun"
+        case .macvlan: "macvlan"
+        case .loopback: nil
+        case .other(let s): s.isEmpty ? nil : s
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .tap: "tap"
+        case .loopback: "loopback"
+        case .other(let s): s.isEmpty ? "other" : s
+        default: infoKind ?? "other"
+        }
+    }
+}
+
+/// RFC 2863 operational state.
+///
+/// The kernel counterpart is `IFLA_OPERSTATE` (`IF_OPER_*`).
+public enum OperState: UInt8, Hashable, Sendable, CustomStringConvertible {
+    case unknown = 0, notPresent = 1, down = 2, lowerLayerDown = 3, testing = 4, dormant = 5, up = 6
+
+    /// iproute2's spelling (`"UP"`, `"LOWERLAYERDOWN"`, …).
+    public var description: String {
+        switch self {
+        case .unknown: "UNKNOWN"
+        case .notPresent: "NOTPRESENT"
+        case .down: "DOWN"
+        case .lowerLayerDown: "LOWERLAYERDOWN"
+        case .testing: "TESTING"
+        case .dormant: "DORMANT"
+        case .up: "UP"
+        }
+    }
+}
