@@ -51,7 +51,7 @@ public struct RouteStore: Sendable, Equatable {
                 ? Extra(preferredSource: route.preferredSource, nexthops: needsList ? route.nexthops : nil) : nil
         }
 
-        func route(table: RouteTable, key: Key) -> Route {
+        func route(group: Group, key: Key) -> Route {
             var nexthops: [RouteNexthop] = []
             if let list = extra?.nexthops {
                 nexthops = list
@@ -59,15 +59,22 @@ public struct RouteStore: Sendable, Equatable {
                 nexthops = [RouteNexthop(gateway: gateway.isUnspecified ? nil : gateway,
                                          interface: interface == 0 ? nil : IfIndex(interface), weight: 1, flags: pathFlags)]
             }
-            return Route(key: .init(table: table, destination: IPPrefix(address: key.destination, length: key.length),
-                                    tos: key.tos, metric: key.metric),
+            return Route(key: .init(table: group.table, destination: IPPrefix(address: key.destination, length: key.length),
+                                    tos: key.tos, metric: key.metric, interface: group.interface == 0 ? nil : IfIndex(group.interface)),
                          type: RouteType(rawValue: type), protocolID: RouteProtocol(rawValue: protocolID),
                          scope: RouteScope(rawValue: scope), flags: flags, preferredSource: extra?.preferredSource,
                          nexthopID: nexthopID == 0 ? nil : nexthopID, nexthops: nexthops)
         }
     }
 
-    private var tables: [RouteTable: [Key: Record]] = [:]
+    /// Routes are grouped by table and, for IPv6 device routes, by device (see `Route.Key.interface`),
+    /// so the per-route key stays 24 bytes.
+    struct Group: Hashable, Sendable {
+        var table: RouteTable
+        var interface: UInt32
+    }
+
+    private var tables: [Group: [Key: Record]] = [:]
     public private(set) var count = 0
 
     public init() {}
@@ -76,33 +83,37 @@ public struct RouteStore: Sendable, Equatable {
         Key(destination: k.destination.address, metric: k.metric, length: k.destination.length, tos: k.tos)
     }
 
+    static func group(_ k: Route.Key) -> Group { Group(table: k.table, interface: k.interface?.rawValue ?? 0) }
+
     public subscript(key: Route.Key) -> Route? {
-        tables[key.table]?[Self.key(key)]?.route(table: key.table, key: Self.key(key))
+        tables[Self.group(key)]?[Self.key(key)]?.route(group: Self.group(key), key: Self.key(key))
     }
 
     /// Inserts or replaces a route; returns the one it replaced.
     @discardableResult
     public mutating func upsert(_ route: Route) -> Route? {
         let k = Self.key(route.key)
-        let old = tables[route.key.table, default: [:]].updateValue(Record(route), forKey: k)
+        let g = Self.group(route.key)
+        let old = tables[g, default: [:]].updateValue(Record(route), forKey: k)
         if old == nil { count += 1 }
-        return old?.route(table: route.key.table, key: k)
+        return old?.route(group: g, key: k)
     }
 
     /// Removes the route with this identity; returns it.
     @discardableResult
     public mutating func remove(_ key: Route.Key) -> Route? {
         let k = Self.key(key)
-        guard let old = tables[key.table]?.removeValue(forKey: k) else { return nil }
+        let g = Self.group(key)
+        guard let old = tables[g]?.removeValue(forKey: k) else { return nil }
         count -= 1
-        if tables[key.table]?.isEmpty == true { tables[key.table] = nil }
-        return old.route(table: key.table, key: k)
+        if tables[g]?.isEmpty == true { tables[g] = nil }
+        return old.route(group: g, key: k)
     }
 
     /// Every route, in no particular order.
     public func forEach(_ body: (Route) throws -> Void) rethrows {
         for (table, routes) in tables {
-            for (k, r) in routes { try body(r.route(table: table, key: k)) }
+            for (k, r) in routes { try body(r.route(group: table, key: k)) }
         }
     }
 
@@ -119,15 +130,15 @@ public struct RouteStore: Sendable, Equatable {
             let other = new.tables[table] ?? [:]
             for (k, r) in routes {
                 if let now = other[k] {
-                    if now != r { deltas.append(.route(.changed(old: r.route(table: table, key: k), new: now.route(table: table, key: k)))) }
+                    if now != r { deltas.append(.route(.changed(old: r.route(group: table, key: k), new: now.route(group: table, key: k)))) }
                 } else {
-                    deltas.append(.route(.removed(r.route(table: table, key: k))))
+                    deltas.append(.route(.removed(r.route(group: table, key: k))))
                 }
             }
         }
         for (table, routes) in new.tables {
             let mine = tables[table] ?? [:]
-            for (k, r) in routes where mine[k] == nil { deltas.append(.route(.added(r.route(table: table, key: k)))) }
+            for (k, r) in routes where mine[k] == nil { deltas.append(.route(.added(r.route(group: table, key: k)))) }
         }
     }
 

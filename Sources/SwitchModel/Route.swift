@@ -28,19 +28,23 @@ public struct Route: Hashable, Sendable {
         public var tos: UInt8
         /// `RTA_PRIORITY` (iproute2's `metric`).
         public var metric: UInt32
+        /// The device of an IPv6 route without a gateway: IPv6 keeps one such route per device
+        /// for the same prefix and metric (`fe80::/64` on every interface). Nil otherwise.
+        public var interface: IfIndex?
 
-        public init(table: RouteTable = .main, destination: IPPrefix, tos: UInt8 = 0, metric: UInt32 = 0) {
+        public init(table: RouteTable = .main, destination: IPPrefix, tos: UInt8 = 0, metric: UInt32 = 0, interface: IfIndex? = nil) {
             self.table = table
             self.destination = destination
             self.tos = tos
             self.metric = metric
+            self.interface = interface
         }
 
         public var family: AddressFamily { destination.family }
 
         public static func < (a: Key, b: Key) -> Bool {
-            (a.destination.family.rawValue, a.table, a.destination, a.tos, a.metric)
-                < (b.destination.family.rawValue, b.table, b.destination, b.tos, b.metric)
+            (a.destination.family.rawValue, a.table, a.destination, a.metric, a.interface?.rawValue ?? 0)
+                < (b.destination.family.rawValue, b.table, b.destination, b.metric, b.interface?.rawValue ?? 0)
         }
     }
 

@@ -20,7 +20,10 @@ enum NeighborDecoder {
             let ndmFlags = header.ndm_flags
             var flags: FDBFlags = []
             if ndmFlags & UInt8(NTF_SELF) != 0 { flags.insert(.self) }
-            if ndmFlags & UInt8(NTF_MASTER) != 0 { flags.insert(.master) }
+            // The kernel's bridge FDB dump names the bridge in NDA_MASTER rather than setting NTF_MASTER.
+            if ndmFlags & UInt8(NTF_MASTER) != 0 || (ndmFlags & UInt8(NTF_SELF) == 0 && attrs.has(Int(NDA_MASTER))) {
+                flags.insert(.master)
+            }
             if ndmFlags & UInt8(NTF_EXT_LEARNED) != 0 { flags.insert(.externLearn) }
             if ndmFlags & UInt8(NTF_OFFLOADED) != 0 { flags.insert(.offload) }
             if ndmFlags & UInt8(NTF_STICKY) != 0 { flags.insert(.sticky) }

@@ -33,6 +33,7 @@ enum RouteDecoder {
             if gateway != nil || oif != nil {
                 route.nexthops = [RouteNexthop(gateway: gateway, interface: oif, weight: 1, flags: UInt8(truncatingIfNeeded: header.rtm_flags))]
             }
+            if family == AF_INET6, gateway == nil, route.nexthopID == nil { route.key.interface = oif }
         }
         emit(message.type == UInt16(RTM_NEWROUTE) ? .newRoute(route) : .delRoute(route))
     }
