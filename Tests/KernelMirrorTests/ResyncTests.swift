@@ -1,0 +1,147 @@
+import Foundation
+import KernelMirror
+import Netlink
+import SwitchModel
+import Testing
+
+/// Resync is a first-class path: overruns and the kernel's silent deletions.
+@Suite("Resync", needsRoot, .serialized)
+struct ResyncTests {
+    @Test("ENOBUFS under route churn with a tiny receive buffer: detected, resynced, equal to a fresh dump")
+    func overrun() throws {
+        let ns = try TestNamespace("ovr")
+        try ns.ip("link add rt0 type veth peer name rt1")
+        try ns.ip("link set rt0 up")
+        try ns.ip("link set rt1 up")
+        try ns.ip("addr add 10.1.0.1/24 dev rt0")
+        var config = KernelMirror.Configuration()
+        config.receiveBufferBytes = 2048  // the kernel rounds this up to its minimum; far too small for the churn
+        let mirror = try KernelMirror(namespace: ns.name, configuration: config)
+        try mirror.start()
+        var batch = ""
+        for i in 0..<3000 { batch += "route add 16.\(i / 256).\(i % 256).0/24 via 10.1.0.2\n" }
+        try TestNamespace.run("ip", ["-n", ns.name, "-batch", "-"], input: batch)
+        let done = try mirror.pump(seconds: 20) { $0.routes.all.filter { $0.key.destination.address.ipv4Value >> 24 == 16 }.count == 3000 }
+        #expect(done.held)
+        #expect(mirror.statistics.overruns >= 1, "the churn should overrun a 2 KiB buffer")
+        #expect(mirror.statistics.resyncs >= 1)
+        let fresh = try KernelMirror(namespace: ns.name)
+        try fresh.start()
+        _ = try mirror.settle(milliseconds: 200)
+        #expect(mirror.tables.routes == fresh.tables.routes)
+        #expect(mirror.tables.links == fresh.tables.links)
+    }
+
+    @Test("routes the kernel drops silently when their link goes down leave the mirror too")
+    func silentDeletion() throws {
+        let ns = try TestNamespace("sil")
+        try ns.ip("link add rt0 type veth peer name rt1")
+        try ns.ip("link set rt0 up")
+        try ns.ip("link set rt1 up")
+        try ns.ip("addr add 10.2.0.1/24 dev rt0")
+        try ns.ip("route add 10.20.0.0/16 via 10.2.0.2")
+        try ns.ip("nexthop add id 5 via 10.2.0.2 dev rt0")
+        try ns.ip("route add 10.21.0.0/16 nhid 5")
+        let mirror = try KernelMirror(namespace: ns.name)
+        try mirror.start()
+        let key = Route.Key(destination: IPPrefix("10.20.0.0/16")!)
+        #expect(mirror.tables.routes[key] != nil)
+        #expect(mirror.tables.nexthops[5] != nil)
+        try ns.ip("link set rt0 down")
+        let gone = try mirror.pump { $0.routes[key] == nil && $0.nexthops[5] == nil }
+        #expect(gone.held, "the mirror kept routes the kernel removed")
+        #expect(mirror.statistics.routeRedumps >= 1)
+        let fresh = try KernelMirror(namespace: ns.name)
+        try fresh.start()
+        #expect(mirror.tables.routes == fresh.tables.routes)
+        #expect(mirror.tables.nexthops == fresh.tables.nexthops)
+    }
+
+    @Test("kernel STP: port state transitions reach the mirror")
+    func stpStates() throws {
+        let ns = try TestNamespace("stp")
+        try ns.ip("link add br0 type bridge forward_delay 200 stp_state 1")
+        try ns.ip("link add swp1 type veth peer name h1")
+        try ns.ip("link set swp1 master br0")
+        let mirror = try KernelMirror(namespace: ns.name)
+        try mirror.start()
+        try ns.ip("link set br0 up")
+        try ns.ip("link set h1 up")
+        try ns.ip("link set swp1 up")
+        var states: [STPState] = []
+        let result = try mirror.pump(seconds: 15) { t in
+            if let s = t.link(named: "swp1")?.bridgePort?.state, states.last != s { states.append(s) }
+            return states.last == .forwarding
+        }
+        #expect(result.held, "states seen: \(states)")
+        #expect(states.contains(.listening) && states.contains(.learning), "states seen: \(states)")
+        #expect(mirror.tables.link(named: "br0")?.bridge?.stpState == 1)
+    }
+
+    @Test("IGMP: a host joins a group, the MDB entry appears, then leaves")
+    func igmpSnooping() throws {
+        let sw = try TestNamespace("igmp")
+        let host = try TestNamespace("igmph")
+        try sw.ip("link add br0 type bridge mcast_snooping 1")
+        try sw.ip("link add swp1 type veth peer name h1 netns \(host.name)")
+        try sw.ip("link set swp1 master br0")
+        for d in ["br0", "swp1"] { try sw.ip("link set \(d) up") }
+        try sw.ip("addr add 10.3.0.1/24 dev br0")
+        try host.ip("link set h1 up")
+        try host.ip("addr add 10.3.0.2/24 dev h1")
+        let mirror = try KernelMirror(namespace: sw.name)
+        try mirror.start()
+        let group = IPAddress("239.5.5.5")!
+        let script = """
+        import socket, struct, time
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack('4s4s', socket.inet_aton('239.5.5.5'), socket.inet_aton('10.3.0.2')))
+        time.sleep(2)
+        """
+        try host.exec(["python3", "-c", script])
+        let joined = try mirror.pump(seconds: 5) { $0.mdb.keys.contains { $0.group == .ip(group) } }
+        #expect(joined.held || joined.deltas.contains { if case .mdb(.added(let e)) = $0 { e.key.group == .ip(group) } else { false } })
+        let left = try mirror.pump(seconds: 10) { !$0.mdb.keys.contains { $0.group == .ip(group) } }
+        #expect(left.held)
+    }
+}
+
+/// Resync through the scripted transport: an overrun makes the mirror re-dump and sweep.
+@Suite("Resync with a scripted kernel")
+struct ScriptedResyncTests {
+    static func sequence(of request: [UInt8]) -> UInt32 { request[8..<12].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } }
+    static func type(of request: [UInt8]) -> UInt16 { request[4..<6].withUnsafeBytes { $0.loadUnaligned(as: UInt16.self) } }
+    static func done(_ seq: UInt32) -> ScriptedNetlinkTransport.Item {
+        .datagram(NetlinkMessageBuilder(type: 3, flags: 2, sequence: seq).append(header: [0, 0, 0, 0]).bytes)
+    }
+    static func link(_ index: UInt32, _ name: String, seq: UInt32) -> [UInt8] {
+        NetlinkMessageBuilder(type: 16, flags: 2, sequence: seq)
+            .append(header: [0, 0, 1, 0] + withUnsafeBytes(of: index.littleEndian, Array.init) + [0, 0, 0, 0, 0, 0, 0, 0])
+            .put(3, string: name).bytes
+    }
+
+    @Test("ENOBUFS → full dump → links that vanished are swept, new ones added")
+    func overrunSweeps() throws {
+        var linksInKernel: [(UInt32, String)] = [(1, "lo"), (2, "eth0")]
+        let requests = ScriptedNetlinkTransport()
+        requests.responder = { request in
+            let seq = Self.sequence(of: request)
+            var items: [ScriptedNetlinkTransport.Item] = []
+            if Self.type(of: request) == 18, request[16] == 0 {  // RTM_GETLINK, AF_UNSPEC
+                items = linksInKernel.map { .datagram(Self.link($0.0, $0.1, seq: seq)) }
+            }
+            return items + [Self.done(seq)]
+        }
+        let events = ScriptedNetlinkTransport()
+        let mirror = KernelMirror(events: NetlinkChannel(transport: events), requests: NetlinkChannel(transport: requests))
+        let initial = try mirror.start()
+        #expect(initial.count == 2)
+        linksInKernel = [(1, "lo"), (3, "eth1")]
+        events.enqueue([.error(NetlinkError(code: ENOBUFS, operation: "recv"))])
+        let batch = try mirror.poll(timeoutMilliseconds: 50) ?? mirror.flush()
+        #expect(mirror.statistics.resyncs == 1)
+        #expect(Set(mirror.tables.links.values.map(\.name)) == ["lo", "eth1"])
+        #expect(batch.contains { if case .link(.removed(let l)) = $0 { l.name == "eth0" } else { false } })
+        #expect(batch.contains { if case .link(.added(let l)) = $0 { l.name == "eth1" } else { false } })
+    }
+}
