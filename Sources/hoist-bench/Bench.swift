@@ -1,0 +1,65 @@
+import Foundation
+import KernelMirror
+import Netlink
+
+/// `hoist-bench NAME [options]`: runs one benchmark and prints, as its last line, one JSON
+/// object `{"bench","value","unit","peer","peer_value","ratio"}`. Release builds only
+/// (`scripts/bench` builds them).
+@main
+enum Bench {
+    static let benches: [String: String] = [
+        "mirror-routes": "N IPv4 routes inserted by `ip -batch` while the mirror listens; mirror completion time over the kernel's insert time (default N = 1000000; --routes N)",
+    ]
+
+    static func main() throws {
+        var args = Array(CommandLine.arguments.dropFirst())
+        guard let name = args.first, name != "--help" else {
+            print("usage: hoist-bench --list | NAME [--routes N]")
+            exit(2)
+        }
+        if name == "--list" {
+            for (n, d) in benches.sorted(by: { $0.key < $1.key }) { print("\(n)\t\(d)") }
+            return
+        }
+        args.removeFirst()
+        switch name {
+        case "mirror-routes":
+            var routes = 1_000_000
+            if let i = args.firstIndex(of: "--routes"), i + 1 < args.count, let n = Int(args[i + 1]), n > 0 { routes = n }
+            try MirrorRoutes(routes: routes).run()
+        default:
+            FileHandle.standardError.write(Data("hoist-bench: unknown benchmark '\(name)'; try --list\n".utf8))
+            exit(2)
+        }
+    }
+}
+
+func shell(_ args: [String], input: String? = nil) throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = args
+    try p.run()
+    p.waitUntilExit()
+    if p.terminationStatus != 0 { throw BenchError(message: "`\(args.joined(separator: " "))` exited \(p.terminationStatus)") }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func emit(_ fields: [(String, String)]) {
+    print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+}
