@@ -73,14 +73,4 @@ final class TestNamespace {
     }
 }
 
-/// Polls `condition` until it holds or `seconds` pass.
-func eventually(seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try condition() { return true }
-        usleep(20_000)
-    }
-    return try condition()
-}
-
 let needsRoot = Testing.ConditionTrait.enabled(if: TestNamespace.available, "needs root and iproute2 to create network namespaces")

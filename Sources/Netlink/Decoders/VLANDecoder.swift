@@ -10,11 +10,9 @@ enum VLANDecoder {
         let header = try message.familyHeader(br_vlan_msg.self)
         let port = IfIndex(header.ifindex)
         let isNew = message.type == UInt16(RTM_NEWVLAN)
-        var remaining = message.payloadLength - MemoryLayout<br_vlan_msg>.size
-        guard remaining >= 0 else { throw NetlinkDecodeError("RTM_NEWVLAN shorter than br_vlan_msg") }
         // Entries repeat at the top level, so walk them in order rather than by type.
+        // (familyHeader above already checked the payload holds a br_vlan_msg.)
         let attrs = UnsafeRawBufferPointer(rebasing: message.payload[MemoryLayout<br_vlan_msg>.size...])
-        remaining = attrs.count
         var offset = 0
         while offset + 4 <= attrs.count {
             let length = Int(attrs.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
