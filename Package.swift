@@ -6,6 +6,10 @@ import PackageDescription
 //   Netlink is the only module that touches libnl (through CNetlink) or netlink sockets.
 //   KernelMirror turns Netlink's decoded objects into model deltas; it imports no C.
 //   Rendering turns model objects into iproute2-style JSON and text; no I/O.
+//   SwitchDriver is the narrow driver protocol and the hardware object vocabulary.
+//   Stages (pure, no I/O) map model deltas to desired hardware objects; they never import drivers.
+//   Offload (the engine) programs any SwitchDriver; it never imports a concrete driver.
+//   Drivers (EmulatedASIC, …) implement SwitchDriver; they never import stages or the engine.
 //   Executables (hoist, hoistd, hoist-bench) are the only places that wire concrete pieces.
 let package = Package(
     name: "Hoist",
@@ -15,6 +19,11 @@ let package = Package(
         .library(name: "SwitchModel", targets: ["SwitchModel"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "KernelMirror", targets: ["KernelMirror"]),
+        .library(name: "SwitchDriver", targets: ["SwitchDriver"]),
+        .library(name: "Stages", targets: ["Stages"]),
+        .library(name: "Offload", targets: ["Offload"]),
+        .library(name: "EmulatedASIC", targets: ["EmulatedASIC"]),
+        .library(name: "DriverConformance", targets: ["DriverConformance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,6 +39,11 @@ let package = Package(
         .target(name: "Netlink", dependencies: ["CNetlink", "SwitchModel"]),
         .target(name: "KernelMirror", dependencies: ["Netlink", "SwitchModel"]),
         .target(name: "Rendering", dependencies: ["KernelMirror", "SwitchModel"]),
+        .target(name: "SwitchDriver", dependencies: ["SwitchModel"]),
+        .target(name: "Stages", dependencies: ["SwitchDriver", "SwitchModel"]),
+        .target(name: "Offload", dependencies: ["Stages", "SwitchDriver", "SwitchModel"]),
+        .target(name: "EmulatedASIC", dependencies: ["SwitchDriver", "SwitchModel"], path: "Drivers/EmulatedASIC"),
+        .target(name: "DriverConformance", dependencies: ["SwitchDriver", "SwitchModel"]),
         .executableTarget(
             name: "hoist",
             dependencies: [
@@ -39,10 +53,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "hoist-bench",
-            dependencies: ["KernelMirror", "Netlink", "SwitchModel"]
+            dependencies: ["KernelMirror", "Netlink", "SwitchModel", "SwitchDriver", "EmulatedASIC", "Offload", "Stages"]
         ),
         .testTarget(name: "SwitchModelTests", dependencies: ["SwitchModel"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "SwitchModel"]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "SwitchDriver", "SwitchModel"]),
+        .testTarget(name: "OffloadTests", dependencies: ["Offload", "Stages", "EmulatedASIC", "SwitchDriver", "SwitchModel"]),
+        .testTarget(name: "EmulatedASICTests", dependencies: ["EmulatedASIC", "DriverConformance", "SwitchDriver", "SwitchModel"]),
         .testTarget(name: "KernelMirrorTests", dependencies: ["KernelMirror", "Netlink", "Rendering", "SwitchModel"]),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import KernelMirror
 import Netlink
+import SwitchModel
 
 /// `mirror-routes`: the kernel inserts N routes from an `ip -batch` file in a scratch
 /// namespace while a mirror listens. Value: seconds from the start of the insert until the

@@ -1,0 +1,2 @@
+// The emulated switch chip; see Docs/EmulatedASIC.md.
+import SwitchDriver

@@ -1,0 +1,1 @@
+// The offload engine; see Docs/Offload.md.

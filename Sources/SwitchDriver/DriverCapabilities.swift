@@ -1,0 +1,56 @@
+/// What a driver's hardware can do: its ports, table sizes and features. Stages read it
+/// to decide what to offload and what to keep on the CPU path.
+///
+/// The kernel counterparts are devlink resources (`devlink resource show`) and the
+/// features a switchdev driver accepts.
+public struct DriverCapabilities: Hashable, Sendable {
+    /// A front-panel port and the host interface name it appears as (`swp1`).
+    public struct Port: Hashable, Sendable {
+        public var id: PortID
+        public var name: String
+        public init(id: PortID, name: String? = nil) {
+            self.id = id
+            self.name = name ?? id.description
+        }
+    }
+
+    /// Optional features.
+    public struct Features: OptionSet, Hashable, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static let vlanFiltering = Features(rawValue: 1 << 0)
+        /// 802.1ad (QinQ) bridges: S-tag VLAN protocol 0x88a8.
+        public static let qinq = Features(rawValue: 1 << 1)
+        public static let multicastSnooping = Features(rawValue: 1 << 2)
+        public static let vxlan = Features(rawValue: 1 << 3)
+        public static let ipv4Routing = Features(rawValue: 1 << 4)
+        public static let ipv6Routing = Features(rawValue: 1 << 5)
+        public static let ecmp = Features(rawValue: 1 << 6)
+        public static let learning = Features(rawValue: 1 << 7)
+        public static let all = Features(rawValue: 0xFF)
+    }
+
+    /// The driver's name, as `hoist show resources` prints it.
+    public var name: String
+    public var ports: [Port]
+    /// Entries per table; a table absent here has no entries at all.
+    public var tables: [TableKind: Int]
+    public var features: Features
+    /// The most members one ECMP group may have.
+    public var maxECMPWidth: Int
+    /// The most bridge domains.
+    public var maxBridges: Int
+
+    public init(name: String, ports: [Port], tables: [TableKind: Int], features: Features,
+                maxECMPWidth: Int = 64, maxBridges: Int = 16) {
+        self.name = name
+        self.ports = ports
+        self.tables = tables
+        self.features = features
+        self.maxECMPWidth = maxECMPWidth
+        self.maxBridges = maxBridges
+    }
+
+    public func capacity(_ table: TableKind) -> Int { tables[table] ?? 0 }
+    public func port(named name: String) -> PortID? { ports.first { $0.name == name }?.id }
+}

@@ -1,0 +1,198 @@
+import SwitchModel
+
+/// Every kind of object a driver programs. The set is closed: drivers, the engine and
+/// the renderers switch over all of it.
+public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
+    case port(PortSettings)
+    case bridge(BridgeSettings)
+    case vlanMember(VLANMember)
+    case fdb(HardwareFDBEntry)
+    case mdb(HardwareMDBEntry)
+    case routerInterface(RouterInterface)
+    case neighbor(HardwareNeighbor)
+    case nexthop(HardwareNexthop)
+    case nexthopGroup(HardwareNexthopGroup)
+    case route(HardwareRoute)
+    case vxlanTunnel(VXLANTunnel)
+    case vxlanFlood(VXLANFloodEntry)
+
+    /// The object's identity: programming an object with the same key replaces it.
+    public var key: HardwareKey {
+        switch self {
+        case .port(let p): .port(p.port)
+        case .bridge(let b): .bridge(b.bridge)
+        case .vlanMember(let m): .vlanMember(m.bridge, m.port, m.vid)
+        case .fdb(let f): .fdb(f.bridge, f.vid, f.mac)
+        case .mdb(let m): .mdb(m.bridge, m.vid, m.group)
+        case .routerInterface(let r): .routerInterface(r.id)
+        case .neighbor(let n): .neighbor(n.rif, n.address)
+        case .nexthop(let nh): .nexthop(nh)
+        case .nexthopGroup(let g): .nexthopGroup(g.id)
+        case .route(let r): .route(vrf: r.vrf, r.prefix)
+        case .vxlanTunnel(let t): .vxlanTunnel(t.vni)
+        case .vxlanFlood(let f): .vxlanFlood(f.vni, f.remote)
+        }
+    }
+
+    /// The objects that must be programmed before this one can be: the engine's
+    /// dependency order (router interface → neighbour → nexthop → group → route;
+    /// bridge → VLAN member → FDB).
+    public var dependencies: [HardwareKey] {
+        switch self {
+        case .port(let p):
+            return p.bridge.map { [.bridge($0)] } ?? []
+        case .bridge:
+            return []
+        case .vlanMember(let m):
+            return [.bridge(m.bridge), .port(m.port)]
+        case .fdb(let f):
+            switch f.destination {
+            case .port(let p): return f.vid == .none ? [.port(p)] : [.vlanMember(f.bridge, p, f.vid)]
+            case .tunnel(let vni, _): return [.vxlanTunnel(vni)]
+            case .cpu: return [.bridge(f.bridge)]
+            }
+        case .mdb(let m):
+            return [.bridge(m.bridge)]
+        case .routerInterface(let r):
+            switch r.binding {
+            case .port(let p): return [.port(p)]
+            case .bridge(let b, _): return [.bridge(b)]
+            }
+        case .neighbor(let n):
+            return [.routerInterface(n.rif)]
+        case .nexthop(let nh):
+            return [.neighbor(nh.rif, nh.gateway)]
+        case .nexthopGroup(let g):
+            return g.members.map { .nexthop($0.nexthop) }
+        case .route(let r):
+            switch r.action {
+            case .nexthop(let nh): return [.nexthop(nh)]
+            case .group(let g): return [.nexthopGroup(g)]
+            case .attached(let rif): return [.routerInterface(rif)]
+            case .trap, .drop: return []
+            }
+        case .vxlanTunnel(let t):
+            return [.bridge(t.bridge)]
+        case .vxlanFlood(let f):
+            return [.vxlanTunnel(f.vni)]
+        }
+    }
+
+    /// The hardware table the object occupies, if any.
+    public var table: TableKind? { key.table }
+
+    public var description: String {
+        switch self {
+        case .port(let p): "\(p.port) \(p.adminUp ? "up" : "down") mtu \(p.mtu)\(p.bridge.map { " master \($0)" } ?? "") state \(p.stpState)"
+        case .bridge(let b): "\(b.bridge) vlan_filtering \(b.vlanFiltering ? 1 : 0) ageing \(b.ageingTime)s"
+        case .vlanMember(let m): "vlan \(m.vid) \(m.port)\(m.pvid ? " pvid" : "")\(m.untagged ? " untagged" : "")"
+        case .fdb(let f): "fdb \(f.mac) vlan \(f.vid) \(f.destination)\(f.isStatic ? " static" : "")"
+        case .mdb(let m): "mdb \(m.group) vlan \(m.vid) ports \(m.ports)"
+        case .routerInterface(let r): "\(r.id) on \(r.binding) mac \(r.mac)"
+        case .neighbor(let n): "neighbor \(n.address) \(n.rif) lladdr \(n.mac)"
+        case .nexthop(let nh): nh.description
+        case .nexthopGroup(let g): "\(g.id) " + g.members.map { "\($0.nexthop.gateway)/\($0.weight)" }.joined(separator: ",")
+        case .route(let r): "route \(r.prefix) \(r.action)"
+        case .vxlanTunnel(let t): "vxlan vni \(t.vni) \(t.bridge) vlan \(t.vid) local \(t.local)"
+        case .vxlanFlood(let f): "vxlan vni \(f.vni) flood \(f.remote)"
+        }
+    }
+}
+
+/// The identity of a hardware object.
+public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
+    case port(PortID)
+    case bridge(BridgeID)
+    case vlanMember(BridgeID, PortID, VLANID)
+    case fdb(BridgeID, VLANID, MACAddress)
+    case mdb(BridgeID, VLANID, MDBGroup)
+    case routerInterface(RouterInterfaceID)
+    case neighbor(RouterInterfaceID, IPAddress)
+    case nexthop(HardwareNexthop)
+    case nexthopGroup(NexthopGroupID)
+    case route(vrf: UInt32, IPPrefix)
+    case vxlanTunnel(VNI)
+    case vxlanFlood(VNI, IPAddress)
+
+    /// The hardware table objects of this kind occupy (ports and bridges occupy none).
+    public var table: TableKind? {
+        switch self {
+        case .port, .bridge: nil
+        case .vlanMember: .vlanMembers
+        case .fdb: .fdb
+        case .mdb: .mdb
+        case .routerInterface: .routerInterfaces
+        case .neighbor: .neighbors
+        case .nexthop: .nexthops
+        case .nexthopGroup: .nexthopGroups
+        case .route(_, let p): p.family == .ipv4 ? .lpmIPv4 : .lpmIPv6
+        case .vxlanTunnel: .vxlanTunnels
+        case .vxlanFlood: .vxlanFlood
+        }
+    }
+
+    /// Dependency rank: programming in ascending rank, removing in descending rank,
+    /// never violates a dependency.
+    public var rank: Int {
+        switch self {
+        case .bridge: 0
+        case .port: 1
+        case .vlanMember, .routerInterface, .vxlanTunnel: 2
+        case .fdb, .mdb, .neighbor, .vxlanFlood: 3
+        case .nexthop: 4
+        case .nexthopGroup: 5
+        case .route: 6
+        }
+    }
+
+    /// How a person names the object: `route 10.9.0.0/16`, `neighbor 10.0.0.7 rif 5`.
+    public var description: String {
+        switch self {
+        case .port(let p): "port \(p)"
+        case .bridge(let b): b.description
+        case .vlanMember(let b, let p, let vid): "vlan \(vid) on \(p) (\(b))"
+        case .fdb(_, let vid, let mac): vid == .none ? "fdb \(mac)" : "fdb \(mac) vlan \(vid)"
+        case .mdb(_, let vid, let g): vid == .none ? "mdb \(g)" : "mdb \(g) vlan \(vid)"
+        case .routerInterface(let r): "router interface \(r.rawValue)"
+        case .neighbor(let rif, let a): "neighbor \(a) (\(rif))"
+        case .nexthop(let nh): "nexthop \(nh.gateway)"
+        case .nexthopGroup(let g): g.description
+        case .route(let vrf, let p): vrf == 254 ? "route \(p)" : "route \(p) table \(vrf)"
+        case .vxlanTunnel(let vni): "vxlan vni \(vni)"
+        case .vxlanFlood(let vni, let r): "vxlan vni \(vni) flood \(r)"
+        }
+    }
+}
+
+/// A hardware table with a capacity.
+public enum TableKind: String, Hashable, Sendable, CaseIterable, CustomStringConvertible {
+    case fdb = "fdb"
+    case vlanMembers = "vlan"
+    case mdb = "mdb"
+    case routerInterfaces = "rif"
+    case neighbors = "neigh"
+    case nexthops = "nexthop"
+    case nexthopGroups = "ecmp_group"
+    case lpmIPv4 = "lpm_ipv4"
+    case lpmIPv6 = "lpm_ipv6"
+    case vxlanTunnels = "vxlan_tunnel"
+    case vxlanFlood = "vxlan_flood"
+
+    /// How error messages name the table ("LPM table full 8192/8192").
+    public var title: String {
+        switch self {
+        case .fdb: "FDB table"
+        case .vlanMembers: "VLAN membership table"
+        case .mdb: "MDB table"
+        case .routerInterfaces: "router interface table"
+        case .neighbors: "neighbour table"
+        case .nexthops: "nexthop table"
+        case .nexthopGroups: "ECMP group table"
+        case .lpmIPv4: "LPM table"
+        case .lpmIPv6: "IPv6 LPM table"
+        case .vxlanTunnels: "VXLAN tunnel table"
+        case .vxlanFlood: "VXLAN flood list"
+        }
+    }
+    public var description: String { rawValue }
+}

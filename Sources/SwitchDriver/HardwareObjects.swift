@@ -1,0 +1,330 @@
+import SwitchModel
+
+/// A front-panel port's switching settings.
+///
+/// The kernel counterparts are the port netdev (`IFLA_MTU`, admin state), its bridge
+/// master, and the bridge port attributes (`IFLA_BRPORT_STATE`, `_LEARNING`,
+/// `_UNICAST_FLOOD`, `_MCAST_FLOOD`, `_BCAST_FLOOD`, `_MULTICAST_ROUTER`, `_ISOLATED`) —
+/// switchdev's `SWITCHDEV_ATTR_ID_PORT_*` attributes.
+public struct PortSettings: Hashable, Sendable {
+    public var port: PortID
+    public var adminUp: Bool
+    public var mtu: UInt32
+    /// The bridge the port is enslaved to; nil for a standalone (routed or unused) port.
+    public var bridge: BridgeID?
+    public var stpState: STPState
+    public var learning: Bool
+    public var unicastFlood: Bool
+    public var multicastFlood: Bool
+    public var broadcastFlood: Bool
+    /// The port leads to a multicast router: it receives all snooped multicast.
+    public var multicastRouter: Bool
+    /// An isolated port forwards only to non-isolated ports.
+    public var isolated: Bool
+
+    public init(port: PortID, adminUp: Bool = true, mtu: UInt32 = 1500, bridge: BridgeID? = nil,
+                stpState: STPState = .forwarding, learning: Bool = true, unicastFlood: Bool = true,
+                multicastFlood: Bool = true, broadcastFlood: Bool = true, multicastRouter: Bool = false,
+                isolated: Bool = false) {
+        self.port = port
+        self.adminUp = adminUp
+        self.mtu = mtu
+        self.bridge = bridge
+        self.stpState = stpState
+        self.learning = learning
+        self.unicastFlood = unicastFlood
+        self.multicastFlood = multicastFlood
+        self.broadcastFlood = broadcastFlood
+        self.multicastRouter = multicastRouter
+        self.isolated = isolated
+    }
+}
+
+/// A bridge domain's settings.
+///
+/// The kernel counterparts are `IFLA_BR_VLAN_FILTERING`, `IFLA_BR_VLAN_PROTOCOL`,
+/// `IFLA_BR_AGEING_TIME`, `IFLA_BR_MCAST_SNOOPING` (switchdev's
+/// `SWITCHDEV_ATTR_ID_BRIDGE_*`).
+public struct BridgeSettings: Hashable, Sendable {
+    public var bridge: BridgeID
+    public var vlanFiltering: Bool
+    /// 0x8100 (802.1Q) or 0x88a8 (802.1ad).
+    public var vlanProtocol: UInt16
+    /// Seconds a learned MAC lives without traffic; 0 disables ageing.
+    public var ageingTime: UInt32
+    public var multicastSnooping: Bool
+
+    public init(bridge: BridgeID, vlanFiltering: Bool = false, vlanProtocol: UInt16 = 0x8100,
+                ageingTime: UInt32 = 300, multicastSnooping: Bool = true) {
+        self.bridge = bridge
+        self.vlanFiltering = vlanFiltering
+        self.vlanProtocol = vlanProtocol
+        self.ageingTime = ageingTime
+        self.multicastSnooping = multicastSnooping
+    }
+}
+
+/// A port's membership in one VLAN of a VLAN-filtering bridge.
+///
+/// The kernel counterpart is a `bridge vlan` entry (`struct bridge_vlan_info`:
+/// `BRIDGE_VLAN_INFO_PVID`, `_UNTAGGED`), switchdev's `SWITCHDEV_OBJ_ID_PORT_VLAN`.
+public struct VLANMember: Hashable, Sendable {
+    public var bridge: BridgeID
+    public var port: PortID
+    public var vid: VLANID
+    /// Frames of this VLAN leave the port without a tag.
+    public var untagged: Bool
+    /// Untagged and priority-tagged frames arriving on the port belong to this VLAN.
+    public var pvid: Bool
+
+    public init(bridge: BridgeID, port: PortID, vid: VLANID, untagged: Bool = false, pvid: Bool = false) {
+        self.bridge = bridge
+        self.port = port
+        self.vid = vid
+        self.untagged = untagged
+        self.pvid = pvid
+    }
+}
+
+/// Where frames to an FDB entry's MAC go.
+public enum FDBDestination: Hashable, Sendable, CustomStringConvertible {
+    /// Out of a front-panel port.
+    case port(PortID)
+    /// Into a VXLAN tunnel to a remote VTEP.
+    case tunnel(vni: VNI, remote: IPAddress)
+    /// To the CPU (the bridge's own and its ports' local addresses).
+    case cpu
+
+    public var description: String {
+        switch self {
+        case .port(let p): p.description
+        case .tunnel(let vni, let remote): "vxlan vni \(vni) dst \(remote)"
+        case .cpu: "cpu"
+        }
+    }
+}
+
+/// A forwarding database entry programmed by the control plane (static, local, or a
+/// kernel-learned MAC). MACs the chip learns itself are reported as events instead.
+///
+/// The kernel counterpart is an AF_BRIDGE `RTM_NEWNEIGH` (switchdev's
+/// `SWITCHDEV_FDB_ADD_TO_DEVICE`).
+public struct HardwareFDBEntry: Hashable, Sendable {
+    public var bridge: BridgeID
+    /// 0 on a bridge without VLAN filtering.
+    public var vid: VLANID
+    public var mac: MACAddress
+    public var destination: FDBDestination
+    /// Static entries neither age nor move.
+    public var isStatic: Bool
+
+    public init(bridge: BridgeID, vid: VLANID = .none, mac: MACAddress, destination: FDBDestination, isStatic: Bool = true) {
+        self.bridge = bridge
+        self.vid = vid
+        self.mac = mac
+        self.destination = destination
+        self.isStatic = isStatic
+    }
+}
+
+/// A multicast group's replication list in one bridge VLAN.
+///
+/// The kernel counterparts are the bridge's MDB entries (`RTM_NEWMDB`), one per port;
+/// the chip holds one group with a port set (switchdev's `SWITCHDEV_OBJ_ID_PORT_MDB`).
+public struct HardwareMDBEntry: Hashable, Sendable {
+    public var bridge: BridgeID
+    public var vid: VLANID
+    public var group: MDBGroup
+    public var ports: PortSet
+
+    public init(bridge: BridgeID, vid: VLANID = .none, group: MDBGroup, ports: PortSet) {
+        self.bridge = bridge
+        self.vid = vid
+        self.group = group
+        self.ports = ports
+    }
+}
+
+/// What a router interface is attached to.
+public enum RouterInterfaceBinding: Hashable, Sendable, CustomStringConvertible {
+    /// A routed front-panel port.
+    case port(PortID)
+    /// A bridge VLAN (an SVI); VID 0 for a bridge without VLAN filtering.
+    case bridge(BridgeID, VLANID)
+
+    public var description: String {
+        switch self {
+        case .port(let p): p.description
+        case .bridge(let b, let vid): vid == .none ? b.description : "\(b) vlan \(vid)"
+        }
+    }
+}
+
+/// A router interface: frames to its MAC on its binding are routed.
+///
+/// The kernel counterpart is a netdev with IP addresses (a port, a bridge, a bridge VLAN
+/// upper) — mlxsw's RIF.
+public struct RouterInterface: Hashable, Sendable {
+    public var id: RouterInterfaceID
+    public var binding: RouterInterfaceBinding
+    public var mac: MACAddress
+    public var mtu: UInt32
+
+    public init(id: RouterInterfaceID, binding: RouterInterfaceBinding, mac: MACAddress, mtu: UInt32 = 1500) {
+        self.id = id
+        self.binding = binding
+        self.mac = mac
+        self.mtu = mtu
+    }
+}
+
+/// A resolved neighbour: the MAC to write when routing to `address` out of `rif`.
+///
+/// The kernel counterpart is `RTM_NEWNEIGH` (AF_INET/AF_INET6) in a valid NUD state.
+public struct HardwareNeighbor: Hashable, Sendable {
+    public var rif: RouterInterfaceID
+    public var address: IPAddress
+    public var mac: MACAddress
+
+    public init(rif: RouterInterfaceID, address: IPAddress, mac: MACAddress) {
+        self.rif = rif
+        self.address = address
+        self.mac = mac
+    }
+}
+
+/// A next hop: a gateway reached through a router interface. It needs the gateway's
+/// neighbour entry to rewrite frames.
+///
+/// The kernel counterparts are a nexthop object (`RTM_NEWNEXTHOP`, `NHA_GATEWAY`,
+/// `NHA_OIF`) or a route's `RTA_GATEWAY`/`RTA_OIF`.
+public struct HardwareNexthop: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var rif: RouterInterfaceID
+    public var gateway: IPAddress
+
+    public init(rif: RouterInterfaceID, gateway: IPAddress) {
+        self.rif = rif
+        self.gateway = gateway
+    }
+    public var description: String { "nexthop \(gateway) \(rif)" }
+    public static func < (a: HardwareNexthop, b: HardwareNexthop) -> Bool { (a.gateway, a.rif) < (b.gateway, b.rif) }
+}
+
+/// An ECMP group: traffic is spread over the members by a hash of the 5-tuple, in
+/// proportion to their weights.
+public struct HardwareNexthopGroup: Hashable, Sendable {
+    public struct Member: Hashable, Sendable {
+        public var nexthop: HardwareNexthop
+        public var weight: UInt16
+        public init(nexthop: HardwareNexthop, weight: UInt16 = 1) {
+            self.nexthop = nexthop
+            self.weight = weight
+        }
+    }
+    public var id: NexthopGroupID
+    public var members: [Member]
+
+    public init(id: NexthopGroupID, members: [Member]) {
+        self.id = id
+        self.members = members
+    }
+}
+
+/// Why the chip sends a packet to the CPU instead of forwarding it. The set is closed;
+/// each reason has its own counter and policer.
+public enum TrapReason: String, Hashable, Sendable, CaseIterable, CustomStringConvertible {
+    case stp = "stp"                          // 01:80:c2:00:00:00 BPDUs
+    case linkLocal = "link_local"             // other 01:80:c2:00:00:0x (LLDP, LACP, …)
+    case igmp = "igmp"
+    case mld = "mld"
+    case arp = "arp"
+    case neighborDiscovery = "nd"
+    case localAddress = "local"               // addressed to the switch itself
+    case ttlExpired = "ttl_expired"
+    case unresolvedNexthop = "unresolved_nexthop"
+    case noRoute = "no_route"
+    case routeTrap = "route_trap"             // a route the control plane keeps on the CPU
+    case mtuExceeded = "mtu_exceeded"
+    case ipOptions = "ip_options"
+    case unknownPort = "standalone_port"      // a port the control plane has not bridged or routed
+
+    public var description: String { rawValue }
+}
+
+/// What the chip does with packets that match a route.
+public enum RouteAction: Hashable, Sendable, CustomStringConvertible {
+    /// Rewrite towards one next hop.
+    case nexthop(HardwareNexthop)
+    /// Spread over an ECMP group.
+    case group(NexthopGroupID)
+    /// A directly connected subnet: look the destination up in the neighbour table;
+    /// unresolved destinations are trapped so the kernel resolves them.
+    case attached(RouterInterfaceID)
+    /// Send to the CPU (local addresses, routes the chip cannot do).
+    case trap(TrapReason)
+    /// Discard (`blackhole`).
+    case drop
+
+    public var description: String {
+        switch self {
+        case .nexthop(let nh): "via \(nh.gateway) \(nh.rif)"
+        case .group(let g): "\(g)"
+        case .attached(let rif): "attached \(rif)"
+        case .trap(let r): "trap \(r)"
+        case .drop: "blackhole"
+        }
+    }
+}
+
+/// A route in the chip's LPM table.
+///
+/// The kernel counterpart is `RTM_NEWROUTE` (switchdev's FIB notifier
+/// `FIB_EVENT_ENTRY_REPLACE`).
+public struct HardwareRoute: Hashable, Sendable {
+    /// The virtual router; stages use the kernel table id (main is 254).
+    public var vrf: UInt32
+    public var prefix: IPPrefix
+    public var action: RouteAction
+
+    public init(vrf: UInt32 = 254, prefix: IPPrefix, action: RouteAction) {
+        self.vrf = vrf
+        self.prefix = prefix
+        self.action = action
+    }
+}
+
+/// A VXLAN tunnel: maps a VNI to a bridge VLAN and says how to build outer headers.
+///
+/// The kernel counterpart is a vxlan netdev (`IFLA_VXLAN_ID`, `_LOCAL`, `_PORT`, `_TTL`)
+/// enslaved to a bridge.
+public struct VXLANTunnel: Hashable, Sendable {
+    public var vni: VNI
+    public var bridge: BridgeID
+    public var vid: VLANID
+    public var local: IPAddress
+    public var udpPort: UInt16
+    /// 0 means inherit (the chip uses 64).
+    public var ttl: UInt8
+
+    public init(vni: VNI, bridge: BridgeID, vid: VLANID = .none, local: IPAddress, udpPort: UInt16 = 4789, ttl: UInt8 = 0) {
+        self.vni = vni
+        self.bridge = bridge
+        self.vid = vid
+        self.local = local
+        self.udpPort = udpPort
+        self.ttl = ttl
+    }
+}
+
+/// A remote VTEP that receives a copy of flooded (BUM) traffic: head-end replication.
+///
+/// The kernel counterpart is an all-zeros FDB entry on a vxlan device
+/// (`bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst 192.0.2.2`).
+public struct VXLANFloodEntry: Hashable, Sendable {
+    public var vni: VNI
+    public var remote: IPAddress
+    public init(vni: VNI, remote: IPAddress) {
+        self.vni = vni
+        self.remote = remote
+    }
+}

@@ -1,0 +1,35 @@
+/// The narrow protocol every switch backend implements — Hoist's `ChannelCore`.
+///
+/// ```
+///   Offload engine ──apply([DriverOperation])──► driver ──► hardware tables
+///        ▲  ◄──────────[DriverResult] (one per item)──┘
+///        │  ◄──readBack()── what is programmed (reconciliation, audit)
+///        └──── pollEvents() ── learned / moved / aged MACs, port state, traps
+///              counters()    ── per port, per table, per trap, per drop reason
+/// ```
+///
+/// Objects are whole values keyed by `HardwareKey`: `set` replaces, `remove` deletes.
+/// A driver checks each item on its own: a batch is not a transaction, and an item that
+/// fails leaves the others applied. A driver never reorders: items are applied in the
+/// order given, so the engine's dependency order holds.
+///
+/// The kernel counterpart is the switchdev driver interface (`switchdev_port_attr_set`,
+/// `switchdev_port_obj_add`, FIB and FDB notifiers).
+public protocol SwitchDriver: AnyObject {
+    /// Ports, table sizes and features. Constant for the driver's lifetime except when a
+    /// fault injector shrinks a table.
+    var capabilities: DriverCapabilities { get }
+
+    /// Applies `batch` in order and returns one result per operation, in the same order.
+    func apply(_ batch: [DriverOperation]) -> [DriverResult]
+
+    /// Everything the hardware holds now, as objects (for restart reconciliation and
+    /// the audit). Chip-learned MACs are not included; they arrive as events.
+    func readBack() -> [HardwareObject]
+
+    /// Removes and returns up to `limit` pending events, oldest first.
+    func pollEvents(limit: Int) -> [DriverEvent]
+
+    /// A snapshot of the counters.
+    func counters() -> DriverCounters
+}
