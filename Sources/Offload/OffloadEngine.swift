@@ -1,1 +1,369 @@
-// The offload engine; see Docs/Offload.md.
+import Stages
+import SwitchDriver
+import SwitchModel
+
+/// The offload engine: keeps what the stages want (desired) and what the driver holds
+/// (programmed), and closes the gap in dependency order.
+///
+/// ```
+///  Stages ──[DesiredChange]──► submit ──► entries[key] {desired, programmed, status}
+///                                            │ dirty keys
+///                                   run() ───┤ 1. sets, by rank (bridge … route), in
+///                                            │    bounded batches; an item whose
+///                                            │    dependency is not in hardware is
+///                                            │    parked on it (routes get a trap
+///                                            │    fallback so nothing misroutes)
+///                                            │ 2. removals, by falling rank; the
+///                                            │    programmed users of a removed object
+///                                            │    are demoted first
+///                                            │ 3. items that found a table full retry
+///                                            ▼    when entries of that table are freed
+///                               SwitchDriver.apply([DriverOperation]) → [DriverResult]
+/// ```
+///
+/// Every desired object has one `OffloadState` (`state(of:)`); the reason of a blocked
+/// object names the chain: "route 10.9.0.0/16 → nexthop 10.0.0.7 → neighbor 10.0.0.7
+/// unresolved".
+///
+/// The engine is not thread-safe; the daemon drives it from one task.
+public final class OffloadEngine {
+    public struct Configuration: Sendable {
+        /// The most operations handed to the driver in one `apply`.
+        public var batchSize: Int
+        public init(batchSize: Int = 4096) {
+            self.batchSize = batchSize
+        }
+    }
+
+    /// What one `run()` did.
+    public struct Progress: Hashable, Sendable {
+        public var programmed = 0
+        public var removed = 0
+        public var parked = 0
+        public var failed = 0
+        public var batches = 0
+        public init() {}
+    }
+
+    enum Status: Hashable {
+        /// Not attempted yet.
+        case pending
+        /// In hardware as desired.
+        case programmed
+        /// Waiting for `blocker`; `fallback` when a trap route stands in meanwhile.
+        case blocked(by: HardwareKey, fallback: Bool)
+        /// The driver refused it.
+        case failed(DriverResult)
+        /// The stage decided the chip cannot hold it.
+        case cpuOnly
+    }
+
+    struct Entry {
+        var desired: DesiredObject?
+        var programmed: HardwareObject?
+        var status: Status = .pending
+    }
+
+    public let driver: any SwitchDriver
+    public let configuration: Configuration
+    var entries: [HardwareKey: Entry] = [:]
+    var dirty: Set<HardwareKey> = []
+    /// blocker → the keys parked on it.
+    var waiters: [HardwareKey: Set<HardwareKey>] = [:]
+    /// A programmed object → the programmed objects that depend on it.
+    var users: [HardwareKey: Set<HardwareKey>] = [:]
+    /// Table → keys that found it full, oldest first.
+    var waitingForSpace: [TableKind: [HardwareKey]] = [:]
+
+    public init(driver: any SwitchDriver, configuration: Configuration = Configuration()) {
+        self.driver = driver
+        self.configuration = configuration
+    }
+
+    /// Records what the stages want now. Nothing is programmed until `run()`.
+    public func submit(_ changes: [DesiredChange]) {
+        for change in changes {
+            let key = change.key
+            switch change {
+            case .set(let d):
+                var e = entries[key] ?? Entry()
+                if e.desired == d { continue }
+                e.desired = d
+                entries[key] = e
+            case .remove:
+                guard var e = entries[key] else { continue }
+                e.desired = nil
+                if e.programmed == nil {
+                    forget(key)
+                    continue
+                }
+                entries[key] = e
+            }
+            dirty.insert(key)
+        }
+    }
+
+    /// True when there is work for `run()`.
+    public var hasWork: Bool { !dirty.isEmpty }
+
+    /// Programs until nothing more can be done now: every dirty item is programmed,
+    /// removed, parked on a blocker, or failed.
+    @discardableResult
+    public func run() -> Progress {
+        var progress = Progress()
+        var rounds = 0
+        while !dirty.isEmpty, rounds < 64 {
+            rounds += 1
+            let keys = dirty
+            dirty.removeAll(keepingCapacity: true)
+            var sets: [HardwareKey] = []
+            var removals: [HardwareKey] = []
+            for key in keys {
+                guard let e = entries[key] else { continue }
+                if e.desired != nil { sets.append(key) } else if e.programmed != nil { removals.append(key) }
+            }
+            programSets(sets, &progress)
+            performRemovals(removals, &progress)
+        }
+        return progress
+    }
+
+    // MARK: - Sets
+
+    private func programSets(_ keys: [HardwareKey], _ progress: inout Progress) {
+        var byRank: [[HardwareKey]] = Array(repeating: [], count: 7)
+        for key in keys { byRank[key.rank].append(key) }
+        for rank in byRank.indices where !byRank[rank].isEmpty {
+            var ops: [DriverOperation] = []
+            var opKeys: [(key: HardwareKey, object: HardwareObject, fallback: Bool)] = []
+            ops.reserveCapacity(min(byRank[rank].count, configuration.batchSize))
+            func flush() {
+                guard !ops.isEmpty else { return }
+                let results = driver.apply(ops)
+                precondition(results.count == ops.count, "driver returned \(results.count) results for \(ops.count) operations")
+                progress.batches += 1
+                for (i, result) in results.enumerated() {
+                    record(opKeys[i].key, object: opKeys[i].object, fallback: opKeys[i].fallback, result: result, &progress)
+                }
+                ops.removeAll(keepingCapacity: true)
+                opKeys.removeAll(keepingCapacity: true)
+            }
+            for key in byRank[rank] {
+                guard var e = entries[key], let d = e.desired else { continue }
+                unpark(key)
+                if !d.programmable {
+                    e.status = .cpuOnly
+                    entries[key] = e
+                    if e.programmed != nil { removeFromHardware([key], &progress) }
+                    continue
+                }
+                if let blocker = d.object.dependencies.first(where: { !isInHardware($0) }) {
+                    park(key, on: blocker)
+                    progress.parked += 1
+                    let fb = fallback(for: d.object)
+                    e.status = .blocked(by: blocker, fallback: fb != nil && e.programmed == fb)
+                    entries[key] = e
+                    if let fb, e.programmed != fb {
+                        ops.append(.set(fb))
+                        opKeys.append((key, fb, true))
+                    } else if fb == nil, e.programmed != nil {
+                        removeFromHardware([key], &progress)
+                    }
+                } else {
+                    if e.programmed == d.object, e.status == .programmed { continue }
+                    ops.append(.set(d.object))
+                    opKeys.append((key, d.object, false))
+                }
+                if ops.count >= configuration.batchSize { flush() }
+            }
+            flush()
+        }
+    }
+
+    /// A stand-in programmed while the real object waits: routes trap to the CPU, so a
+    /// less specific route never catches their traffic.
+    func fallback(for object: HardwareObject) -> HardwareObject? {
+        guard case .route(var r) = object, !r.action.isTrapOrDrop else { return nil }
+        r.action = .trap(.unresolvedNexthop)
+        return .route(r)
+    }
+
+    private func record(_ key: HardwareKey, object: HardwareObject, fallback: Bool, result: DriverResult, _ progress: inout Progress) {
+        guard var e = entries[key] else { return }
+        switch result {
+        case .ok:
+            if let old = e.programmed { unlinkUsers(of: key, old) }
+            e.programmed = object
+            linkUsers(of: key, object)
+            if fallback {
+                if case .blocked(let blocker, _) = e.status { e.status = .blocked(by: blocker, fallback: true) }
+                entries[key] = e
+            } else {
+                e.status = .programmed
+                entries[key] = e
+                progress.programmed += 1
+                wakeWaiters(of: key)
+            }
+        case .dependencyMissing(let blocker):
+            park(key, on: blocker)
+            e.status = .blocked(by: blocker, fallback: false)
+            entries[key] = e
+            // The driver lacks what we believed programmed: drift; reprogram it.
+            if var b = entries[blocker], b.desired != nil, b.programmed != nil {
+                b.programmed = nil
+                b.status = .pending
+                entries[blocker] = b
+                dirty.insert(blocker)
+            }
+            progress.parked += 1
+        case .tableFull(let table, _, _):
+            e.status = .failed(result)
+            entries[key] = e
+            waitingForSpace[table, default: []].append(key)
+            progress.failed += 1
+        case .notSupported, .invalid:
+            e.status = .failed(result)
+            entries[key] = e
+            progress.failed += 1
+        }
+    }
+
+    // MARK: - Removals
+
+    private func performRemovals(_ keys: [HardwareKey], _ progress: inout Progress) {
+        removeFromHardware(keys, &progress)
+    }
+
+    /// Removes `keys` from hardware, falling rank first. Programmed users of a removed
+    /// object go first: routes are demoted to their trap fallback, anything else is
+    /// removed and re-evaluated (it parks on what went away).
+    private func removeFromHardware(_ keys: [HardwareKey], _ progress: inout Progress) {
+        var closure: Set<HardwareKey> = []
+        var demotions: [(key: HardwareKey, fallback: HardwareObject, blocker: HardwareKey)] = []
+        var stack = keys
+        while let key = stack.popLast() {
+            guard closure.insert(key).inserted else { continue }
+            for user in users[key] ?? [] {
+                guard let p = entries[user]?.programmed else { continue }
+                if let fb = fallback(for: p) {
+                    demotions.append((user, fb, key))
+                } else {
+                    stack.append(user)
+                }
+            }
+        }
+        for chunk in demotions.chunked(configuration.batchSize) {
+            let results = driver.apply(chunk.map { .set($0.fallback) })
+            progress.batches += 1
+            for (d, result) in zip(chunk, results) {
+                guard var e = entries[d.key], let old = e.programmed else { continue }
+                unlinkUsers(of: d.key, old)
+                if result == .ok {
+                    e.programmed = d.fallback
+                    e.status = .blocked(by: d.blocker, fallback: true)
+                } else {
+                    e.status = .failed(result)
+                }
+                entries[d.key] = e
+                park(d.key, on: d.blocker)
+            }
+        }
+        let ordered = closure.filter { entries[$0]?.programmed != nil }.sorted { $0.rank > $1.rank }
+        for chunk in ordered.chunked(configuration.batchSize) {
+            let results = driver.apply(chunk.map { .remove($0) })
+            progress.batches += 1
+            for (key, result) in zip(chunk, results) {
+                guard var e = entries[key], let old = e.programmed else { continue }
+                guard result == .ok else {
+                    e.status = .failed(result)
+                    entries[key] = e
+                    progress.failed += 1
+                    continue
+                }
+                unlinkUsers(of: key, old)
+                e.programmed = nil
+                progress.removed += 1
+                if let table = key.table { wakeSpaceWaiters(table, count: 1) }
+                if e.desired == nil {
+                    forget(key)
+                    continue
+                }
+                if e.status == .programmed {
+                    // A demoted user: re-evaluate; it parks on what went away.
+                    e.status = .pending
+                    dirty.insert(key)
+                }
+                entries[key] = e
+            }
+        }
+    }
+
+    // MARK: - Bookkeeping
+
+    /// True when the object is in hardware in a form its dependents can use (not a
+    /// trap stand-in).
+    func isInHardware(_ key: HardwareKey) -> Bool {
+        guard let e = entries[key], e.programmed != nil else { return false }
+        if case .blocked(_, true) = e.status { return false }
+        return true
+    }
+
+    private func park(_ key: HardwareKey, on blocker: HardwareKey) {
+        waiters[blocker, default: []].insert(key)
+    }
+
+    private func unpark(_ key: HardwareKey) {
+        guard case .blocked(let blocker, _)? = entries[key]?.status else { return }
+        waiters[blocker]?.remove(key)
+        if waiters[blocker]?.isEmpty == true { waiters[blocker] = nil }
+    }
+
+    private func wakeWaiters(of key: HardwareKey) {
+        guard let parked = waiters.removeValue(forKey: key) else { return }
+        dirty.formUnion(parked)
+    }
+
+    private func wakeSpaceWaiters(_ table: TableKind, count: Int) {
+        guard var queue = waitingForSpace[table], !queue.isEmpty else { return }
+        var woken = 0
+        while woken < count, !queue.isEmpty {
+            let key = queue.removeFirst()
+            if case .failed(.tableFull)? = entries[key]?.status {
+                dirty.insert(key)
+                woken += 1
+            }
+        }
+        waitingForSpace[table] = queue.isEmpty ? nil : queue
+    }
+
+    func linkUsers(of key: HardwareKey, _ object: HardwareObject) {
+        for dep in object.dependencies { users[dep, default: []].insert(key) }
+    }
+
+    func unlinkUsers(of key: HardwareKey, _ object: HardwareObject) {
+        for dep in object.dependencies {
+            users[dep]?.remove(key)
+            if users[dep]?.isEmpty == true { users[dep] = nil }
+        }
+    }
+
+    private func forget(_ key: HardwareKey) {
+        unpark(key)
+        entries[key] = nil
+    }
+}
+
+extension RouteAction {
+    var isTrapOrDrop: Bool {
+        switch self {
+        case .trap, .drop: true
+        default: false
+        }
+    }
+}
+
+extension Array {
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}

@@ -34,9 +34,12 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The objects that must be programmed before this one can be: the engine's
-    /// dependency order (router interface → neighbour → nexthop → group → route;
+    /// The objects that must be in hardware before this one can be programmed: the
+    /// engine's dependency order (router interface → nexthop → group → route;
     /// bridge → VLAN member → FDB).
+    ///
+    /// A nexthop does not need its neighbour to be programmed: without one the chip traps
+    /// the traffic ("unresolved"), so the kernel resolves it — see `softDependency`.
     public var dependencies: [HardwareKey] {
         switch self {
         case .port(let p):
@@ -61,7 +64,7 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
         case .neighbor(let n):
             return [.routerInterface(n.rif)]
         case .nexthop(let nh):
-            return [.neighbor(nh.rif, nh.gateway)]
+            return [.routerInterface(nh.rif)]
         case .nexthopGroup(let g):
             return g.members.map { .nexthop($0.nexthop) }
         case .route(let r):
@@ -76,6 +79,13 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
         case .vxlanFlood(let f):
             return [.vxlanTunnel(f.vni)]
         }
+    }
+
+    /// An object this one works without, but only through the CPU: a nexthop's
+    /// neighbour. Its absence makes the object `trapped`, not unprogrammable.
+    public var softDependency: HardwareKey? {
+        if case .nexthop(let nh) = self { return .neighbor(nh.rif, nh.gateway) }
+        return nil
     }
 
     /// The hardware table the object occupies, if any.

@@ -1,0 +1,278 @@
+import SwitchDriver
+import SwitchModel
+
+/// Programming of ports, bridges, VLAN members, FDB and MDB entries, VXLAN tunnels.
+extension EmulatedASIC {
+    func portIndex(_ p: PortID) -> Int? {
+        let i = Int(p.rawValue)
+        return i >= 1 && i <= profile.ports ? i : nil
+    }
+
+    func setPort(_ s: PortSettings) -> DriverResult {
+        guard let i = portIndex(s.port) else { return .invalid("no port \(s.port) on this chip (\(profile.ports) ports)") }
+        var slot = -1
+        if let b = s.bridge {
+            guard let found = chip.bridgeSlots[b] else { return .dependencyMissing(.bridge(b)) }
+            guard chip.ports[i].rif < 0 else { return .invalid("\(s.port) is a routed port; remove its router interface first") }
+            slot = found
+        }
+        let old = chip.ports[i].bridge
+        if old != slot {
+            if old >= 0 { leaveBridge(port: i, slot: old) }
+            if slot >= 0 { chip.bridges[slot]!.ports.insert(s.port) }
+        }
+        var ps = chip.ports[i]
+        ps.configured = true
+        ps.adminUp = s.adminUp
+        ps.mtu = s.mtu
+        ps.bridge = slot
+        ps.stp = s.stpState
+        ps.learning = s.learning
+        ps.unicastFlood = s.unicastFlood
+        ps.multicastFlood = s.multicastFlood
+        ps.broadcastFlood = s.broadcastFlood
+        ps.multicastRouter = s.multicastRouter
+        ps.isolated = s.isolated
+        ps.settings = s
+        chip.ports[i] = ps
+        if !s.stpState.learns || !s.adminUp { flushLearned(port: i) }
+        return .ok
+    }
+
+    func removePort(_ p: PortID) -> DriverResult {
+        guard let i = portIndex(p) else { return .ok }
+        guard chip.ports[i].rif < 0 else { return .invalid("\(p) still has a router interface") }
+        if chip.ports[i].bridge >= 0 { leaveBridge(port: i, slot: chip.ports[i].bridge) }
+        let link = chip.ports[i].linkUp
+        chip.ports[i] = PortState()
+        chip.ports[i].linkUp = link
+        return .ok
+    }
+
+    /// Takes a port out of its bridge: VLAN memberships and learned MACs go with it.
+    func leaveBridge(port i: Int, slot: Int) {
+        let p = PortID(UInt16(i))
+        guard var b = chip.bridges[slot] else { return }
+        b.ports.remove(p)
+        for (key, m) in b.memberObjects where m.port == p {
+            b.vlans[Int(m.vid.rawValue)].members.remove(p)
+            b.vlans[Int(m.vid.rawValue)].untagged.remove(p)
+            b.memberObjects[key] = nil
+            count(.vlanMembers, -1)
+        }
+        chip.bridges[slot] = b
+        chip.ports[i].pvid = 0
+        flushLearned(port: i)
+    }
+
+    func flushLearned(port i: Int) {
+        chip.fdb.removeAll(where: { _, dest, isStatic in !isStatic && dest == FDBValue.port(i) }, removed: { _, _ in })
+    }
+
+    func setBridge(_ s: BridgeSettings) -> DriverResult {
+        guard s.vlanProtocol == 0x8100 || s.vlanProtocol == 0x88A8 else {
+            return .notSupported("VLAN protocol 0x" + String(s.vlanProtocol, radix: 16))
+        }
+        if let slot = chip.bridgeSlots[s.bridge], var b = chip.bridges[slot] {
+            if b.settings.vlanFiltering != s.vlanFiltering {
+                // Changing VLAN filtering rebuilds the domain's VLAN table, as the chip would.
+                guard b.memberObjects.isEmpty, !b.vlans.contains(where: { $0.rif >= 0 || $0.tunnel >= 0 }) else {
+                    return .invalid("\(s.bridge) has VLANs, router interfaces or tunnels; remove them before changing vlan_filtering")
+                }
+                b = BridgeState(settings: s)
+                b.ports = chip.bridges[slot]!.ports
+                flushFDB(slot: slot)
+            }
+            b.settings = s
+            chip.bridges[slot] = b
+            return .ok
+        }
+        guard let slot = chip.bridges.firstIndex(where: { $0 == nil }) else {
+            return .notSupported("the chip has \(profile.maxBridges) bridge domains, all in use")
+        }
+        chip.bridges[slot] = BridgeState(settings: s)
+        chip.bridgeSlots[s.bridge] = slot
+        return .ok
+    }
+
+    func removeBridge(_ id: BridgeID) -> DriverResult {
+        guard let slot = chip.bridgeSlots[id], let b = chip.bridges[slot] else { return .ok }
+        guard b.ports.isEmpty else { return .invalid("\(id) still has ports \(b.ports)") }
+        guard !b.vlans.contains(where: { $0.rif >= 0 || $0.tunnel >= 0 }) else {
+            return .invalid("\(id) still has router interfaces or tunnels")
+        }
+        flushFDB(slot: slot)
+        chip.mdb = chip.mdb.filter { key, _ in
+            if key.bridge == slot { count(.mdb, -1) }
+            return key.bridge != slot
+        }
+        count(.vlanMembers, -b.memberObjects.count)
+        chip.bridges[slot] = nil
+        chip.bridgeSlots[id] = nil
+        return .ok
+    }
+
+    func flushFDB(slot: Int) {
+        chip.fdb.removeAll(where: { key, _, _ in Int(key >> 60) == slot }, removed: { _, dest in chip.releaseDestination(dest) })
+        programmedFDB = programmedFDB.filter { _, f in chip.bridgeSlots[f.bridge] != slot }
+    }
+
+    func setVLANMember(_ m: VLANMember) -> DriverResult {
+        guard let slot = chip.bridgeSlots[m.bridge], var b = chip.bridges[slot] else { return .dependencyMissing(.bridge(m.bridge)) }
+        guard b.settings.vlanFiltering else { return .invalid("\(m.bridge) does not filter VLANs") }
+        guard m.vid.rawValue >= 1, m.vid.rawValue <= 4094 else { return .invalid("VLAN \(m.vid) is reserved") }
+        guard let i = portIndex(m.port), chip.ports[i].bridge == slot else { return .dependencyMissing(.port(m.port)) }
+        let key = HardwareObject.vlanMember(m).key
+        if b.memberObjects[key] == nil {
+            if let full = checkRoom(.vlanMembers) { return full }
+            count(.vlanMembers, 1)
+        }
+        b.memberObjects[key] = m
+        let v = Int(m.vid.rawValue)
+        b.vlans[v].members.insert(m.port)
+        if m.untagged { b.vlans[v].untagged.insert(m.port) } else { b.vlans[v].untagged.remove(m.port) }
+        chip.bridges[slot] = b
+        if m.pvid {
+            chip.ports[i].pvid = m.vid.rawValue
+        } else if chip.ports[i].pvid == m.vid.rawValue {
+            chip.ports[i].pvid = 0
+        }
+        return .ok
+    }
+
+    func removeVLANMember(_ id: BridgeID, _ port: PortID, _ vid: VLANID) -> DriverResult {
+        guard let slot = chip.bridgeSlots[id], var b = chip.bridges[slot] else { return .ok }
+        let key = HardwareKey.vlanMember(id, port, vid)
+        guard b.memberObjects.removeValue(forKey: key) != nil else { return .ok }
+        count(.vlanMembers, -1)
+        b.vlans[Int(vid.rawValue)].members.remove(port)
+        b.vlans[Int(vid.rawValue)].untagged.remove(port)
+        chip.bridges[slot] = b
+        if let i = portIndex(port), chip.ports[i].pvid == vid.rawValue { chip.ports[i].pvid = 0 }
+        return .ok
+    }
+
+    func setFDB(_ f: HardwareFDBEntry) -> DriverResult {
+        guard let slot = chip.bridgeSlots[f.bridge], let b = chip.bridges[slot] else { return .dependencyMissing(.bridge(f.bridge)) }
+        let vid = b.settings.vlanFiltering ? f.vid.rawValue : 0
+        let dest: UInt32
+        switch f.destination {
+        case .port(let p):
+            guard let i = portIndex(p), chip.ports[i].bridge == slot else { return .dependencyMissing(.port(p)) }
+            dest = FDBValue.port(i)
+        case .cpu:
+            dest = FDBValue.cpu
+        case .tunnel(let vni, let remote):
+            guard let t = chip.tunnelByVNI[vni] else { return .dependencyMissing(.vxlanTunnel(vni)) }
+            dest = chip.retainRemote(tunnel: t, address: remote)
+        }
+        let key = SwitchChip.fdbKey(slot: slot, vid: vid, mac: f.mac.rawValue)
+        let previous = chip.fdb.remove(key)
+        let outcome = f.isStatic ? chip.fdb.setStatic(key, destination: dest)
+            : chip.fdb.learn(key, destination: dest, now: chip.nowSeconds)
+        switch outcome {
+        case .bucketFull, .tableFull:
+            chip.releaseDestination(dest)
+            if let previous {
+                _ = previous.isStatic ? chip.fdb.setStatic(key, destination: previous.destination)
+                    : chip.fdb.learn(key, destination: previous.destination, now: chip.nowSeconds)
+            }
+            return .tableFull(.fdb, used: chip.fdb.count, capacity: capacity(.fdb))
+        default:
+            if let previous { chip.releaseDestination(previous.destination) }
+            programmedFDB[HardwareObject.fdb(f).key] = f
+            return .ok
+        }
+    }
+
+    func removeFDB(_ key: HardwareKey) -> DriverResult {
+        guard case .fdb(let id, let vid, let mac) = key, let slot = chip.bridgeSlots[id], let b = chip.bridges[slot] else { return .ok }
+        programmedFDB[key] = nil
+        let k = SwitchChip.fdbKey(slot: slot, vid: b.settings.vlanFiltering ? vid.rawValue : 0, mac: mac.rawValue)
+        if let old = chip.fdb.remove(k) { chip.releaseDestination(old.destination) }
+        return .ok
+    }
+
+    func setMDB(_ m: HardwareMDBEntry) -> DriverResult {
+        guard let slot = chip.bridgeSlots[m.bridge], let b = chip.bridges[slot] else { return .dependencyMissing(.bridge(m.bridge)) }
+        let key = MDBKey(bridge: slot, vid: b.settings.vlanFiltering ? m.vid.rawValue : 0, group: m.group)
+        if chip.mdb[key] == nil {
+            if let full = checkRoom(.mdb) { return full }
+            count(.mdb, 1)
+        }
+        chip.mdb[key] = m.ports
+        return .ok
+    }
+
+    func removeMDB(_ id: BridgeID, _ vid: VLANID, _ group: MDBGroup) -> DriverResult {
+        guard let slot = chip.bridgeSlots[id], let b = chip.bridges[slot] else { return .ok }
+        let key = MDBKey(bridge: slot, vid: b.settings.vlanFiltering ? vid.rawValue : 0, group: group)
+        if chip.mdb.removeValue(forKey: key) != nil { count(.mdb, -1) }
+        return .ok
+    }
+
+    func setTunnel(_ t: VXLANTunnel) -> DriverResult {
+        guard let slot = chip.bridgeSlots[t.bridge], var b = chip.bridges[slot] else { return .dependencyMissing(.bridge(t.bridge)) }
+        guard t.local.isIPv4 else { return .notSupported("VXLAN over IPv6") }
+        guard t.vni < 1 << 24 else { return .invalid("VNI \(t.vni) exceeds 24 bits") }
+        let v = b.vlanIndex(t.vid.rawValue)
+        var flood: [IPAddress] = []
+        if let index = chip.tunnelByVNI[t.vni], let old = chip.tunnels[Int(index)] {
+            flood = old.flood
+            if var ob = chip.bridges[old.bridge] {
+                ob.vlans[ob.vlanIndex(old.object.vid.rawValue)].tunnel = -1
+                chip.bridges[old.bridge] = ob
+                if old.bridge == slot { b = ob }
+            }
+            guard b.vlans[v].tunnel < 0 else { return .invalid("\(t.bridge) VLAN \(t.vid) already maps another VNI") }
+            chip.tunnels[Int(index)] = TunnelState(object: t, bridge: slot, flood: flood)
+            b.vlans[v].tunnel = index
+        } else {
+            guard b.vlans[v].tunnel < 0 else { return .invalid("\(t.bridge) VLAN \(t.vid) already maps another VNI") }
+            if let full = checkRoom(.vxlanTunnels) { return full }
+            count(.vxlanTunnels, 1)
+            let index: Int
+            if let free = chip.tunnels.firstIndex(where: { $0 == nil }) { index = free } else { index = chip.tunnels.count; chip.tunnels.append(nil) }
+            chip.tunnels[index] = TunnelState(object: t, bridge: slot)
+            chip.tunnelByVNI[t.vni] = Int32(index)
+            b.vlans[v].tunnel = Int32(index)
+        }
+        chip.bridges[slot] = b
+        return .ok
+    }
+
+    func removeTunnel(_ vni: VNI) -> DriverResult {
+        guard let index = chip.tunnelByVNI[vni], let t = chip.tunnels[Int(index)] else { return .ok }
+        guard t.flood.isEmpty else { return .invalid("vxlan vni \(vni) still has \(t.flood.count) flood entries") }
+        guard !chip.remotes.contains(where: { $0.tunnel == index && $0.refs > 0 }) else {
+            return .invalid("vxlan vni \(vni) still has FDB entries behind it")
+        }
+        if var b = chip.bridges[t.bridge] {
+            b.vlans[b.vlanIndex(t.object.vid.rawValue)].tunnel = -1
+            chip.bridges[t.bridge] = b
+        }
+        chip.tunnels[Int(index)] = nil
+        chip.tunnelByVNI[vni] = nil
+        count(.vxlanTunnels, -1)
+        return .ok
+    }
+
+    func setFlood(_ f: VXLANFloodEntry) -> DriverResult {
+        guard let index = chip.tunnelByVNI[f.vni], var t = chip.tunnels[Int(index)] else { return .dependencyMissing(.vxlanTunnel(f.vni)) }
+        guard !t.flood.contains(f.remote) else { return .ok }
+        guard f.remote.isIPv4 else { return .notSupported("VXLAN over IPv6") }
+        if let full = checkRoom(.vxlanFlood) { return full }
+        count(.vxlanFlood, 1)
+        t.flood.append(f.remote)
+        chip.tunnels[Int(index)] = t
+        return .ok
+    }
+
+    func removeFlood(_ vni: VNI, _ remote: IPAddress) -> DriverResult {
+        guard let index = chip.tunnelByVNI[vni], var t = chip.tunnels[Int(index)], let i = t.flood.firstIndex(of: remote) else { return .ok }
+        t.flood.remove(at: i)
+        chip.tunnels[Int(index)] = t
+        count(.vxlanFlood, -1)
+        return .ok
+    }
+}

@@ -1,0 +1,75 @@
+import SwitchDriver
+import SwitchModel
+
+extension EmulatedASIC {
+    /// Everything in the chip's tables, decoded back into objects. Routes and FDB entries
+    /// are read from the lookup tables themselves, so a change behind the driver's back
+    /// shows up here.
+    public func readBack() -> [HardwareObject] {
+        var out: [HardwareObject] = []
+        for i in 1...profile.ports {
+            if let s = chip.ports[i].settings, chip.ports[i].configured { out.append(.port(s)) }
+        }
+        var bridgeIDs: [Int: BridgeID] = [:]
+        for (slot, b) in chip.bridges.enumerated() {
+            guard let b else { continue }
+            bridgeIDs[slot] = b.settings.bridge
+            out.append(.bridge(b.settings))
+            out += b.memberObjects.values.map { .vlanMember($0) }
+        }
+        chip.fdb.forEach { key, dest, isStatic, _ in
+            let (slot, vid, mac) = SwitchChip.splitKey(key)
+            guard let id = bridgeIDs[slot] else { return }
+            let entry = HardwareFDBEntry(bridge: id, vid: VLANID(rawValue: vid) ?? .none, mac: MACAddress(rawValue: mac),
+                                         destination: chip.destination(dest), isStatic: isStatic)
+            let objectKey = HardwareObject.fdb(entry).key
+            // Learned entries are the chip's own; report only what the control plane programmed.
+            if isStatic || programmedFDB[objectKey]?.destination == entry.destination {
+                out.append(.fdb(programmedFDB[objectKey].map { var p = $0; p.destination = entry.destination; return p } ?? entry))
+            }
+        }
+        for (key, ports) in chip.mdb {
+            guard let id = bridgeIDs[key.bridge] else { continue }
+            out.append(.mdb(HardwareMDBEntry(bridge: id, vid: VLANID(rawValue: key.vid) ?? .none, group: key.group, ports: ports)))
+        }
+        for r in chip.rifs { if let r { out.append(.routerInterface(r.object)) } }
+        for (key, mac) in chip.neighbors {
+            guard let r = chip.rifs[Int(key.rif)] else { continue }
+            out.append(.neighbor(HardwareNeighbor(rif: r.object.id, address: key.address, mac: MACAddress(rawValue: mac))))
+        }
+        for nh in chip.nexthops { if let nh { out.append(.nexthop(nh.object)) } }
+        for g in chip.groups { if let g { out.append(.nexthopGroup(g.object)) } }
+        chip.lpm4.forEach { prefix, length, value in
+            guard let action = routeAction(value) else { return }
+            out.append(.route(HardwareRoute(vrf: 254, prefix: IPPrefix(address: IPAddress(ipv4: prefix), length: length), action: action)))
+        }
+        chip.lpm6.forEach { high, low, length, value in
+            guard let action = routeAction(value) else { return }
+            out.append(.route(HardwareRoute(vrf: 254, prefix: IPPrefix(address: IPAddress(high: high, low: low), length: length), action: action)))
+        }
+        for t in chip.tunnels {
+            guard let t else { continue }
+            out.append(.vxlanTunnel(t.object))
+            out += t.flood.map { .vxlanFlood(VXLANFloodEntry(vni: t.object.vni, remote: $0)) }
+        }
+        return out
+    }
+
+    /// Changes the chip's tables directly, behind the driver's bookkeeping — what a rogue
+    /// process or a memory error would do. Tests use it to prove the audit catches drift.
+    public func tamper(removing key: HardwareKey) {
+        switch key {
+        case .route(_, let prefix):
+            let a = prefix.address
+            _ = a.isIPv4 ? chip.lpm4.remove(a.ipv4Value, length: prefix.length) : chip.lpm6.remove(high: a.high, low: a.low, length: prefix.length)
+        case .fdb(let id, let vid, let mac):
+            guard let slot = chip.bridgeSlots[id] else { return }
+            _ = chip.fdb.remove(SwitchChip.fdbKey(slot: slot, vid: vid.rawValue, mac: mac.rawValue))
+        case .neighbor(let rif, let address):
+            guard let i = chip.rifIndex[rif] else { return }
+            chip.neighbors[NeighborKey(rif: i, address: address)] = nil
+        default:
+            _ = remove(key)
+        }
+    }
+}

@@ -1,0 +1,239 @@
+import SwitchDriver
+import SwitchModel
+
+/// Programming of router interfaces, neighbours, nexthops, ECMP groups and routes.
+extension EmulatedASIC {
+    func setRouterInterface(_ r: RouterInterface) -> DriverResult {
+        // Validate the binding first.
+        switch r.binding {
+        case .port(let p):
+            guard let i = portIndex(p), chip.ports[i].configured else { return .dependencyMissing(.port(p)) }
+            guard chip.ports[i].bridge < 0 else { return .invalid("\(p) is a bridge port; a routed port must be standalone") }
+        case .bridge(let b, let vid):
+            guard let slot = chip.bridgeSlots[b], let bs = chip.bridges[slot] else { return .dependencyMissing(.bridge(b)) }
+            guard bs.settings.vlanFiltering || vid == .none else { return .invalid("\(b) does not filter VLANs; VLAN \(vid) cannot carry a router interface") }
+        }
+        let index: Int32
+        if let existing = chip.rifIndex[r.id] {
+            index = existing
+            unbind(chip.rifs[Int(index)]!.object.binding, index)
+        } else {
+            if let full = checkRoom(.routerInterfaces) { return full }
+            count(.routerInterfaces, 1)
+            if let free = chip.rifs.firstIndex(where: { $0 == nil }) { index = Int32(free) } else {
+                index = Int32(chip.rifs.count)
+                chip.rifs.append(nil)
+            }
+            chip.rifIndex[r.id] = index
+            chip.rifs[Int(index)] = RouterInterfaceState(object: r)
+        }
+        chip.rifs[Int(index)]!.object = r
+        bind(r.binding, index)
+        return .ok
+    }
+
+    private func bind(_ binding: RouterInterfaceBinding, _ index: Int32) {
+        switch binding {
+        case .port(let p):
+            chip.ports[Int(p.rawValue)].rif = index
+        case .bridge(let b, let vid):
+            guard let slot = chip.bridgeSlots[b] else { return }
+            chip.bridges[slot]!.vlans[chip.bridges[slot]!.vlanIndex(vid.rawValue)].rif = index
+        }
+    }
+
+    private func unbind(_ binding: RouterInterfaceBinding, _ index: Int32) {
+        switch binding {
+        case .port(let p):
+            if chip.ports[Int(p.rawValue)].rif == index { chip.ports[Int(p.rawValue)].rif = -1 }
+        case .bridge(let b, let vid):
+            guard let slot = chip.bridgeSlots[b], var bs = chip.bridges[slot] else { return }
+            let v = bs.vlanIndex(vid.rawValue)
+            if bs.vlans[v].rif == index { bs.vlans[v].rif = -1 }
+            chip.bridges[slot] = bs
+        }
+    }
+
+    func removeRouterInterface(_ id: RouterInterfaceID) -> DriverResult {
+        guard let index = chip.rifIndex[id], let r = chip.rifs[Int(index)] else { return .ok }
+        guard r.refs == 0 else { return .invalid("\(id) is used by \(r.refs) nexthops and routes") }
+        let neighbors = chip.neighbors.keys.filter { $0.rif == index }
+        for n in neighbors { chip.neighbors[n] = nil }
+        count(.neighbors, -neighbors.count)
+        unbind(r.object.binding, index)
+        chip.rifs[Int(index)] = nil
+        chip.rifIndex[id] = nil
+        count(.routerInterfaces, -1)
+        return .ok
+    }
+
+    func setNeighbor(_ n: HardwareNeighbor) -> DriverResult {
+        guard let rif = chip.rifIndex[n.rif] else { return .dependencyMissing(.routerInterface(n.rif)) }
+        let key = NeighborKey(rif: rif, address: n.address)
+        if chip.neighbors[key] == nil {
+            if let full = checkRoom(.neighbors) { return full }
+            count(.neighbors, 1)
+        }
+        chip.neighbors[key] = n.mac.rawValue
+        updateNexthops(rif: rif, address: n.address, mac: n.mac.rawValue)
+        return .ok
+    }
+
+    func removeNeighbor(_ id: RouterInterfaceID, _ address: IPAddress) -> DriverResult {
+        guard let rif = chip.rifIndex[id], chip.neighbors.removeValue(forKey: NeighborKey(rif: rif, address: address)) != nil else { return .ok }
+        count(.neighbors, -1)
+        updateNexthops(rif: rif, address: address, mac: nil)
+        return .ok
+    }
+
+    /// Points every nexthop through (rif, address) at the neighbour's MAC, or marks it
+    /// unresolved (its traffic is trapped so the kernel resolves it).
+    private func updateNexthops(rif: Int32, address: IPAddress, mac: UInt64?) {
+        guard let index = chip.nexthopIndex[HardwareNexthop(rif: chip.rifs[Int(rif)]!.object.id, gateway: address)] else { return }
+        chip.nexthops[Int(index)]!.mac = mac ?? 0
+        chip.nexthops[Int(index)]!.resolved = mac != nil
+    }
+
+    func setNexthop(_ nh: HardwareNexthop) -> DriverResult {
+        guard let rif = chip.rifIndex[nh.rif] else { return .dependencyMissing(.routerInterface(nh.rif)) }
+        if chip.nexthopIndex[nh] != nil { return .ok }
+        if let full = checkRoom(.nexthops) { return full }
+        count(.nexthops, 1)
+        let mac = chip.neighbors[NeighborKey(rif: rif, address: nh.gateway)]
+        let state = NexthopState(object: nh, rif: rif, mac: mac ?? 0, resolved: mac != nil)
+        let index: Int
+        if let free = chip.nexthops.firstIndex(where: { $0 == nil }) { index = free } else { index = chip.nexthops.count; chip.nexthops.append(nil) }
+        chip.nexthops[index] = state
+        chip.nexthopIndex[nh] = Int32(index)
+        chip.rifs[Int(rif)]!.refs += 1
+        return .ok
+    }
+
+    func removeNexthop(_ nh: HardwareNexthop) -> DriverResult {
+        guard let index = chip.nexthopIndex[nh], let state = chip.nexthops[Int(index)] else { return .ok }
+        guard state.refs == 0 else { return .invalid("\(nh) is used by \(state.refs) routes and groups") }
+        chip.rifs[Int(state.rif)]?.refs -= 1
+        chip.nexthops[Int(index)] = nil
+        chip.nexthopIndex[nh] = nil
+        count(.nexthops, -1)
+        return .ok
+    }
+
+    func setGroup(_ g: HardwareNexthopGroup) -> DriverResult {
+        guard !g.members.isEmpty else { return .invalid("\(g.id) has no members") }
+        guard g.members.count <= profile.maxECMPWidth else {
+            return .notSupported("\(g.id) has \(g.members.count) members; the chip's ECMP groups hold \(profile.maxECMPWidth)")
+        }
+        var indices: [Int32] = []
+        for m in g.members {
+            guard let i = chip.nexthopIndex[m.nexthop] else { return .dependencyMissing(.nexthop(m.nexthop)) }
+            indices.append(i)
+        }
+        // Weighted slots: each member appears in proportion to its weight (at most 256 slots).
+        let total = g.members.reduce(0) { $0 + Int(max($1.weight, 1)) }
+        let scale = total > 256 ? Double(256) / Double(total) : 1
+        var slots: [Int32] = []
+        for (m, i) in zip(g.members, indices) {
+            slots += Array(repeating: i, count: max(1, Int((Double(max(m.weight, 1)) * scale).rounded())))
+        }
+        let existing = chip.groupIndex[g.id]
+        if existing == nil {
+            if let full = checkRoom(.nexthopGroups) { return full }
+            count(.nexthopGroups, 1)
+        }
+        for i in indices { chip.nexthops[Int(i)]!.refs += 1 }
+        if let existing, let old = chip.groups[Int(existing)] {
+            for m in old.object.members { if let i = chip.nexthopIndex[m.nexthop] { chip.nexthops[Int(i)]!.refs -= 1 } }
+            chip.groups[Int(existing)] = GroupState(object: g, slots: slots, refs: old.refs)
+        } else {
+            let index: Int
+            if let free = chip.groups.firstIndex(where: { $0 == nil }) { index = free } else { index = chip.groups.count; chip.groups.append(nil) }
+            chip.groups[index] = GroupState(object: g, slots: slots)
+            chip.groupIndex[g.id] = Int32(index)
+        }
+        return .ok
+    }
+
+    func removeGroup(_ id: NexthopGroupID) -> DriverResult {
+        guard let index = chip.groupIndex[id], let g = chip.groups[Int(index)] else { return .ok }
+        guard g.refs == 0 else { return .invalid("\(id) is used by \(g.refs) routes") }
+        for m in g.object.members { if let i = chip.nexthopIndex[m.nexthop] { chip.nexthops[Int(i)]!.refs -= 1 } }
+        chip.groups[Int(index)] = nil
+        chip.groupIndex[id] = nil
+        count(.nexthopGroups, -1)
+        return .ok
+    }
+
+    /// Encodes a route action as an LPM value, or says what is missing.
+    func routeValue(_ action: RouteAction) -> Result<UInt32, DriverResult> {
+        switch action {
+        case .nexthop(let nh):
+            guard let i = chip.nexthopIndex[nh] else { return .failure(.dependencyMissing(.nexthop(nh))) }
+            return .success(RouteValue.make(RouteValue.nexthopKind, UInt32(i)))
+        case .group(let id):
+            guard let i = chip.groupIndex[id] else { return .failure(.dependencyMissing(.nexthopGroup(id))) }
+            return .success(RouteValue.make(RouteValue.groupKind, UInt32(i)))
+        case .attached(let rif):
+            guard let i = chip.rifIndex[rif] else { return .failure(.dependencyMissing(.routerInterface(rif))) }
+            return .success(RouteValue.make(RouteValue.attachedKind, UInt32(i)))
+        case .trap(let reason):
+            return .success(RouteValue.trap(reason))
+        case .drop:
+            return .success(RouteValue.drop)
+        }
+    }
+
+    /// Adjusts the reference count of what an LPM value points at.
+    func retain(_ value: UInt32, _ delta: Int) {
+        let i = Int(RouteValue.payload(value))
+        switch RouteValue.kind(value) {
+        case RouteValue.nexthopKind: chip.nexthops[i]!.refs += delta
+        case RouteValue.groupKind: chip.groups[i]!.refs += delta
+        case RouteValue.attachedKind: chip.rifs[i]!.refs += delta
+        default: break
+        }
+    }
+
+    func setRoute(_ r: HardwareRoute) -> DriverResult {
+        guard r.vrf == 254 else { return .notSupported("routing table \(r.vrf): the chip routes the main table only") }
+        let value: UInt32
+        switch routeValue(r.action) {
+        case .success(let v): value = v
+        case .failure(let result): return result
+        }
+        let a = r.prefix.address
+        let outcome = a.isIPv4 ? chip.lpm4.insert(a.ipv4Value, length: r.prefix.length, value: value)
+            : chip.lpm6.insert(high: a.high, low: a.low, length: r.prefix.length, value: value)
+        switch outcome {
+        case .full:
+            let table: TableKind = a.isIPv4 ? .lpmIPv4 : .lpmIPv6
+            return .tableFull(table, used: used(table), capacity: capacity(table))
+        case .inserted:
+            retain(value, 1)
+        case .replaced(let old):
+            retain(value, 1)
+            retain(old, -1)
+        }
+        return .ok
+    }
+
+    func removeRoute(vrf: UInt32, _ prefix: IPPrefix) -> DriverResult {
+        guard vrf == 254 else { return .ok }
+        let a = prefix.address
+        let old = a.isIPv4 ? chip.lpm4.remove(a.ipv4Value, length: prefix.length)
+            : chip.lpm6.remove(high: a.high, low: a.low, length: prefix.length)
+        if let old { retain(old, -1) }
+        return .ok
+    }
+
+    /// Decodes an LPM value back into the action it was programmed with (read-back).
+    func routeAction(_ value: UInt32) -> RouteAction? {
+        let i = Int(RouteValue.payload(value))
+        switch RouteValue.kind(value) {
+        case RouteValue.nexthopKind: return chip.nexthops[i].map { .nexthop($0.object) }
+        case RouteValue.groupKind: return chip.groups[i].map { .group($0.object.id) }
+        case RouteValue.attachedKind: return chip.rifs[i].map { .attached($0.object.id) }
+        default: return i == 0 ? .drop : .trap(TrapReason.allCases[i - 1])
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import SwitchDriver
+import SwitchModel
+
+/// One front-panel port as the chip holds it.
+struct PortState {
+    var configured = false
+    var adminUp = false
+    /// Link (oper) state; the packet I/O layer or a test sets it.
+    var linkUp = true
+    var mtu: UInt32 = 1500
+    /// Bridge slot, or -1 for a standalone port.
+    var bridge = -1
+    var stp: STPState = .forwarding
+    var learning = true
+    var unicastFlood = true
+    var multicastFlood = true
+    var broadcastFlood = true
+    var multicastRouter = false
+    var isolated = false
+    /// The VLAN untagged frames join on a VLAN-filtering bridge; 0 = none.
+    var pvid: UInt16 = 0
+    /// Router interface index of a routed port, or -1.
+    var rif: Int32 = -1
+    var settings: PortSettings?
+}
+
+/// One VLAN of a bridge: members, egress tagging, the router interface and tunnel.
+struct VLANEntry {
+    var members = PortSet()
+    var untagged = PortSet()
+    var rif: Int32 = -1
+    var tunnel: Int32 = -1
+}
+
+/// A bridge domain. A bridge without VLAN filtering has one VLAN entry, VID 0.
+struct BridgeState {
+    var settings: BridgeSettings
+    var ports = PortSet()
+    var vlans: [VLANEntry]
+    var memberObjects: [HardwareKey: VLANMember] = [:]
+
+    init(settings: BridgeSettings) {
+        self.settings = settings
+        vlans = Array(repeating: VLANEntry(), count: settings.vlanFiltering ? 4096 : 1)
+    }
+
+    @inline(__always) func vlanIndex(_ vid: UInt16) -> Int { settings.vlanFiltering ? Int(vid) : 0 }
+}
+
+struct RouterInterfaceState {
+    var object: RouterInterface
+    var refs = 0
+}
+
+struct NexthopState {
+    var object: HardwareNexthop
+    var rif: Int32
+    var mac: UInt64 = 0
+    var resolved = false
+    var refs = 0
+}
+
+struct GroupState {
+    var object: HardwareNexthopGroup
+    /// Nexthop indices, each repeated by weight: the hash picks one slot.
+    var slots: [Int32]
+    var refs = 0
+}
+
+struct TunnelState {
+    var object: VXLANTunnel
+    var bridge: Int
+    var flood: [IPAddress] = []
+}
+
+/// A neighbour table key: router interface index and address.
+struct NeighborKey: Hashable {
+    var rif: Int32
+    var address: IPAddress
+}
+
+/// A multicast group key in one bridge VLAN.
+struct MDBKey: Hashable {
+    var bridge: Int
+    var vid: UInt16
+    var group: MDBGroup
+}
+
+/// How an LPM value encodes a route's action: 2 kind bits over a 29-bit payload.
+enum RouteValue {
+    static let nexthopKind: UInt32 = 0
+    static let groupKind: UInt32 = 1
+    static let attachedKind: UInt32 = 2
+    static let specialKind: UInt32 = 3
+    static let payloadMask: UInt32 = (1 << 29) - 1
+
+    @inline(__always) static func make(_ kind: UInt32, _ payload: UInt32) -> UInt32 { kind << 29 | payload }
+    @inline(__always) static func kind(_ v: UInt32) -> UInt32 { v >> 29 }
+    @inline(__always) static func payload(_ v: UInt32) -> UInt32 { v & payloadMask }
+    /// Payload 0 of the special kind is `drop`; 1 + n is trap reason n.
+    static func trap(_ reason: TrapReason) -> UInt32 {
+        make(specialKind, UInt32(TrapReason.allCases.firstIndex(of: reason)! + 1))
+    }
+    static let drop = make(specialKind, 0)
+}
+
+/// How an FDB destination is encoded in the MAC table.
+enum FDBValue {
+    static let tunnelFlag: UInt32 = 0x4000_0000
+    static let cpu: UInt32 = 0x7FFF_FFFF
+    @inline(__always) static func port(_ p: Int) -> UInt32 { UInt32(p) }
+    @inline(__always) static func isPort(_ v: UInt32) -> Bool { v < tunnelFlag }
+    @inline(__always) static func isTunnel(_ v: UInt32) -> Bool { v & tunnelFlag != 0 && v != cpu }
+}

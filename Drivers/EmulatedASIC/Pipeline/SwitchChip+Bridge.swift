@@ -1,0 +1,263 @@
+import SwitchDriver
+import SwitchModel
+
+/// Where a frame entered a bridge: a front-panel port, or a VXLAN tunnel (after decap).
+struct IngressContext {
+    var port: Int            // 0 for a tunnel
+    var bridge: Int
+    var vid: UInt16
+    var tunnel: Int32 = -1
+    var remote: IPAddress? = nil
+}
+
+extension SwitchChip {
+    /// Runs one frame received on `port` through the pipeline.
+    public func process<S: FrameSink>(_ frame: UnsafeRawBufferPointer, from port: PortID, into sink: inout S) {
+        let p = Int(port.rawValue)
+        precondition(p >= 1 && p <= portCount, "no port \(port) on this chip")
+        portCounters[p].rxPackets &+= 1
+        portCounters[p].rxBytes &+= UInt64(frame.count)
+        var pf = ParsedFrame()
+        if let reason = FrameParser.parse(frame, into: &pf, options: parserOptions) {
+            drop(reason, port: p)
+            return
+        }
+        let ps = ports[p]
+        guard ps.configured, ps.adminUp, ps.linkUp else {
+            if ps.configured || !ps.linkUp { drop(.portDown, port: p) } else { trap(frame, port: p, .unknownPort, &sink) }
+            return
+        }
+        // 01:80:c2:00:00:0x is never forwarded: BPDUs and other link-local protocols go to the CPU.
+        if pf.dst & ~0xF == 0x0180_C200_0000 {
+            trap(frame, port: p, pf.dst == 0x0180_C200_0000 ? .stp : .linkLocal, &sink)
+            return
+        }
+        if ps.bridge < 0 {
+            if ps.rif >= 0, pf.dst == rifs[Int(ps.rif)]?.object.mac.rawValue, pf.tagCount == 0 {
+                route(frame, pf, ingressPort: p, rif: ps.rif, &sink)
+            } else if ps.rif >= 0, pf.dst & (1 << 40) == 0, pf.tagCount == 0 {
+                drop(.hairpin, port: p)     // unicast to someone else on a routed port: not ours
+            } else {
+                trap(frame, port: p, .unknownPort, &sink)
+            }
+            return
+        }
+        guard let bridge = bridges[ps.bridge] else {
+            trap(frame, port: p, .unknownPort, &sink)
+            return
+        }
+        // Ingress VLAN: the tag's VID, or the PVID for untagged and priority-tagged frames.
+        var vid: UInt16 = 0
+        if bridge.settings.vlanFiltering {
+            if pf.tagCount > 0, pf.outerTPID == bridge.settings.vlanProtocol, pf.outerVID != 0 {
+                vid = pf.outerVID
+            } else {
+                vid = ps.pvid
+            }
+            guard vid != 0, bridge.vlans[Int(vid)].members.contains(port) else {
+                drop(.vlanIngressFilter, port: p)
+                return
+            }
+        }
+        // STP: only learning and forwarding ports learn; only forwarding ports forward.
+        guard ps.stp.learns else {
+            drop(.stpBlocked, port: p)
+            return
+        }
+        let ctx = IngressContext(port: p, bridge: ps.bridge, vid: vid)
+        if ps.learning { learn(pf.src, ctx) }
+        guard ps.stp.forwards else {
+            drop(.stpBlocked, port: p)
+            return
+        }
+        bridgeForward(frame, pf, ctx, &sink)
+    }
+
+    /// Learns `src` on the ingress port or tunnel remote, reporting new and moved MACs.
+    @inline(__always) func learn(_ src: UInt64, _ ctx: IngressContext) {
+        let key = Self.fdbKey(slot: ctx.bridge, vid: ctx.vid, mac: src)
+        let dest: UInt32
+        if ctx.port > 0 {
+            dest = FDBValue.port(ctx.port)
+            if fdb.lookup(key) == dest {
+                _ = fdb.learn(key, destination: dest, now: nowSeconds)
+                return
+            }
+        } else {
+            guard let remote = ctx.remote else { return }
+            if let cur = fdb.lookup(key), FDBValue.isTunnel(cur), remotes[Int(cur & ~FDBValue.tunnelFlag)].address == remote {
+                _ = fdb.learn(key, destination: cur, now: nowSeconds)
+                return
+            }
+            dest = retainRemote(tunnel: ctx.tunnel, address: remote)
+        }
+        let outcome = fdb.learn(key, destination: dest, now: nowSeconds)
+        guard let b = bridges[ctx.bridge] else { return }
+        let bridgeID = b.settings.bridge
+        let vid = VLANID(rawValue: ctx.vid) ?? .none
+        switch outcome {
+        case .learned:
+            post(.macLearned(bridge: bridgeID, vid: vid, mac: MACAddress(rawValue: src), destination: destination(dest)))
+        case .moved(let from):
+            post(.macMoved(bridge: bridgeID, vid: vid, mac: MACAddress(rawValue: src), from: destination(from), to: destination(dest)))
+            releaseDestination(from)
+        case .refreshed, .isStatic:
+            releaseDestination(dest)
+        case .bucketFull, .tableFull:
+            releaseDestination(dest)
+            learnFailures &+= 1
+        }
+    }
+
+    /// L2 forwarding in a bridge VLAN: router MAC → L3, then FDB / MDB / flood.
+    func bridgeForward<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, _ ctx: IngressContext, _ sink: inout S) {
+        guard let bridge = bridges[ctx.bridge] else { return }
+        let vlan = bridge.vlans[bridge.vlanIndex(ctx.vid)]
+        let isMulticast = pf.dst & (1 << 40) != 0
+        if vlan.rif >= 0 {
+            let rifMAC = rifs[Int(vlan.rif)]?.object.mac.rawValue ?? 0
+            if pf.dst == rifMAC {
+                // VXLAN to one of our VTEPs arriving on an SVI is decapsulated, not routed.
+                if pf.isVXLAN, ctx.port > 0, decapsulate(frame, pf, ingressPort: ctx.port, &sink) { return }
+                if ctx.port > 0 { route(frame, pf, ingressPort: ctx.port, rif: vlan.rif, &sink) } else { trap(frame, port: 0, .localAddress, &sink) }
+                return
+            }
+            // ARP and neighbour discovery reach the router as a copy; the VLAN still floods them.
+            if isMulticast, ctx.port > 0, pf.l3 == .arp || pf.isNeighborDiscovery {
+                trap(frame, port: ctx.port, pf.l3 == .arp ? .arp : .neighborDiscovery, &sink)
+            }
+        }
+        if isMulticast {
+            if pf.dst == 0xFFFF_FFFF_FFFF {
+                flood(frame, pf, ctx, vlan: vlan, allowed: { $0.broadcastFlood }, &sink)
+                return
+            }
+            if bridge.settings.multicastSnooping {
+                if pf.isIGMP || pf.isMLD {
+                    trap(frame, port: ctx.port, pf.isIGMP ? .igmp : .mld, &sink)
+                    return
+                }
+                if let group = snoopedGroup(pf) {
+                    let routers = multicastRouterPorts(bridge)
+                    if let members = mdb[MDBKey(bridge: ctx.bridge, vid: ctx.vid, group: group)] {
+                        replicate(frame, pf, ctx, vlan: vlan, to: members | routers, &sink)
+                    } else {
+                        // Unregistered multicast: flood to mcast_flood ports and to routers.
+                        let flooders = floodSet(bridge, ctx, vlan: vlan, allowed: { $0.multicastFlood })
+                        replicate(frame, pf, ctx, vlan: vlan, to: flooders | routers, &sink)
+                        floodTunnels(frame, pf, ctx, vlan: vlan, &sink)
+                    }
+                    return
+                }
+            }
+            flood(frame, pf, ctx, vlan: vlan, allowed: { $0.multicastFlood }, &sink)
+            return
+        }
+        let key = Self.fdbKey(slot: ctx.bridge, vid: ctx.vid, mac: pf.dst)
+        guard let dest = fdb.lookup(key) else {
+            flood(frame, pf, ctx, vlan: vlan, allowed: { $0.unicastFlood }, &sink)
+            return
+        }
+        if FDBValue.isPort(dest) {
+            let out = Int(dest)
+            guard out != ctx.port else {
+                drop(.hairpin, port: max(ctx.port, 0))
+                return
+            }
+            let o = ports[out]
+            guard o.stp.forwards, o.adminUp, o.linkUp, !(o.isolated && ctx.port > 0 && ports[ctx.port].isolated) else {
+                drop(o.isolated ? .isolated : .stpBlocked, port: ctx.port)
+                return
+            }
+            guard !bridge.settings.vlanFiltering || vlan.members.contains(PortID(UInt16(out))) else {
+                drop(.vlanIngressFilter, port: ctx.port)
+                return
+            }
+            emit(frame, pf, port: out, vid: ctx.vid, untagged: vlan.untagged.contains(PortID(UInt16(out))), bridge: bridge, &sink)
+        } else if dest == FDBValue.cpu {
+            trap(frame, port: ctx.port, .localAddress, &sink)
+        } else {
+            // Split horizon: what came out of a tunnel never goes back into one.
+            guard ctx.tunnel < 0 else { return }
+            let r = remotes[Int(dest & ~FDBValue.tunnelFlag)]
+            encapsulate(frame, pf, tunnel: r.tunnel, remote: r.address, vid: ctx.vid, bridge: bridge, ingressPort: ctx.port, &sink)
+        }
+    }
+
+    /// The IP group of a snoopable multicast frame (not link-local control groups, which
+    /// are always flooded).
+    func snoopedGroup(_ pf: ParsedFrame) -> MDBGroup? {
+        if pf.l3 == .ipv4 {
+            guard pf.ipv4Dst & 0xFFFF_FF00 != 0xE000_0000 else { return nil }   // 224.0.0.0/24
+            return .ip(IPAddress(ipv4: pf.ipv4Dst))
+        }
+        if pf.l3 == .ipv6 {
+            guard pf.ipv6DstHigh >> 48 != 0xFF02 else { return nil }              // link-local scope
+            return .ip(IPAddress(high: pf.ipv6DstHigh, low: pf.ipv6DstLow))
+        }
+        return nil
+    }
+
+    func multicastRouterPorts(_ bridge: BridgeState) -> PortSet {
+        var set = PortSet()
+        for p in bridge.ports where ports[Int(p.rawValue)].multicastRouter { set.insert(p) }
+        return set
+    }
+
+    /// The ports a flood of this kind reaches: VLAN members that forward, allow the flood,
+    /// are up, and are not the ingress (nor isolated when the ingress is isolated).
+    func floodSet(_ bridge: BridgeState, _ ctx: IngressContext, vlan: VLANEntry, allowed: (PortState) -> Bool) -> PortSet {
+        let candidates = bridge.settings.vlanFiltering ? vlan.members : bridge.ports
+        var set = PortSet()
+        let ingressIsolated = ctx.port > 0 && ports[ctx.port].isolated
+        for p in candidates {
+            let i = Int(p.rawValue)
+            guard i != ctx.port else { continue }
+            let s = ports[i]
+            guard s.stp.forwards, s.adminUp, s.linkUp, allowed(s), !(ingressIsolated && s.isolated) else { continue }
+            set.insert(p)
+        }
+        return set
+    }
+
+    func flood<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, _ ctx: IngressContext, vlan: VLANEntry,
+                             allowed: (PortState) -> Bool, _ sink: inout S) {
+        guard let bridge = bridges[ctx.bridge] else { return }
+        let set = floodSet(bridge, ctx, vlan: vlan, allowed: allowed)
+        let tunnels = floodTunnels(frame, pf, ctx, vlan: vlan, &sink)
+        if set.isEmpty, tunnels == 0 { drop(.floodSuppressed, port: ctx.port) }
+        replicate(frame, pf, ctx, vlan: vlan, to: set, &sink)
+    }
+
+    func replicate<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, _ ctx: IngressContext, vlan: VLANEntry,
+                                 to set: PortSet, _ sink: inout S) {
+        guard let bridge = bridges[ctx.bridge] else { return }
+        for p in set where Int(p.rawValue) != ctx.port {
+            emit(frame, pf, port: Int(p.rawValue), vid: ctx.vid, untagged: vlan.untagged.contains(p), bridge: bridge, &sink)
+        }
+    }
+
+    /// Head-end replication: one encapsulated copy per remote VTEP of the VLAN's tunnel.
+    @discardableResult
+    func floodTunnels<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, _ ctx: IngressContext, vlan: VLANEntry,
+                                    _ sink: inout S) -> Int {
+        guard vlan.tunnel >= 0, ctx.tunnel < 0, let t = tunnels[Int(vlan.tunnel)], let bridge = bridges[ctx.bridge] else { return 0 }
+        for remote in t.flood {
+            encapsulate(frame, pf, tunnel: vlan.tunnel, remote: remote, vid: ctx.vid, bridge: bridge, ingressPort: ctx.port, &sink)
+        }
+        return t.flood.count
+    }
+
+    /// Sends to the CPU through the trap's policer.
+    func trap<S: FrameSink>(_ frame: UnsafeRawBufferPointer, port: Int, _ reason: TrapReason, _ sink: inout S) {
+        guard policers[reason]!.take(now: now) else {
+            trapCounters[reason, default: TrapCounters()].policerDrops &+= 1
+            drops[.trapPolicer, default: 0] &+= 1
+            return
+        }
+        trapCounters[reason, default: TrapCounters()].packets &+= 1
+        let id = PortID(UInt16(port))
+        post(.packetTrapped(id, reason: reason, length: frame.count))
+        sink.trap(frame, port: id, reason: reason)
+    }
+}

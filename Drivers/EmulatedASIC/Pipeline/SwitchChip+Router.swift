@@ -1,0 +1,111 @@
+import SwitchDriver
+import SwitchModel
+
+/// What the router decided for one packet.
+enum RouteVerdict {
+    case forward(rif: Int32, mac: UInt64)
+    case trap(TrapReason)
+    case drop
+}
+
+extension SwitchChip {
+    /// Routes a frame addressed to router interface `rif`'s MAC.
+    func route<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, ingressPort: Int, rif: Int32, _ sink: inout S) {
+        if pf.isVXLAN, decapsulate(frame, pf, ingressPort: ingressPort, &sink) { return }
+        let verdict: RouteVerdict
+        switch pf.l3 {
+        case .ipv4:
+            if pf.ipv4Dst >> 28 == 0xE || pf.ipv4Dst == 0xFFFF_FFFF {
+                trap(frame, port: ingressPort, .routeTrap, &sink)
+                return
+            }
+            guard let value = lpm4.lookup(pf.ipv4Dst) else {
+                trap(frame, port: ingressPort, .noRoute, &sink)
+                return
+            }
+            verdict = resolve(value, hash: flowHash(pf), destination: IPAddress(ipv4: pf.ipv4Dst))
+        case .ipv6:
+            if pf.ipv6DstHigh >> 56 == 0xFF || pf.ipv6DstHigh >> 54 == 0x3FA {   // multicast, fe80::/10
+                trap(frame, port: ingressPort, pf.isNeighborDiscovery ? .neighborDiscovery : .routeTrap, &sink)
+                return
+            }
+            guard let value = lpm6.lookup(high: pf.ipv6DstHigh, low: pf.ipv6DstLow) else {
+                trap(frame, port: ingressPort, .noRoute, &sink)
+                return
+            }
+            verdict = resolve(value, hash: flowHash(pf), destination: IPAddress(high: pf.ipv6DstHigh, low: pf.ipv6DstLow))
+        case .arp:
+            trap(frame, port: ingressPort, .arp, &sink)
+            return
+        default:
+            trap(frame, port: ingressPort, .localAddress, &sink)
+            return
+        }
+        switch verdict {
+        case .drop:
+            drop(.blackhole, port: ingressPort)
+        case .trap(let reason):
+            trap(frame, port: ingressPort, pf.isNeighborDiscovery && reason == .localAddress ? .neighborDiscovery : reason, &sink)
+        case .forward(let outRIF, let mac):
+            guard pf.ttl > 1 else {
+                trap(frame, port: ingressPort, .ttlExpired, &sink)
+                return
+            }
+            if pf.l3 == .ipv4, pf.hasIPOptions {
+                trap(frame, port: ingressPort, .ipOptions, &sink)
+                return
+            }
+            guard let out = rifs[Int(outRIF)] else { return }
+            let ipLength = frame.count - pf.l3Offset
+            guard UInt32(ipLength) <= out.object.mtu || ipLength <= 64 else {
+                trap(frame, port: ingressPort, .mtuExceeded, &sink)
+                return
+            }
+            guard ipLength + 14 <= ScratchRegion.size else { return }
+            let buf = scratch + ScratchRegion.routed
+            buf.storeBytes(of: UInt16(truncatingIfNeeded: mac >> 32).bigEndian, toByteOffset: 0, as: UInt16.self)
+            buf.storeBytes(of: UInt32(truncatingIfNeeded: mac).bigEndian, toByteOffset: 2, as: UInt32.self)
+            let smac = out.object.mac.rawValue
+            buf.storeBytes(of: UInt16(truncatingIfNeeded: smac >> 32).bigEndian, toByteOffset: 6, as: UInt16.self)
+            buf.storeBytes(of: UInt32(truncatingIfNeeded: smac).bigEndian, toByteOffset: 8, as: UInt32.self)
+            buf.storeBytes(of: pf.etherType.bigEndian, toByteOffset: 12, as: UInt16.self)
+            (buf + 14).copyMemory(from: frame.baseAddress! + pf.l3Offset, byteCount: ipLength)
+            let ip = buf + 14
+            if pf.l3 == .ipv4 {
+                // TTL − 1, checksum patched incrementally (RFC 1624).
+                let oldWord = UInt16(pf.ttl) << 8 | UInt16(pf.ipProtocol)
+                let newWord = UInt16(pf.ttl - 1) << 8 | UInt16(pf.ipProtocol)
+                ip.storeBytes(of: pf.ttl - 1, toByteOffset: 8, as: UInt8.self)
+                let old = UInt16(bigEndian: ip.loadUnaligned(fromByteOffset: 10, as: UInt16.self))
+                ip.storeBytes(of: InternetChecksum.update(checksum: old, old: oldWord, new: newWord).bigEndian,
+                              toByteOffset: 10, as: UInt16.self)
+            } else {
+                ip.storeBytes(of: pf.ttl - 1, toByteOffset: 7, as: UInt8.self)
+            }
+            outputRouted(UnsafeRawBufferPointer(start: buf, count: 14 + ipLength), rif: outRIF, dmac: mac, &sink)
+        }
+    }
+
+    /// Turns an LPM value into a verdict: the next hop's interface and MAC, a trap, or a drop.
+    @inline(__always) func resolve(_ value: UInt32, hash: UInt64, destination: IPAddress) -> RouteVerdict {
+        let payload = Int(RouteValue.payload(value))
+        switch RouteValue.kind(value) {
+        case RouteValue.nexthopKind:
+            return nexthopVerdict(payload)
+        case RouteValue.groupKind:
+            guard let g = groups[payload], !g.slots.isEmpty else { return .trap(.unresolvedNexthop) }
+            return nexthopVerdict(Int(g.slots[Int(hash % UInt64(g.slots.count))]))
+        case RouteValue.attachedKind:
+            guard let mac = neighbors[NeighborKey(rif: Int32(payload), address: destination)] else { return .trap(.unresolvedNexthop) }
+            return .forward(rif: Int32(payload), mac: mac)
+        default:
+            if payload == 0 { return .drop }
+            return .trap(TrapReason.allCases[payload - 1])
+        }
+    }
+
+    @inline(__always) func nexthopVerdict(_ index: Int) -> RouteVerdict {
+        guard let nh = nexthops[index], nh.resolved else { return .trap(.unresolvedNexthop) }
+        return .forward(rif: nh.rif, mac: nh.mac)
+    }
+}

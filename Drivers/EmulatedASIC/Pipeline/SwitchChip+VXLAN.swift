@@ -1,0 +1,103 @@
+import SwitchDriver
+import SwitchModel
+
+extension SwitchChip {
+    /// Decapsulates a VXLAN packet addressed to one of the chip's VTEPs and bridges the
+    /// inner frame in the tunnel's VLAN, learning its source MAC on the remote VTEP.
+    /// Returns false when the packet is not for a local VTEP (it is routed as usual).
+    ///
+    /// The counterpart is the kernel's `vxlan_rcv` (RFC 7348 §5).
+    func decapsulate<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, ingressPort: Int, _ sink: inout S) -> Bool {
+        guard pf.l3 == .ipv4 else { return false }
+        let local = IPAddress(ipv4: pf.ipv4Dst)
+        guard let index = tunnelByVNI[pf.vxlanVNI], let t = tunnels[Int(index)] else {
+            if tunnels.contains(where: { $0?.object.local == local && $0?.object.udpPort == pf.dstPort }) {
+                drop(.unknownVNI, port: ingressPort)
+                return true
+            }
+            return false
+        }
+        guard t.object.local == local, t.object.udpPort == pf.dstPort else { return false }
+        let inner = UnsafeRawBufferPointer(rebasing: frame[pf.innerOffset...])
+        var ipf = ParsedFrame()
+        if let reason = FrameParser.parse(inner, into: &ipf, options: parserOptions) {
+            drop(reason, port: ingressPort)
+            return true
+        }
+        if ipf.dst & ~0xF == 0x0180_C200_0000 {
+            drop(.stpBlocked, port: ingressPort)
+            return true
+        }
+        let ctx = IngressContext(port: 0, bridge: t.bridge, vid: t.object.vid.rawValue, tunnel: index,
+                                 remote: IPAddress(ipv4: pf.ipv4Src))
+        learn(ipf.src, ctx)
+        bridgeForward(inner, ipf, ctx, &sink)
+        return true
+    }
+
+    /// Encapsulates a bridged frame towards `remote` (outer Ethernet, IPv4, UDP, VXLAN) and
+    /// sends it out of the underlay's next hop. The inner frame leaves untagged: the VNI
+    /// carries the VLAN.
+    ///
+    /// The counterpart is the kernel's `vxlan_xmit_one` (RFC 7348 §5).
+    func encapsulate<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, tunnel: Int32, remote: IPAddress,
+                                   vid: UInt16, bridge: BridgeState, ingressPort: Int, _ sink: inout S) {
+        guard let t = tunnels[Int(tunnel)], t.object.local.isIPv4, remote.isIPv4 else {
+            trap(frame, port: ingressPort, .routeTrap, &sink)
+            return
+        }
+        guard let value = lpm4.lookup(remote.ipv4Value) else {
+            trap(frame, port: ingressPort, .noRoute, &sink)
+            return
+        }
+        let hash = flowHash(pf)
+        guard case .forward(let rif, let mac) = resolve(value, hash: hash, destination: remote), let out = rifs[Int(rif)] else {
+            trap(frame, port: ingressPort, .unresolvedNexthop, &sink)
+            return
+        }
+        let tagged = pf.tagCount > 0 && pf.outerTPID == bridge.settings.vlanProtocol
+        let innerLength = frame.count - (tagged ? 4 : 0)
+        let total = 50 + innerLength
+        guard total <= ScratchRegion.size else { return }
+        let buf = scratch + ScratchRegion.encap
+        // Outer Ethernet.
+        buf.storeBytes(of: UInt16(truncatingIfNeeded: mac >> 32).bigEndian, toByteOffset: 0, as: UInt16.self)
+        buf.storeBytes(of: UInt32(truncatingIfNeeded: mac).bigEndian, toByteOffset: 2, as: UInt32.self)
+        let smac = out.object.mac.rawValue
+        buf.storeBytes(of: UInt16(truncatingIfNeeded: smac >> 32).bigEndian, toByteOffset: 6, as: UInt16.self)
+        buf.storeBytes(of: UInt32(truncatingIfNeeded: smac).bigEndian, toByteOffset: 8, as: UInt32.self)
+        buf.storeBytes(of: UInt16(0x0800).bigEndian, toByteOffset: 12, as: UInt16.self)
+        // Outer IPv4: DF clear and TTL 64 unless the tunnel sets one, as the kernel's vxlan
+        // sends by default (`df unset`, `ttl auto`).
+        let ip = buf + 14
+        ip.storeBytes(of: UInt16(0x4500).bigEndian, toByteOffset: 0, as: UInt16.self)
+        ip.storeBytes(of: UInt16(total - 14).bigEndian, toByteOffset: 2, as: UInt16.self)
+        ip.storeBytes(of: UInt16(0).bigEndian, toByteOffset: 4, as: UInt16.self)
+        ip.storeBytes(of: UInt16(0).bigEndian, toByteOffset: 6, as: UInt16.self)
+        ip.storeBytes(of: t.object.ttl == 0 ? 64 : t.object.ttl, toByteOffset: 8, as: UInt8.self)
+        ip.storeBytes(of: UInt8(17), toByteOffset: 9, as: UInt8.self)
+        ip.storeBytes(of: UInt16(0), toByteOffset: 10, as: UInt16.self)
+        ip.storeBytes(of: t.object.local.ipv4Value.bigEndian, toByteOffset: 12, as: UInt32.self)
+        ip.storeBytes(of: remote.ipv4Value.bigEndian, toByteOffset: 16, as: UInt32.self)
+        let checksum = InternetChecksum.checksum(UnsafeRawBufferPointer(start: ip, count: 20))
+        ip.storeBytes(of: checksum.bigEndian, toByteOffset: 10, as: UInt16.self)
+        // UDP: the source port carries the inner flow's entropy; checksum 0 (RFC 7348).
+        let udp = ip + 20
+        udp.storeBytes(of: UInt16(49152 + hash % 16384).bigEndian, toByteOffset: 0, as: UInt16.self)
+        udp.storeBytes(of: t.object.udpPort.bigEndian, toByteOffset: 2, as: UInt16.self)
+        udp.storeBytes(of: UInt16(total - 34).bigEndian, toByteOffset: 4, as: UInt16.self)
+        udp.storeBytes(of: UInt16(0), toByteOffset: 6, as: UInt16.self)
+        // VXLAN: I flag, VNI.
+        let vx = udp + 8
+        vx.storeBytes(of: UInt32(0x0800_0000).bigEndian, toByteOffset: 0, as: UInt32.self)
+        vx.storeBytes(of: (t.object.vni << 8).bigEndian, toByteOffset: 4, as: UInt32.self)
+        let inner = vx + 8
+        if tagged {
+            inner.copyMemory(from: frame.baseAddress!, byteCount: 12)
+            (inner + 12).copyMemory(from: frame.baseAddress! + 16, byteCount: frame.count - 16)
+        } else {
+            inner.copyMemory(from: frame.baseAddress!, byteCount: frame.count)
+        }
+        outputRouted(UnsafeRawBufferPointer(start: buf, count: total), rif: rif, dmac: mac, &sink)
+    }
+}

@@ -1,0 +1,202 @@
+import SwitchDriver
+import SwitchModel
+
+/// The emulated switch chip's forwarding core: hardware-like tables and a pure pipeline,
+/// frames in, frames out. No I/O; the packet I/O layer (or a test) calls `process`.
+///
+/// ```
+///  frame ─► parse ─► port/STP ─► trap classifier ─► ingress VLAN ─► learn
+///                                                       │
+///        ┌──────────────── dst = router MAC? ───────────┤
+///        ▼                                              ▼
+///   L3: LPM ─► nexthop/ECMP ─► neighbour          L2: FDB / MDB / flood
+///        rewrite (MAC, TTL, checksum)                   │ tunnel? ─► VXLAN encap
+///        └────────────────► egress VLAN tag push/pop ◄──┘
+///                                │
+///                       FrameSink.transmit / trap
+/// ```
+///
+/// The control plane (`EmulatedASIC`, the driver) fills the tables; `SwitchChip` only
+/// reads them, except for learning, ageing and counters, as real silicon does.
+public final class SwitchChip {
+    let portCount: Int
+    var ports: [PortState]
+    var bridges: [BridgeState?]
+    var bridgeSlots: [BridgeID: Int] = [:]
+    var fdb: MACTable
+    var remotes: [(tunnel: Int32, address: IPAddress, refs: Int)] = []
+    var remoteIndex: [RemoteKey: Int] = [:]
+    var mdb: [MDBKey: PortSet] = [:]
+    var rifs: [RouterInterfaceState?] = []
+    var rifIndex: [RouterInterfaceID: Int32] = [:]
+    var neighbors: [NeighborKey: UInt64] = [:]
+    var nexthops: [NexthopState?] = []
+    var nexthopIndex: [HardwareNexthop: Int32] = [:]
+    var groups: [GroupState?] = []
+    var groupIndex: [NexthopGroupID: Int32] = [:]
+    var lpm4: IPv4LPM
+    var lpm6: IPv6LPM
+    var tunnels: [TunnelState?] = []
+    var tunnelByVNI: [UInt32: Int32] = [:]
+    var parserOptions = ParserOptions()
+
+    // Counters.
+    var portCounters: [PortCounters]
+    var drops: [DropReason: UInt64] = [:]
+    var trapCounters: [TrapReason: TrapCounters] = [:]
+    var policers: [TrapReason: TokenBucket]
+    /// Source MACs that could not be learned: their bucket or the table was full.
+    public internal(set) var learnFailures: UInt64 = 0
+
+    /// Virtual time in nanoseconds: ageing and policers run on it, never on the wall clock.
+    public private(set) var now: UInt64 = 0
+    var nowSeconds: UInt32 { UInt32(truncatingIfNeeded: now / 1_000_000_000) }
+    var events: [DriverEvent] = []
+    /// Events dropped because nobody polled (the queue is bounded like a chip's FIFO).
+    public private(set) var eventOverflows = 0
+    let eventLimit = 1 << 16
+
+    /// Scratch space for rewritten frames (tag push/pop, routing, encapsulation).
+    let scratch: UnsafeMutableRawPointer
+    static let scratchSize = 16384
+
+    struct RemoteKey: Hashable {
+        var tunnel: Int32
+        var address: IPAddress
+    }
+
+    init(profile: TableProfile) {
+        portCount = profile.ports
+        ports = Array(repeating: PortState(), count: profile.ports + 1)
+        bridges = Array(repeating: nil, count: profile.maxBridges)
+        fdb = MACTable(capacity: profile.capacity(.fdb), ways: 8)
+        lpm4 = IPv4LPM(capacity: profile.capacity(.lpmIPv4))
+        lpm6 = IPv6LPM(capacity: profile.capacity(.lpmIPv6))
+        portCounters = Array(repeating: PortCounters(), count: profile.ports + 1)
+        policers = Dictionary(uniqueKeysWithValues: TrapReason.allCases.map { ($0, TokenBucket(rate: profile.trapRate, burst: profile.trapBurst)) })
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: Self.scratchSize, alignment: 16)
+    }
+
+    deinit { scratch.deallocate() }
+
+    /// Advances the virtual clock and ages learned MACs whose bridge's ageing time passed.
+    public func advance(byNanoseconds delta: UInt64) {
+        now &+= delta
+        ageFDB()
+    }
+
+    func ageFDB() {
+        let seconds = nowSeconds
+        var aged: [(UInt64, UInt32)] = []
+        fdb.age(now: seconds, isExpired: { key, lastSeen in
+            let slot = Int(key >> 60)
+            guard slot < self.bridges.count, let b = self.bridges[slot], b.settings.ageingTime > 0 else { return false }
+            return seconds &- lastSeen >= b.settings.ageingTime
+        }, removed: { key, dest in aged.append((key, dest)) })
+        for (key, dest) in aged {
+            releaseDestination(dest)
+            let (slot, vid, mac) = Self.splitKey(key)
+            guard let b = bridges[slot] else { continue }
+            post(.macAged(bridge: b.settings.bridge, vid: VLANID(rawValue: vid) ?? .none, mac: MACAddress(rawValue: mac), destination: destination(dest)))
+        }
+    }
+
+    @inline(__always) func post(_ event: DriverEvent) {
+        if events.count < eventLimit { events.append(event) } else { eventOverflows += 1 }
+    }
+
+    @inline(__always) func drop(_ reason: DropReason, port: Int) {
+        drops[reason, default: 0] &+= 1
+        portCounters[port].rxDrops &+= 1
+    }
+
+    /// Sets a port's link (oper) state, as the PHY would; reported as an event.
+    public func setLink(_ port: PortID, up: Bool) {
+        let p = Int(port.rawValue)
+        guard p >= 1, p <= portCount, ports[p].linkUp != up else { return }
+        ports[p].linkUp = up
+        post(.portOperState(port, up: up))
+        if !up {
+            // A link going down flushes the MACs learned on it, as the kernel bridge does.
+            fdb.removeAll(where: { _, dest, isStatic in !isStatic && dest == FDBValue.port(p) }, removed: { _, _ in })
+        }
+    }
+
+    // MARK: FDB keys: 4 bits bridge slot, 12 bits VID, 48 bits MAC.
+
+    @inline(__always) static func fdbKey(slot: Int, vid: UInt16, mac: UInt64) -> UInt64 {
+        MACKey.make(fid: UInt16(slot) << 12 | vid, mac: mac)
+    }
+
+    static func splitKey(_ key: UInt64) -> (slot: Int, vid: UInt16, mac: UInt64) {
+        (Int(key >> 60), UInt16((key >> 48) & 0xFFF), key & 0xFFFF_FFFF_FFFF)
+    }
+
+    func destination(_ value: UInt32) -> FDBDestination {
+        if value == FDBValue.cpu { return .cpu }
+        if FDBValue.isTunnel(value) {
+            let r = remotes[Int(value & ~FDBValue.tunnelFlag)]
+            let vni = tunnels[Int(r.tunnel)]?.object.vni ?? 0
+            return .tunnel(vni: vni, remote: r.address)
+        }
+        return .port(PortID(UInt16(value)))
+    }
+
+    /// Interns a tunnel remote for FDB destinations; counted so it can be freed.
+    func retainRemote(tunnel: Int32, address: IPAddress) -> UInt32 {
+        let key = RemoteKey(tunnel: tunnel, address: address)
+        if let i = remoteIndex[key] {
+            remotes[i].refs += 1
+            return FDBValue.tunnelFlag | UInt32(i)
+        }
+        let i: Int
+        if let free = remotes.firstIndex(where: { $0.refs == 0 }) {
+            i = free
+            remotes[i] = (tunnel, address, 1)
+        } else {
+            i = remotes.count
+            remotes.append((tunnel, address, 1))
+        }
+        remoteIndex[key] = i
+        return FDBValue.tunnelFlag | UInt32(i)
+    }
+
+    func releaseDestination(_ value: UInt32) {
+        guard FDBValue.isTunnel(value) else { return }
+        let i = Int(value & ~FDBValue.tunnelFlag)
+        remotes[i].refs -= 1
+        if remotes[i].refs == 0 { remoteIndex[RemoteKey(tunnel: remotes[i].tunnel, address: remotes[i].address)] = nil }
+    }
+}
+
+/// A token bucket on the chip's virtual clock: `rate` packets per second, `burst` deep.
+struct TokenBucket {
+    var rate: UInt64
+    var burst: UInt64
+    var tokens: UInt64
+    var last: UInt64 = 0
+
+    init(rate: UInt64, burst: UInt64) {
+        self.rate = rate
+        self.burst = burst
+        tokens = burst
+    }
+
+    @inline(__always) mutating func take(now: UInt64) -> Bool {
+        if now > last {
+            let refill = (now - last) * rate / 1_000_000_000
+            if refill > 0 {
+                tokens = min(burst, tokens + refill)
+                last = now
+            }
+        }
+        guard tokens > 0 else { return false }
+        tokens -= 1
+        return true
+    }
+}
+
+extension SwitchChip {
+    /// The LPM value an IPv4 destination matches, if any (tests and benchmarks).
+    public func lookupIPv4(_ address: UInt32) -> UInt32? { lpm4.lookup(address) }
+}

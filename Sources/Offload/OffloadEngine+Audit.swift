@@ -1,0 +1,83 @@
+import SwitchDriver
+import SwitchModel
+
+/// A difference between what the engine programmed and what the driver holds.
+public enum Drift: Hashable, Sendable, CustomStringConvertible {
+    /// Programmed by the engine, absent from hardware.
+    case missing(HardwareObject)
+    /// In hardware, never programmed by the engine (or removed by it).
+    case unexpected(HardwareObject)
+    /// In both, with different contents.
+    case changed(expected: HardwareObject, actual: HardwareObject)
+
+    public var key: HardwareKey {
+        switch self {
+        case .missing(let o), .unexpected(let o): o.key
+        case .changed(let e, _): e.key
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .missing(let o): "missing in hardware: \(o)"
+        case .unexpected(let o): "unexpected in hardware: \(o)"
+        case .changed(let e, let a): "changed in hardware: expected \(e), found \(a)"
+        }
+    }
+}
+
+extension OffloadEngine {
+    /// Compares the driver's read-back with what the engine programmed and returns every
+    /// difference. Nothing is changed; `repair(_:)` fixes what `audit()` found.
+    public func audit() -> [Drift] {
+        var hardware: [HardwareKey: HardwareObject] = [:]
+        for object in driver.readBack() { hardware[object.key] = object }
+        var drift: [Drift] = []
+        for (key, e) in entries {
+            guard let programmed = e.programmed else { continue }
+            if let actual = hardware.removeValue(forKey: key) {
+                if actual != programmed { drift.append(.changed(expected: programmed, actual: actual)) }
+            } else {
+                drift.append(.missing(programmed))
+            }
+        }
+        for (_, object) in hardware { drift.append(.unexpected(object)) }
+        return drift.sorted { ($0.key.rank, $0.description) < ($1.key.rank, $1.description) }
+    }
+
+    /// Takes the hardware's word for the drifted objects and schedules the next `run()` to
+    /// put back what the stages want (and remove what they do not).
+    public func repair(_ drift: [Drift]) {
+        for d in drift {
+            switch d {
+            case .missing(let o):
+                adopt(key: o.key, actual: nil)
+            case .unexpected(let o):
+                adopt(key: o.key, actual: o)
+            case .changed(_, let actual):
+                adopt(key: actual.key, actual: actual)
+            }
+        }
+    }
+
+    /// Starts from what the hardware already holds (a restarted daemon and a chip that
+    /// kept forwarding): the read-back becomes the programmed state, so the next `run()`
+    /// changes only what differs from the desired state — no flush.
+    public func reconcile(with hardware: [HardwareObject]) {
+        for object in hardware { adopt(key: object.key, actual: object) }
+    }
+
+    private func adopt(key: HardwareKey, actual: HardwareObject?) {
+        var e = entries[key] ?? Entry()
+        if let old = e.programmed { unlinkUsers(of: key, old) }
+        e.programmed = actual
+        if let actual { linkUsers(of: key, actual) }
+        if e.desired == nil, actual == nil {
+            entries[key] = nil
+            return
+        }
+        e.status = (actual != nil && actual == e.desired?.object) ? .programmed : .pending
+        entries[key] = e
+        if e.status != .programmed { dirty.insert(key) }
+    }
+}

@@ -1,0 +1,108 @@
+import Stages
+import SwitchDriver
+import SwitchModel
+
+extension OffloadEngine {
+    /// The offload state of the desired object `key`, or nil when no stage wants it.
+    ///
+    /// States are derived on demand, so a neighbour that resolves changes the state of a
+    /// million routes behind it without touching them.
+    public func state(of key: HardwareKey) -> OffloadState? {
+        guard let e = entries[key], let d = e.desired else { return nil }
+        switch e.status {
+        case .pending:
+            return .pending(reason: "waiting to be programmed")
+        case .cpuOnly:
+            return .trapped(reason: d.trapReason ?? "not offloadable")
+        case .failed(let result):
+            if case .notSupported = result { return .trapped(reason: result.description) }
+            return .failed(reason: result.description)
+        case .blocked(let blocker, let fallback):
+            let reason = "\(key) → " + blockerChain(blocker, depth: 0)
+            return fallback ? .trapped(reason: reason) : .pending(reason: reason)
+        case .programmed:
+            if let trapReason = d.trapReason { return .trapped(reason: trapReason) }
+            if let why = cpuDependency(of: d.object, depth: 0) { return .trapped(reason: "\(key) → " + why) }
+            return .offloaded
+        }
+    }
+
+    /// Every desired object and its state, in key order of rank (for `hoist show`).
+    public func states() -> [(key: HardwareKey, object: HardwareObject, state: OffloadState)] {
+        var out: [(HardwareKey, HardwareObject, OffloadState)] = []
+        out.reserveCapacity(entries.count)
+        for (key, e) in entries {
+            guard let d = e.desired, let s = state(of: key) else { continue }
+            out.append((key, d.object, s))
+        }
+        return out.sorted { ($0.0.rank, $0.0.description) < ($1.0.rank, $1.0.description) }
+    }
+
+    /// Counts of desired objects per state name (`offloaded`, `trapped`, …).
+    public func stateSummary() -> [String: Int] {
+        var out: [String: Int] = [:]
+        for key in entries.keys {
+            if let s = state(of: key) { out[s.name, default: 0] += 1 }
+        }
+        return out
+    }
+
+    /// Entries the engine holds in each table, against the driver's capacity.
+    public func occupancy() -> [TableKind: TableOccupancy] {
+        var used: [TableKind: Int] = [:]
+        for (key, e) in entries where e.programmed != nil {
+            if let t = key.table { used[t, default: 0] += 1 }
+        }
+        var out: [TableKind: TableOccupancy] = [:]
+        for t in TableKind.allCases {
+            out[t] = TableOccupancy(used: used[t] ?? 0, capacity: driver.capabilities.capacity(t))
+        }
+        return out
+    }
+
+    /// Why an object in hardware still sends traffic to the CPU, through its soft
+    /// dependencies: a nexthop without its neighbour, a group whose members all lack one,
+    /// a route through either.
+    func cpuDependency(of object: HardwareObject, depth: Int) -> String? {
+        guard depth < 4 else { return nil }
+        switch object {
+        case .nexthop(let nh):
+            let neighbor = HardwareKey.neighbor(nh.rif, nh.gateway)
+            return isInHardware(neighbor) ? nil : "\(neighbor) unresolved"
+        case .nexthopGroup(let g):
+            let reasons = g.members.compactMap { cpuDependency(of: .nexthop($0.nexthop), depth: depth + 1) }
+            guard !g.members.isEmpty, reasons.count == g.members.count else { return nil }
+            return reasons.count == 1 ? "nexthop \(g.members[0].nexthop.gateway) → " + reasons[0]
+                : "all \(reasons.count) members unresolved"
+        case .route(let r):
+            switch r.action {
+            case .nexthop(let nh):
+                return cpuDependency(of: .nexthop(nh), depth: depth + 1).map { "\(HardwareKey.nexthop(nh)) → " + $0 }
+            case .group(let id):
+                guard let g = entries[.nexthopGroup(id)]?.programmed else { return nil }
+                return cpuDependency(of: g, depth: depth + 1).map { "\(id) → " + $0 }
+            default:
+                return nil
+            }
+        default:
+            return nil
+        }
+    }
+
+    /// Names the blocker and, when it is itself blocked or failed, its own blocker.
+    func blockerChain(_ blocker: HardwareKey, depth: Int) -> String {
+        guard depth < 6, let e = entries[blocker], e.desired != nil else {
+            if case .neighbor = blocker { return "\(blocker) unresolved" }
+            return "\(blocker) missing"
+        }
+        switch e.status {
+        case .blocked(let next, _): return "\(blocker) → " + blockerChain(next, depth: depth + 1)
+        case .failed(let r): return "\(blocker): \(r)"
+        case .cpuOnly: return "\(blocker): \(e.desired?.trapReason ?? "not offloadable")"
+        case .pending: return "\(blocker) pending"
+        case .programmed:
+            if let d = e.desired, let why = cpuDependency(of: d.object, depth: depth + 1) { return "\(blocker) → " + why }
+            return "\(blocker) pending"
+        }
+    }
+}

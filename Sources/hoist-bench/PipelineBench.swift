@@ -1,0 +1,156 @@
+import EmulatedASIC
+import Foundation
+import Offload
+import Stages
+import SwitchDriver
+import SwitchModel
+
+/// In-memory benchmarks of the emulated chip: the forwarding pipeline (L2, L3 with a full
+/// table, VXLAN encapsulation) and route programming. One core, release build, no I/O.
+/// The peer is the goal (no in-memory peer exists to measure in the same run).
+enum PipelineBench {
+    static let routerMAC = MACAddress("02:aa:00:00:00:01")!
+    static func host(_ n: UInt64) -> MACAddress { MACAddress(rawValue: 0x0200_0000_0000 | n) }
+
+    /// Runs `body` (which processes `count` frames) three times; the best rate.
+    static func bestRate(_ count: Int, _ body: () -> Void) -> Double {
+        var best = 0.0
+        for _ in 0..<3 {
+            let t0 = now()
+            body()
+            best = max(best, Double(count) / (now() - t0))
+        }
+        return best
+    }
+
+    static func program(_ asic: EmulatedASIC, _ objects: [HardwareObject]) throws {
+        for (o, r) in zip(objects, asic.apply(objects.map { .set($0) })) where r != .ok {
+            throw BenchError(message: "programming \(o) failed: \(r)")
+        }
+    }
+
+    static func l2() throws {
+        let asic = EmulatedASIC(profile: .datacenter)
+        try program(asic, [.bridge(BridgeSettings(bridge: 1)), .port(PortSettings(port: 1, bridge: 1)), .port(PortSettings(port: 2, bridge: 1)),
+                           .fdb(HardwareFDBEntry(bridge: 1, mac: host(2), destination: .port(2)))])
+        // 64-byte frames from 1,024 source hosts (all learned after the first pass).
+        let frames = (0..<1024).map {
+            FrameBuilder.udp(srcMAC: host(0x1000 + UInt64($0)), dstMAC: host(2), src: IPAddress("10.0.0.1")!, dst: IPAddress("10.0.0.2")!,
+                             srcPort: 1, dstPort: 2)
+        }
+        let n = 20_000_000
+        var sink = CountingSink()
+        let rate = try withContiguous(frames) { buffers in
+            bestRate(n) {
+                for i in 0..<n { asic.chip.process(buffers[i & 1023], from: 1, into: &sink) }
+            }
+        }
+        guard sink.transmitted == 3 * n else { throw BenchError(message: "forwarded \(sink.transmitted) of \(3 * n)") }
+        emit([("bench", "\"pipeline-l2\""), ("value", String(Int(rate))), ("unit", "\"frames/s\""), ("peer", "\"goal\""),
+              ("peer_value", "10000000"), ("ratio", String(format: "%.3f", rate / 10e6)), ("frame_bytes", String(frames[0].count))])
+    }
+
+    /// A DFZ-like table of `count` distinct IPv4 prefixes over 16 next hops.
+    static func routedChip(routes count: Int) throws -> (EmulatedASIC, programRate: Double) {
+        let asic = EmulatedASIC(profile: .datacenter)
+        var objects: [HardwareObject] = [.port(PortSettings(port: 1)), .port(PortSettings(port: 2)),
+            .routerInterface(RouterInterface(id: 1, binding: .port(1), mac: routerMAC)),
+            .routerInterface(RouterInterface(id: 2, binding: .port(2), mac: routerMAC))]
+        var hops: [HardwareNexthop] = []
+        for i in 0..<16 {
+            let nh = HardwareNexthop(rif: 2, gateway: IPAddress(ipv4: 0x0A02_0000 + UInt32(i + 2)))
+            hops.append(nh)
+            objects += [.neighbor(HardwareNeighbor(rif: 2, address: nh.gateway, mac: host(UInt64(0x100 + i)))), .nexthop(nh)]
+        }
+        try program(asic, objects)
+        var rng = SystemRandomNumberGenerator()
+        var seen = Set<UInt64>()
+        var ops: [DriverOperation] = []
+        ops.reserveCapacity(count)
+        while ops.count < count {
+            let roll = Int.random(in: 0..<100, using: &rng)
+            let length: UInt8 = roll < 60 ? 24 : roll < 70 ? 23 : roll < 80 ? 22 : roll < 88 ? UInt8.random(in: 20...21, using: &rng)
+                : roll < 98 ? UInt8.random(in: 16...19, using: &rng) : UInt8.random(in: 8...15, using: &rng)
+            let addr = UInt32.random(in: 0x0100_0000...0xDFFF_FFFF, using: &rng) & ~(UInt32.max >> length)
+            guard seen.insert(UInt64(addr) << 8 | UInt64(length)).inserted else { continue }
+            ops.append(.set(.route(HardwareRoute(prefix: IPPrefix(address: IPAddress(ipv4: addr), length: length),
+                                                 action: .nexthop(hops[ops.count % 16])))))
+        }
+        let t0 = now()
+        var start = 0
+        while start < ops.count {
+            let end = min(start + 4096, ops.count)
+            let results = asic.apply(Array(ops[start..<end]))
+            if let bad = results.firstIndex(where: { $0 != .ok }) { throw BenchError(message: "route \(ops[start + bad]) → \(results[bad])") }
+            start = end
+        }
+        return (asic, Double(count) / (now() - t0))
+    }
+
+    static func l3(routes: Int) throws {
+        let (asic, _) = try routedChip(routes: routes)
+        // 4,096 destinations drawn across the whole routed space.
+        var frames: [[UInt8]] = []
+        while frames.count < 4096 {
+            let dst = UInt32.random(in: 0x0100_0000...0xDFFF_FFFF)
+            guard asic.chip.lookupIPv4(dst) != nil else { continue }
+            frames.append(FrameBuilder.udp(srcMAC: host(1), dstMAC: routerMAC, src: IPAddress("10.1.0.2")!, dst: IPAddress(ipv4: dst),
+                                           srcPort: UInt16(frames.count), dstPort: 80))
+        }
+        let n = 10_000_000
+        var sink = CountingSink()
+        let rate = try withContiguous(frames) { buffers in
+            bestRate(n) { for i in 0..<n { asic.chip.process(buffers[i & 4095], from: 1, into: &sink) } }
+        }
+        guard sink.transmitted == 3 * n else { throw BenchError(message: "routed \(sink.transmitted) of \(3 * n), trapped \(sink.trapped)") }
+        emit([("bench", "\"pipeline-l3\""), ("value", String(Int(rate))), ("unit", "\"frames/s\""), ("peer", "\"goal\""),
+              ("peer_value", "5000000"), ("ratio", String(format: "%.3f", rate / 5e6)), ("routes", String(routes)),
+              ("destinations", "4096")])
+    }
+
+    static func vxlan() throws {
+        let asic = EmulatedASIC(profile: .datacenter)
+        let nh = HardwareNexthop(rif: 4, gateway: IPAddress("10.0.4.2")!)
+        try program(asic, [.bridge(BridgeSettings(bridge: 1)), .port(PortSettings(port: 1, bridge: 1)), .port(PortSettings(port: 4)),
+                           .routerInterface(RouterInterface(id: 4, binding: .port(4), mac: routerMAC)),
+                           .neighbor(HardwareNeighbor(rif: 4, address: nh.gateway, mac: host(44))), .nexthop(nh),
+                           .route(HardwareRoute(prefix: IPPrefix("192.0.2.0/24")!, action: .nexthop(nh))),
+                           .vxlanTunnel(VXLANTunnel(vni: 100, bridge: 1, local: IPAddress("10.0.4.1")!)),
+                           .fdb(HardwareFDBEntry(bridge: 1, mac: host(50), destination: .tunnel(vni: 100, remote: IPAddress("192.0.2.2")!)))])
+        let frames = (0..<1024).map {
+            FrameBuilder.udp(srcMAC: host(0x1000 + UInt64($0)), dstMAC: host(50), src: IPAddress("10.0.0.1")!, dst: IPAddress("10.0.0.2")!,
+                             srcPort: UInt16($0), dstPort: 2)
+        }
+        let n = 10_000_000
+        var sink = CountingSink()
+        let rate = try withContiguous(frames) { buffers in
+            bestRate(n) { for i in 0..<n { asic.chip.process(buffers[i & 1023], from: 1, into: &sink) } }
+        }
+        guard sink.transmitted == 3 * n, sink.bytes == 3 * n * (frames[0].count + 50) else {
+            throw BenchError(message: "encapsulated \(sink.transmitted) of \(3 * n)")
+        }
+        emit([("bench", "\"pipeline-vxlan\""), ("value", String(Int(rate))), ("unit", "\"frames/s\""), ("peer", "\"goal\""),
+              ("peer_value", "5000000"), ("ratio", String(format: "%.3f", rate / 5e6)), ("overhead_bytes", "50")])
+    }
+
+    static func routeProgram(routes: Int) throws {
+        let (_, chipRate) = try routedChip(routes: routes)
+        emit([("bench", "\"route-program\""), ("value", String(Int(chipRate))), ("unit", "\"routes/s\""), ("peer", "\"goal\""),
+              ("peer_value", "1000000"), ("ratio", String(format: "%.3f", chipRate / 1e6)), ("routes", String(routes))])
+    }
+
+    /// Copies frames into one allocation and hands out buffer pointers into it.
+    static func withContiguous<R>(_ frames: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) throws -> R) throws -> R {
+        let total = frames.reduce(0) { $0 + $1.count }
+        let base = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 64)
+        defer { base.deallocate() }
+        var buffers: [UnsafeRawBufferPointer] = []
+        var offset = 0
+        for f in frames {
+            f.withUnsafeBytes { (base + offset).copyMemory(from: $0.baseAddress!, byteCount: f.count) }
+            buffers.append(UnsafeRawBufferPointer(start: base + offset, count: f.count))
+            offset += f.count
+        }
+        return try body(buffers)
+    }
+}

@@ -1,0 +1,235 @@
+import EmulatedASIC
+import SwitchDriver
+import SwitchModel
+import Testing
+
+/// The bridging behaviour of `Documentation/networking/switchdev.rst` ("expected
+/// behaviour"), frame by frame.
+@Suite("Emulated chip: bridging")
+struct ChipBridgeTests {
+    @Test("unknown unicast floods, the source is learned, known unicast goes to one port")
+    func learningAndForwarding() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        let first = Frame.udp(from: 1, to: 2)
+        sw.inject(first, on: 1)
+        #expect(sw.drainOutbound() == [2: [first], 3: [first], 4: [first]])
+        #expect(sw.readEvents() == [.macLearned(bridge: 10, vid: .none, mac: Host.mac(1), destination: .port(1))])
+        let reply = Frame.udp(from: 2, to: 1)
+        sw.inject(reply, on: 2)
+        #expect(sw.drainOutbound() == [1: [reply]])
+        sw.inject(first, on: 1)
+        #expect(sw.drainOutbound() == [2: [first]])
+        #expect(sw.asic.counters().ports[1]?.txPackets == 1)
+        try sw.finish()
+    }
+
+    @Test("a MAC seen on another port moves, with an event")
+    func move() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        sw.inject(Frame.udp(from: 1, to: 2), on: 1)
+        sw.inject(Frame.udp(from: 1, to: 2), on: 3)
+        _ = sw.drainOutbound()
+        #expect(sw.readEvents().last == .macMoved(bridge: 10, vid: .none, mac: Host.mac(1), from: .port(1), to: .port(3)))
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts() == [3: 1])
+    }
+
+    @Test("learned MACs age out on the virtual clock after the bridge's ageing time")
+    func ageing() throws {
+        let sw = EmbeddedSwitch()
+        try sw.program([.bridge(BridgeSettings(bridge: 10, ageingTime: 10))] + (1...3).map { .port(PortSettings(port: PortID($0), bridge: 10)) })
+        sw.inject(Frame.udp(from: 1, to: 2), on: 1)
+        _ = sw.drainOutbound()
+        _ = sw.readEvents()
+        sw.advanceTime(bySeconds: 5)
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts() == [1: 1])
+        sw.advanceTime(bySeconds: 11)
+        #expect(sw.readEvents().contains(.macAged(bridge: 10, vid: .none, mac: Host.mac(1), destination: .port(1))))
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts() == [1: 1, 3: 1])
+    }
+
+    @Test("learning off: the source is not learned")
+    func learningOff() throws {
+        let sw = try EmbeddedSwitch.bridged { $0.learning = $0.port != 1 }
+        sw.inject(Frame.udp(from: 1, to: 2), on: 1)
+        _ = sw.drainOutbound()
+        #expect(sw.readEvents().isEmpty)
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts() == [1: 1, 3: 1, 4: 1])
+    }
+
+    @Test("flood flags: unicast, broadcast and multicast flooding per port")
+    func floodFlags() throws {
+        let sw = try EmbeddedSwitch.bridged(snooping: false) { s in
+            if s.port == 2 { s.unicastFlood = false }
+            if s.port == 3 { s.broadcastFlood = false }
+            if s.port == 4 { s.multicastFlood = false }
+        }
+        sw.inject(Frame.udp(from: 1, to: 9), on: 1)
+        #expect(sw.drainCounts() == [3: 1, 4: 1])
+        sw.inject(Frame.broadcast(from: 1), on: 1)
+        #expect(sw.drainCounts() == [2: 1, 4: 1])
+        sw.inject(Frame.udp(from: 1, to: MACAddress("01:00:5e:01:02:03")!, dst: "239.1.2.3"), on: 1)
+        #expect(sw.drainCounts() == [2: 1, 3: 1])
+        try sw.finish()
+    }
+
+    @Test("a static FDB entry pins a MAC; a local entry goes to the CPU")
+    func staticAndLocal() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        try sw.program([
+            .fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(7), destination: .port(4))),
+            .fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(8), destination: .cpu)),
+        ])
+        sw.inject(Frame.udp(from: 1, to: 7), on: 1)
+        #expect(sw.drainCounts() == [4: 1])
+        // Static entries do not move.
+        sw.inject(Frame.udp(from: 7, to: 1), on: 2)
+        _ = sw.drainOutbound()
+        sw.inject(Frame.udp(from: 1, to: 7), on: 1)
+        #expect(sw.drainCounts() == [4: 1])
+        sw.inject(Frame.udp(from: 1, to: 8), on: 1)
+        #expect(sw.drainTrapReasons() == [.localAddress])
+        try sw.finish()
+    }
+
+    @Test("VLAN filtering: PVID, tagging, ingress filtering, VID 0 as untagged")
+    func vlanFiltering() throws {
+        let sw = try EmbeddedSwitch.bridged(ports: [1, 2, 3, 4], vlanFiltering: true)
+        try sw.program([
+            .vlanMember(VLANMember(bridge: 10, port: 1, vid: 10, untagged: true, pvid: true)),   // access 10
+            .vlanMember(VLANMember(bridge: 10, port: 2, vid: 10)),                                // trunk
+            .vlanMember(VLANMember(bridge: 10, port: 2, vid: 20)),
+            .vlanMember(VLANMember(bridge: 10, port: 3, vid: 20, untagged: true, pvid: true)),   // access 20
+        ])
+        // Untagged on the access port → VLAN 10 → tagged on the trunk only.
+        sw.inject(Frame.broadcast(from: 1), on: 1)
+        let out = try #require(sw.readOutbound(on: 2))
+        #expect(Frame.parse(out).tagCount == 1 && Frame.parse(out).outerVID == 10)
+        #expect(Array(out[0..<12] + out[16...]) == Frame.broadcast(from: 1))
+        #expect(sw.drainCounts().isEmpty)
+        // Tagged 20 on the trunk → untagged on port 3.
+        sw.inject(Frame.broadcast(from: 2, vlan: [.ctag(20)]), on: 2)
+        let out3 = try #require(sw.readOutbound(on: 3))
+        #expect(Frame.parse(out3).tagCount == 0)
+        #expect(sw.drainCounts().isEmpty)
+        // VLAN 30 is not configured on the trunk: ingress filtering drops it.
+        sw.inject(Frame.broadcast(from: 2, vlan: [.ctag(30)]), on: 2)
+        #expect(sw.drainCounts().isEmpty)
+        #expect(sw.asic.counters().drops[.vlanIngressFilter] == 1)
+        // Priority-tagged (VID 0) on the access port is treated as untagged: VLAN 10.
+        sw.inject(Frame.broadcast(from: 1, vlan: [.ctag(0, pcp: 5)]), on: 1)
+        let prio = try #require(sw.readOutbound(on: 2))
+        #expect(Frame.parse(prio).outerVID == 10 && Frame.parse(prio).outerPCP == 5)
+        // Untagged on a port without a PVID is dropped.
+        sw.inject(Frame.broadcast(from: 4), on: 4)
+        #expect(sw.drainCounts().isEmpty)
+        try sw.finish()
+    }
+
+    @Test("without VLAN filtering, tagged frames are bridged unchanged")
+    func vlanUnaware() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        let tagged = Frame.broadcast(from: 1, vlan: [.ctag(77)])
+        sw.inject(tagged, on: 1)
+        #expect(sw.drainOutbound() == [2: [tagged], 3: [tagged], 4: [tagged]])
+    }
+
+    @Test("802.1ad bridge: the S-tag selects the VLAN; the C-tag rides inside")
+    func qinq() throws {
+        let sw = EmbeddedSwitch()
+        try sw.program([.bridge(BridgeSettings(bridge: 10, vlanFiltering: true, vlanProtocol: 0x88A8)),
+                        .port(PortSettings(port: 1, bridge: 10)), .port(PortSettings(port: 2, bridge: 10)),
+                        .vlanMember(VLANMember(bridge: 10, port: 1, vid: 100, untagged: true, pvid: true)),
+                        .vlanMember(VLANMember(bridge: 10, port: 2, vid: 100))])
+        sw.inject(Frame.broadcast(from: 1, vlan: [.ctag(5)]), on: 1)
+        let out = try #require(sw.readOutbound(on: 2))
+        let pf = Frame.parse(out)
+        #expect(pf.outerTPID == 0x88A8 && pf.outerVID == 100 && pf.innerTPID == 0x8100 && pf.innerVID == 5)
+        try sw.finish()
+    }
+
+    @Test("STP states: blocking and listening drop, learning learns only, BPDUs are trapped")
+    func stpStates() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        try sw.setPort(1) { $0.stpState = .blocking }
+        sw.inject(Frame.udp(from: 1, to: 2), on: 1)
+        #expect(sw.drainCounts().isEmpty)
+        #expect(sw.readEvents().isEmpty)
+        sw.inject(FrameBuilder.stpConfigurationBPDU(srcMAC: Host.mac(1), rootID: 1, bridgeID: 2), on: 1)
+        #expect(sw.drainTrapReasons() == [.stp])
+        try sw.setPort(1) { $0.stpState = .learning }
+        sw.inject(Frame.udp(from: 1, to: 2), on: 1)
+        #expect(sw.drainCounts().isEmpty)
+        #expect(sw.readEvents().contains { if case .macLearned = $0 { true } else { false } })
+        // Frames towards a blocked port are not sent either.
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts().isEmpty)
+        try sw.setPort(1) { $0.stpState = .forwarding }
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts() == [1: 1])
+        sw.inject(FrameBuilder.lldp(srcMAC: Host.mac(3), chassisID: Host.mac(3), portID: "eth0"), on: 3)
+        #expect(sw.drainTrapReasons() == [.linkLocal])
+        try sw.finish()
+    }
+
+    @Test("IGMP snooping: reports go to the CPU, groups reach members and routers, unregistered floods")
+    func igmpSnooping() throws {
+        let sw = try EmbeddedSwitch.bridged { s in
+            if s.port == 4 { s.multicastRouter = true }
+            if s.port == 3 { s.multicastFlood = false }
+        }
+        let group = Host.ip("239.1.1.1")
+        sw.inject(FrameBuilder.igmpv2Report(srcMAC: Host.mac(2), src: Host.ip("10.0.0.2"), group: group), on: 2)
+        #expect(sw.drainTrapReasons() == [.igmp])
+        #expect(sw.drainCounts().isEmpty)
+        try sw.program([.mdb(HardwareMDBEntry(bridge: 10, group: .ip(group), ports: [2]))])
+        let stream = Frame.udp(from: 1, to: MACAddress("01:00:5e:01:01:01")!, dst: "239.1.1.1")
+        sw.inject(stream, on: 1)
+        #expect(sw.drainCounts() == [2: 1, 4: 1])
+        // An unregistered group floods to mcast_flood ports (not 3) and routers.
+        sw.inject(Frame.udp(from: 1, to: MACAddress("01:00:5e:01:01:02")!, dst: "239.1.1.2"), on: 1)
+        #expect(sw.drainCounts() == [2: 1, 4: 1])
+        // 224.0.0.x control traffic is never snooped: flooded like broadcast.
+        sw.inject(Frame.udp(from: 1, to: MACAddress("01:00:5e:00:00:fb")!, dst: "224.0.0.251"), on: 1)
+        #expect(sw.drainCounts() == [2: 1, 4: 1])
+        try sw.finish()
+    }
+
+    @Test("snooping off: IGMP and group traffic are flooded")
+    func snoopingOff() throws {
+        let sw = try EmbeddedSwitch.bridged(snooping: false)
+        sw.inject(FrameBuilder.igmpv2Report(srcMAC: Host.mac(2), src: Host.ip("10.0.0.2"), group: Host.ip("239.1.1.1")), on: 2)
+        #expect(sw.drainCounts() == [1: 1, 3: 1, 4: 1])
+        try sw.finish()
+    }
+
+    @Test("isolated ports do not talk to each other")
+    func isolation() throws {
+        let sw = try EmbeddedSwitch.bridged { $0.isolated = $0.port == 1 || $0.port == 2 }
+        sw.inject(Frame.broadcast(from: 1), on: 1)
+        #expect(sw.drainCounts() == [3: 1, 4: 1])
+        sw.inject(Frame.broadcast(from: 3), on: 3)
+        #expect(sw.drainCounts() == [1: 1, 2: 1, 4: 1])
+    }
+
+    @Test("a full FDB refuses to learn and counts it; forwarding goes on")
+    func bucketFull() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        sw.asic.inject(.shrink(.fdb, capacity: 4))
+        for n in 1...6 { sw.inject(Frame.udp(from: UInt8(n), to: 99), on: 1) }
+        _ = sw.drainOutbound()
+        #expect(sw.chip.learnFailures == 2)
+        #expect(sw.asic.counters().tables[.fdb] == TableOccupancy(used: 4, capacity: 4))
+    }
+
+    @Test("a standalone (unconfigured) port traps everything to the CPU")
+    func standalone() throws {
+        let sw = EmbeddedSwitch()
+        sw.inject(Frame.udp(from: 1, to: 2), on: 5)
+        #expect(sw.drainTrapReasons() == [.unknownPort])
+        try sw.finish()
+    }
+}

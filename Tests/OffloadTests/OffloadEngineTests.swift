@@ -1,0 +1,172 @@
+import EmulatedASIC
+import Offload
+import Stages
+import SwitchDriver
+import SwitchModel
+import Testing
+
+/// A routed port with a neighbour, a nexthop, a group and routes, in desired form.
+struct L3Fixture {
+    let port = PortSettings(port: 3)
+    let rif = RouterInterface(id: 500, binding: .port(3), mac: MACAddress("02:00:00:00:05:00")!)
+    let neighbor = HardwareNeighbor(rif: 500, address: IPAddress("10.0.0.7")!, mac: MACAddress("02:00:00:00:00:07")!)
+    let nexthop = HardwareNexthop(rif: 500, gateway: IPAddress("10.0.0.7")!)
+
+    func route(_ prefix: String) -> HardwareRoute {
+        HardwareRoute(prefix: IPPrefix(prefix)!, action: .nexthop(nexthop))
+    }
+
+    var all: [HardwareObject] {
+        [.port(port), .routerInterface(rif), .neighbor(neighbor), .nexthop(nexthop), .route(route("10.9.0.0/16"))]
+    }
+}
+
+func sets(_ objects: [HardwareObject]) -> [DesiredChange] { objects.map { .set(DesiredObject($0)) } }
+
+@Suite("Offload engine")
+struct OffloadEngineTests {
+    let f = L3Fixture()
+
+    @Test("dependency order: everything submitted backwards is offloaded in one run")
+    func dependencyOrder() {
+        let asic = EmulatedASIC()
+        let engine = OffloadEngine(driver: asic)
+        engine.submit(sets(f.all.reversed()))
+        engine.run()
+        for o in f.all { #expect(engine.state(of: o.key) == .offloaded, "\(o.key)") }
+        #expect(Set(asic.readBack()) == Set(f.all))
+        #expect(engine.audit().isEmpty)
+    }
+
+    @Test("a route whose nexthop lacks a router interface is parked on a trap, then offloaded")
+    func parking() {
+        let asic = EmulatedASIC()
+        let engine = OffloadEngine(driver: asic)
+        engine.submit(sets([.port(f.port), .nexthop(f.nexthop), .route(f.route("10.9.0.0/16"))]))
+        engine.run()
+        let key = HardwareKey.route(vrf: 254, IPPrefix("10.9.0.0/16")!)
+        #expect(engine.state(of: key) == .trapped(reason: "route 10.9.0.0/16 → nexthop 10.0.0.7 → router interface 500 missing"))
+        // Nothing misroutes meanwhile: the chip holds a trap route for the prefix.
+        #expect(asic.readBack().contains(.route(HardwareRoute(prefix: IPPrefix("10.9.0.0/16")!, action: .trap(.unresolvedNexthop)))))
+        engine.submit(sets([.routerInterface(f.rif), .neighbor(f.neighbor)]))
+        engine.run()
+        #expect(engine.state(of: key) == .offloaded)
+        #expect(asic.readBack().contains(.route(f.route("10.9.0.0/16"))))
+        #expect(engine.audit().isEmpty)
+    }
+
+    @Test("an unresolved neighbour traps the route and names the chain; resolving offloads it")
+    func unresolvedNeighbor() {
+        let engine = OffloadEngine(driver: EmulatedASIC())
+        engine.submit(sets([.port(f.port), .routerInterface(f.rif), .nexthop(f.nexthop), .route(f.route("10.9.0.0/16"))]))
+        engine.run()
+        let key = HardwareKey.route(vrf: 254, IPPrefix("10.9.0.0/16")!)
+        #expect(engine.state(of: key) == .trapped(reason: "route 10.9.0.0/16 → nexthop 10.0.0.7 → neighbor 10.0.0.7 (rif 500) unresolved"))
+        engine.submit(sets([.neighbor(f.neighbor)]))
+        engine.run()
+        #expect(engine.state(of: key) == .offloaded)
+    }
+
+    @Test("a full LPM table fails the overflow with the count, and offloads it once space frees")
+    func tableFull() {
+        let asic = EmulatedASIC()
+        asic.inject(.shrink(.lpmIPv4, capacity: 2))
+        let engine = OffloadEngine(driver: asic)
+        engine.submit(sets(f.all.dropLast() + ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"].map { .route(f.route($0)) }))
+        engine.run()
+        let states = ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"].map { engine.state(of: .route(vrf: 254, IPPrefix($0)!))! }
+        #expect(states.filter { $0 == .offloaded }.count == 2)
+        #expect(states.contains(.failed(reason: "LPM table full 2/2")))
+        #expect(engine.occupancy()[.lpmIPv4] == TableOccupancy(used: 2, capacity: 2))
+        let failed = ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"].first { engine.state(of: .route(vrf: 254, IPPrefix($0)!)) != .offloaded }!
+        let other = ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"].first { $0 != failed }!
+        engine.submit([.remove(.route(vrf: 254, IPPrefix(other)!))])
+        engine.run()
+        #expect(engine.state(of: .route(vrf: 254, IPPrefix(failed)!)) == .offloaded)
+    }
+
+    @Test("an injected driver failure is reported as failed with the driver's message")
+    func injectedFailure() {
+        let asic = EmulatedASIC()
+        asic.inject(.failNext(count: 1, table: .nexthops, result: .invalid("injected: nexthop rejected")))
+        let engine = OffloadEngine(driver: asic)
+        engine.submit(sets(f.all))
+        engine.run()
+        #expect(engine.state(of: .nexthop(f.nexthop)) == .failed(reason: "invalid: injected: nexthop rejected"))
+        let route = engine.state(of: .route(vrf: 254, IPPrefix("10.9.0.0/16")!))
+        #expect(route == .trapped(reason: "route 10.9.0.0/16 → nexthop 10.0.0.7: invalid: injected: nexthop rejected"))
+    }
+
+    @Test("removing a router interface demotes its routes to traps; bringing it back offloads them")
+    func removalCascade() {
+        let asic = EmulatedASIC()
+        let engine = OffloadEngine(driver: asic)
+        engine.submit(sets(f.all))
+        engine.run()
+        engine.submit([.remove(.routerInterface(500))])
+        engine.run()
+        let key = HardwareKey.route(vrf: 254, IPPrefix("10.9.0.0/16")!)
+        #expect(engine.state(of: key)?.name == "trapped")
+        #expect(asic.readBack().contains(.route(HardwareRoute(prefix: IPPrefix("10.9.0.0/16")!, action: .trap(.unresolvedNexthop)))))
+        #expect(!asic.readBack().contains { $0.key == .routerInterface(500) })
+        engine.submit(sets([.routerInterface(f.rif)]))
+        engine.run()
+        #expect(engine.state(of: key) == .offloaded)
+        #expect(engine.audit().isEmpty)
+    }
+
+    @Test("what a stage keeps on the CPU is trapped with its reason and never programmed")
+    func cpuOnly() {
+        let asic = EmulatedASIC()
+        let engine = OffloadEngine(driver: asic)
+        let bridge = HardwareObject.bridge(BridgeSettings(bridge: 9, vlanProtocol: 0x88A8))
+        engine.submit([.set(DesiredObject(bridge, trapReason: "driver does not support 802.1ad bridges", programmable: false))])
+        engine.run()
+        #expect(engine.state(of: .bridge(9)) == .trapped(reason: "driver does not support 802.1ad bridges"))
+        #expect(asic.readBack().isEmpty)
+    }
+
+    @Test("the audit catches a change made behind the engine's back, and repair fixes it")
+    func audit() {
+        let asic = EmulatedASIC()
+        let engine = OffloadEngine(driver: asic)
+        engine.submit(sets(f.all))
+        engine.run()
+        asic.tamper(removing: .route(vrf: 254, IPPrefix("10.9.0.0/16")!))
+        let drift = engine.audit()
+        #expect(drift == [.missing(.route(f.route("10.9.0.0/16")))])
+        engine.repair(drift)
+        engine.run()
+        #expect(engine.audit().isEmpty)
+        #expect(engine.state(of: .route(vrf: 254, IPPrefix("10.9.0.0/16")!)) == .offloaded)
+    }
+
+    @Test("a restarted engine reconciles with the chip's read-back and changes only what differs")
+    func reconcile() {
+        let asic = EmulatedASIC()
+        let first = OffloadEngine(driver: asic)
+        first.submit(sets(f.all))
+        first.run()
+        let second = OffloadEngine(driver: asic)
+        second.reconcile(with: asic.readBack())
+        var desired = f.all
+        desired.append(.route(f.route("10.10.0.0/16")))
+        second.submit(sets(desired))
+        let progress = second.run()
+        #expect(progress.programmed == 1)
+        #expect(progress.removed == 0)
+        #expect(second.audit().isEmpty)
+    }
+
+    @Test("batches are bounded")
+    func batching() {
+        let asic = EmulatedASIC()
+        let engine = OffloadEngine(driver: asic, configuration: .init(batchSize: 100))
+        engine.submit(sets(f.all.dropLast()))
+        engine.submit(sets((0..<1000).map { .route(f.route("10.\($0 / 250).\($0 % 250).0/24")) }))
+        let progress = engine.run()
+        #expect(progress.programmed == 1004)
+        #expect(progress.batches >= 10)
+        #expect(engine.stateSummary() == ["offloaded": 1004])
+    }
+}
