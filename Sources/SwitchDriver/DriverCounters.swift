@@ -10,6 +10,7 @@ public enum DropReason: String, Hashable, Sendable, CaseIterable, CustomStringCo
     case badIPv4TotalLength = "bad_ipv4_total_length"
     case badIPv4Checksum = "bad_ipv4_checksum"
     case truncatedIPv6 = "truncated_ipv6"
+    case badIPv6Version = "bad_ipv6_version"
     case badIPv6PayloadLength = "bad_ipv6_payload_length"
     case truncatedL4 = "truncated_l4"
     case badUDPLength = "bad_udp_length"
