@@ -44,7 +44,7 @@ struct ChipMalformedTests {
                                outerDst: ChipVXLANTests.local, srcPort: 1, vni: 100, inner: Frame.udp(from: 50, to: 1)),
             FrameBuilder.igmpv2Report(srcMAC: Host.mac(2), src: Host.ip("10.0.0.2"), group: Host.ip("239.1.1.1")),
         ]
-        var rng = SplitMix(seed: 0x4057)
+        var rng = SplitMix64(seed: 0x4057)
         var sent = 0
         for i in 0..<50_000 {
             var f = seeds[i % seeds.count]
@@ -64,18 +64,5 @@ struct ChipMalformedTests {
         let c = sw.asic.counters()
         #expect(c.ports.values.reduce(0) { $0 + $1.rxPackets } == UInt64(sent))
         #expect(!c.drops.isEmpty)
-    }
-}
-
-/// SplitMix64: a small deterministic generator for reproducible fuzzing.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

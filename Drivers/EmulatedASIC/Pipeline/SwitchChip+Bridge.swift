@@ -79,10 +79,6 @@ extension SwitchChip {
         let dest: UInt32
         if ctx.port > 0 {
             dest = FDBValue.port(ctx.port)
-            if fdb.lookup(key) == dest {
-                _ = fdb.learn(key, destination: dest, now: nowSeconds)
-                return
-            }
         } else {
             guard let remote = ctx.remote else { return }
             if let cur = fdb.lookup(key), FDBValue.isTunnel(cur), remotes[Int(cur & ~FDBValue.tunnelFlag)].address == remote {
@@ -92,6 +88,7 @@ extension SwitchChip {
             dest = retainRemote(tunnel: ctx.tunnel, address: remote)
         }
         let outcome = fdb.learn(key, destination: dest, now: nowSeconds)
+        if outcome == .refreshed { return }
         guard let b = bridges[ctx.bridge] else { return }
         let bridgeID = b.settings.bridge
         let vid = VLANID(rawValue: ctx.vid) ?? .none
