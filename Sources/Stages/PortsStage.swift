@@ -1,0 +1,33 @@
+import SwitchDriver
+import SwitchModel
+
+/// Stage 1: front-panel ports. Every link whose name is a chip port becomes a port object
+/// carrying its admin state, MTU, bridge and bridge-port attributes.
+///
+/// The kernel counterparts are the port netdev (`IFF_UP`, `IFLA_MTU`, `IFLA_MASTER`) and
+/// its `IFLA_BRPORT_*` attributes — switchdev's `SWITCHDEV_ATTR_ID_PORT_*`. The stage
+/// keeps no state of its own: a port is a function of the topology.
+struct PortsStage: Sendable {
+    func keys(of link: IfIndex, in topology: Topology, into keys: inout Set<HardwareKey>) {
+        if let p = topology.portID(of: link) { keys.insert(.port(p)) }
+    }
+
+    /// A port in an offloaded bridge takes the bridge-port attributes; any other port is
+    /// standalone (its traffic traps to the kernel), forwarding and not learning.
+    func value(of port: PortID, in topology: Topology) -> DesiredObject? {
+        guard let index = topology.link(of: port), let link = topology.links[index] else { return nil }
+        var settings = PortSettings(port: port, adminUp: link.adminUp, mtu: link.mtu, learning: false)
+        if let bridge = topology.bridge(of: index), topology.offloadedBridge(bridge) != nil {
+            let a = link.bridgePort ?? BridgePortAttributes()
+            settings.bridge = BridgeID(rawValue: bridge.rawValue)
+            settings.stpState = a.state
+            settings.learning = a.learning && topology.features.contains(.learning)
+            settings.unicastFlood = a.unicastFlood
+            settings.multicastFlood = a.multicastFlood
+            settings.broadcastFlood = a.broadcastFlood
+            settings.multicastRouter = a.multicastRouter == 2
+            settings.isolated = a.isolated
+        }
+        return DesiredObject(.port(settings))
+    }
+}

@@ -1,0 +1,172 @@
+import SwitchDriver
+import SwitchModel
+
+/// The offload pipeline: mirror deltas in, desired hardware objects out. Pure — no I/O,
+/// no driver — given only the driver's capabilities.
+///
+/// ```
+///  [MirrorDelta] ──► link / vlan / address ──► Topology ──┐ (the value before the delta is kept)
+///       │                                                 ▼
+///       │                     keys of the affected links, valued before and after, by
+///       │                     PortsStage · BridgeStage · MulticastStage · TunnelStage ·
+///       │                     RouterStage (router interfaces, neighbours); then
+///       │                     RouterStage: router interfaces that came or went ──►
+///       │                     nexthops, groups, and the routes that use them
+///       ├─ fdb ──► BridgeStage + TunnelStage ─┐
+///       ├─ mdb ──► MulticastStage             ├─ the touched keys, valued before and after
+///       ├─ neighbor ──► RouterStage           ┘
+///       └─ route / nexthop ──► RouterStage (refcounted nexthops and groups, per-prefix winner)
+///                                   │
+///                                   ▼
+///           ChangeSink: the last change per key, net no-ops dropped ──► [DesiredChange]
+/// ```
+///
+/// Every object is a function of the mirrored state, so a delta is handled by valuing the
+/// keys it can touch before and after it: whatever differs is emitted. Stages keep only
+/// what they cannot get from the topology (FDB and MDB entries, neighbours, nexthop
+/// objects, route candidates) and the reference counts of shared nexthops and groups.
+public struct StagePipeline: Sendable {
+    private var topology: Topology
+    private let ports = PortsStage()
+    private var bridges = BridgeStage()
+    private var multicast = MulticastStage()
+    private var tunnels = TunnelStage()
+    private var router: RouterStage
+    /// Counts deltas; FDB entries remember when they arrived.
+    private var sequence: UInt64 = 0
+
+    public init(capabilities: DriverCapabilities) {
+        topology = Topology(capabilities: capabilities)
+        router = RouterStage(features: capabilities.features, maxECMPWidth: capabilities.maxECMPWidth)
+    }
+
+    /// Applies a batch of mirror deltas, in order, and returns the desired-state changes.
+    /// Each key appears at most once, with its last change; the engine orders by
+    /// dependency. A `.remove` is only returned for a key set by an earlier batch.
+    public mutating func apply(_ deltas: [MirrorDelta]) -> [DesiredChange] {
+        var sink = ChangeSink()
+        for delta in deltas { apply(delta, into: &sink) }
+        return sink.changes
+    }
+
+    private mutating func apply(_ delta: MirrorDelta, into sink: inout ChangeSink) {
+        sequence += 1
+        switch delta {
+        case .link(let change):
+            let before = topology
+            topology.apply(change)
+            settle(Topology.scope(of: change, from: before, to: topology), from: before, into: &sink)
+        case .vlan(let change):
+            // A VLAN changes its member; a PVID also a vxlan port's tunnel or a bridge's
+            // own router interface. Never FDB or MDB entries: they name their VLAN.
+            let before = topology
+            topology.apply(change)
+            let v = change.current
+            let pvid = change.values.contains { $0.vlan.pvid }
+            var keys = Set<HardwareKey>()
+            for t in [before, topology] {
+                bridges.memberKeys(of: v.port, vids: [v.vlan.vid], in: t, into: &keys)
+                if pvid {
+                    tunnels.keys(of: v.port, in: t, into: &keys)
+                    router.keys(of: v.port, in: t, into: &keys)
+                }
+            }
+            settle(keys, pvid ? [v.port] : [], from: before, into: &sink)
+        case .address(let change):
+            let before = topology
+            topology.apply(change)
+            settle([change.current.key.interface], from: before, into: &sink)
+        case .fdb(let change):
+            var keys = Set<HardwareKey>()
+            for entry in change.values {
+                bridges.keys(of: entry, in: topology, into: &keys)
+                tunnels.keys(of: entry, in: topology, into: &keys)
+            }
+            let touched = keys.sorted(by: HardwareKey.stageOrder)
+            let before = touched.map { value(of: $0, in: topology) }
+            bridges.apply(change, sequence: sequence)
+            tunnels.apply(change, sequence: sequence)
+            emit(touched, from: before, into: &sink)
+        case .mdb(let change):
+            let touched = Set(change.values.compactMap(MulticastStage.key(of:))).sorted(by: HardwareKey.stageOrder)
+            let before = touched.map { value(of: $0, in: topology) }
+            multicast.apply(change)
+            emit(touched, from: before, into: &sink)
+        case .neighbor(let change):
+            let touched = Set(change.values.map(RouterStage.neighborKey(of:))).sorted(by: HardwareKey.stageOrder)
+            let before = touched.map { value(of: $0, in: topology) }
+            router.apply(change)
+            emit(touched, from: before, into: &sink)
+        case .route(let change):
+            router.apply(change, in: topology, into: &sink)
+        case .nexthop(let change):
+            router.apply(change, in: topology, into: &sink)
+        }
+    }
+
+    /// After a topology change: values every key of the affected links before and after,
+    /// then lets the router stage follow router interfaces that came or went.
+    private mutating func settle(_ scope: Set<IfIndex>, from before: Topology, into sink: inout ChangeSink) {
+        var keys = Set<HardwareKey>()
+        for link in scope {
+            for t in [before, topology] {
+                ports.keys(of: link, in: t, into: &keys)
+                bridges.keys(of: link, in: t, into: &keys)
+                multicast.keys(of: link, in: t, into: &keys)
+                tunnels.keys(of: link, in: t, into: &keys)
+                router.keys(of: link, in: t, into: &keys)
+            }
+        }
+        settle(keys, scope, from: before, into: &sink)
+    }
+
+    private mutating func settle(_ keys: Set<HardwareKey>, _ scope: Set<IfIndex>, from before: Topology,
+                                 into sink: inout ChangeSink) {
+        for key in keys.sorted(by: HardwareKey.stageOrder) {
+            sink.change(key, from: value(of: key, in: before), to: value(of: key, in: topology))
+        }
+        router.syncRoutable(scope, from: before, to: topology, into: &sink)
+    }
+
+    private func emit(_ keys: [HardwareKey], from before: [DesiredObject?], into sink: inout ChangeSink) {
+        for (key, old) in zip(keys, before) { sink.change(key, from: old, to: value(of: key, in: topology)) }
+    }
+
+    /// What the stages want for a key, given a topology and their current data. Nexthops,
+    /// groups and routes are the router stage's own business and never asked for here.
+    private func value(of key: HardwareKey, in t: Topology) -> DesiredObject? {
+        switch key {
+        case .port(let p):
+            return ports.value(of: p, in: t)
+        case .bridge(let b):
+            return bridges.bridgeValue(b, in: t)
+        case .vlanMember(let b, let p, let vid):
+            return bridges.memberValue(b, p, vid, in: t)
+        case .fdb(let b, let vid, let mac):
+            let claims = [bridges.fdbCandidate(b, vid, mac, in: t), tunnels.fdbCandidate(b, vid, mac, in: t)]
+            return FDBCandidate.best(claims.compactMap { $0 }).map { DesiredObject(.fdb($0.object)) }
+        case .mdb(let b, let vid, let group):
+            return multicast.value(b, vid, group, in: t)
+        case .routerInterface(let r):
+            return RouterStage.routerInterface(of: IfIndex(rawValue: r.rawValue), in: t)
+        case .neighbor(let r, let address):
+            return router.neighborValue(r, address, in: t)
+        case .vxlanTunnel(let vni):
+            return tunnels.tunnelValue(vni, in: t)
+        case .vxlanFlood(let vni, let remote):
+            return tunnels.floodValue(vni, remote, in: t)
+        case .nexthop, .nexthopGroup, .route:
+            return nil
+        }
+    }
+}
+
+extension Change {
+    /// The object before and after the change: one value for an addition or a removal.
+    var values: [Value] {
+        switch self {
+        case .added(let v), .removed(let v): [v]
+        case .changed(let old, let new): [old, new]
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import SwitchDriver
+import SwitchModel
+
+/// What every stage depends on: links by ifindex, which of them are chip ports, bridge
+/// membership, per-port VLANs and the interfaces that have routable addresses. All small
+/// tables. The pipeline applies link, VLAN and address deltas here before any stage runs,
+/// and keeps the previous value for the length of one delta so stages can compare.
+///
+/// The kernel counterparts are `RTM_NEWLINK` (`IFLA_IFNAME`, `IFLA_MASTER`,
+/// `IFLA_INFO_KIND`, `IFLA_BR_*`), bridge VLANs (`IFLA_AF_SPEC`, `RTM_NEWVLAN`) and
+/// `RTM_NEWADDR`.
+struct Topology: Sendable {
+    /// Where a bridge with at least one chip port lives.
+    enum BridgeState: Equatable, Sendable {
+        /// The chip bridges its traffic.
+        case offloaded(BridgeSettings)
+        /// The chip cannot: its ports stay standalone and trap to the kernel bridge.
+        case trapped(BridgeSettings, reason: String)
+    }
+
+    let features: DriverCapabilities.Features
+    private let portIDs: [String: PortID]
+    private(set) var links: [IfIndex: Link] = [:]
+    /// The link that is each chip port (by name).
+    private var chipLinks: [PortID: IfIndex] = [:]
+    /// Links by their master (`IFLA_MASTER`), whatever the master's kind.
+    private var enslaved: [IfIndex: Set<IfIndex>] = [:]
+    private var vlans: [IfIndex: [VLANID: PortVLAN]] = [:]
+    /// The VLANs flagged PVID, per link (one, normally), so a trunk's PVID costs no scan.
+    private var pvids: [IfIndex: Set<VLANID>] = [:]
+    /// Addresses other than IPv6 link-local (fe80::/10), per interface.
+    private var addresses: [IfIndex: Set<InterfaceAddress.Key>] = [:]
+
+    init(capabilities: DriverCapabilities) {
+        features = capabilities.features
+        var ids: [String: PortID] = [:]
+        for port in capabilities.ports where ids[port.name] == nil { ids[port.name] = port.id }
+        portIDs = ids
+    }
+
+    // MARK: Updates
+
+    mutating func apply(_ change: Change<Link>) {
+        let index = change.current.index
+        if let old = links.removeValue(forKey: index) {
+            if let m = old.master {
+                enslaved[m]?.remove(index)
+                if enslaved[m]?.isEmpty == true { enslaved[m] = nil }
+            }
+            if let p = portIDs[old.name], chipLinks[p] == index { chipLinks[p] = nil }
+        }
+        // A removed link's VLANs and addresses go by their own deltas (the mirror sends them).
+        if case .removed = change { return }
+        let link = change.current
+        links[index] = link
+        if let m = link.master { enslaved[m, default: []].insert(index) }
+        if let p = portIDs[link.name] { chipLinks[p] = index }
+    }
+
+    mutating func apply(_ change: Change<BridgeVLAN>) {
+        let v = change.current
+        pvids[v.port]?.remove(v.vlan.vid)
+        if case .removed = change {
+            vlans[v.port]?[v.vlan.vid] = nil
+            if vlans[v.port]?.isEmpty == true { vlans[v.port] = nil }
+        } else {
+            vlans[v.port, default: [:]][v.vlan.vid] = v.vlan
+            if v.vlan.pvid { pvids[v.port, default: []].insert(v.vlan.vid) }
+        }
+        if pvids[v.port]?.isEmpty == true { pvids[v.port] = nil }
+    }
+
+    mutating func apply(_ change: Change<InterfaceAddress>) {
+        let key = change.current.key
+        guard Self.isRoutable(key.local) else { return }
+        if case .removed = change {
+            addresses[key.interface]?.remove(key)
+            if addresses[key.interface]?.isEmpty == true { addresses[key.interface] = nil }
+        } else {
+            addresses[key.interface, default: []].insert(key)
+        }
+    }
+
+    /// False only for IPv6 link-local addresses (fe80::/10), which never make a router interface.
+    static func isRoutable(_ address: IPAddress) -> Bool {
+        address.isIPv4 || address.high >> 54 != 0x3FA
+    }
+
+    /// The links whose objects a link change can affect: the link itself; when it is
+    /// created, deleted, renamed, re-kinded or moves to another master, also the old and
+    /// new master and their members (a bridge may gain or lose its only chip port); when
+    /// it is a bridge whose state in the chip changes, its members.
+    static func scope(of change: Change<Link>, from old: Topology, to new: Topology) -> Set<IfIndex> {
+        let index = change.current.index
+        var scope: Set<IfIndex> = [index]
+        let structural: Bool = switch change {
+        case .changed(let o, let n): o.master != n.master || o.name != n.name || o.kind != n.kind
+        case .added, .removed: true
+        }
+        for t in [old, new] {
+            if structural, let master = t.links[index]?.master {
+                scope.insert(master)
+                scope.formUnion(t.enslaved[master] ?? [])
+            }
+            if structural || old.bridgeState(index) != new.bridgeState(index) {
+                scope.formUnion(t.enslaved[index] ?? [])
+            }
+        }
+        return scope
+    }
+
+    // MARK: Queries
+
+    /// The chip port a link is (by name), if any.
+    func portID(of link: IfIndex) -> PortID? { links[link].flatMap { portIDs[$0.name] } }
+
+    /// The link that is a chip port.
+    func link(of port: PortID) -> IfIndex? { chipLinks[port] }
+
+    func isBridge(_ link: IfIndex) -> Bool { links[link]?.kind == .bridge }
+
+    /// The bridge a link is enslaved to (its master, when that is a bridge).
+    func bridge(of link: IfIndex) -> IfIndex? {
+        guard let m = links[link]?.master, isBridge(m) else { return nil }
+        return m
+    }
+
+    /// A bridge's state in the chip; nil when the link is not a bridge or has no chip port.
+    func bridgeState(_ bridge: IfIndex) -> BridgeState? {
+        guard let link = links[bridge], link.kind == .bridge,
+              enslaved[bridge]?.contains(where: { portID(of: $0) != nil }) == true else { return nil }
+        let a = link.bridge ?? BridgeAttributes()
+        let settings = BridgeSettings(
+            bridge: BridgeID(rawValue: bridge.rawValue), vlanFiltering: a.vlanFiltering ?? false,
+            vlanProtocol: a.vlanProtocol ?? 0x8100, ageingTime: a.ageingTime / 100,
+            multicastSnooping: (a.multicastSnooping ?? true) && features.contains(.multicastSnooping))
+        if settings.vlanProtocol == 0x88A8, !features.contains(.qinq) {
+            return .trapped(settings, reason: "driver does not support 802.1ad bridges")
+        }
+        if settings.vlanFiltering, !features.contains(.vlanFiltering) {
+            return .trapped(settings, reason: "driver does not support VLAN filtering")
+        }
+        return .offloaded(settings)
+    }
+
+    /// The settings of a bridge the chip bridges; nil for trapped and non-chip bridges.
+    func offloadedBridge(_ bridge: IfIndex) -> BridgeSettings? {
+        if case .offloaded(let s)? = bridgeState(bridge) { return s }
+        return nil
+    }
+
+    /// The VLANs of a bridge port, or of the bridge itself (its "self" VLANs).
+    func vlans(of link: IfIndex) -> [VLANID: PortVLAN] { vlans[link] ?? [:] }
+
+    /// The VLAN untagged frames of `link` are classified into.
+    func pvid(of link: IfIndex) -> VLANID? { pvids[link]?.min() }
+
+    func hasRoutableAddress(_ link: IfIndex) -> Bool { addresses[link]?.isEmpty == false }
+
+    /// How messages name a link.
+    func name(of link: IfIndex) -> String { links[link]?.name ?? "ifindex \(link)" }
+
+    /// The vxlan links, by ifindex.
+    var vxlanLinks: [IfIndex] { links.values.filter { $0.kind == .vxlan }.map(\.index).sorted() }
+}

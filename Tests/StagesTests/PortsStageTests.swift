@@ -1,0 +1,86 @@
+import Stages
+import SwitchDriver
+import SwitchModel
+import Testing
+
+@Suite("Ports stage")
+struct PortsStageTests {
+    @Test("a bridge with three chip ports and a non-chip port; ports leave; the bridge goes")
+    func bridgeMembership() throws {
+        var g = GoldenSession("ports-bridge-membership")
+        g.step("links appear: eth0, veth0, swp1-swp4 standalone, br0 without ports", [
+            .link(.added(otherLink(eth0, "eth0", kind: .other("")))),
+            .link(.added(otherLink(veth0, "veth0"))),
+            .link(.added(chipPort(1))), .link(.added(chipPort(2))), .link(.added(chipPort(3))), .link(.added(chipPort(4))),
+            .link(.added(bridgeLink())),
+        ])
+        g.step("veth0 joins br0: still no chip port, nothing to offload", [
+            .link(.changed(old: otherLink(veth0, "veth0"), new: otherLink(veth0, "veth0", master: br0))),
+        ])
+        g.step("swp1, swp2, swp3 join br0", [
+            .link(.changed(old: chipPort(1), new: chipPort(1, master: br0))),
+            .link(.changed(old: chipPort(2), new: chipPort(2, master: br0))),
+            .link(.changed(old: chipPort(3), new: chipPort(3, master: br0))),
+        ])
+        g.step("swp3 leaves; swp4 goes down and gets MTU 9000", [
+            .link(.changed(old: chipPort(3, master: br0), new: chipPort(3))),
+            .link(.changed(old: chipPort(4), new: { var l = chipPort(4, mtu: 9000); l.adminUp = false; return l }())),
+        ])
+        g.step("br0 deleted: the kernel releases swp1, swp2 and veth0 first", [
+            .link(.changed(old: chipPort(1, master: br0), new: chipPort(1))),
+            .link(.changed(old: chipPort(2, master: br0), new: chipPort(2))),
+            .link(.changed(old: otherLink(veth0, "veth0", master: br0), new: otherLink(veth0, "veth0"))),
+            .link(.removed(bridgeLink())),
+        ])
+        g.step("swp4 removed", [.link(.removed(chipPort(4)))])
+        try g.verify()
+    }
+
+    @Test("bridge-port attributes: STP blocking, learning off, flooding off, multicast router, isolated")
+    func attributes() throws {
+        var g = GoldenSession("ports-attributes")
+        g.step("br0 with swp1 and swp2", [
+            .link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0))), .link(.added(chipPort(2, master: br0))),
+        ])
+        var a = BridgePortAttributes()
+        a.state = .blocking
+        g.step("swp1 STP state blocking", [
+            .link(.changed(old: chipPort(1, master: br0), new: chipPort(1, master: br0, attributes: a))),
+        ])
+        var b = BridgePortAttributes()
+        b.learning = false
+        g.step("swp2 learning off", [
+            .link(.changed(old: chipPort(2, master: br0), new: chipPort(2, master: br0, attributes: b))),
+        ])
+        var c = a
+        c.unicastFlood = false
+        c.multicastFlood = false
+        c.broadcastFlood = false
+        g.step("swp1 unicast, multicast and broadcast flooding off", [
+            .link(.changed(old: chipPort(1, master: br0, attributes: a), new: chipPort(1, master: br0, attributes: c))),
+        ])
+        var d = b
+        d.multicastRouter = 2
+        d.isolated = true
+        g.step("swp2 permanent multicast router, isolated", [
+            .link(.changed(old: chipPort(2, master: br0, attributes: b), new: chipPort(2, master: br0, attributes: d))),
+        ])
+        var e = d
+        e.multicastRouter = 1
+        g.step("swp2 multicast router back to learned (1): not a permanent router port", [
+            .link(.changed(old: chipPort(2, master: br0, attributes: d), new: chipPort(2, master: br0, attributes: e))),
+        ])
+        e.neighSuppress = true
+        g.step("swp2 neigh_suppress on: not a chip setting, nothing changes", [
+            .link(.changed(old: chipPort(2, master: br0, attributes: d), new: chipPort(2, master: br0, attributes: e))),
+        ])
+        try g.verify()
+    }
+
+    @Test("a driver without hardware learning leaves learning to the kernel")
+    func noLearning() throws {
+        var g = GoldenSession("ports-no-learning", capabilities: testCapabilities(features: DriverCapabilities.Features.all.subtracting(.learning)))
+        g.step("br0 with swp1 (learning on in the kernel)", [.link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0)))])
+        try g.verify()
+    }
+}

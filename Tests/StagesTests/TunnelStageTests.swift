@@ -1,0 +1,59 @@
+import Stages
+import SwitchDriver
+import SwitchModel
+import Testing
+
+@Suite("Tunnel stage")
+struct TunnelStageTests {
+    @Test("a VXLAN device with flood entries and a remote MAC")
+    func vxlan() throws {
+        var g = GoldenSession("tunnel-vxlan")
+        g.step("br0 (vlan_filtering 1) with swp1; vxlan100 (VNI 100, local 192.0.2.1) joins with PVID 10", [
+            .link(.added(bridgeLink(filtering: true))), .link(.added(chipPort(1, master: br0))),
+            .vlan(.added(vlan(swp(1), 10, pvid: true, untagged: true))),
+            .link(.added(vxlanLink())),
+            .vlan(.added(vlan(vxlan100, 10, pvid: true, untagged: true))),
+        ])
+        g.step("flood to 192.0.2.2 and 192.0.2.3; 02:00:00:00:bb:01 behind 192.0.2.2", [
+            .fdb(.added(vxlanFDB("00:00:00:00:00:00", remote: "192.0.2.2"))),
+            .fdb(.added(vxlanFDB("00:00:00:00:00:00", remote: "192.0.2.3"))),
+            .fdb(.added(vxlanFDB("02:00:00:00:bb:01", remote: "192.0.2.2"))),
+        ])
+        g.step("bridge-side entries of the vxlan port: the learned one is skipped, its own MAC goes to the CPU", [
+            .fdb(.added(fdb(vxlan100, "02:00:00:00:bb:01", vlan: 10))),
+            .fdb(.added(fdb(vxlan100, "02:00:00:00:0d:64", vlan: 10, state: .permanent))),
+        ])
+        g.step("192.0.2.3 leaves the flood list", [.fdb(.removed(vxlanFDB("00:00:00:00:00:00", remote: "192.0.2.3")))])
+        g.step("vxlan100 moves to PVID 20", [
+            .vlan(.removed(vlan(vxlan100, 10, pvid: true, untagged: true))),
+            .vlan(.added(vlan(vxlan100, 20, pvid: true, untagged: true))),
+        ])
+        g.step("vxlan100 leaves br0", [
+            .link(.changed(old: vxlanLink(), new: vxlanLink(master: nil))),
+        ])
+        try g.verify()
+    }
+
+    @Test("a VXLAN device without a local address stays on the CPU until it gets one")
+    func noLocal() throws {
+        var g = GoldenSession("tunnel-vxlan-no-local")
+        g.step("br0 with swp1; vxlan100 without local joins; a flood entry", [
+            .link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0))),
+            .link(.added(vxlanLink(local: nil))),
+            .fdb(.added(vxlanFDB("00:00:00:00:00:00", remote: "192.0.2.2"))),
+        ])
+        g.step("local 192.0.2.1 set", [.link(.changed(old: vxlanLink(local: nil), new: vxlanLink()))])
+        try g.verify()
+    }
+
+    @Test("a driver without VXLAN keeps tunnels on the CPU")
+    func unsupported() throws {
+        var g = GoldenSession("tunnel-vxlan-unsupported",
+                              capabilities: testCapabilities(features: DriverCapabilities.Features.all.subtracting(.vxlan)))
+        g.step("br0 with swp1 and vxlan100; a flood entry", [
+            .link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0))), .link(.added(vxlanLink())),
+            .fdb(.added(vxlanFDB("00:00:00:00:00:00", remote: "192.0.2.2"))),
+        ])
+        try g.verify()
+    }
+}
