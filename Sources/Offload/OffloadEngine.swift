@@ -170,7 +170,15 @@ public final class OffloadEngine {
                         removeFromHardware([key], &progress)
                     }
                 } else {
-                    if e.programmed == d.object, e.status == .programmed { continue }
+                    if e.programmed == d.object {
+                        // Already in hardware (unchanged, or adopted from a read-back).
+                        if e.status != .programmed {
+                            e.status = .programmed
+                            entries[key] = e
+                            wakeWaiters(of: key)
+                        }
+                        continue
+                    }
                     ops.append(.set(d.object))
                     opKeys.append((key, d.object, false))
                 }

@@ -231,9 +231,7 @@ extension EmulatedASIC {
             guard b.vlans[v].tunnel < 0 else { return .invalid("\(t.bridge) VLAN \(t.vid) already maps another VNI") }
             if let full = checkRoom(.vxlanTunnels) { return full }
             count(.vxlanTunnels, 1)
-            let index: Int
-            if let free = chip.tunnels.firstIndex(where: { $0 == nil }) { index = free } else { index = chip.tunnels.count; chip.tunnels.append(nil) }
-            chip.tunnels[index] = TunnelState(object: t, bridge: slot)
+            let index = chip.tunnels.insert(TunnelState(object: t, bridge: slot))
             chip.tunnelByVNI[t.vni] = Int32(index)
             b.vlans[v].tunnel = Int32(index)
         }
@@ -244,14 +242,14 @@ extension EmulatedASIC {
     func removeTunnel(_ vni: VNI) -> DriverResult {
         guard let index = chip.tunnelByVNI[vni], let t = chip.tunnels[Int(index)] else { return .ok }
         guard t.flood.isEmpty else { return .invalid("vxlan vni \(vni) still has \(t.flood.count) flood entries") }
-        guard !chip.remotes.contains(where: { $0.tunnel == index && $0.refs > 0 }) else {
+        guard !chip.remotes.elements.contains(where: { $0.tunnel == index }) else {
             return .invalid("vxlan vni \(vni) still has FDB entries behind it")
         }
         if var b = chip.bridges[t.bridge] {
             b.vlans[b.vlanIndex(t.object.vid.rawValue)].tunnel = -1
             chip.bridges[t.bridge] = b
         }
-        chip.tunnels[Int(index)] = nil
+        chip.tunnels.remove(at: Int(index))
         chip.tunnelByVNI[vni] = nil
         count(.vxlanTunnels, -1)
         return .ok

@@ -32,13 +32,13 @@ extension EmulatedASIC {
             guard let id = bridgeIDs[key.bridge] else { continue }
             out.append(.mdb(HardwareMDBEntry(bridge: id, vid: VLANID(rawValue: key.vid) ?? .none, group: key.group, ports: ports)))
         }
-        for r in chip.rifs { if let r { out.append(.routerInterface(r.object)) } }
+        out += chip.rifs.elements.map { .routerInterface($0.object) }
         for (key, mac) in chip.neighbors {
             guard let r = chip.rifs[Int(key.rif)] else { continue }
             out.append(.neighbor(HardwareNeighbor(rif: r.object.id, address: key.address, mac: MACAddress(rawValue: mac))))
         }
-        for nh in chip.nexthops { if let nh { out.append(.nexthop(nh.object)) } }
-        for g in chip.groups { if let g { out.append(.nexthopGroup(g.object)) } }
+        out += chip.nexthops.elements.map { .nexthop($0.object) }
+        out += chip.groups.elements.map { .nexthopGroup($0.object) }
         chip.lpm4.forEach { prefix, length, value in
             guard let action = routeAction(value) else { return }
             out.append(.route(HardwareRoute(vrf: 254, prefix: IPPrefix(address: IPAddress(ipv4: prefix), length: length), action: action)))
@@ -47,8 +47,7 @@ extension EmulatedASIC {
             guard let action = routeAction(value) else { return }
             out.append(.route(HardwareRoute(vrf: 254, prefix: IPPrefix(address: IPAddress(high: high, low: low), length: length), action: action)))
         }
-        for t in chip.tunnels {
-            guard let t else { continue }
+        for t in chip.tunnels.elements {
             out.append(.vxlanTunnel(t.object))
             out += t.flood.map { .vxlanFlood(VXLANFloodEntry(vni: t.object.vni, remote: $0)) }
         }

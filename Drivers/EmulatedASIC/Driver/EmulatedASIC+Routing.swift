@@ -20,12 +20,8 @@ extension EmulatedASIC {
         } else {
             if let full = checkRoom(.routerInterfaces) { return full }
             count(.routerInterfaces, 1)
-            if let free = chip.rifs.firstIndex(where: { $0 == nil }) { index = Int32(free) } else {
-                index = Int32(chip.rifs.count)
-                chip.rifs.append(nil)
-            }
+            index = Int32(chip.rifs.insert(RouterInterfaceState(object: r)))
             chip.rifIndex[r.id] = index
-            chip.rifs[Int(index)] = RouterInterfaceState(object: r)
         }
         chip.rifs[Int(index)]!.object = r
         bind(r.binding, index)
@@ -61,7 +57,7 @@ extension EmulatedASIC {
         for n in neighbors { chip.neighbors[n] = nil }
         count(.neighbors, -neighbors.count)
         unbind(r.object.binding, index)
-        chip.rifs[Int(index)] = nil
+        chip.rifs.remove(at: Int(index))
         chip.rifIndex[id] = nil
         count(.routerInterfaces, -1)
         return .ok
@@ -101,9 +97,7 @@ extension EmulatedASIC {
         count(.nexthops, 1)
         let mac = chip.neighbors[NeighborKey(rif: rif, address: nh.gateway)]
         let state = NexthopState(object: nh, rif: rif, mac: mac ?? 0, resolved: mac != nil)
-        let index: Int
-        if let free = chip.nexthops.firstIndex(where: { $0 == nil }) { index = free } else { index = chip.nexthops.count; chip.nexthops.append(nil) }
-        chip.nexthops[index] = state
+        let index = chip.nexthops.insert(state)
         chip.nexthopIndex[nh] = Int32(index)
         chip.rifs[Int(rif)]!.refs += 1
         return .ok
@@ -113,7 +107,7 @@ extension EmulatedASIC {
         guard let index = chip.nexthopIndex[nh], let state = chip.nexthops[Int(index)] else { return .ok }
         guard state.refs == 0 else { return .invalid("\(nh) is used by \(state.refs) routes and groups") }
         chip.rifs[Int(state.rif)]?.refs -= 1
-        chip.nexthops[Int(index)] = nil
+        chip.nexthops.remove(at: Int(index))
         chip.nexthopIndex[nh] = nil
         count(.nexthops, -1)
         return .ok
@@ -146,10 +140,7 @@ extension EmulatedASIC {
             for m in old.object.members { if let i = chip.nexthopIndex[m.nexthop] { chip.nexthops[Int(i)]!.refs -= 1 } }
             chip.groups[Int(existing)] = GroupState(object: g, slots: slots, refs: old.refs)
         } else {
-            let index: Int
-            if let free = chip.groups.firstIndex(where: { $0 == nil }) { index = free } else { index = chip.groups.count; chip.groups.append(nil) }
-            chip.groups[index] = GroupState(object: g, slots: slots)
-            chip.groupIndex[g.id] = Int32(index)
+            chip.groupIndex[g.id] = Int32(chip.groups.insert(GroupState(object: g, slots: slots)))
         }
         return .ok
     }
@@ -158,28 +149,28 @@ extension EmulatedASIC {
         guard let index = chip.groupIndex[id], let g = chip.groups[Int(index)] else { return .ok }
         guard g.refs == 0 else { return .invalid("\(id) is used by \(g.refs) routes") }
         for m in g.object.members { if let i = chip.nexthopIndex[m.nexthop] { chip.nexthops[Int(i)]!.refs -= 1 } }
-        chip.groups[Int(index)] = nil
+        chip.groups.remove(at: Int(index))
         chip.groupIndex[id] = nil
         count(.nexthopGroups, -1)
         return .ok
     }
 
     /// Encodes a route action as an LPM value, or says what is missing.
-    func routeValue(_ action: RouteAction) -> Result<UInt32, DriverResult> {
+    func routeValue(_ action: RouteAction) -> RouteValueLookup {
         switch action {
         case .nexthop(let nh):
-            guard let i = chip.nexthopIndex[nh] else { return .failure(.dependencyMissing(.nexthop(nh))) }
-            return .success(RouteValue.make(RouteValue.nexthopKind, UInt32(i)))
+            guard let i = chip.nexthopIndex[nh] else { return .missing(.dependencyMissing(.nexthop(nh))) }
+            return .value(RouteValue.make(RouteValue.nexthopKind, UInt32(i)))
         case .group(let id):
-            guard let i = chip.groupIndex[id] else { return .failure(.dependencyMissing(.nexthopGroup(id))) }
-            return .success(RouteValue.make(RouteValue.groupKind, UInt32(i)))
+            guard let i = chip.groupIndex[id] else { return .missing(.dependencyMissing(.nexthopGroup(id))) }
+            return .value(RouteValue.make(RouteValue.groupKind, UInt32(i)))
         case .attached(let rif):
-            guard let i = chip.rifIndex[rif] else { return .failure(.dependencyMissing(.routerInterface(rif))) }
-            return .success(RouteValue.make(RouteValue.attachedKind, UInt32(i)))
+            guard let i = chip.rifIndex[rif] else { return .missing(.dependencyMissing(.routerInterface(rif))) }
+            return .value(RouteValue.make(RouteValue.attachedKind, UInt32(i)))
         case .trap(let reason):
-            return .success(RouteValue.trap(reason))
+            return .value(RouteValue.trap(reason))
         case .drop:
-            return .success(RouteValue.drop)
+            return .value(RouteValue.drop)
         }
     }
 
@@ -198,8 +189,8 @@ extension EmulatedASIC {
         guard r.vrf == 254 else { return .notSupported("routing table \(r.vrf): the chip routes the main table only") }
         let value: UInt32
         switch routeValue(r.action) {
-        case .success(let v): value = v
-        case .failure(let result): return result
+        case .value(let v): value = v
+        case .missing(let result): return result
         }
         let a = r.prefix.address
         let outcome = a.isIPv4 ? chip.lpm4.insert(a.ipv4Value, length: r.prefix.length, value: value)
@@ -236,4 +227,10 @@ extension EmulatedASIC {
         default: return i == 0 ? .drop : .trap(TrapReason.allCases[i - 1])
         }
     }
+}
+
+/// An encoded route action, or the result that says what it is missing.
+enum RouteValueLookup {
+    case value(UInt32)
+    case missing(DriverResult)
 }

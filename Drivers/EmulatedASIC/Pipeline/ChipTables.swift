@@ -67,6 +67,13 @@ struct GroupState {
     var refs = 0
 }
 
+/// A remote VTEP that FDB entries point at, counted by its users.
+struct RemoteState {
+    var tunnel: Int32
+    var address: IPAddress
+    var refs: Int
+}
+
 struct TunnelState {
     var object: VXLANTunnel
     var bridge: Int
@@ -111,4 +118,38 @@ enum FDBValue {
     @inline(__always) static func port(_ p: Int) -> UInt32 { UInt32(p) }
     @inline(__always) static func isPort(_ v: UInt32) -> Bool { v < tunnelFlag }
     @inline(__always) static func isTunnel(_ v: UInt32) -> Bool { v & tunnelFlag != 0 && v != cpu }
+}
+
+/// Indexed slots with a free list: O(1) insert and remove, stable indices (what hardware
+/// tables hand out as entry ids).
+struct Slots<Element> {
+    private(set) var items: [Element?] = []
+    private var free: [Int] = []
+
+    /// Stores `element` in a free slot and returns its index.
+    mutating func insert(_ element: Element) -> Int {
+        if let i = free.popLast() {
+            items[i] = element
+            return i
+        }
+        items.append(element)
+        return items.count - 1
+    }
+
+    mutating func remove(at index: Int) {
+        guard items[index] != nil else { return }
+        items[index] = nil
+        free.append(index)
+    }
+
+    @inline(__always) subscript(index: Int) -> Element? {
+        get { items[index] }
+        set {
+            precondition(newValue != nil || items[index] == nil, "use remove(at:) to free a slot")
+            items[index] = newValue
+        }
+    }
+
+    /// The occupied slots.
+    var elements: [Element] { items.compactMap { $0 } }
 }

@@ -81,7 +81,7 @@ extension SwitchChip {
             dest = FDBValue.port(ctx.port)
         } else {
             guard let remote = ctx.remote else { return }
-            if let cur = fdb.lookup(key), FDBValue.isTunnel(cur), remotes[Int(cur & ~FDBValue.tunnelFlag)].address == remote {
+            if let cur = fdb.lookup(key), FDBValue.isTunnel(cur), remotes[Int(cur & ~FDBValue.tunnelFlag)]?.address == remote {
                 _ = fdb.learn(key, destination: cur, now: nowSeconds)
                 return
             }
@@ -176,7 +176,7 @@ extension SwitchChip {
         } else {
             // Split horizon: what came out of a tunnel never goes back into one.
             guard ctx.tunnel < 0 else { return }
-            let r = remotes[Int(dest & ~FDBValue.tunnelFlag)]
+            guard let r = remotes[Int(dest & ~FDBValue.tunnelFlag)] else { return }
             encapsulate(frame, pf, tunnel: r.tunnel, remote: r.address, vid: ctx.vid, bridge: bridge, ingressPort: ctx.port, &sink)
         }
     }

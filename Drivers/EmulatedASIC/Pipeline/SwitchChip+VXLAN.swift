@@ -11,7 +11,7 @@ extension SwitchChip {
         guard pf.l3 == .ipv4 else { return false }
         let local = IPAddress(ipv4: pf.ipv4Dst)
         guard let index = tunnelByVNI[pf.vxlanVNI], let t = tunnels[Int(index)] else {
-            if tunnels.contains(where: { $0?.object.local == local && $0?.object.udpPort == pf.dstPort }) {
+            if tunnels.elements.contains(where: { $0.object.local == local && $0.object.udpPort == pf.dstPort }) {
                 drop(.unknownVNI, port: ingressPort)
                 return true
             }

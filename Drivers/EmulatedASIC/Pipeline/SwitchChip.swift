@@ -24,19 +24,19 @@ public final class SwitchChip {
     var bridges: [BridgeState?]
     var bridgeSlots: [BridgeID: Int] = [:]
     var fdb: MACTable
-    var remotes: [(tunnel: Int32, address: IPAddress, refs: Int)] = []
+    var remotes = Slots<RemoteState>()
     var remoteIndex: [RemoteKey: Int] = [:]
     var mdb: [MDBKey: PortSet] = [:]
-    var rifs: [RouterInterfaceState?] = []
+    var rifs = Slots<RouterInterfaceState>()
     var rifIndex: [RouterInterfaceID: Int32] = [:]
     var neighbors: [NeighborKey: UInt64] = [:]
-    var nexthops: [NexthopState?] = []
+    var nexthops = Slots<NexthopState>()
     var nexthopIndex: [HardwareNexthop: Int32] = [:]
-    var groups: [GroupState?] = []
+    var groups = Slots<GroupState>()
     var groupIndex: [NexthopGroupID: Int32] = [:]
     var lpm4: IPv4LPM
     var lpm6: IPv6LPM
-    var tunnels: [TunnelState?] = []
+    var tunnels = Slots<TunnelState>()
     var tunnelByVNI: [UInt32: Int32] = [:]
     var parserOptions = ParserOptions()
 
@@ -58,7 +58,7 @@ public final class SwitchChip {
 
     /// Scratch space for rewritten frames (tag push/pop, routing, encapsulation).
     let scratch: UnsafeMutableRawPointer
-    static let scratchSize = 16384
+    static let scratchSize = 3 * ScratchRegion.size
 
     struct RemoteKey: Hashable {
         var tunnel: Int32
@@ -135,7 +135,7 @@ public final class SwitchChip {
     func destination(_ value: UInt32) -> FDBDestination {
         if value == FDBValue.cpu { return .cpu }
         if FDBValue.isTunnel(value) {
-            let r = remotes[Int(value & ~FDBValue.tunnelFlag)]
+            let r = remotes[Int(value & ~FDBValue.tunnelFlag)]!
             let vni = tunnels[Int(r.tunnel)]?.object.vni ?? 0
             return .tunnel(vni: vni, remote: r.address)
         }
@@ -146,17 +146,10 @@ public final class SwitchChip {
     func retainRemote(tunnel: Int32, address: IPAddress) -> UInt32 {
         let key = RemoteKey(tunnel: tunnel, address: address)
         if let i = remoteIndex[key] {
-            remotes[i].refs += 1
+            remotes[i]!.refs += 1
             return FDBValue.tunnelFlag | UInt32(i)
         }
-        let i: Int
-        if let free = remotes.firstIndex(where: { $0.refs == 0 }) {
-            i = free
-            remotes[i] = (tunnel, address, 1)
-        } else {
-            i = remotes.count
-            remotes.append((tunnel, address, 1))
-        }
+        let i = remotes.insert(RemoteState(tunnel: tunnel, address: address, refs: 1))
         remoteIndex[key] = i
         return FDBValue.tunnelFlag | UInt32(i)
     }
@@ -164,8 +157,14 @@ public final class SwitchChip {
     func releaseDestination(_ value: UInt32) {
         guard FDBValue.isTunnel(value) else { return }
         let i = Int(value & ~FDBValue.tunnelFlag)
-        remotes[i].refs -= 1
-        if remotes[i].refs == 0 { remoteIndex[RemoteKey(tunnel: remotes[i].tunnel, address: remotes[i].address)] = nil }
+        guard var r = remotes[i] else { return }
+        r.refs -= 1
+        if r.refs == 0 {
+            remoteIndex[RemoteKey(tunnel: r.tunnel, address: r.address)] = nil
+            remotes.remove(at: i)
+        } else {
+            remotes[i] = r
+        }
     }
 }
 
