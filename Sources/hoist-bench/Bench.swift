@@ -9,6 +9,10 @@ import Netlink
 enum Bench {
     static let benches: [String: String] = [
         "mirror-routes": "N IPv4 routes inserted by `ip -batch` while the mirror listens; mirror completion time over the kernel's insert time (default N = 1000000; --routes N)",
+        "pipeline-l2": "known-unicast 64-byte frames/s through the emulated chip's pipeline, in memory, one core (goal 10 M)",
+        "pipeline-l3": "routed frames/s with a DFZ-like table of N IPv4 routes, 4,096 random destinations (default N = 1000000; --routes N; goal 5 M)",
+        "pipeline-vxlan": "frames/s bridged into a VXLAN tunnel (encapsulated), in memory, one core (goal 5 M)",
+        "route-program": "IPv4 route set operations/s programmed into the emulated chip through the driver, batches of 4,096 (default N = 1000000; --routes N; goal 1 M)",
     ]
 
     static func main() throws {
@@ -27,11 +31,25 @@ enum Bench {
             var routes = 1_000_000
             if let i = args.firstIndex(of: "--routes"), i + 1 < args.count, let n = Int(args[i + 1]), n > 0 { routes = n }
             try MirrorRoutes(routes: routes).run()
+        case "pipeline-l2":
+            try PipelineBench.l2()
+        case "pipeline-l3":
+            try PipelineBench.l3(routes: option("--routes", in: args) ?? 1_000_000)
+        case "pipeline-vxlan":
+            try PipelineBench.vxlan()
+        case "route-program":
+            try PipelineBench.routeProgram(routes: option("--routes", in: args) ?? 1_000_000)
         default:
             FileHandle.standardError.write(Data("hoist-bench: unknown benchmark '\(name)'; try --list\n".utf8))
             exit(2)
         }
     }
+}
+
+/// The integer after `name` in `args`, if any.
+func option(_ name: String, in args: [String]) -> Int? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count, let n = Int(args[i + 1]), n > 0 else { return nil }
+    return n
 }
 
 func shell(_ args: [String], input: String? = nil) throws {

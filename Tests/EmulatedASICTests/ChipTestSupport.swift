@@ -31,16 +31,6 @@ extension EmbeddedSwitch {
         change(&s)
         try program([.port(s)])
     }
-
-    /// Reads every frame that left each port, as a port → count map; clears them.
-    func drainCounts() -> [PortID: Int] { drainOutbound().mapValues(\.count) }
-
-    /// Drains every trapped frame's reason.
-    func drainTrapReasons() -> [TrapReason] {
-        var out: [TrapReason] = []
-        while let t = readTrapped() { out.append(t.reason) }
-        return out
-    }
 }
 
 /// Frames, briefly.

@@ -74,6 +74,15 @@ public final class EmbeddedSwitch {
         return outbound
     }
 
+    /// How many unread frames left each port; clears them.
+    public func drainCounts() -> [PortID: Int] { drainOutbound().mapValues(\.count) }
+
+    /// The reasons of every unread trapped frame, oldest first; clears them.
+    public func drainTrapReasons() -> [TrapReason] {
+        defer { trapped = [] }
+        return trapped.map(\.reason)
+    }
+
     /// The ports with unread frames.
     public var portsWithOutbound: Set<PortID> { Set(outbound.keys) }
 
