@@ -52,15 +52,14 @@ extension EmulatedASIC {
     /// Takes a port out of its bridge: VLAN memberships and learned MACs go with it.
     func leaveBridge(port i: Int, slot: Int) {
         let p = PortID(UInt16(i))
-        guard var b = chip.bridges[slot] else { return }
-        b.ports.remove(p)
-        for (key, m) in b.memberObjects where m.port == p {
-            b.vlans[Int(m.vid.rawValue)].members.remove(p)
-            b.vlans[Int(m.vid.rawValue)].untagged.remove(p)
-            b.memberObjects[key] = nil
+        guard chip.bridges[slot] != nil else { return }
+        chip.bridges[slot]!.ports.remove(p)
+        for (key, m) in chip.vlanMemberObjects[slot] where m.port == p {
+            chip.vlanTables[slot][Int(m.vid.rawValue)].members.remove(p)
+            chip.vlanTables[slot][Int(m.vid.rawValue)].untagged.remove(p)
+            chip.vlanMemberObjects[slot][key] = nil
             count(.vlanMembers, -1)
         }
-        chip.bridges[slot] = b
         chip.ports[i].pvid = 0
         flushLearned(port: i)
     }
@@ -76,11 +75,10 @@ extension EmulatedASIC {
         if let slot = chip.bridgeSlots[s.bridge], var b = chip.bridges[slot] {
             if b.settings.vlanFiltering != s.vlanFiltering {
                 // Changing VLAN filtering rebuilds the domain's VLAN table, as the chip would.
-                guard b.memberObjects.isEmpty, !b.vlans.contains(where: { $0.rif >= 0 || $0.tunnel >= 0 }) else {
+                guard chip.vlanMemberObjects[slot].isEmpty, !chip.vlanTables[slot].contains(where: { $0.rif >= 0 || $0.tunnel >= 0 }) else {
                     return .invalid("\(s.bridge) has VLANs, router interfaces or tunnels; remove them before changing vlan_filtering")
                 }
-                b = BridgeState(settings: s)
-                b.ports = chip.bridges[slot]!.ports
+                chip.resetVLANs(slot: slot, filtering: s.vlanFiltering)
                 flushFDB(slot: slot)
             }
             b.settings = s
@@ -91,6 +89,7 @@ extension EmulatedASIC {
             return .notSupported("the chip has \(profile.maxBridges) bridge domains, all in use")
         }
         chip.bridges[slot] = BridgeState(settings: s)
+        chip.resetVLANs(slot: slot, filtering: s.vlanFiltering)
         chip.bridgeSlots[s.bridge] = slot
         return .ok
     }
@@ -98,7 +97,7 @@ extension EmulatedASIC {
     func removeBridge(_ id: BridgeID) -> DriverResult {
         guard let slot = chip.bridgeSlots[id], let b = chip.bridges[slot] else { return .ok }
         guard b.ports.isEmpty else { return .invalid("\(id) still has ports \(b.ports)") }
-        guard !b.vlans.contains(where: { $0.rif >= 0 || $0.tunnel >= 0 }) else {
+        guard !chip.vlanTables[slot].contains(where: { $0.rif >= 0 || $0.tunnel >= 0 }) else {
             return .invalid("\(id) still has router interfaces or tunnels")
         }
         flushFDB(slot: slot)
@@ -106,7 +105,9 @@ extension EmulatedASIC {
             if key.bridge == slot { count(.mdb, -1) }
             return key.bridge != slot
         }
-        count(.vlanMembers, -b.memberObjects.count)
+        count(.vlanMembers, -chip.vlanMemberObjects[slot].count)
+        chip.vlanTables[slot] = []
+        chip.vlanMemberObjects[slot] = [:]
         chip.bridges[slot] = nil
         chip.bridgeSlots[id] = nil
         return .ok
@@ -118,20 +119,19 @@ extension EmulatedASIC {
     }
 
     func setVLANMember(_ m: VLANMember) -> DriverResult {
-        guard let slot = chip.bridgeSlots[m.bridge], var b = chip.bridges[slot] else { return .dependencyMissing(.bridge(m.bridge)) }
+        guard let slot = chip.bridgeSlots[m.bridge], let b = chip.bridges[slot] else { return .dependencyMissing(.bridge(m.bridge)) }
         guard b.settings.vlanFiltering else { return .invalid("\(m.bridge) does not filter VLANs") }
         guard m.vid.rawValue >= 1, m.vid.rawValue <= 4094 else { return .invalid("VLAN \(m.vid) is reserved") }
         guard let i = portIndex(m.port), chip.ports[i].bridge == slot else { return .dependencyMissing(.port(m.port)) }
         let key = HardwareObject.vlanMember(m).key
-        if b.memberObjects[key] == nil {
+        if chip.vlanMemberObjects[slot][key] == nil {
             if let full = checkRoom(.vlanMembers) { return full }
             count(.vlanMembers, 1)
         }
-        b.memberObjects[key] = m
+        chip.vlanMemberObjects[slot][key] = m
         let v = Int(m.vid.rawValue)
-        b.vlans[v].members.insert(m.port)
-        if m.untagged { b.vlans[v].untagged.insert(m.port) } else { b.vlans[v].untagged.remove(m.port) }
-        chip.bridges[slot] = b
+        chip.vlanTables[slot][v].members.insert(m.port)
+        if m.untagged { chip.vlanTables[slot][v].untagged.insert(m.port) } else { chip.vlanTables[slot][v].untagged.remove(m.port) }
         if m.pvid {
             chip.ports[i].pvid = m.vid.rawValue
         } else if chip.ports[i].pvid == m.vid.rawValue {
@@ -141,13 +141,12 @@ extension EmulatedASIC {
     }
 
     func removeVLANMember(_ id: BridgeID, _ port: PortID, _ vid: VLANID) -> DriverResult {
-        guard let slot = chip.bridgeSlots[id], var b = chip.bridges[slot] else { return .ok }
+        guard let slot = chip.bridgeSlots[id], chip.bridges[slot] != nil else { return .ok }
         let key = HardwareKey.vlanMember(id, port, vid)
-        guard b.memberObjects.removeValue(forKey: key) != nil else { return .ok }
+        guard chip.vlanMemberObjects[slot].removeValue(forKey: key) != nil else { return .ok }
         count(.vlanMembers, -1)
-        b.vlans[Int(vid.rawValue)].members.remove(port)
-        b.vlans[Int(vid.rawValue)].untagged.remove(port)
-        chip.bridges[slot] = b
+        chip.vlanTables[slot][Int(vid.rawValue)].members.remove(port)
+        chip.vlanTables[slot][Int(vid.rawValue)].untagged.remove(port)
         if let i = portIndex(port), chip.ports[i].pvid == vid.rawValue { chip.ports[i].pvid = 0 }
         return .ok
     }
@@ -212,30 +211,25 @@ extension EmulatedASIC {
     }
 
     func setTunnel(_ t: VXLANTunnel) -> DriverResult {
-        guard let slot = chip.bridgeSlots[t.bridge], var b = chip.bridges[slot] else { return .dependencyMissing(.bridge(t.bridge)) }
+        guard let slot = chip.bridgeSlots[t.bridge], let b = chip.bridges[slot] else { return .dependencyMissing(.bridge(t.bridge)) }
         guard t.local.isIPv4 else { return .notSupported("VXLAN over IPv6") }
         guard t.vni < 1 << 24 else { return .invalid("VNI \(t.vni) exceeds 24 bits") }
         let v = b.vlanIndex(t.vid.rawValue)
-        var flood: [IPAddress] = []
-        if let index = chip.tunnelByVNI[t.vni], let old = chip.tunnels[Int(index)] {
-            flood = old.flood
-            if var ob = chip.bridges[old.bridge] {
-                ob.vlans[ob.vlanIndex(old.object.vid.rawValue)].tunnel = -1
-                chip.bridges[old.bridge] = ob
-                if old.bridge == slot { b = ob }
-            }
-            guard b.vlans[v].tunnel < 0 else { return .invalid("\(t.bridge) VLAN \(t.vid) already maps another VNI") }
-            chip.tunnels[Int(index)] = TunnelState(object: t, bridge: slot, flood: flood)
-            b.vlans[v].tunnel = index
+        let existing = chip.tunnelByVNI[t.vni]
+        let mapped = chip.vlanTables[slot][v].tunnel
+        guard mapped < 0 || mapped == existing else { return .invalid("\(t.bridge) VLAN \(t.vid) already maps another VNI") }
+        if let index = existing, let old = chip.tunnels[Int(index)] {
+            // Re-pointing a VNI: unmap its old VLAN, keep its flood list.
+            if let ob = chip.bridges[old.bridge] { chip.vlanTables[old.bridge][ob.vlanIndex(old.object.vid.rawValue)].tunnel = -1 }
+            chip.tunnels[Int(index)] = TunnelState(object: t, bridge: slot, flood: old.flood)
+            chip.vlanTables[slot][v].tunnel = index
         } else {
-            guard b.vlans[v].tunnel < 0 else { return .invalid("\(t.bridge) VLAN \(t.vid) already maps another VNI") }
             if let full = checkRoom(.vxlanTunnels) { return full }
             count(.vxlanTunnels, 1)
-            let index = chip.tunnels.insert(TunnelState(object: t, bridge: slot))
-            chip.tunnelByVNI[t.vni] = Int32(index)
-            b.vlans[v].tunnel = Int32(index)
+            let index = Int32(chip.tunnels.insert(TunnelState(object: t, bridge: slot)))
+            chip.tunnelByVNI[t.vni] = index
+            chip.vlanTables[slot][v].tunnel = index
         }
-        chip.bridges[slot] = b
         return .ok
     }
 
@@ -245,10 +239,7 @@ extension EmulatedASIC {
         guard !chip.remotes.elements.contains(where: { $0.tunnel == index }) else {
             return .invalid("vxlan vni \(vni) still has FDB entries behind it")
         }
-        if var b = chip.bridges[t.bridge] {
-            b.vlans[b.vlanIndex(t.object.vid.rawValue)].tunnel = -1
-            chip.bridges[t.bridge] = b
-        }
+        if let b = chip.bridges[t.bridge] { chip.vlanTables[t.bridge][b.vlanIndex(t.object.vid.rawValue)].tunnel = -1 }
         chip.tunnels.remove(at: Int(index))
         chip.tunnelByVNI[vni] = nil
         count(.vxlanTunnels, -1)

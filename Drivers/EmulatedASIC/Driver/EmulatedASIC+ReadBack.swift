@@ -15,7 +15,7 @@ extension EmulatedASIC {
             guard let b else { continue }
             bridgeIDs[slot] = b.settings.bridge
             out.append(.bridge(b.settings))
-            out += b.memberObjects.values.map { .vlanMember($0) }
+            out += chip.vlanMemberObjects[slot].values.map { .vlanMember($0) }
         }
         chip.fdb.forEach { key, dest, isStatic, _ in
             let (slot, vid, mac) = SwitchChip.splitKey(key)

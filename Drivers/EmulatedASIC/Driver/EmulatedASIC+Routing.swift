@@ -34,7 +34,7 @@ extension EmulatedASIC {
             chip.ports[Int(p.rawValue)].rif = index
         case .bridge(let b, let vid):
             guard let slot = chip.bridgeSlots[b] else { return }
-            chip.bridges[slot]!.vlans[chip.bridges[slot]!.vlanIndex(vid.rawValue)].rif = index
+            chip.vlanTables[slot][chip.bridges[slot]!.vlanIndex(vid.rawValue)].rif = index
         }
     }
 
@@ -43,10 +43,9 @@ extension EmulatedASIC {
         case .port(let p):
             if chip.ports[Int(p.rawValue)].rif == index { chip.ports[Int(p.rawValue)].rif = -1 }
         case .bridge(let b, let vid):
-            guard let slot = chip.bridgeSlots[b], var bs = chip.bridges[slot] else { return }
+            guard let slot = chip.bridgeSlots[b], let bs = chip.bridges[slot] else { return }
             let v = bs.vlanIndex(vid.rawValue)
-            if bs.vlans[v].rif == index { bs.vlans[v].rif = -1 }
-            chip.bridges[slot] = bs
+            if chip.vlanTables[slot][v].rif == index { chip.vlanTables[slot][v].rif = -1 }
         }
     }
 

@@ -32,17 +32,12 @@ struct VLANEntry {
     var tunnel: Int32 = -1
 }
 
-/// A bridge domain. A bridge without VLAN filtering has one VLAN entry, VID 0.
+/// A bridge domain: plain values only, so the data path reads it without reference
+/// counting. Its VLAN table is `SwitchChip.vlanTables[slot]` (one entry, VID 0, without
+/// VLAN filtering; 4,096 with it).
 struct BridgeState {
     var settings: BridgeSettings
     var ports = PortSet()
-    var vlans: [VLANEntry]
-    var memberObjects: [HardwareKey: VLANMember] = [:]
-
-    init(settings: BridgeSettings) {
-        self.settings = settings
-        vlans = Array(repeating: VLANEntry(), count: settings.vlanFiltering ? 4096 : 1)
-    }
 
     @inline(__always) func vlanIndex(_ vid: UInt16) -> Int { settings.vlanFiltering ? Int(vid) : 0 }
 }

@@ -54,7 +54,7 @@ extension SwitchChip {
             } else {
                 vid = ps.pvid
             }
-            guard vid != 0, bridge.vlans[Int(vid)].members.contains(port) else {
+            guard vid != 0, vlanTables[ps.bridge][Int(vid)].members.contains(port) else {
                 drop(.vlanIngressFilter, port: p)
                 return
             }
@@ -109,7 +109,7 @@ extension SwitchChip {
     /// L2 forwarding in a bridge VLAN: router MAC → L3, then FDB / MDB / flood.
     func bridgeForward<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, _ ctx: IngressContext, _ sink: inout S) {
         guard let bridge = bridges[ctx.bridge] else { return }
-        let vlan = bridge.vlans[bridge.vlanIndex(ctx.vid)]
+        let vlan = vlanTables[ctx.bridge][bridge.vlanIndex(ctx.vid)]
         let isMulticast = pf.dst & (1 << 40) != 0
         if vlan.rif >= 0 {
             let rifMAC = rifs[Int(vlan.rif)]?.object.mac.rawValue ?? 0

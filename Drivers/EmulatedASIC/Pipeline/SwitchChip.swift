@@ -23,6 +23,9 @@ public final class SwitchChip {
     var ports: [PortState]
     var bridges: [BridgeState?]
     var bridgeSlots: [BridgeID: Int] = [:]
+    /// Per bridge slot: the VLAN table, and the VLAN member objects programmed into it.
+    var vlanTables: [[VLANEntry]]
+    var vlanMemberObjects: [[HardwareKey: VLANMember]]
     var fdb: MACTable
     var remotes = Slots<RemoteState>()
     var remoteIndex: [RemoteKey: Int] = [:]
@@ -69,6 +72,8 @@ public final class SwitchChip {
         portCount = profile.ports
         ports = Array(repeating: PortState(), count: profile.ports + 1)
         bridges = Array(repeating: nil, count: profile.maxBridges)
+        vlanTables = Array(repeating: [], count: profile.maxBridges)
+        vlanMemberObjects = Array(repeating: [:], count: profile.maxBridges)
         fdb = MACTable(capacity: profile.capacity(.fdb), ways: 8)
         lpm4 = IPv4LPM(capacity: profile.capacity(.lpmIPv4))
         lpm6 = IPv6LPM(capacity: profile.capacity(.lpmIPv6))
@@ -108,6 +113,12 @@ public final class SwitchChip {
     @inline(__always) func drop(_ reason: DropReason, port: Int) {
         drops[reason, default: 0] &+= 1
         portCounters[port].rxDrops &+= 1
+    }
+
+    /// Empties a bridge slot's VLAN table, sized for the bridge's VLAN filtering.
+    func resetVLANs(slot: Int, filtering: Bool) {
+        vlanTables[slot] = Array(repeating: VLANEntry(), count: filtering ? 4096 : 1)
+        vlanMemberObjects[slot] = [:]
     }
 
     /// Sets a port's link (oper) state, as the PHY would; reported as an event.
