@@ -229,10 +229,40 @@ public final class OffloadEngine {
             entries[key] = e
             waitingForSpace[table, default: []].append(key)
             progress.failed += 1
+            if case .route(let vrf, let prefix) = key { trapCovering(vrf: vrf, prefix, for: key, &progress) }
         case .notSupported, .invalid:
             e.status = .failed(result)
             entries[key] = e
             progress.failed += 1
+        }
+    }
+
+    /// A route that is not in hardware must not be caught by a less specific one that
+    /// is: programmed routes covering `prefix` are switched to trap (an in-place change,
+    /// no new entry) until the route is programmed or withdrawn — rocker's FIB abort,
+    /// narrowed to the covering routes.
+    private func trapCovering(vrf: UInt32, _ prefix: IPPrefix, for key: HardwareKey, _ progress: inout Progress) {
+        var demotions: [DriverOperation] = []
+        var covers: [(HardwareKey, HardwareObject)] = []
+        var length = Int(prefix.length) - 1
+        while length >= 0 {
+            let cover = HardwareKey.route(vrf: vrf, IPPrefix(address: prefix.address.masked(to: UInt8(length)), length: UInt8(length)))
+            if let p = entries[cover]?.programmed, let fb = fallback(for: p), p != fb {
+                demotions.append(.set(fb))
+                covers.append((cover, fb))
+            }
+            length -= 1
+        }
+        guard !demotions.isEmpty else { return }
+        let results = driver.apply(demotions)
+        progress.batches += 1
+        for ((cover, fb), result) in zip(covers, results) where result == .ok {
+            guard var e = entries[cover], let old = e.programmed else { continue }
+            unlinkUsers(of: cover, old)
+            e.programmed = fb
+            e.status = .blocked(by: key, fallback: true)
+            entries[cover] = e
+            park(cover, on: key)
         }
     }
 
@@ -358,6 +388,8 @@ public final class OffloadEngine {
     private func forget(_ key: HardwareKey) {
         unpark(key)
         entries[key] = nil
+        // Whatever waited on it (a covering route trapping for it) re-evaluates.
+        wakeWaiters(of: key)
     }
 }
 
@@ -373,5 +405,19 @@ extension RouteAction {
 extension Array {
     func chunked(_ size: Int) -> [ArraySlice<Element>] {
         stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}
+
+extension IPAddress {
+    /// The address with every bit past `length` (of its family's width) cleared.
+    func masked(to length: UInt8) -> IPAddress {
+        if isIPv4 {
+            let v = length == 0 ? 0 : ipv4Value & ~(UInt32.max >> UInt32(length))
+            return IPAddress(ipv4: v)
+        }
+        let l = Int(length)
+        let high = l == 0 ? 0 : l >= 64 ? self.high : self.high & ~(UInt64.max >> UInt64(l))
+        let low = l <= 64 ? 0 : l == 128 ? self.low : self.low & ~(UInt64.max >> UInt64(l - 64))
+        return IPAddress(high: high, low: low)
     }
 }

@@ -133,3 +133,42 @@ struct ChipRouterTests {
         try sw.finish()
     }
 }
+
+@Suite("Emulated chip: traps and faults")
+struct ChipTrapTests {
+    @Test("a routed port sends ARP and neighbour discovery to the CPU as such")
+    func routedPortControl() throws {
+        let sw = try ChipRouterTests.router()
+        sw.inject(FrameBuilder.arpRequest(srcMAC: Host.mac(1), senderIP: Host.ip("10.0.1.2"), targetIP: Host.ip("10.0.1.1")), on: 1)
+        sw.inject(FrameBuilder.neighborSolicitation(srcMAC: Host.mac(1), src: Host.ip("2001:db8:1::2"), target: Host.ip("2001:db8:1::1")), on: 1)
+        #expect(sw.drainTrapReasons() == [.arp, .neighborDiscovery])
+        try sw.finish()
+    }
+
+    @Test("each trap has a policer on the virtual clock: a burst passes, the excess is dropped and counted")
+    func policer() throws {
+        var profile = TableProfile.small
+        profile.trapRate = 10
+        profile.trapBurst = 5
+        let sw = EmbeddedSwitch(profile: profile)
+        let bpdu = FrameBuilder.stpConfigurationBPDU(srcMAC: Host.mac(1), rootID: 1, bridgeID: 2)
+        try sw.program([.bridge(BridgeSettings(bridge: 10)), .port(PortSettings(port: 1, bridge: 10))])
+        for _ in 0..<20 { sw.inject(bpdu, on: 1) }
+        #expect(sw.drainTrapReasons().count == 5)
+        #expect(sw.asic.counters().traps[.stp]?.policerDrops == 15)
+        sw.advanceTime(bySeconds: 0.5)
+        for _ in 0..<20 { sw.inject(bpdu, on: 1) }
+        #expect(sw.drainTrapReasons().count == 5)
+        _ = sw.readEvents()
+        try sw.finish()
+    }
+
+    @Test("programming latency advances the virtual clock per operation")
+    func latency() {
+        let asic = EmulatedASIC()
+        asic.inject(.latency(nanosecondsPerOperation: 1_000_000))
+        let before = asic.chip.now
+        _ = asic.apply((1...10).map { .set(.port(PortSettings(port: PortID($0 % 8 + 1)))) })
+        #expect(asic.chip.now - before == 10_000_000)
+    }
+}

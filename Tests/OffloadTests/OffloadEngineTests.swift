@@ -170,3 +170,42 @@ struct OffloadEngineTests {
         #expect(engine.stateSummary() == ["offloaded": 1004])
     }
 }
+
+@Suite("Offload engine: table full at the packet level")
+struct TableFullTrafficTests {
+    @Test("a route that does not fit is failed, its covering route traps its traffic, and both are offloaded once space frees")
+    func coveringRouteTraps() throws {
+        let f = L3Fixture()
+        let sw = EmbeddedSwitch()
+        sw.asic.inject(.shrink(.lpmIPv4, capacity: 2))
+        let engine = OffloadEngine(driver: sw.asic)
+        let host = HardwareRoute(prefix: IPPrefix("10.0.0.0/24")!, action: .attached(500))
+        engine.submit(sets(f.all.dropLast() + [.route(host), .route(f.route("0.0.0.0/0"))]))
+        engine.run()
+        engine.submit(sets([.route(f.route("10.9.0.0/16"))]))
+        engine.run()
+        let wide = HardwareKey.route(vrf: 254, IPPrefix("0.0.0.0/0")!)
+        let narrow = HardwareKey.route(vrf: 254, IPPrefix("10.9.0.0/16")!)
+        #expect(engine.state(of: narrow) == .failed(reason: "LPM table full 2/2"))
+        // The default route must not carry 10.9/16's traffic: it traps until 10.9/16 fits.
+        #expect(engine.state(of: wide) == .trapped(reason: "route default → route 10.9.0.0/16: LPM table full 2/2"))
+        let frame = FrameBuilder.udp(srcMAC: MACAddress("02:00:00:00:00:99")!, dstMAC: f.rif.mac, src: IPAddress("10.0.0.9")!,
+                                     dst: IPAddress("10.9.1.1")!, srcPort: 1, dstPort: 2)
+        sw.inject(frame, on: 3)
+        #expect(sw.drainOutbound().isEmpty)
+        #expect(sw.drainTrapReasons() == [.unresolvedNexthop])
+        // Space frees: both are offloaded and the chip forwards.
+        engine.submit([.remove(host.key)])
+        engine.run()
+        #expect(engine.state(of: wide) == .offloaded)
+        #expect(engine.state(of: narrow) == .offloaded)
+        sw.inject(frame, on: 3)
+        #expect(sw.drainCounts() == [3: 1])
+        _ = sw.readEvents()
+        try sw.finish()
+    }
+}
+
+extension HardwareRoute {
+    var key: HardwareKey { HardwareObject.route(self).key }
+}

@@ -38,7 +38,7 @@ extension SwitchChip {
             } else if ps.rif >= 0, pf.dst & (1 << 40) == 0, pf.tagCount == 0 {
                 drop(.hairpin, port: p)     // unicast to someone else on a routed port: not ours
             } else {
-                trap(frame, port: p, .unknownPort, &sink)
+                trap(frame, port: p, ps.rif >= 0 ? controlReason(pf) : .unknownPort, &sink)
             }
             return
         }
@@ -179,6 +179,15 @@ extension SwitchChip {
             guard let r = remotes[Int(dest & ~FDBValue.tunnelFlag)] else { return }
             encapsulate(frame, pf, tunnel: r.tunnel, remote: r.address, vid: ctx.vid, bridge: bridge, ingressPort: ctx.port, &sink)
         }
+    }
+
+    /// Why a frame a routed port does not forward goes to the CPU.
+    func controlReason(_ pf: ParsedFrame) -> TrapReason {
+        if pf.l3 == .arp { return .arp }
+        if pf.isNeighborDiscovery { return .neighborDiscovery }
+        if pf.isIGMP { return .igmp }
+        if pf.isMLD { return .mld }
+        return .localAddress
     }
 
     /// The IP group of a snoopable multicast frame (not link-local control groups, which
