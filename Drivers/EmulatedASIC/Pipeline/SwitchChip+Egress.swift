@@ -73,7 +73,7 @@ extension SwitchChip {
 
     /// Sends an untagged frame that the router built (dst MAC already the next hop's) out
     /// of router interface `rif`: a routed port directly, a bridge VLAN through its FDB.
-    func outputRouted<S: FrameSink>(_ frame: UnsafeRawBufferPointer, rif: Int32, dmac: UInt64, _ sink: inout S) {
+    func outputRouted<S: FrameSink>(_ frame: UnsafeRawBufferPointer, rif: Int32, _ sink: inout S) {
         guard let r = rifs[Int(rif)] else { return }
         switch r.object.binding {
         case .port(let p):
@@ -84,13 +84,20 @@ extension SwitchChip {
             }
             transmit(frame, port: i, &sink)
         case .bridge(let id, let vid):
-            guard let slot = bridgeSlots[id], let bridge = bridges[slot] else { return }
+            guard let slot = bridgeSlots[id] else { return }
             var pf = ParsedFrame()
             guard FrameParser.parse(frame, into: &pf, options: parserOptions) == nil else { return }
-            let ctx = IngressContext(port: 0, bridge: slot, vid: vid.rawValue)
-            bridgeForward(frame, pf, ctx, &sink)
-            _ = bridge
+            bridgeForward(frame, pf, IngressContext(port: 0, bridge: slot, vid: vid.rawValue), &sink)
         }
+    }
+
+    /// Writes an untagged Ethernet header (MACs in `MACAddress.rawValue` layout).
+    @inline(__always) func writeEthernetHeader(_ buf: UnsafeMutableRawPointer, dst: UInt64, src: UInt64, etherType: UInt16) {
+        buf.storeBytes(of: UInt16(truncatingIfNeeded: dst >> 32).bigEndian, toByteOffset: 0, as: UInt16.self)
+        buf.storeBytes(of: UInt32(truncatingIfNeeded: dst).bigEndian, toByteOffset: 2, as: UInt32.self)
+        buf.storeBytes(of: UInt16(truncatingIfNeeded: src >> 32).bigEndian, toByteOffset: 6, as: UInt16.self)
+        buf.storeBytes(of: UInt32(truncatingIfNeeded: src).bigEndian, toByteOffset: 8, as: UInt32.self)
+        buf.storeBytes(of: etherType.bigEndian, toByteOffset: 12, as: UInt16.self)
     }
 
     /// A 5-tuple hash for ECMP and VXLAN source ports.

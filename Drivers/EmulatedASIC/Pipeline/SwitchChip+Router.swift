@@ -63,12 +63,7 @@ extension SwitchChip {
             }
             guard ipLength + 14 <= ScratchRegion.size else { return }
             let buf = scratch + ScratchRegion.routed
-            buf.storeBytes(of: UInt16(truncatingIfNeeded: mac >> 32).bigEndian, toByteOffset: 0, as: UInt16.self)
-            buf.storeBytes(of: UInt32(truncatingIfNeeded: mac).bigEndian, toByteOffset: 2, as: UInt32.self)
-            let smac = out.object.mac.rawValue
-            buf.storeBytes(of: UInt16(truncatingIfNeeded: smac >> 32).bigEndian, toByteOffset: 6, as: UInt16.self)
-            buf.storeBytes(of: UInt32(truncatingIfNeeded: smac).bigEndian, toByteOffset: 8, as: UInt32.self)
-            buf.storeBytes(of: pf.etherType.bigEndian, toByteOffset: 12, as: UInt16.self)
+            writeEthernetHeader(buf, dst: mac, src: out.object.mac.rawValue, etherType: pf.etherType)
             (buf + 14).copyMemory(from: frame.baseAddress! + pf.l3Offset, byteCount: ipLength)
             let ip = buf + 14
             if pf.l3 == .ipv4 {
@@ -82,7 +77,7 @@ extension SwitchChip {
             } else {
                 ip.storeBytes(of: pf.ttl - 1, toByteOffset: 7, as: UInt8.self)
             }
-            outputRouted(UnsafeRawBufferPointer(start: buf, count: 14 + ipLength), rif: outRIF, dmac: mac, &sink)
+            outputRouted(UnsafeRawBufferPointer(start: buf, count: 14 + ipLength), rif: outRIF, &sink)
         }
     }
 

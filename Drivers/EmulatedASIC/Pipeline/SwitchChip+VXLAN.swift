@@ -60,13 +60,7 @@ extension SwitchChip {
         let total = 50 + innerLength
         guard total <= ScratchRegion.size else { return }
         let buf = scratch + ScratchRegion.encap
-        // Outer Ethernet.
-        buf.storeBytes(of: UInt16(truncatingIfNeeded: mac >> 32).bigEndian, toByteOffset: 0, as: UInt16.self)
-        buf.storeBytes(of: UInt32(truncatingIfNeeded: mac).bigEndian, toByteOffset: 2, as: UInt32.self)
-        let smac = out.object.mac.rawValue
-        buf.storeBytes(of: UInt16(truncatingIfNeeded: smac >> 32).bigEndian, toByteOffset: 6, as: UInt16.self)
-        buf.storeBytes(of: UInt32(truncatingIfNeeded: smac).bigEndian, toByteOffset: 8, as: UInt32.self)
-        buf.storeBytes(of: UInt16(0x0800).bigEndian, toByteOffset: 12, as: UInt16.self)
+        writeEthernetHeader(buf, dst: mac, src: out.object.mac.rawValue, etherType: 0x0800)
         // Outer IPv4: DF clear and TTL 64 unless the tunnel sets one, as the kernel's vxlan
         // sends by default (`df unset`, `ttl auto`).
         let ip = buf + 14
@@ -98,6 +92,6 @@ extension SwitchChip {
         } else {
             inner.copyMemory(from: frame.baseAddress!, byteCount: frame.count)
         }
-        outputRouted(UnsafeRawBufferPointer(start: buf, count: total), rif: rif, dmac: mac, &sink)
+        outputRouted(UnsafeRawBufferPointer(start: buf, count: total), rif: rif, &sink)
     }
 }
