@@ -9,12 +9,14 @@ import Netlink
 enum Bench {
     static let benches: [String: String] = [
         "mirror-routes": "N IPv4 routes inserted by `ip -batch` while the mirror listens; mirror completion time over the kernel's insert time (default N = 1000000; --routes N)",
+        "fdb-lookup": "MACTable lookups/s with N random MACs (8-way buckets) over Swift's Dictionary; learn rate, bytes/entry (default N = 524288; --macs N)",
+        "lpm-lookup": "IPv4LPM lookups/s with N DFZ-like prefixes over a per-length dictionary peer; insert/remove rates, memory (default N = 1000000; --routes N)",
     ]
 
     static func main() throws {
         var args = Array(CommandLine.arguments.dropFirst())
         guard let name = args.first, name != "--help" else {
-            print("usage: hoist-bench --list | NAME [--routes N]")
+            print("usage: hoist-bench --list | NAME [--routes N] [--macs N]")
             exit(2)
         }
         if name == "--list" {
@@ -27,6 +29,10 @@ enum Bench {
             var routes = 1_000_000
             if let i = args.firstIndex(of: "--routes"), i + 1 < args.count, let n = Int(args[i + 1]), n > 0 { routes = n }
             try MirrorRoutes(routes: routes).run()
+        case "lpm-lookup":
+            try LPMLookup(routes: intOption(args, "--routes") ?? 1_000_000).run()
+        case "fdb-lookup":
+            try FDBLookup(macs: intOption(args, "--macs") ?? 524_288).run()
         default:
             FileHandle.standardError.write(Data("hoist-bench: unknown benchmark '\(name)'; try --list\n".utf8))
             exit(2)
