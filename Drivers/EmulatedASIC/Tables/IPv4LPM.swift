@@ -161,11 +161,11 @@ public struct IPv4LPM: Sendable {
     /// the longest present prefix of the same level shorter than `len`, else "nothing at this
     /// level" (no route at level 1, inherit below).
     ///
-    /// Within a node the owner depths answer most of this without the dictionaries: a
+    /// Within a node the owner depths answer most of this without the prefix maps: a
     /// shorter `Q/l` covering `p/len` owns (depth `l + 1`) or is overridden at every slot of
     /// its range, so a slot of that range outside `p/len` with a smaller depth proves `Q`
     /// absent; only a range whose every other slot is owned by longer prefixes (or by `Q`
-    /// itself) needs a dictionary probe.
+    /// itself) needs a map probe.
     func covering(_ p: UInt32, below len: Int) -> (UInt32, UInt8) {
         if len <= 16 {
             var l = len - 1
