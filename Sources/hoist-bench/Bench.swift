@@ -13,12 +13,14 @@ enum Bench {
         "pipeline-l3": "routed frames/s with a DFZ-like table of N IPv4 routes, 4,096 random destinations (default N = 1000000; --routes N; goal 5 M)",
         "pipeline-vxlan": "frames/s bridged into a VXLAN tunnel (encapsulated), in memory, one core (goal 5 M)",
         "route-program": "IPv4 route set operations/s programmed into the emulated chip through the driver, batches of 4,096 (default N = 1000000; --routes N; goal 1 M)",
+        "fdb-lookup": "MACTable lookups/s with N random MACs (8-way buckets) over Swift's Dictionary; learn rate, bytes/entry (default N = 524288; --macs N)",
+        "lpm-lookup": "IPv4LPM lookups/s with N DFZ-like prefixes over a per-length dictionary peer; insert/remove rates, memory (default N = 1000000; --routes N)",
     ]
 
     static func main() throws {
         var args = Array(CommandLine.arguments.dropFirst())
         guard let name = args.first, name != "--help" else {
-            print("usage: hoist-bench --list | NAME [--routes N]")
+            print("usage: hoist-bench --list | NAME [--routes N] [--macs N]")
             exit(2)
         }
         if name == "--list" {
@@ -28,28 +30,24 @@ enum Bench {
         args.removeFirst()
         switch name {
         case "mirror-routes":
-            var routes = 1_000_000
-            if let i = args.firstIndex(of: "--routes"), i + 1 < args.count, let n = Int(args[i + 1]), n > 0 { routes = n }
-            try MirrorRoutes(routes: routes).run()
+            try MirrorRoutes(routes: intOption(args, "--routes") ?? 1_000_000).run()
         case "pipeline-l2":
             try PipelineBench.l2()
         case "pipeline-l3":
-            try PipelineBench.l3(routes: option("--routes", in: args) ?? 1_000_000)
+            try PipelineBench.l3(routes: intOption(args, "--routes") ?? 1_000_000)
         case "pipeline-vxlan":
             try PipelineBench.vxlan()
         case "route-program":
-            try PipelineBench.routeProgram(routes: option("--routes", in: args) ?? 1_000_000)
+            try PipelineBench.routeProgram(routes: intOption(args, "--routes") ?? 1_000_000)
+        case "lpm-lookup":
+            try LPMLookup(routes: intOption(args, "--routes") ?? 1_000_000).run()
+        case "fdb-lookup":
+            try FDBLookup(macs: intOption(args, "--macs") ?? 524_288).run()
         default:
             FileHandle.standardError.write(Data("hoist-bench: unknown benchmark '\(name)'; try --list\n".utf8))
             exit(2)
         }
     }
-}
-
-/// The integer after `name` in `args`, if any.
-func option(_ name: String, in args: [String]) -> Int? {
-    guard let i = args.firstIndex(of: name), i + 1 < args.count, let n = Int(args[i + 1]), n > 0 else { return nil }
-    return n
 }
 
 func shell(_ args: [String], input: String? = nil) throws {
