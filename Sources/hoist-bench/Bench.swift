@@ -8,7 +8,7 @@ import Netlink
 @main
 enum Bench {
     static let benches: [String: String] = [
-        "mirror-routes": "N IPv4 routes inserted by `ip -batch` while the mirror listens; mirror completion time over the kernel's insert time (default N = 1000000; --routes N)",
+        "mirror-routes": "N IPv4 routes inserted by `ip -batch` while the mirror listens; mirror completion time over the kernel's insert time (default N = 1000000; --routes N; --inserter ip-batch|netlink)",
         "pipeline-l2": "known-unicast 64-byte frames/s through the emulated chip's pipeline, in memory, one core (goal 10 M)",
         "pipeline-l3": "routed frames/s with a DFZ-like table of N IPv4 routes, 4,096 random destinations (default N = 1000000; --routes N; goal 5 M)",
         "pipeline-vxlan": "frames/s bridged into a VXLAN tunnel (encapsulated), in memory, one core (goal 5 M)",
@@ -30,7 +30,14 @@ enum Bench {
         args.removeFirst()
         switch name {
         case "mirror-routes":
-            try MirrorRoutes(routes: intOption(args, "--routes") ?? 1_000_000).run()
+            var bench = MirrorRoutes(routes: intOption(args, "--routes") ?? 1_000_000)
+            if let i = args.firstIndex(of: "--inserter"), i + 1 < args.count {
+                guard let kind = MirrorRoutes.Inserter(rawValue: args[i + 1]) else {
+                    throw BenchError(message: "--inserter takes ip-batch or netlink, not '\(args[i + 1])'")
+                }
+                bench.inserter = kind
+            }
+            try bench.run()
         case "pipeline-l2":
             try PipelineBench.l2()
         case "pipeline-l3":
