@@ -155,10 +155,14 @@ public final class KernelMirror {
         return out
     }
 
+    /// The receive error behind the latest resync (nil for one asked for), for logging.
+    public private(set) var lastResyncCause: NetlinkError?
+
     /// Resynchronises from scratch: snapshot the tables (mark), dump everything into fresh
     /// tables, diff (sweep), and carry on reading events, which replays what queued meanwhile.
     public func resync(after error: NetlinkError? = nil) throws {
         statistics.resyncs += 1
+        lastResyncCause = error
         let fresh = try dumpAll()
         noteDeltas { tables.diff(to: fresh, into: &$0) }
         tables = fresh

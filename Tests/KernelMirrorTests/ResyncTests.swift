@@ -10,10 +10,12 @@ struct ResyncTests {
     @Test("ENOBUFS under route churn with a tiny receive buffer: detected, resynced, equal to a fresh dump")
     func overrun() throws {
         let ns = try TestNamespace("ovr")
-        try ns.ip("link add rt0 type veth peer name rt1")
-        try ns.ip("link set rt0 up")
-        try ns.ip("link set rt1 up")
-        try ns.ip("addr add 10.1.0.1/24 dev rt0")
+        try ns.ipScript("""
+            link add rt0 type veth peer name rt1
+            link set rt0 up
+            link set rt1 up
+            addr add 10.1.0.1/24 dev rt0
+            """)
         var config = KernelMirror.Configuration()
         config.receiveBufferBytes = 2048  // the kernel rounds this up to its minimum; far too small for the churn
         let mirror = try KernelMirror(namespace: ns.name, configuration: config)
@@ -25,6 +27,7 @@ struct ResyncTests {
         #expect(done.held)
         #expect(mirror.statistics.overruns >= 1, "the churn should overrun a 2 KiB buffer")
         #expect(mirror.statistics.resyncs >= 1)
+        #expect(mirror.lastResyncCause?.isOverrun == true)
         let fresh = try KernelMirror(namespace: ns.name)
         try fresh.start()
         _ = try mirror.settle(milliseconds: 200)
@@ -35,13 +38,15 @@ struct ResyncTests {
     @Test("routes the kernel drops silently when their link goes down leave the mirror too")
     func silentDeletion() throws {
         let ns = try TestNamespace("sil")
-        try ns.ip("link add rt0 type veth peer name rt1")
-        try ns.ip("link set rt0 up")
-        try ns.ip("link set rt1 up")
-        try ns.ip("addr add 10.2.0.1/24 dev rt0")
-        try ns.ip("route add 10.20.0.0/16 via 10.2.0.2")
-        try ns.ip("nexthop add id 5 via 10.2.0.2 dev rt0")
-        try ns.ip("route add 10.21.0.0/16 nhid 5")
+        try ns.ipScript("""
+            link add rt0 type veth peer name rt1
+            link set rt0 up
+            link set rt1 up
+            addr add 10.2.0.1/24 dev rt0
+            route add 10.20.0.0/16 via 10.2.0.2
+            nexthop add id 5 via 10.2.0.2 dev rt0
+            route add 10.21.0.0/16 nhid 5
+            """)
         let mirror = try KernelMirror(namespace: ns.name)
         try mirror.start()
         let key = Route.Key(destination: IPPrefix("10.20.0.0/16")!)

@@ -20,6 +20,13 @@ final class TestNamespace {
 
     deinit { _ = try? Self.run("ip", ["netns", "del", name]) }
 
+    /// Runs one `ip` command per line of `script` (blank lines skipped), in order.
+    func ipScript(_ script: String) throws {
+        for line in script.split(separator: "\n") where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            try ip(line.trimmingCharacters(in: .whitespaces))
+        }
+    }
+
     /// Runs `ip -n NAME ARGS…`.
     @discardableResult
     func ip(_ args: String) throws -> String { try Self.run("ip", ["-n", name] + args.split(separator: " ").map(String.init)) }
