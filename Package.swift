@@ -10,6 +10,8 @@ import PackageDescription
 //   Stages (pure, no I/O) map model deltas to desired hardware objects; they never import drivers.
 //   Offload (the engine) programs any SwitchDriver; it never imports a concrete driver.
 //   Drivers (EmulatedASIC, …) implement SwitchDriver; they never import stages or the engine.
+//   Daemon wires mirror → stages → engine → any SwitchDriver and writes hardware-learned
+//   MACs back to the kernel; it chooses no concrete driver (the executables do).
 //   Executables (hoist, hoistd, hoist-bench) are the only places that wire concrete pieces.
 let package = Package(
     name: "Hoist",
@@ -49,6 +51,7 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .target(name: "DriverConformance", dependencies: ["SwitchDriver", "SwitchModel"]),
+        .target(name: "Daemon", dependencies: ["KernelMirror", "Netlink", "Offload", "Stages", "SwitchDriver", "SwitchModel"]),
         .executableTarget(
             name: "hoist",
             dependencies: [
@@ -65,6 +68,9 @@ let package = Package(
         .testTarget(name: "StagesTests", dependencies: ["Stages", "SwitchDriver", "SwitchModel"], exclude: ["Golden"]),
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "Stages", "EmulatedASIC", "SwitchDriver", "SwitchModel"]),
         .testTarget(name: "EmulatedASICTests", dependencies: ["EmulatedASIC", "DriverConformance", "SwitchDriver", "SwitchModel"]),
-        .testTarget(name: "KernelMirrorTests", dependencies: ["KernelMirror", "Netlink", "Rendering", "SwitchModel"]),
+        .testTarget(
+            name: "KernelTests",
+            dependencies: ["KernelMirror", "Netlink", "Rendering", "SwitchModel", "Daemon", "EmulatedASIC", "SwitchDriver", "Offload"]
+        ),
     ]
 )

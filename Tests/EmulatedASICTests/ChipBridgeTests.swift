@@ -95,6 +95,20 @@ struct ChipBridgeTests {
         try sw.finish()
     }
 
+    @Test("a dynamic entry the control plane programmed moves with its host but only the kernel ages it")
+    func pinnedDynamic() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        try sw.program([.fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(7), destination: .port(4), isStatic: false))])
+        sw.advanceTime(bySeconds: 400)
+        sw.inject(Frame.udp(from: 1, to: 7), on: 1)
+        #expect(sw.drainCounts() == [4: 1])
+        sw.inject(Frame.udp(from: 7, to: 1), on: 2)
+        _ = sw.drainOutbound()
+        #expect(sw.readEvents().contains(.macMoved(bridge: 10, vid: .none, mac: Host.mac(7), from: .port(4), to: .port(2))))
+        sw.inject(Frame.udp(from: 1, to: 7), on: 1)
+        #expect(sw.drainCounts() == [2: 1])
+    }
+
     @Test("VLAN filtering: PVID, tagging, ingress filtering, VID 0 as untagged")
     func vlanFiltering() throws {
         let sw = try EmbeddedSwitch.bridged(ports: [1, 2, 3, 4], vlanFiltering: true)

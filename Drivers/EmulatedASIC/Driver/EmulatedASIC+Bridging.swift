@@ -114,7 +114,10 @@ extension EmulatedASIC {
     }
 
     func flushFDB(slot: Int) {
-        chip.fdb.removeAll(where: { key, _, _ in Int(key >> 60) == slot }, removed: { _, dest in chip.releaseDestination(dest) })
+        chip.fdb.removeAll(where: { key, _, _ in Int(key >> 60) == slot }, removed: { key, dest in
+            chip.releaseDestination(dest)
+            chip.pinnedDynamic.remove(key)
+        })
         programmedFDB = programmedFDB.filter { _, f in chip.bridgeSlots[f.bridge] != slot }
     }
 
@@ -180,6 +183,7 @@ extension EmulatedASIC {
         default:
             if let previous { chip.releaseDestination(previous.destination) }
             programmedFDB[HardwareObject.fdb(f).key] = f
+            if f.isStatic { chip.pinnedDynamic.remove(key) } else { chip.pinnedDynamic.insert(key) }
             return .ok
         }
     }
@@ -188,6 +192,7 @@ extension EmulatedASIC {
         guard case .fdb(let id, let vid, let mac) = key, let slot = chip.bridgeSlots[id], let b = chip.bridges[slot] else { return .ok }
         programmedFDB[key] = nil
         let k = SwitchChip.fdbKey(slot: slot, vid: b.settings.vlanFiltering ? vid.rawValue : 0, mac: mac.rawValue)
+        chip.pinnedDynamic.remove(k)
         if let old = chip.fdb.remove(k) { chip.releaseDestination(old.destination) }
         return .ok
     }

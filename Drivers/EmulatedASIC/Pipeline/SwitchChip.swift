@@ -30,6 +30,9 @@ public final class SwitchChip {
     var remotes = Slots<RemoteState>()
     var remoteIndex: [RemoteKey: Int] = [:]
     var mdb: [MDBKey: PortSet] = [:]
+    /// Dynamic FDB entries the control plane programmed (kernel-learned MACs): they may
+    /// move, but only the kernel ages them — the chip does not.
+    var pinnedDynamic: Set<UInt64> = []
     var rifs = Slots<RouterInterfaceState>()
     var rifIndex: [RouterInterfaceID: Int32] = [:]
     var neighbors: [NeighborKey: UInt64] = [:]
@@ -95,7 +98,8 @@ public final class SwitchChip {
         var aged: [(UInt64, UInt32)] = []
         fdb.age(now: seconds, isExpired: { key, lastSeen in
             let slot = Int(key >> 60)
-            guard slot < self.bridges.count, let b = self.bridges[slot], b.settings.ageingTime > 0 else { return false }
+            guard slot < self.bridges.count, let b = self.bridges[slot], b.settings.ageingTime > 0,
+                  !self.pinnedDynamic.contains(key) else { return false }
             return seconds &- lastSeen >= b.settings.ageingTime
         }, removed: { key, dest in aged.append((key, dest)) })
         for (key, dest) in aged {

@@ -1,0 +1,114 @@
+import KernelMirror
+import Netlink
+import Offload
+import Stages
+import SwitchDriver
+import SwitchModel
+
+/// The control loop of hoistd: the kernel mirror feeds the stages, the stages feed the
+/// offload engine, the engine programs the driver; what the hardware learns and ages on
+/// its own goes back into the kernel's FDB as `extern_learn`, so `bridge fdb show` agrees
+/// with the chip.
+///
+/// ```
+///  kernel ──RTNLGRP_*──► KernelMirror ──[MirrorDelta]──► StagePipeline ──[DesiredChange]──►
+///     ▲                                                               OffloadEngine.run()
+///     │ RTM_NEWNEIGH / RTM_DELNEIGH (extern_learn)                          │ apply
+///     └──────────── handle(events) ◄── pollEvents ◄──────────────── SwitchDriver
+/// ```
+///
+/// One thread drives it (`start`, then `step` in a loop); it chooses no concrete driver.
+public final class SwitchDaemon {
+    public struct Statistics: Sendable, Equatable {
+        public var deltas = 0
+        public var desiredChanges = 0
+        public var events = 0
+        /// FDB entries written to (or removed from) the kernel for the chip.
+        public var fdbWrites = 0
+        /// Write-backs the kernel refused, or for destinations it cannot hold yet.
+        public var fdbWriteFailures = 0
+        public init() {}
+    }
+
+    public let mirror: KernelMirror
+    public let engine: OffloadEngine
+    public let driver: any SwitchDriver
+    public private(set) var statistics = Statistics()
+    /// Called with each write-back the kernel refused, for logging.
+    public var onWriteBackFailure: ((String) -> Void)?
+
+    var stages: StagePipeline
+    let requests: NetlinkChannel
+    let portNames: [PortID: String]
+
+    /// Mirrors the kernel of `namespace` (the caller's when nil) onto `driver`.
+    public init(namespace: String? = nil, driver: any SwitchDriver,
+                mirrorConfiguration: KernelMirror.Configuration = .init(),
+                engineConfiguration: OffloadEngine.Configuration = .init()) throws {
+        self.driver = driver
+        mirror = try KernelMirror(namespace: namespace, configuration: mirrorConfiguration)
+        requests = try NetlinkChannel(namespace: namespace)
+        engine = OffloadEngine(driver: driver, configuration: engineConfiguration)
+        stages = StagePipeline(capabilities: driver.capabilities)
+        portNames = Dictionary(uniqueKeysWithValues: driver.capabilities.ports.map { ($0.id, $0.name) })
+    }
+
+    /// Dumps the kernel and programs everything; the hardware's current contents are the
+    /// starting point, so a restart changes only what differs.
+    public func start() throws {
+        engine.reconcile(with: driver.readBack())
+        apply(try mirror.start())
+    }
+
+    /// Waits up to `timeoutMilliseconds` for kernel changes, programs them, and writes
+    /// back what the hardware learned or aged meanwhile.
+    public func step(timeoutMilliseconds: Int32) throws {
+        if let deltas = try mirror.poll(timeoutMilliseconds: timeoutMilliseconds) { apply(deltas) }
+        if engine.hasWork { engine.run() }
+        handle(driver.pollEvents(limit: 4096))
+    }
+
+    func apply(_ deltas: [MirrorDelta]) {
+        guard !deltas.isEmpty else { return }
+        statistics.deltas += deltas.count
+        let changes = stages.apply(deltas)
+        statistics.desiredChanges += changes.count
+        engine.submit(changes)
+        engine.run()
+    }
+
+    /// Writes the hardware's own FDB changes to the kernel: learned and moved MACs as
+    /// `extern_learn` entries on the port, aged ones deleted.
+    func handle(_ events: [DriverEvent]) {
+        statistics.events += events.count
+        for event in events {
+            switch event {
+            case .macLearned(_, let vid, let mac, let destination), .macMoved(_, let vid, let mac, _, let destination):
+                writeFDB(add: true, vid: vid, mac: mac, destination: destination)
+            case .macAged(_, let vid, let mac, let destination):
+                writeFDB(add: false, vid: vid, mac: mac, destination: destination)
+            case .portOperState, .packetTrapped:
+                break
+            }
+        }
+    }
+
+    private func writeFDB(add: Bool, vid: VLANID, mac: MACAddress, destination: FDBDestination) {
+        guard case .port(let port) = destination, let name = portNames[port],
+              let link = mirror.tables.links.values.first(where: { $0.name == name }) else {
+            // Tunnel destinations need the vxlan device's remote entry; not written yet.
+            statistics.fdbWriteFailures += 1
+            onWriteBackFailure?("no kernel port for \(mac) on \(destination)")
+            return
+        }
+        let request = add ? KernelRequest.addExternLearnedFDB(port: link.index, mac: mac, vlan: vid)
+            : KernelRequest.deleteFDB(port: link.index, mac: mac, vlan: vid)
+        do {
+            try requests.request(request)
+            statistics.fdbWrites += 1
+        } catch {
+            statistics.fdbWriteFailures += 1
+            onWriteBackFailure?("\(add ? "adding" : "removing") \(mac) vlan \(vid) on \(name): \(error)")
+        }
+    }
+}
