@@ -10,6 +10,8 @@ import PackageDescription
 //   Stages (pure, no I/O) map model deltas to desired hardware objects; they never import drivers.
 //   Offload (the engine) programs any SwitchDriver; it never imports a concrete driver.
 //   Drivers (EmulatedASIC, …) implement SwitchDriver; they never import stages or the engine.
+//   EmulatedASICIO is the chip's packet I/O (AF_PACKET on veth wires, TAP host interfaces),
+//   through the CPacketIO shim; the chip's forwarding core stays pure.
 //   Daemon wires mirror → stages → engine → any SwitchDriver and writes hardware-learned
 //   MACs back to the kernel; it chooses no concrete driver (the executables do).
 //   Executables (hoist, hoistd, hoist-bench) are the only places that wire concrete pieces.
@@ -50,6 +52,8 @@ let package = Package(
             // exclusivity checks cost ~20 % of the L2 pipeline. Release builds only.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
+        .target(name: "CPacketIO", path: "Sources/CPacketIO"),
+        .target(name: "EmulatedASICIO", dependencies: ["CPacketIO", "EmulatedASIC", "SwitchDriver"], path: "Drivers/EmulatedASICIO"),
         .target(name: "DriverConformance", dependencies: ["SwitchDriver", "SwitchModel"]),
         .target(name: "Daemon", dependencies: ["KernelMirror", "Netlink", "Offload", "Stages", "SwitchDriver", "SwitchModel"]),
         .executableTarget(
@@ -70,7 +74,7 @@ let package = Package(
         .testTarget(name: "EmulatedASICTests", dependencies: ["EmulatedASIC", "DriverConformance", "SwitchDriver", "SwitchModel"]),
         .testTarget(
             name: "KernelTests",
-            dependencies: ["KernelMirror", "Netlink", "Rendering", "SwitchModel", "Daemon", "EmulatedASIC", "SwitchDriver", "Offload"]
+            dependencies: ["KernelMirror", "Netlink", "Rendering", "SwitchModel", "Daemon", "EmulatedASIC", "EmulatedASICIO", "SwitchDriver", "Offload"]
         ),
     ]
 )

@@ -1,0 +1,24 @@
+#ifndef HOIST_PACKET_IO_H
+#define HOIST_PACKET_IO_H
+
+/// Opens (creating if needed) the TAP interface `name` (IFF_TAP | IFF_NO_PI), non-blocking.
+/// Returns the file descriptor, or -errno.
+int hoist_tap_open(const char *name);
+
+/// Opens an AF_PACKET raw socket bound to interface `ifname` for all protocols, in
+/// promiscuous mode, non-blocking, with PACKET_IGNORE_OUTGOING so it does not see its own
+/// transmissions. Returns the file descriptor, or -errno.
+int hoist_packet_open(const char *ifname);
+
+/// Moves the calling thread into the network namespace /var/run/netns/`name`. Returns a
+/// descriptor of the thread's previous namespace for `hoist_netns_leave`, or -errno.
+int hoist_netns_enter(const char *name);
+
+/// Returns the calling thread to the namespace `saved` (from `hoist_netns_enter`) and
+/// closes it. Returns 0, or -errno.
+int hoist_netns_leave(int saved);
+
+/// Sets or clears the carrier of a TAP (TUNSETCARRIER). Returns 0, or -errno.
+int hoist_tap_set_carrier(int fd, int up);
+
+#endif
