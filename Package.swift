@@ -20,6 +20,7 @@ let package = Package(
     products: [
         .executable(name: "hoist", targets: ["hoist"]),
         .executable(name: "hoist-bench", targets: ["hoist-bench"]),
+        .executable(name: "hoistd", targets: ["hoistd"]),
         .library(name: "SwitchModel", targets: ["SwitchModel"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "KernelMirror", targets: ["KernelMirror"]),
@@ -60,6 +61,13 @@ let package = Package(
             name: "hoist",
             dependencies: [
                 "KernelMirror", "Netlink", "Rendering", "SwitchModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "hoistd",
+            dependencies: [
+                "Daemon", "EmulatedASIC", "EmulatedASICIO", "Offload", "SwitchDriver", "SwitchModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
