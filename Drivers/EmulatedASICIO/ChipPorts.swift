@@ -51,42 +51,52 @@ public final class ChipPorts {
     public private(set) var wireFrames = 0
     public private(set) var hostFrames = 0
 
-    /// Opens every binding's wire socket and TAP in `namespace` (the caller's when nil).
-    public init(chip: SwitchChip, bindings: [Binding], namespace: String? = nil) throws {
+    /// Opens every binding's wire socket in `wireNamespace` and creates its TAP in
+    /// `hostNamespace` (the caller's when nil). Keep the wires out of the switch's own
+    /// namespace: there the kernel would answer ARP on them and route around the chip.
+    public init(chip: SwitchChip, bindings: [Binding], wireNamespace: String? = nil, hostNamespace: String? = nil) throws {
         self.chip = chip
         self.bindings = bindings
         let size = Int(bindings.map(\.port.rawValue).max() ?? 0) + 1
         wireFDs = Array(repeating: -1, count: size)
         tapFDs = Array(repeating: -1, count: size)
         buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
-        var saved: Int32 = -1
-        if let namespace {
-            saved = hoist_netns_enter(namespace)
-            guard saved >= 0 else {
-                buffer.deallocate()
-                throw IOError(operation: "enter network namespace \(namespace)", code: -saved)
-            }
-        }
-        defer { if saved >= 0 { precondition(hoist_netns_leave(saved) == 0, "could not return to the original namespace") } }
         do {
-            for b in bindings {
-                let i = Int(b.port.rawValue)
-                let wire = hoist_packet_open(b.wire)
-                guard wire >= 0 else { throw IOError(operation: "AF_PACKET socket on \(b.wire)", code: -wire) }
-                wireFDs[i] = wire
-                let tap = hoist_tap_open(b.host)
-                guard tap >= 0 else { throw IOError(operation: "TAP \(b.host)", code: -tap) }
-                tapFDs[i] = tap
-                pollFDs.append(pollfd(fd: wire, events: Int16(POLLIN), revents: 0))
-                pollOwners.append((i, false))
-                pollFDs.append(pollfd(fd: tap, events: Int16(POLLIN), revents: 0))
-                pollOwners.append((i, true))
+            try Self.inNamespace(wireNamespace) {
+                for b in bindings {
+                    let wire = hoist_packet_open(b.wire)
+                    guard wire >= 0 else { throw IOError(operation: "AF_PACKET socket on \(b.wire)", code: -wire) }
+                    wireFDs[Int(b.port.rawValue)] = wire
+                }
+            }
+            try Self.inNamespace(hostNamespace) {
+                for b in bindings {
+                    let tap = hoist_tap_open(b.host)
+                    guard tap >= 0 else { throw IOError(operation: "TAP \(b.host)", code: -tap) }
+                    tapFDs[Int(b.port.rawValue)] = tap
+                }
             }
         } catch {
             closeAll()
             buffer.deallocate()
             throw error
         }
+        for b in bindings {
+            let i = Int(b.port.rawValue)
+            pollFDs.append(pollfd(fd: wireFDs[i], events: Int16(POLLIN), revents: 0))
+            pollOwners.append((i, false))
+            pollFDs.append(pollfd(fd: tapFDs[i], events: Int16(POLLIN), revents: 0))
+            pollOwners.append((i, true))
+        }
+    }
+
+    /// Runs `body` with the calling thread in `namespace`, then returns it to its own.
+    static func inNamespace(_ namespace: String?, _ body: () throws -> Void) throws {
+        guard let namespace else { return try body() }
+        let saved = hoist_netns_enter(namespace)
+        guard saved >= 0 else { throw IOError(operation: "enter network namespace \(namespace)", code: -saved) }
+        defer { precondition(hoist_netns_leave(saved) == 0, "could not return to the original namespace") }
+        try body()
     }
 
     deinit {
@@ -122,7 +132,8 @@ public final class ChipPorts {
         for (k, p) in pollFDs.enumerated() where p.revents & Int16(POLLIN) != 0 {
             let (port, isTap) = pollOwners[k]
             for _ in 0..<budget {
-                let n = recv(p.fd, buffer, Self.bufferSize, Int32(MSG_DONTWAIT))
+                // A TAP is a character device (read), a wire is a socket (recv).
+                let n = isTap ? read(p.fd, buffer, Self.bufferSize) : recv(p.fd, buffer, Self.bufferSize, Int32(MSG_DONTWAIT))
                 guard n > 0 else { break }
                 handled += 1
                 let frame = UnsafeRawBufferPointer(start: buffer, count: n)

@@ -22,6 +22,10 @@ struct Hoistd: ParsableCommand {
     @Option(name: [.customShort("n"), .customLong("netns")], help: "Network namespace of the switch (default: this one).")
     var namespace: String?
 
+    @Option(name: .customLong("wire-netns"),
+            help: "Network namespace of the front-panel wires (default: --netns). Keep them out of the switch's namespace, or its kernel answers ARP on them.")
+    var wireNamespace: String?
+
     @Option(name: .customLong("port"), parsing: .singleValue,
             help: "A front-panel port: N=WIRE binds chip port N to veth WIRE; its host interface is swpN.")
     var ports: [String] = []
@@ -56,7 +60,7 @@ struct Hoistd: ParsableCommand {
 
     func run() throws {
         let asic = EmulatedASIC(profile: TableProfile.all[profile]!)
-        let io = try ChipPorts(chip: asic.chip, bindings: try bindings(), namespace: namespace)
+        let io = try ChipPorts(chip: asic.chip, bindings: try bindings(), wireNamespace: wireNamespace ?? namespace, hostNamespace: namespace)
         let daemon = try SwitchDaemon(namespace: namespace, driver: asic)
         daemon.onWriteBackFailure = { log("fdb write-back: \($0)") }
         try daemon.start()

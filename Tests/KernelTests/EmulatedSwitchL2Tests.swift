@@ -14,37 +14,50 @@ struct EmulatedSwitchL2Tests {
     /// The switch namespace, two hosts, the chip's I/O and the daemon.
     final class Lab {
         let sw: TestNamespace
+        /// Where the chip's front-panel wires live, away from the switch's IP stack.
+        let wires: TestNamespace
         let hosts: [TestNamespace]
         let asic = EmulatedASIC()
         let ports: ChipPorts
         let daemon: SwitchDaemon
 
-        init(hosts count: Int = 2) throws {
+        /// `count` hosts, host n at `address(n)` (with `gateway(n)` as default route if
+        /// given); `configure` sets the switch up with `ip` once its swpN exist.
+        init(hosts count: Int = 2, address: (Int) -> String = { "10.0.0.\($0)/24" }, gateway: ((Int) -> String)? = nil,
+             configure: (TestNamespace) throws -> Void = Lab.bridgeAll) throws {
             sw = try TestNamespace("sw")
+            wires = try TestNamespace("asic")
             var hosts: [TestNamespace] = []
             var bindings: [ChipPorts.Binding] = []
             for n in 1...count {
                 let h = try TestNamespace("h\(n)")
-                try sw.ip("link add fp\(n) type veth peer name eth0 netns \(h.name)")
-                try sw.ip("link set fp\(n) up")
+                try wires.ip("link add fp\(n) type veth peer name eth0 netns \(h.name)")
+                try wires.ip("link set fp\(n) up")
                 try h.ipScript("""
                     link set eth0 address 02:00:00:00:10:0\(n)
-                    addr add 10.0.0.\(n)/24 dev eth0
+                    addr add \(address(n)) dev eth0
                     link set eth0 up
                     """)
+                if let gateway { try h.ip("route add default via \(gateway(n))") }
                 hosts.append(h)
                 bindings.append(.init(port: PortID(UInt16(n)), wire: "fp\(n)"))
             }
             self.hosts = hosts
-            ports = try ChipPorts(chip: asic.chip, bindings: bindings, namespace: sw.name)
-            try sw.ip("link add br0 type bridge")
-            for n in 1...count {
-                try sw.ip("link set swp\(n) master br0")
-                try sw.ip("link set swp\(n) up")
-            }
-            try sw.ip("link set br0 up")
+            ports = try ChipPorts(chip: asic.chip, bindings: bindings, wireNamespace: wires.name, hostNamespace: sw.name)
+            try configure(sw)
             daemon = try SwitchDaemon(namespace: sw.name, driver: asic)
             try daemon.start()
+        }
+
+        /// A bridge br0 over every swpN.
+        static func bridgeAll(_ sw: TestNamespace) throws {
+            try sw.ip("link add br0 type bridge")
+            let names = try sw.ipJSON("link show").compactMap { $0["ifname"] as? String }.filter { $0.hasPrefix("swp") }
+            for name in names {
+                try sw.ip("link set \(name) master br0")
+                try sw.ip("link set \(name) up")
+            }
+            try sw.ip("link set br0 up")
         }
 
         /// Runs the chip and the daemon until `process` exits; its exit status.
@@ -60,6 +73,16 @@ struct EmulatedSwitchL2Tests {
             if p.isRunning { p.terminate() }
             p.waitUntilExit()
             return p.terminationStatus
+        }
+
+        /// Pumps until `condition` holds or `seconds` pass.
+        func pump(seconds: Double = 5, until condition: () -> Bool) throws -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                try pump(milliseconds: 5)
+                if condition() { return true }
+            }
+            return false
         }
 
         func pump(milliseconds: Int32) throws {
@@ -90,7 +113,10 @@ struct EmulatedSwitchL2Tests {
     func floodOff() throws {
         let lab = try Lab()
         try lab.sw.bridge("link set dev swp2 flood off")
-        try lab.pump(milliseconds: 50)
+        let applied = try lab.pump(until: {
+            lab.asic.readBack().contains { if case .port(let p) = $0 { p.port == 2 && !p.unicastFlood } else { false } }
+        })
+        #expect(applied, "flood off did not reach the chip")
         let before = lab.asic.counters().drops[.floodSuppressed] ?? 0
         // A frame to an unknown MAC from host 1 (its ARP table pinned to a MAC nobody has).
         try lab.hosts[0].ip("neigh add 10.0.0.99 lladdr 02:00:00:00:99:99 dev eth0")
@@ -98,5 +124,35 @@ struct EmulatedSwitchL2Tests {
         // swp2 is the only other port: with its flood off, each unknown unicast frame has
         // nowhere to go and is dropped as flood_suppressed instead of reaching host 2.
         #expect((lab.asic.counters().drops[.floodSuppressed] ?? 0) - before >= 2, "unknown unicast was flooded")
+    }
+}
+
+@Suite("Emulated switch: L3 end to end", needsRoot, .serialized)
+struct EmulatedSwitchL3Tests {
+    typealias Lab = EmulatedSwitchL2Tests.Lab
+
+    @Test("two routed subnets: the first packet is trapped until the kernel resolves the neighbour, then the chip routes")
+    func routedPorts() throws {
+        let lab = try Lab(hosts: 2, address: { "10.\($0).0.2/24" }, gateway: { "10.\($0).0.1" }) { sw in
+            try sw.exec(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+            try sw.ipScript("""
+                addr add 10.1.0.1/24 dev swp1
+                addr add 10.2.0.1/24 dev swp2
+                link set swp1 up
+                link set swp2 up
+                """)
+        }
+        let status = try lab.run(["ping", "-c", "4", "-i", "0.2", "-W", "2", "10.2.0.2"], in: lab.hosts[0])
+        #expect(status == 0, "ping across the emulated router failed")
+        try lab.pump(milliseconds: 50)
+        let engine = lab.daemon.engine
+        #expect(engine.state(of: .route(vrf: 254, IPPrefix("10.2.0.0/24")!)) == .offloaded)
+        let swp2 = try #require(lab.daemon.mirror.tables.links.values.first { $0.name == "swp2" })
+        let neighbor = HardwareKey.neighbor(RouterInterfaceID(rawValue: swp2.index.rawValue), IPAddress("10.2.0.2")!)
+        #expect(engine.state(of: neighbor) == .offloaded, "the kernel-resolved neighbour did not reach the chip")
+        let c = lab.asic.counters()
+        #expect((c.traps[.unresolvedNexthop]?.packets ?? 0) >= 1, "the first packet should have been trapped as unresolved")
+        #expect((c.ports[2]?.txPackets ?? 0) >= 2, "the chip routed no echo requests itself")
+        #expect(engine.audit().isEmpty)
     }
 }
