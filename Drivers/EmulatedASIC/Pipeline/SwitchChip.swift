@@ -88,10 +88,15 @@ public final class SwitchChip {
     deinit { scratch.deallocate() }
 
     /// Advances the virtual clock and ages learned MACs whose bridge's ageing time passed.
+    /// The ageing scan runs at most once per virtual second, as a chip's ageing engine does.
     public func advance(byNanoseconds delta: UInt64) {
         now &+= delta
+        guard nowSeconds != lastAgeingScan else { return }
+        lastAgeingScan = nowSeconds
         ageFDB()
     }
+
+    var lastAgeingScan: UInt32 = 0
 
     func ageFDB() {
         let seconds = nowSeconds
