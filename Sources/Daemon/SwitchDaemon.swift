@@ -40,6 +40,7 @@ public final class SwitchDaemon {
     var stages: StagePipeline
     let requests: NetlinkChannel
     let portNames: [PortID: String]
+    var portIndexes: [PortID: IfIndex] = [:]
 
     /// Mirrors the kernel of `namespace` (the caller's when nil) onto `driver`.
     public init(namespace: String? = nil, driver: any SwitchDriver,
@@ -78,37 +79,57 @@ public final class SwitchDaemon {
     }
 
     /// Writes the hardware's own FDB changes to the kernel: learned and moved MACs as
-    /// `extern_learn` entries on the port, aged ones deleted.
+    /// `extern_learn` entries on the port, aged ones deleted. Requests go in batches of 256
+    /// per `send()` without waiting for ACKs (rtnetlink handles each send synchronously);
+    /// the kernel's error replies are collected after each batch.
     func handle(_ events: [DriverEvent]) {
         statistics.events += events.count
+        var batch: [NetlinkMessageBuilder] = []
         for event in events {
             switch event {
             case .macLearned(_, let vid, let mac, let destination), .macMoved(_, let vid, let mac, _, let destination):
-                writeFDB(add: true, vid: vid, mac: mac, destination: destination)
+                if let r = fdbRequest(add: true, vid: vid, mac: mac, destination: destination) { batch.append(r) }
             case .macAged(_, let vid, let mac, let destination):
-                writeFDB(add: false, vid: vid, mac: mac, destination: destination)
+                if let r = fdbRequest(add: false, vid: vid, mac: mac, destination: destination) { batch.append(r) }
             case .portOperState, .packetTrapped:
                 break
             }
+            if batch.count == 256 { send(&batch) }
+        }
+        send(&batch)
+    }
+
+    private func send(_ batch: inout [NetlinkMessageBuilder]) {
+        guard !batch.isEmpty else { return }
+        defer { batch.removeAll(keepingCapacity: true) }
+        do {
+            try requests.sendBatch(batch)
+            let errors = try requests.drainErrors()
+            statistics.fdbWrites += batch.count - errors.count
+            statistics.fdbWriteFailures += errors.count
+            for e in errors { onWriteBackFailure?("fdb write-back: \(e)") }
+        } catch {
+            statistics.fdbWriteFailures += batch.count
+            onWriteBackFailure?("fdb write-back of \(batch.count) entries: \(error)")
         }
     }
 
-    private func writeFDB(add: Bool, vid: VLANID, mac: MACAddress, destination: FDBDestination) {
-        guard case .port(let port) = destination, let name = portNames[port],
-              let link = mirror.tables.links.values.first(where: { $0.name == name }) else {
+    private func fdbRequest(add: Bool, vid: VLANID, mac: MACAddress, destination: FDBDestination) -> NetlinkMessageBuilder? {
+        guard case .port(let port) = destination, let link = kernelPort(port) else {
             // Tunnel destinations need the vxlan device's remote entry; not written yet.
             statistics.fdbWriteFailures += 1
             onWriteBackFailure?("no kernel port for \(mac) on \(destination)")
-            return
+            return nil
         }
-        let request = add ? KernelRequest.addExternLearnedFDB(port: link.index, mac: mac, vlan: vid)
-            : KernelRequest.deleteFDB(port: link.index, mac: mac, vlan: vid)
-        do {
-            try requests.request(request)
-            statistics.fdbWrites += 1
-        } catch {
-            statistics.fdbWriteFailures += 1
-            onWriteBackFailure?("\(add ? "adding" : "removing") \(mac) vlan \(vid) on \(name): \(error)")
-        }
+        return add ? KernelRequest.addExternLearnedFDB(port: link, mac: mac, vlan: vid)
+            : KernelRequest.deleteFDB(port: link, mac: mac, vlan: vid)
+    }
+
+    /// The kernel interface of a chip port (its host interface, by name).
+    private func kernelPort(_ port: PortID) -> IfIndex? {
+        if let cached = portIndexes[port], mirror.tables.links[cached]?.name == portNames[port] { return cached }
+        guard let name = portNames[port], let link = mirror.tables.links.values.first(where: { $0.name == name }) else { return nil }
+        portIndexes[port] = link.index
+        return link.index
     }
 }
