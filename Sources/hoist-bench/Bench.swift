@@ -12,6 +12,7 @@ enum Bench {
         "pipeline-l2": "known-unicast 64-byte frames/s through the emulated chip's pipeline, in memory, one core (goal 10 M)",
         "pipeline-l3": "routed frames/s with a DFZ-like table of N IPv4 routes, 4,096 random destinations (default N = 1000000; --routes N; goal 5 M)",
         "pipeline-vxlan": "frames/s bridged into a VXLAN tunnel (encapsulated), in memory, one core (goal 5 M)",
+        "route-offload": "N IPv4 routes inserted in the kernel (ip -batch or --inserter netlink) → all programmed in the emulated chip through hoistd's loop; time over the kernel's insert time (default N = 1000000; --routes N; goal ≤ 1.1)",
         "route-program": "IPv4 route set operations/s programmed into the emulated chip through the driver, batches of 4,096 (default N = 1000000; --routes N; goal 1 M)",
         "fdb-learn": "new source MACs/s from the first frame into the emulated chip to the kernel's extern_learn entry, through hoistd's loop (default N = 100000; --macs N; goal 100k)",
         "fdb-lookup": "MACTable lookups/s with N random MACs (8-way buckets) over Swift's Dictionary; learn rate, bytes/entry (default N = 524288; --macs N)",
@@ -30,15 +31,20 @@ enum Bench {
         }
         args.removeFirst()
         switch name {
-        case "mirror-routes":
-            var bench = MirrorRoutes(routes: intOption(args, "--routes") ?? 1_000_000)
+        case "mirror-routes", "route-offload":
+            let routes = intOption(args, "--routes") ?? 1_000_000
+            var inserter = MirrorRoutes.Inserter.ipBatch
             if let i = args.firstIndex(of: "--inserter"), i + 1 < args.count {
                 guard let kind = MirrorRoutes.Inserter(rawValue: args[i + 1]) else {
                     throw BenchError(message: "--inserter takes ip-batch or netlink, not '\(args[i + 1])'")
                 }
-                bench.inserter = kind
+                inserter = kind
             }
-            try bench.run()
+            if name == "mirror-routes" {
+                try MirrorRoutes(routes: routes, inserter: inserter).run()
+            } else {
+                try RouteOffload(routes: routes, inserter: inserter).run()
+            }
         case "pipeline-l2":
             try PipelineBench.l2()
         case "pipeline-l3":

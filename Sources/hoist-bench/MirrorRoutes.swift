@@ -29,15 +29,7 @@ struct MirrorRoutes {
                     "addr add 10.1.0.1/24 dev rt0"] {
             try shell(["ip", "-n", ns] + cmd.split(separator: " ").map(String.init))
         }
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns).batch")
-        var batch = ""
-        batch.reserveCapacity(routes * 40)
-        for i in 0..<routes where inserter == .ipBatch {
-            let v = Self.destination(i)
-            batch += "route add \(v >> 24).\((v >> 16) & 255).\((v >> 8) & 255).0/24 via 10.1.0.2\n"
-        }
-        try batch.write(to: file, atomically: false, encoding: .utf8)
-        batch = ""
+        let file = try Self.writeBatch(routes: inserter == .ipBatch ? routes : 0, namespace: ns)
         defer { try? FileManager.default.removeItem(at: file) }
 
         let mirror = try KernelMirror(namespace: ns)
@@ -84,6 +76,19 @@ struct MirrorRoutes {
               ("lost", "\(routes - got)"), ("bytes_per_route", String(format: "%.0f", perRoute)),
               ("resyncs", "\(s.resyncs)")])
         if got != routes { throw BenchError(message: "the mirror lost \(routes - got) routes") }
+    }
+
+    /// Writes the `ip -batch` file of the first `routes` routes (via 10.1.0.2).
+    static func writeBatch(routes: Int, namespace ns: String) throws -> URL {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns).batch")
+        var batch = ""
+        batch.reserveCapacity(routes * 40)
+        for i in 0..<routes {
+            let v = destination(i)
+            batch += "route add \(v >> 24).\((v >> 16) & 255).\((v >> 8) & 255).0/24 via 10.1.0.2\n"
+        }
+        try batch.write(to: file, atomically: false, encoding: .utf8)
+        return file
     }
 
     /// Starts inserting on another process or thread; the box says when the kernel is done.
