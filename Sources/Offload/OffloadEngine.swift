@@ -188,6 +188,24 @@ public final class OffloadEngine {
         }
     }
 
+    /// Programmed routes whose action uses one of `keys` (a nexthop, group or router
+    /// interface), with the key they use: one pass over the entries, only when such an
+    /// object goes.
+    func routeUsers(of keys: Set<HardwareKey>) -> [(HardwareKey, HardwareKey)] {
+        guard keys.contains(where: { if case .nexthop = $0 { true } else if case .nexthopGroup = $0 { true } else if case .routerInterface = $0 { true } else { false } }) else {
+            return []
+        }
+        var out: [(HardwareKey, HardwareKey)] = []
+        for (key, e) in entries {
+            guard case .route? = e.programmed.map({ $0.key }), let p = e.programmed else { continue }
+            for dep in p.dependencies where keys.contains(dep) {
+                out.append((key, dep))
+                break
+            }
+        }
+        return out
+    }
+
     /// A stand-in programmed while the real object waits: routes trap to the CPU, so a
     /// less specific route never catches their traffic.
     func fallback(for object: HardwareObject) -> HardwareObject? {
@@ -282,13 +300,13 @@ public final class OffloadEngine {
         while let key = stack.popLast() {
             guard closure.insert(key).inserted else { continue }
             for user in users[key] ?? [] {
-                guard let p = entries[user]?.programmed else { continue }
-                if let fb = fallback(for: p) {
-                    demotions.append((user, fb, key))
-                } else {
-                    stack.append(user)
-                }
+                guard entries[user]?.programmed != nil else { continue }
+                stack.append(user)
             }
+        }
+        // Routes standing on anything that goes are demoted to their trap stand-in.
+        for (route, blocker) in routeUsers(of: closure) {
+            if let p = entries[route]?.programmed, let fb = fallback(for: p) { demotions.append((route, fb, blocker)) }
         }
         for chunk in demotions.chunked(configuration.batchSize) {
             let results = driver.apply(chunk.map { .set($0.fallback) })
@@ -374,11 +392,16 @@ public final class OffloadEngine {
         waitingForSpace[table] = queue.isEmpty ? nil : queue
     }
 
+    /// Records `key` as a user of what `object` depends on. Routes are not recorded: a
+    /// million routes behind one nexthop would make this index the engine's biggest cost;
+    /// removals that can affect routes scan for them instead (`routeUsers(of:)`).
     func linkUsers(of key: HardwareKey, _ object: HardwareObject) {
+        if case .route = key { return }
         for dep in object.dependencies { users[dep, default: []].insert(key) }
     }
 
     func unlinkUsers(of key: HardwareKey, _ object: HardwareObject) {
+        if case .route = key { return }
         for dep in object.dependencies {
             users[dep]?.remove(key)
             if users[dep]?.isEmpty == true { users[dep] = nil }
