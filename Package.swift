@@ -54,20 +54,21 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .target(name: "CPacketIO", path: "Sources/CPacketIO"),
+        .target(name: "ControlAPI", dependencies: ["Rendering"]),
         .target(name: "EmulatedASICIO", dependencies: ["CPacketIO", "EmulatedASIC", "SwitchDriver"], path: "Drivers/EmulatedASICIO"),
         .target(name: "DriverConformance", dependencies: ["SwitchDriver", "SwitchModel"]),
         .target(name: "Daemon", dependencies: ["KernelMirror", "Netlink", "Offload", "Stages", "SwitchDriver", "SwitchModel"]),
         .executableTarget(
             name: "hoist",
             dependencies: [
-                "KernelMirror", "Netlink", "Rendering", "SwitchModel",
+                "ControlAPI", "KernelMirror", "Netlink", "Rendering", "SwitchModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "hoistd",
             dependencies: [
-                "Daemon", "EmulatedASIC", "EmulatedASICIO", "Offload", "SwitchDriver", "SwitchModel",
+                "ControlAPI", "Daemon", "EmulatedASIC", "EmulatedASICIO", "Offload", "Rendering", "SwitchDriver", "SwitchModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ControlAPI
 import Daemon
 import EmulatedASIC
 import EmulatedASICIO
@@ -36,6 +37,9 @@ struct Hoistd: ParsableCommand {
     @Option(help: "Stop after this many seconds (default: until SIGTERM or SIGINT).")
     var seconds: Double?
 
+    @Option(help: "The control socket `hoist show` and `hoist why` talk to (mode 0660).")
+    var socket: String = ControlProtocol.defaultSocketPath
+
     @Flag(help: "On exit, print every object's offload state and the table occupancy.")
     var report = false
 
@@ -64,7 +68,8 @@ struct Hoistd: ParsableCommand {
         let daemon = try SwitchDaemon(namespace: namespace, driver: asic)
         daemon.onWriteBackFailure = { log("fdb write-back: \($0)") }
         try daemon.start()
-        log("running: \(io.bindings.count) ports, profile \(profile)\(namespace.map { ", netns \($0)" } ?? "")")
+        let control = try ControlServer(path: socket) { OffloadQuery(daemon: daemon).handle($0) }
+        log("running: \(io.bindings.count) ports, profile \(profile)\(namespace.map { ", netns \($0)" } ?? ""), control socket \(control.path)")
         Stop.install()
         let start = Date()
         var clock = DispatchTime.now().uptimeNanoseconds
@@ -72,6 +77,7 @@ struct Hoistd: ParsableCommand {
             if let seconds, Date().timeIntervalSince(start) >= seconds { break }
             try io.pollOnce(timeoutMilliseconds: 5)
             try daemon.step(timeoutMilliseconds: 0)
+            control.serve()
             // The chip's clock follows real time: ageing and trap policers run on it.
             let now = DispatchTime.now().uptimeNanoseconds
             asic.chip.advance(byNanoseconds: now - clock)
@@ -91,5 +97,11 @@ enum Stop {
     static func install() {
         signal(SIGINT) { _ in Stop.requested = true }
         signal(SIGTERM) { _ in Stop.requested = true }
+        // A parent may have started us with these blocked (its mask is inherited).
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }

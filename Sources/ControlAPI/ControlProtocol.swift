@@ -1,0 +1,79 @@
+import Rendering
+
+/// hoistd's control protocol, version 1: one JSON object per line each way over a unix
+/// stream socket.
+///
+/// ```
+/// → {"version":1,"command":"show","object":"routes"}
+/// ← {"version":1,"ok":true,"objects":[{"object":"route 10.9.0.0/16","offload":"offloaded",…}]}
+/// → {"version":1,"command":"why","object":"route 10.9.0.0/16"}
+/// ← {"version":1,"ok":false,"error":"no object matches 'route 10.9.0.0/16'"}
+/// ```
+public enum ControlProtocol {
+    public static let version: Int64 = 1
+    /// Where hoistd listens unless told otherwise.
+    public static let defaultSocketPath = "/run/hoist/hoistd.sock"
+    /// The longest request line the server accepts.
+    public static let maxRequestBytes = 64 << 10
+}
+
+/// One request.
+public struct ControlRequest: Equatable, Sendable {
+    public enum Command: String, Sendable, CaseIterable {
+        case show, why
+    }
+    public var command: Command
+    public var object: String
+
+    public init(command: Command, object: String) {
+        self.command = command
+        self.object = object
+    }
+
+    public var json: JSONValue {
+        .object([("version", .int(ControlProtocol.version)), ("command", .string(command.rawValue)), ("object", .string(object))])
+    }
+
+    /// Decodes a request line; the error says what is wrong in words a client author can act on.
+    public static func decode(_ line: String) throws -> ControlRequest {
+        let value: JSONValue
+        do { value = try JSONValue.parse(line) } catch { throw ControlError(message: "\(error)") }
+        guard case .int(let version)? = value["version"] else { throw ControlError(message: "missing \"version\"") }
+        guard version == ControlProtocol.version else {
+            throw ControlError(message: "protocol version \(version) not supported; this hoistd speaks \(ControlProtocol.version)")
+        }
+        guard case .string(let c)? = value["command"], let command = Command(rawValue: c) else {
+            throw ControlError(message: "\"command\" must be one of: \(Command.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard case .string(let object)? = value["object"] else { throw ControlError(message: "missing \"object\"") }
+        return ControlRequest(command: command, object: object)
+    }
+}
+
+/// One response: objects, or an error.
+public enum ControlResponse: Equatable, Sendable {
+    case objects([JSONValue])
+    case error(String)
+
+    public var json: JSONValue {
+        switch self {
+        case .objects(let o): .object([("version", .int(ControlProtocol.version)), ("ok", .bool(true)), ("objects", .array(o))])
+        case .error(let e): .object([("version", .int(ControlProtocol.version)), ("ok", .bool(false)), ("error", .string(e))])
+        }
+    }
+
+    public static func decode(_ line: String) throws -> ControlResponse {
+        let value: JSONValue
+        do { value = try JSONValue.parse(line) } catch { throw ControlError(message: "hoistd answered with \(error)") }
+        if case .bool(true)? = value["ok"], case .array(let objects)? = value["objects"] { return .objects(objects) }
+        if case .string(let e)? = value["error"] { return .error(e) }
+        throw ControlError(message: "hoistd answered with an unknown shape")
+    }
+}
+
+/// A control-protocol failure with a message a person can act on.
+public struct ControlError: Error, CustomStringConvertible, Equatable {
+    public var message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
+}

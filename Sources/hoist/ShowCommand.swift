@@ -1,0 +1,108 @@
+import ArgumentParser
+import ControlAPI
+import Glibc
+import Rendering
+
+/// Options shared by the commands that ask hoistd.
+struct DaemonOptions: ParsableArguments {
+    @Option(help: "hoistd's control socket.")
+    var socket: String = ControlProtocol.defaultSocketPath
+
+    @Flag(name: [.customShort("j"), .customLong("json")], help: "JSON output, with iproute2's field names.")
+    var json = false
+
+    /// Sends `request` and prints the answer; a refusal or an absent daemon is an error.
+    func ask(_ request: ControlRequest) throws {
+        switch try ControlClient.send(request, path: socket) {
+        case .error(let message):
+            throw ValidationError(message)
+        case .objects(let objects):
+            if json {
+                output(JSONValue.array(objects).text + "\n")
+            } else {
+                output(objects.map(Self.line).joined())
+            }
+        }
+    }
+
+    /// One object as a line for people: its name, then `field value` pairs, state last.
+    static func line(_ object: JSONValue) -> String {
+        guard case .object(let fields) = object else { return object.text + "\n" }
+        var name = ""
+        var parts: [String] = []
+        var state = ""
+        for (key, value) in fields {
+            let text: String
+            switch value {
+            case .string(let s): text = s
+            case .array(let items): text = items.map { if case .string(let s) = $0 { s } else { $0.text } }.joined(separator: ",")
+            default: text = value.text
+            }
+            switch key {
+            case "object": name = text
+            case "offload": state = text
+            case "reason": state += ": " + text
+            default: parts.append("\(key) \(text)")
+            }
+        }
+        var line = name.isEmpty ? "" : name.padding(toLength: max(name.count, 32)) + "  "
+        line += parts.joined(separator: " ")
+        if !state.isEmpty { line += (parts.isEmpty ? "" : "  ") + state }
+        return line + "\n"
+    }
+
+    func output(_ text: String) {
+        let bytes = Array(text.utf8)
+        bytes.withUnsafeBytes { _ = Glibc.write(1, $0.baseAddress, $0.count) }
+    }
+}
+
+extension String {
+    func padding(toLength n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+}
+
+/// `hoist show OBJECT`: every object of a kind, with its offload state.
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show what hoistd offloads: ports, fdb, vlans, stp, mdb, vxlan, routes, nexthops, neighbors, resources, counters, traps."
+    )
+
+    static let objects = ["ports", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "resources", "counters", "traps"]
+
+    @Argument(help: "What to show.")
+    var object: String
+
+    @OptionGroup var options: DaemonOptions
+
+    func validate() throws {
+        guard Self.objects.contains(object) else {
+            throw ValidationError("unknown object '\(object)'; one of: \(Self.objects.joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        try options.ask(ControlRequest(command: .show, object: object))
+    }
+}
+
+/// `hoist why OBJECT`: one object's offload state and the chain of reasons behind it.
+struct WhyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "why",
+        abstract: "Explain an object's offload state: hoist why route 10.9.0.0/16"
+    )
+
+    @Argument(help: "The object, as `hoist show` names it (e.g. route 10.9.0.0/16, port swp1).")
+    var object: [String]
+
+    @OptionGroup var options: DaemonOptions
+
+    func validate() throws {
+        guard !object.isEmpty else { throw ValidationError("name an object, e.g. `hoist why route 10.9.0.0/16`") }
+    }
+
+    func run() throws {
+        try options.ask(ControlRequest(command: .why, object: object.joined(separator: " ")))
+    }
+}

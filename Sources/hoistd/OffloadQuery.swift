@@ -1,0 +1,104 @@
+import ControlAPI
+import Daemon
+import Offload
+import Rendering
+import SwitchDriver
+import SwitchModel
+
+/// Answers `hoist show` and `hoist why` from the engine's offload states and the driver's
+/// counters.
+struct OffloadQuery {
+    let daemon: SwitchDaemon
+
+    /// What `hoist show` knows, in the order `hoist show --help` lists them.
+    static let objects = ["ports", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors",
+                          "resources", "counters", "traps"]
+
+    func handle(_ request: ControlRequest) -> ControlResponse {
+        switch request.command {
+        case .show:
+            guard Self.objects.contains(request.object) else {
+                return .error("unknown object '\(request.object)'; one of: \(Self.objects.joined(separator: ", "))")
+            }
+            return .objects(show(request.object))
+        case .why:
+            let wanted = request.object.trimmingCharacters(in: .whitespaces)
+            let states = daemon.engine.states()
+            var matches = states.filter { $0.key.description == wanted }
+            if matches.isEmpty { matches = states.filter { $0.key.description.contains(wanted) } }
+            guard !matches.isEmpty else {
+                return .error("no object matches '\(wanted)'; `hoist show routes` (or ports, fdb, …) lists them")
+            }
+            return .objects(matches.map { row($0.key, $0.object, $0.state) })
+        }
+    }
+
+    func show(_ kind: String) -> [JSONValue] {
+        switch kind {
+        case "resources":
+            return daemon.engine.occupancy().sorted { $0.key.rawValue < $1.key.rawValue }.map { table, use in
+                .object([("table", .string(table.rawValue)), ("used", .int(Int64(use.used))), ("capacity", .int(Int64(use.capacity)))])
+            }
+        case "counters":
+            let c = daemon.driver.counters()
+            var out: [JSONValue] = c.ports.sorted { $0.key < $1.key }.map { port, p in
+                .object([("ifname", .string(port.description)), ("rx_packets", .int(Int64(p.rxPackets))), ("rx_bytes", .int(Int64(p.rxBytes))),
+                         ("tx_packets", .int(Int64(p.txPackets))), ("tx_bytes", .int(Int64(p.txBytes))), ("rx_dropped", .int(Int64(p.rxDrops)))])
+            }
+            out += c.drops.sorted { $0.key.rawValue < $1.key.rawValue }.map { .object([("drop", .string($0.key.rawValue)), ("packets", .int(Int64($0.value)))]) }
+            return out
+        case "traps":
+            return daemon.driver.counters().traps.sorted { $0.key.rawValue < $1.key.rawValue }.map { reason, t in
+                .object([("trap", .string(reason.rawValue)), ("packets", .int(Int64(t.packets))), ("policer_drops", .int(Int64(t.policerDrops)))])
+            }
+        default:
+            return daemon.engine.states().filter { Self.kind(of: $0.key) == kind || (kind == "stp" && Self.kind(of: $0.key) == "ports") }
+                .map { row($0.key, $0.object, $0.state, stp: kind == "stp") }
+        }
+    }
+
+    static func kind(of key: HardwareKey) -> String {
+        switch key {
+        case .port: "ports"
+        case .bridge: "bridges"
+        case .vlanMember: "vlans"
+        case .fdb: "fdb"
+        case .mdb: "mdb"
+        case .vxlanTunnel, .vxlanFlood: "vxlan"
+        case .route: "routes"
+        case .nexthop, .nexthopGroup: "nexthops"
+        case .neighbor: "neighbors"
+        case .routerInterface: "rifs"
+        }
+    }
+
+    /// One object: its name, offload state and reason, and the fields iproute2 would show.
+    func row(_ key: HardwareKey, _ object: HardwareObject, _ state: OffloadState, stp: Bool = false) -> JSONValue {
+        var fields: [(String, JSONValue)] = [("object", .string(key.description))]
+        switch object {
+        case .port(let p):
+            fields.append(("ifname", .string(p.port.description)))
+            fields.append(("state", .string(p.stpState.description)))
+            if !stp {
+                fields += [("learning", .bool(p.learning)), ("flood", .bool(p.unicastFlood)), ("mcast_flood", .bool(p.multicastFlood)),
+                           ("bcast_flood", .bool(p.broadcastFlood)), ("isolated", .bool(p.isolated))]
+            }
+        case .fdb(let f):
+            fields += [("mac", .string(f.mac.description)), ("vlan", .int(Int64(f.vid.rawValue))), ("dst", .string(f.destination.description))]
+        case .vlanMember(let m):
+            var flags: [JSONValue] = []
+            if m.pvid { flags.append(.string("PVID")) }
+            if m.untagged { flags.append(.string("Egress Untagged")) }
+            fields += [("ifname", .string(m.port.description)), ("vlan", .int(Int64(m.vid.rawValue))), ("flags", .array(flags))]
+        case .route(let r):
+            fields += [("dst", .string(r.prefix.description)), ("action", .string(r.action.description))]
+        case .neighbor(let n):
+            fields += [("dst", .string(n.address.description)), ("lladdr", .string(n.mac.description))]
+        default:
+            fields.append(("detail", .string(object.description)))
+        }
+        fields.append(("offload", .string(state.name)))
+        if let reason = state.reason { fields.append(("reason", .string(reason))) }
+        return .object(fields)
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+
+/// The products as a user runs them: `hoistd` serving an emulated switch, `hoist show` and
+/// `hoist why` asking it over the control socket; bad input gets clear errors and the
+/// daemon keeps running.
+@Suite("hoistd and the hoist CLI", needsRoot, .serialized)
+struct HoistdCLITests {
+    static let binaries = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(".build/debug")
+
+    struct Run {
+        var status: Int32
+        var output: String
+        var error: String
+    }
+
+    static func run(_ tool: String, _ args: [String]) throws -> Run {
+        let p = Process()
+        p.executableURL = tool.hasPrefix("/") ? URL(fileURLWithPath: tool) : binaries.appendingPathComponent(tool)
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, output: String(decoding: o, as: UTF8.self), error: String(decoding: e, as: UTF8.self))
+    }
+
+    @Test("hoist show and hoist why answer from a running hoistd; bad input is refused clearly; SIGTERM stops it")
+    func showAndWhy() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binaries.appendingPathComponent("hoistd").path) else {
+            Issue.record("hoistd is not built at \(Self.binaries.path); run `swift build` first")
+            return
+        }
+        let wires = try TestNamespace("cw")
+        let sw = try TestNamespace("cs")
+        let h1 = try TestNamespace("c1")
+        try wires.ip("link add fp1 type veth peer name eth0 netns \(h1.name)")
+        try wires.ip("link set fp1 up")
+        let socket = "/tmp/hoist-test-\(getpid()).sock"
+        let daemon = Process()
+        daemon.executableURL = Self.binaries.appendingPathComponent("hoistd")
+        daemon.arguments = ["-n", sw.name, "--wire-netns", wires.name, "--port", "1=fp1", "--socket", socket]
+        daemon.standardError = FileHandle.nullDevice
+        try daemon.run()
+        defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { usleep(25_000) }
+        #expect(FileManager.default.fileExists(atPath: socket))
+        var st = stat()
+        #expect(stat(socket, &st) == 0 && st.st_mode & 0o777 == 0o660, "the control socket must be mode 0660")
+
+        try sw.ip("link add br0 type bridge")
+        try sw.ip("link set swp1 master br0")
+        try sw.ip("link set swp1 up")
+        try sw.ip("link set br0 up")
+        var ports: [[String: Any]] = []
+        for _ in 0..<100 {
+            let r = try Self.run("hoist", ["show", "ports", "--json", "--socket", socket])
+            #expect(r.status == 0, "\(r.error)")
+            ports = (try? JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [[String: Any]]) ?? []
+            if ports.first?["state"] as? String == "forwarding" { break }
+            usleep(20_000)
+        }
+        #expect(ports.count == 1)
+        #expect(ports.first?["ifname"] as? String == "swp1")
+        #expect(ports.first?["offload"] as? String == "offloaded")
+
+        let why = try Self.run("hoist", ["why", "port", "swp1", "--socket", socket])
+        #expect(why.status == 0 && why.output.contains("offloaded"), "\(why.output) \(why.error)")
+
+        let bogus = try Self.run("hoist", ["show", "bogus", "--socket", socket])
+        #expect(bogus.status != 0 && bogus.error.contains("unknown object 'bogus'"))
+        let nothing = try Self.run("hoist", ["why", "route", "203.0.113.0/24", "--socket", socket])
+        #expect(nothing.status != 0 && nothing.error.contains("no object matches"))
+
+        // Garbage on the control socket: a clear error back, and the daemon keeps serving.
+        let script = "import socket; s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect('\(socket)'); "
+            + "s.sendall(b'garbage' + bytes([10])); print(s.recv(4096).decode())"
+        let garbage = try Self.run("/usr/bin/env", ["python3", "-c", script])
+        #expect(garbage.output.contains("\"ok\":false") && garbage.output.contains("invalid JSON"), "\(garbage.output)")
+        #expect(try Self.run("hoist", ["show", "resources", "--socket", socket]).status == 0)
+
+        daemon.terminate()
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0, "hoistd did not stop cleanly on SIGTERM")
+        let down = try Self.run("hoist", ["show", "ports", "--socket", socket])
+        #expect(down.status != 0 && down.error.contains("hoistd is not running"), "\(down.error)")
+    }
+}
