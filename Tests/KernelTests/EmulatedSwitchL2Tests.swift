@@ -243,3 +243,45 @@ struct EmulatedSwitchLimitsTests {
         #expect(try lab.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", "10.0.0.2"], in: lab.hosts[0]) == 0)
     }
 }
+
+@Suite("Emulated switch: VXLAN end to end", needsRoot, .serialized)
+struct EmulatedSwitchVXLANTests {
+    typealias Lab = EmulatedSwitchL2Tests.Lab
+
+    @Test("a host behind the chip pings a remote Linux VTEP: the chip encapsulates and decapsulates")
+    func remoteVTEP() throws {
+        // Port 1: a host in VLAN-unaware br0 with vxlan100; port 2: the routed underlay to
+        // a remote VTEP namespace whose kernel vxlan device carries 10.0.0.2.
+        let lab = try Lab(hosts: 2, address: { $0 == 1 ? "10.0.0.1/24" : "192.168.100.2/24" }, configure: { sw in
+            try sw.ipScript("""
+                addr add 192.168.100.1/24 dev swp2
+                link set swp2 up
+                link add br0 type bridge
+                link set swp1 master br0
+                link set swp1 up
+                link add vxlan100 type vxlan id 100 local 192.168.100.1 dstport 4789 nolearning
+                link set vxlan100 master br0
+                link set vxlan100 up
+                link set br0 up
+                """)
+            try sw.bridge("fdb append 00:00:00:00:00:00 dev vxlan100 dst 192.168.100.2")
+        })
+        let remote = lab.hosts[1]
+        try remote.ipScript("""
+            link add vxlan100 type vxlan id 100 local 192.168.100.2 dstport 4789 nolearning
+            link set vxlan100 address 02:00:00:00:20:02
+            addr add 10.0.0.2/24 dev vxlan100
+            link set vxlan100 up
+            """)
+        try remote.bridge("fdb append 00:00:00:00:00:00 dev vxlan100 dst 192.168.100.1")
+        #expect(try lab.pump(until: { lab.daemon.engine.state(of: .vxlanTunnel(100)) == .offloaded }))
+        #expect(lab.daemon.engine.state(of: .vxlanFlood(100, IPAddress("192.168.100.2")!)) == .offloaded)
+
+        let status = try lab.run(["ping", "-c", "5", "-i", "0.2", "-W", "2", "10.0.0.2"], in: lab.hosts[0])
+        #expect(status == 0, "ping to the remote VTEP's host failed")
+        let c = lab.asic.counters()
+        // Encapsulated frames left on the underlay port; decapsulated ones reached host 1.
+        #expect((c.ports[2]?.txPackets ?? 0) >= 3, "the chip encapsulated nothing: \(c.ports[2]!)")
+        #expect((c.ports[1]?.txPackets ?? 0) >= 3, "the chip decapsulated nothing: \(c.ports[1]!)")
+    }
+}
