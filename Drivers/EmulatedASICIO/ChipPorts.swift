@@ -132,15 +132,18 @@ public final class ChipPorts {
         for (k, p) in pollFDs.enumerated() where p.revents & Int16(POLLIN) != 0 {
             let (port, isTap) = pollOwners[k]
             for _ in 0..<budget {
-                // A TAP is a character device (read), a wire is a socket (recv).
-                let n = isTap ? read(p.fd, buffer, Self.bufferSize) : recv(p.fd, buffer, Self.bufferSize, Int32(MSG_DONTWAIT))
+                // A TAP is a character device (read), a wire is a packet socket (recvmsg with
+                // the kernel's checksum status).
+                var pending: Int32 = 0
+                let n = isTap ? read(p.fd, buffer, Self.bufferSize) : hoist_packet_recv(p.fd, buffer, UInt(Self.bufferSize), &pending)
                 guard n > 0 else { break }
+                if pending != 0 { ChecksumCompletion.complete(UnsafeMutableRawBufferPointer(start: buffer, count: n)) }
                 handled += 1
-                let frame = UnsafeRawBufferPointer(start: buffer, count: n)
+                let frame = UnsafeRawBufferPointer(start: buffer, count: Int(n))
                 if isTap {
                     // The kernel sends on the port's host interface: out of the port.
                     hostFrames += 1
-                    _ = send(wireFDs[port], buffer, n, Int32(MSG_DONTWAIT))
+                    _ = send(wireFDs[port], buffer, Int(n), Int32(MSG_DONTWAIT))
                 } else {
                     wireFrames += 1
                     chip.process(frame, from: PortID(UInt16(port)), into: &sink)

@@ -285,3 +285,59 @@ struct EmulatedSwitchVXLANTests {
         #expect((c.ports[1]?.txPackets ?? 0) >= 3, "the chip decapsulated nothing: \(c.ports[1]!)")
     }
 }
+
+@Suite("Emulated switch: IGMP snooping end to end", needsRoot, .serialized)
+struct EmulatedSwitchMulticastTests {
+    typealias Lab = EmulatedSwitchL2Tests.Lab
+
+    static let receiver = """
+        import socket, struct
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("", 5000))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("4s4s", socket.inet_aton("239.1.1.1"), socket.inet_aton("10.0.0.2")))
+        s.settimeout(3)
+        n = 0
+        try:
+            while True:
+                s.recv(100)
+                n += 1
+        except socket.timeout:
+            pass
+        print(n)
+        """
+
+    static let sender = """
+        import socket, time
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("10.0.0.1"))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        for i in range(5):
+            s.sendto(b"stream", ("239.1.1.1", 5000))
+            time.sleep(0.05)
+        """
+
+    @Test("a receiver joins a group: the kernel snoops it, the chip replicates the stream only to the member port")
+    func snooping() throws {
+        let lab = try Lab(hosts: 3)
+        let join = Process()
+        join.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        join.arguments = ["netns", "exec", lab.hosts[1].name, "python3", "-c", Self.receiver]
+        let out = Pipe()
+        join.standardOutput = out
+        try join.run()
+        defer { if join.isRunning { join.terminate() } }
+        let group = HardwareKey.mdb(BridgeID(rawValue: try #require(lab.daemon.mirror.tables.links.values.first { $0.name == "br0" }).index.rawValue),
+                                    .none, .ip(IPAddress("239.1.1.1")!))
+        #expect(try lab.pump(until: { lab.daemon.engine.state(of: group) == .offloaded }), "the snooped group did not reach the chip")
+        let before = lab.asic.counters().ports
+        #expect(try lab.run(["python3", "-c", Self.sender], in: lab.hosts[0]) == 0)
+        let after = lab.asic.counters().ports
+        while join.isRunning { try lab.pump(milliseconds: 20) }
+        let received = Int(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        #expect(received == 5, "the member received \(received) of 5")
+        #expect(after[2]!.txPackets - before[2]!.txPackets >= 5)
+        #expect(after[3]!.txPackets == before[3]!.txPackets, "the stream reached a port without members")
+    }
+}

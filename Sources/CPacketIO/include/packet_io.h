@@ -10,6 +10,12 @@ int hoist_tap_open(const char *name);
 /// transmissions. Returns the file descriptor, or -errno.
 int hoist_packet_open(const char *ifname);
 
+/// Receives one frame from an AF_PACKET socket opened by `hoist_packet_open` into `buf`.
+/// Sets `*checksum_pending` when the kernel left the L4 checksum to "hardware"
+/// (TP_STATUS_CSUMNOTREADY: a CHECKSUM_PARTIAL packet from a veth peer). Returns the
+/// frame length, 0 when nothing is waiting, or -errno.
+long hoist_packet_recv(int fd, void *buf, unsigned long len, int *checksum_pending);
+
 /// Moves the calling thread into the network namespace /var/run/netns/`name`. Returns a
 /// descriptor of the thread's previous namespace for `hoist_netns_leave`, or -errno.
 int hoist_netns_enter(const char *name);
