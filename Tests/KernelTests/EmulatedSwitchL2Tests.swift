@@ -23,8 +23,10 @@ struct EmulatedSwitchL2Tests {
 
         /// `count` hosts, host n at `address(n)` (with `gateway(n)` as default route if
         /// given); `configure` sets the switch up with `ip` once its swpN exist.
+        /// `count` hosts on ports 1…count; `cables` are ports wired to each other (a veth
+        /// pair between two front-panel ports, in the chip's namespace).
         init(hosts count: Int = 2, address: (Int) -> String = { "10.0.0.\($0)/24" }, gateway: ((Int) -> String)? = nil,
-             configure: (TestNamespace) throws -> Void = Lab.bridgeAll) throws {
+             cables: [(UInt16, UInt16)] = [], configure: (TestNamespace) throws -> Void = Lab.bridgeAll) throws {
             sw = try TestNamespace("sw")
             wires = try TestNamespace("asic")
             var hosts: [TestNamespace] = []
@@ -41,6 +43,12 @@ struct EmulatedSwitchL2Tests {
                 if let gateway { try h.ip("route add default via \(gateway(n))") }
                 hosts.append(h)
                 bindings.append(.init(port: PortID(UInt16(n)), wire: "fp\(n)"))
+            }
+            for (a, b) in cables {
+                try wires.ip("link add fp\(a) type veth peer name fp\(b)")
+                try wires.ip("link set fp\(a) up")
+                try wires.ip("link set fp\(b) up")
+                bindings += [.init(port: PortID(a), wire: "fp\(a)"), .init(port: PortID(b), wire: "fp\(b)")]
             }
             self.hosts = hosts
             ports = try ChipPorts(chip: asic.chip, bindings: bindings, wireNamespace: wires.name, hostNamespace: sw.name)
@@ -363,5 +371,41 @@ struct EmulatedSwitchMulticastTests {
         }
         #expect(count(joined) == 5, "the member did not receive the stream")
         #expect(count(sniffed) == 0, "the stream reached a host that did not join")
+    }
+}
+
+
+@Suite("Emulated switch: STP end to end", needsRoot, .serialized)
+struct EmulatedSwitchSTPTests {
+    typealias Lab = EmulatedSwitchL2Tests.Lab
+
+    @Test("a cable between two ports makes a loop: kernel STP blocks one, the chip discards there, BPDUs are trapped, no storm")
+    func loop() throws {
+        let lab = try Lab(hosts: 2, cables: [(3, 4)], configure: { sw in
+            try sw.ip("link add br0 type bridge stp_state 1 forward_delay 200 hello_time 100")
+            for n in 1...4 {
+                try sw.ip("link set swp\(n) master br0")
+                try sw.ip("link set swp\(n) up")
+            }
+            try sw.ip("link set br0 up")
+        })
+        // Kernel STP settles (listening, learning: 2 × 2 s); one of swp3/swp4 ends blocking.
+        func state(_ n: UInt16) -> STPState? {
+            lab.asic.readBack().lazy.compactMap { if case .port(let p) = $0, p.port.rawValue == n { p.stpState } else { nil } }.first
+        }
+        let settled = try lab.pump(seconds: 15, until: {
+            state(1) == .forwarding && state(2) == .forwarding && [state(3), state(4)].contains(.blocking)
+        })
+        #expect(settled, "ports: \((1...4).map { state(UInt16($0))?.description ?? "-" })")
+        #expect((lab.asic.counters().traps[.stp]?.packets ?? 0) > 0, "BPDUs were not trapped to the CPU")
+        // A broadcast into the loop: each port carries it at most once; the blocked port drops it.
+        let before = lab.asic.counters()
+        #expect(try lab.run(["ping", "-b", "-c", "3", "-i", "0.2", "-W", "1", "10.0.0.255"], in: lab.hosts[0]) >= 0)
+        try lab.pump(milliseconds: 100)
+        let after = lab.asic.counters()
+        let looped = (after.ports[3]!.rxPackets - before.ports[3]!.rxPackets) + (after.ports[4]!.rxPackets - before.ports[4]!.rxPackets)
+        #expect(looped <= 12, "frames kept circling the loop: \(looped)")
+        #expect((after.drops[.stpBlocked] ?? 0) > (before.drops[.stpBlocked] ?? 0), "the blocked port did not discard")
+        #expect(try lab.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", "10.0.0.2"], in: lab.hosts[0]) == 0)
     }
 }
