@@ -14,6 +14,7 @@ enum Bench {
         "pipeline-vxlan": "frames/s bridged into a VXLAN tunnel (encapsulated), in memory, one core (goal 5 M)",
         "route-offload": "N IPv4 routes inserted in the kernel (ip -batch or --inserter netlink) → all programmed in the emulated chip through hoistd's loop; time over the kernel's insert time (default N = 1000000; --routes N; goal ≤ 1.1)",
         "route-program": "IPv4 route set operations/s programmed into the emulated chip through the driver, batches of 4,096 (default N = 1000000; --routes N; goal 1 M)",
+        "event-latency": "one route change at a time: kernel ACK → programmed in the emulated chip through hoistd's loop; p99 over N changes (default N = 2000; --changes N; goal ≤ 10 ms)",
         "fdb-learn": "new source MACs/s from the first frame into the emulated chip to the kernel's extern_learn entry, through hoistd's loop (default N = 100000; --macs N; goal 100k)",
         "fdb-lookup": "MACTable lookups/s with N random MACs (8-way buckets) over Swift's Dictionary; learn rate, bytes/entry (default N = 524288; --macs N)",
         "lpm-lookup": "IPv4LPM lookups/s with N DFZ-like prefixes over a per-length dictionary peer; insert/remove rates, memory (default N = 1000000; --routes N)",
@@ -55,6 +56,8 @@ enum Bench {
             try PipelineBench.routeProgram(routes: intOption(args, "--routes") ?? 1_000_000)
         case "lpm-lookup":
             try LPMLookup(routes: intOption(args, "--routes") ?? 1_000_000).run()
+        case "event-latency":
+            try EventLatency(changes: intOption(args, "--changes") ?? 2000).run()
         case "fdb-learn":
             try FDBLearn(macs: intOption(args, "--macs") ?? 100_000).run()
         case "fdb-lookup":

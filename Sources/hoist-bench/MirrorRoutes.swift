@@ -118,6 +118,20 @@ struct MirrorRoutes {
         return progress
     }
 
+    /// `RTM_NEWROUTE` (`NLM_F_CREATE | NLM_F_EXCL`) of the i-th /24 via `gateway`; with
+    /// `delete`, `RTM_DELROUTE` of it.
+    static func routeMessage(_ i: Int, gateway: [UInt8], delete: Bool = false) -> NetlinkMessageBuilder {
+        let d = destination(i)
+        // struct rtmsg: AF_INET, dst_len 24, src_len 0, tos 0, table main, proto boot,
+        // scope universe, type unicast, flags 0.
+        let m = delete ? NetlinkMessageBuilder(type: 25 /* RTM_DELROUTE */, capacity: 128)
+            : NetlinkMessageBuilder(type: 24 /* RTM_NEWROUTE */, flags: 0x400 | 0x200, capacity: 128)
+        m.append(header: [2, 24, 0, 0, 254, 3, 0, 1, 0, 0, 0, 0])
+        m.put(1 /* RTA_DST */, bytes: [UInt8(d >> 24), UInt8((d >> 16) & 255), UInt8((d >> 8) & 255), 0])
+        if !delete { m.put(5 /* RTA_GATEWAY */, bytes: gateway) }
+        return m
+    }
+
     /// Sends `RTM_NEWROUTE` (`NLM_F_CREATE | NLM_F_EXCL`) for every route via 10.1.0.2, 256
     /// to a `send()`, without ACKs; rtnetlink handles a send synchronously, so the kernel
     /// is done when the last send returns. Any error reply fails the run.
@@ -127,14 +141,7 @@ struct MirrorRoutes {
         var batch: [NetlinkMessageBuilder] = []
         batch.reserveCapacity(256)
         for i in 0..<routes {
-            let d = destination(i)
-            // struct rtmsg: AF_INET, dst_len 24, src_len 0, tos 0, table main, proto boot,
-            // scope universe, type unicast, flags 0.
-            let m = NetlinkMessageBuilder(type: 24 /* RTM_NEWROUTE */, flags: 0x400 | 0x200, capacity: 128)
-            m.append(header: [2, 24, 0, 0, 254, 3, 0, 1, 0, 0, 0, 0])
-            m.put(1 /* RTA_DST */, bytes: [UInt8(d >> 24), UInt8((d >> 16) & 255), UInt8((d >> 8) & 255), 0])
-            m.put(5 /* RTA_GATEWAY */, bytes: gateway)
-            batch.append(m)
+            batch.append(routeMessage(i, gateway: gateway))
             if batch.count == 256 || i == routes - 1 {
                 try channel.sendBatch(batch)
                 batch.removeAll(keepingCapacity: true)
