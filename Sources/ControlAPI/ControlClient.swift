@@ -6,22 +6,8 @@ public enum ControlClient {
     /// Sends one request and waits up to `timeoutSeconds` for its response.
     public static func send(_ request: ControlRequest, path: String = ControlProtocol.defaultSocketPath,
                             timeoutSeconds: Int = 10) throws -> ControlResponse {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ControlError(message: "socket: \(String(cString: strerror(errno)))") }
+        let fd = try connect(path)
         defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8.prefix(100)) + [0]) }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else {
-            let e = errno
-            if e == ENOENT || e == ECONNREFUSED {
-                throw ControlError(message: "hoistd is not running (nothing listens on \(path)); start it with `hoistd`, or pass --socket")
-            }
-            throw ControlError(message: "connecting to hoistd at \(path): \(String(cString: strerror(e)))")
-        }
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let line = Array((request.json.text + "\n").utf8)
@@ -38,5 +24,64 @@ public enum ControlClient {
             reply += buffer[0..<n]
         }
         return try ControlResponse.decode(String(decoding: reply.prefix { $0 != 0x0A }, as: UTF8.self))
+    }
+
+    /// Asks hoistd to stream changes of `kind` ("" for all) and calls `line` with each
+    /// one until `stop` returns true or hoistd closes the connection.
+    public static func watch(_ kind: String, path: String = ControlProtocol.defaultSocketPath,
+                             stop: () -> Bool, line: (JSONValue) -> Void) throws {
+        let fd = try connect(path)
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let request = Array((ControlRequest(command: .watch, object: kind).json.text + "\n").utf8)
+        guard request.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {
+            throw ControlError(message: "sending to hoistd: \(String(cString: strerror(errno)))")
+        }
+        var pending: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var first = true
+        while !stop() {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 { throw ControlError(message: "hoistd closed the connection") }
+            if n < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { continue }
+                throw ControlError(message: "reading from hoistd: \(String(cString: strerror(errno)))")
+            }
+            pending += buffer[0..<n]
+            while let newline = pending.firstIndex(of: 0x0A) {
+                let text = String(decoding: pending[..<newline], as: UTF8.self)
+                pending.removeSubrange(...newline)
+                if first {
+                    first = false
+                    switch try ControlResponse.decode(text) {
+                    case .watching: continue
+                    case .error(let e): throw ControlError(message: e)
+                    case .objects: throw ControlError(message: "hoistd did not start watching")
+                    }
+                }
+                line(try JSONValue.parse(text))
+            }
+        }
+    }
+
+    static func connect(_ path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ControlError(message: "socket: \(String(cString: strerror(errno)))") }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8.prefix(100)) + [0]) }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else {
+            let e = errno
+            close(fd)
+            if e == ENOENT || e == ECONNREFUSED {
+                throw ControlError(message: "hoistd is not running (nothing listens on \(path)); start it with `hoistd`, or pass --socket")
+            }
+            throw ControlError(message: "connecting to hoistd at \(path): \(String(cString: strerror(e)))")
+        }
+        return fd
     }
 }

@@ -21,6 +21,9 @@ public enum ControlProtocol {
 public struct ControlRequest: Equatable, Sendable {
     public enum Command: String, Sendable, CaseIterable {
         case show, why
+        /// Keep the connection open and receive one line per offload-state change of the
+        /// objects `object` names (a `hoist show` kind, or "" for all).
+        case watch
     }
     public var command: Command
     public var object: String
@@ -54,9 +57,12 @@ public struct ControlRequest: Equatable, Sendable {
 public enum ControlResponse: Equatable, Sendable {
     case objects([JSONValue])
     case error(String)
+    /// The connection now streams changes, one object per line.
+    case watching
 
     public var json: JSONValue {
         switch self {
+        case .watching: .object([("version", .int(ControlProtocol.version)), ("ok", .bool(true)), ("watching", .bool(true))])
         case .objects(let o): .object([("version", .int(ControlProtocol.version)), ("ok", .bool(true)), ("objects", .array(o))])
         case .error(let e): .object([("version", .int(ControlProtocol.version)), ("ok", .bool(false)), ("error", .string(e))])
         }
@@ -66,6 +72,7 @@ public enum ControlResponse: Equatable, Sendable {
         let value: JSONValue
         do { value = try JSONValue.parse(line) } catch { throw ControlError(message: "hoistd answered with \(error)") }
         if case .bool(true)? = value["ok"], case .array(let objects)? = value["objects"] { return .objects(objects) }
+        if case .bool(true)? = value["ok"], case .bool(true)? = value["watching"] { return .watching }
         if case .string(let e)? = value["error"] { return .error(e) }
         throw ControlError(message: "hoistd answered with an unknown shape")
     }

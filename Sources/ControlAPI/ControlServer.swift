@@ -8,6 +8,8 @@ public final class ControlServer {
     public let path: String
     let listener: Int32
     var clients: [Int32: [UInt8]] = [:]
+    /// Connections that asked to watch, with the filter they gave.
+    var watchers: [Int32: String] = [:]
     let handler: (ControlRequest) -> ControlResponse
 
     public init(path: String = ControlProtocol.defaultSocketPath, handler: @escaping (ControlRequest) -> ControlResponse) throws {
@@ -69,10 +71,30 @@ public final class ControlServer {
                 reply(fd, .error("request longer than \(ControlProtocol.maxRequestBytes) bytes"))
                 closed = true
             }
-            if closed {
-                close(fd)
-                clients[fd] = nil
-            }
+            if closed { drop(fd) }
+        }
+    }
+
+    private func drop(_ fd: Int32) {
+        close(fd)
+        clients[fd] = nil
+        watchers[fd] = nil
+    }
+
+    /// True when someone watches; callers skip building change lines otherwise.
+    public var hasWatchers: Bool { !watchers.isEmpty }
+
+    /// Sends each object to the watchers whose filter `matches` accepts it; a watcher that
+    /// cannot keep up or went away is dropped.
+    public func publish(_ objects: [(kind: String, object: JSONValue)]) {
+        guard !watchers.isEmpty, !objects.isEmpty else { return }
+        for (fd, filter) in watchers {
+            var text = ""
+            for (kind, object) in objects where filter.isEmpty || filter == kind { text += object.text + "\n" }
+            guard !text.isEmpty else { continue }
+            let bytes = Array(text.utf8)
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            if n != bytes.count { drop(fd) }
         }
     }
 
@@ -82,7 +104,10 @@ public final class ControlServer {
             clients[fd]!.removeSubrange(...newline)
             guard !line.allSatisfy(\.isWhitespace) else { continue }
             do {
-                reply(fd, handler(try ControlRequest.decode(line)))
+                let request = try ControlRequest.decode(line)
+                let response = handler(request)
+                reply(fd, response)
+                if response == .watching { watchers[fd] = request.object }
             } catch {
                 reply(fd, .error("\(error)"))
             }

@@ -74,10 +74,12 @@ extension OffloadEngine {
         if let actual { linkUsers(of: key, actual) }
         if e.desired == nil, actual == nil {
             entries[key] = nil
+            changed.insert(key)
             return
         }
         e.status = (actual != nil && actual == e.desired?.object) ? .programmed : .pending
         entries[key] = e
+        changed.insert(key)
         if e.status != .programmed { dirty.insert(key) }
     }
 }

@@ -27,6 +27,9 @@ extension OffloadEngine {
         }
     }
 
+    /// The object a stage wants under `key`, if any.
+    public func desiredObject(_ key: HardwareKey) -> HardwareObject? { entries[key]?.desired?.object }
+
     /// Every desired object and its state, in key order of rank (for `hoist show`).
     public func states() -> [(key: HardwareKey, object: HardwareObject, state: OffloadState)] {
         var out: [(HardwareKey, HardwareObject, OffloadState)] = []

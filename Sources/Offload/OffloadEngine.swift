@@ -74,6 +74,8 @@ public final class OffloadEngine {
     var users: [HardwareKey: Set<HardwareKey>] = [:]
     /// Table → keys that found it full, oldest first.
     var waitingForSpace: [TableKind: [HardwareKey]] = [:]
+    /// Keys whose entry changed since `takeChangedKeys()` last ran (for `hoist watch`).
+    var changed: Set<HardwareKey> = []
 
     public init(driver: any SwitchDriver, configuration: Configuration = Configuration()) {
         self.driver = driver
@@ -90,6 +92,7 @@ public final class OffloadEngine {
                 if e.desired == d { continue }
                 e.desired = d
                 entries[key] = e
+                changed.insert(key)
             case .remove:
                 guard var e = entries[key] else { continue }
                 e.desired = nil
@@ -98,9 +101,18 @@ public final class OffloadEngine {
                     continue
                 }
                 entries[key] = e
+                changed.insert(key)
             }
             dirty.insert(key)
         }
+    }
+
+    /// The keys whose desired or programmed state changed since the last call; their
+    /// `state(of:)` (nil when gone) is what `hoist watch` reports. Derived changes (routes
+    /// behind a neighbour that resolved) show up as the neighbour's change.
+    public func takeChangedKeys() -> Set<HardwareKey> {
+        defer { changed.removeAll(keepingCapacity: true) }
+        return changed
     }
 
     /// True when there is work for `run()`.
@@ -154,6 +166,7 @@ public final class OffloadEngine {
                 if !d.programmable {
                     e.status = .cpuOnly
                     entries[key] = e
+                    changed.insert(key)
                     if e.programmed != nil { removeFromHardware([key], &progress) }
                     continue
                 }
@@ -163,6 +176,7 @@ public final class OffloadEngine {
                     let fb = fallback(for: d.object)
                     e.status = .blocked(by: blocker, fallback: fb != nil && e.programmed == fb)
                     entries[key] = e
+                    changed.insert(key)
                     if let fb, e.programmed != fb {
                         ops.append(.set(fb))
                         opKeys.append((key, fb, true))
@@ -175,6 +189,7 @@ public final class OffloadEngine {
                         if e.status != .programmed {
                             e.status = .programmed
                             entries[key] = e
+                            changed.insert(key)
                             wakeWaiters(of: key)
                         }
                         continue
@@ -224,9 +239,11 @@ public final class OffloadEngine {
             if fallback {
                 if case .blocked(let blocker, _) = e.status { e.status = .blocked(by: blocker, fallback: true) }
                 entries[key] = e
+                changed.insert(key)
             } else {
                 e.status = .programmed
                 entries[key] = e
+                changed.insert(key)
                 progress.programmed += 1
                 wakeWaiters(of: key)
             }
@@ -234,23 +251,27 @@ public final class OffloadEngine {
             park(key, on: blocker)
             e.status = .blocked(by: blocker, fallback: false)
             entries[key] = e
+            changed.insert(key)
             // The driver lacks what we believed programmed: drift; reprogram it.
             if var b = entries[blocker], b.desired != nil, b.programmed != nil {
                 b.programmed = nil
                 b.status = .pending
                 entries[blocker] = b
+                changed.insert(blocker)
                 dirty.insert(blocker)
             }
             progress.parked += 1
         case .tableFull(let table, _, _):
             e.status = .failed(result)
             entries[key] = e
+            changed.insert(key)
             waitingForSpace[table, default: []].append(key)
             progress.failed += 1
             if case .route(let vrf, let prefix) = key { trapCovering(vrf: vrf, prefix, for: key, &progress) }
         case .notSupported, .invalid:
             e.status = .failed(result)
             entries[key] = e
+            changed.insert(key)
             progress.failed += 1
         }
     }
@@ -280,6 +301,7 @@ public final class OffloadEngine {
             e.programmed = fb
             e.status = .blocked(by: key, fallback: true)
             entries[cover] = e
+            changed.insert(cover)
             park(cover, on: key)
         }
     }
@@ -321,6 +343,7 @@ public final class OffloadEngine {
                     e.status = .failed(result)
                 }
                 entries[d.key] = e
+                changed.insert(d.key)
                 park(d.key, on: d.blocker)
             }
         }
@@ -333,6 +356,7 @@ public final class OffloadEngine {
                 guard result == .ok else {
                     e.status = .failed(result)
                     entries[key] = e
+                    changed.insert(key)
                     progress.failed += 1
                     continue
                 }
@@ -350,6 +374,7 @@ public final class OffloadEngine {
                     dirty.insert(key)
                 }
                 entries[key] = e
+                changed.insert(key)
             }
         }
     }
@@ -411,6 +436,7 @@ public final class OffloadEngine {
     private func forget(_ key: HardwareKey) {
         unpark(key)
         entries[key] = nil
+        changed.insert(key)
         // Whatever waited on it (a covering route trapping for it) re-evaluates.
         wakeWaiters(of: key)
     }

@@ -16,6 +16,8 @@ struct DaemonOptions: ParsableArguments {
         switch try ControlClient.send(request, path: socket) {
         case .error(let message):
             throw ValidationError(message)
+        case .watching:
+            throw ValidationError("hoistd started a watch for a one-shot request")
         case .objects(let objects):
             if json {
                 output(JSONValue.array(objects).text + "\n")
@@ -104,5 +106,51 @@ struct WhyCommand: ParsableCommand {
 
     func run() throws {
         try options.ask(ControlRequest(command: .why, object: object.joined(separator: " ")))
+    }
+}
+
+/// `hoist watch [OBJECT]`: offload state changes as they happen.
+struct WatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Print offload state changes as they happen (all objects, or one kind: routes, fdb, …)."
+    )
+
+    @Argument(help: "Only this kind of object (as `hoist show` names them).")
+    var object: String?
+
+    @Option(help: "Stop after this many seconds.")
+    var seconds: Double?
+
+    @OptionGroup var options: DaemonOptions
+
+    func validate() throws {
+        if let object, !ShowCommand.objects.contains(object) {
+            throw ValidationError("unknown object '\(object)'; one of: \(ShowCommand.objects.joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        let stopAt = seconds.map { Double(start.tv_sec) + Double(start.tv_nsec) / 1e9 + $0 }
+        WatchStop.install()
+        try ControlClient.watch(object ?? "", path: options.socket, stop: {
+            if WatchStop.requested { return true }
+            guard let stopAt else { return false }
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 >= stopAt
+        }) { change in
+            options.output(options.json ? change.text + "\n" : DaemonOptions.line(change))
+        }
+    }
+}
+
+enum WatchStop {
+    nonisolated(unsafe) static var requested = false
+    static func install() {
+        signal(SIGINT) { _ in WatchStop.requested = true }
+        signal(SIGTERM) { _ in WatchStop.requested = true }
     }
 }

@@ -68,7 +68,8 @@ struct Hoistd: ParsableCommand {
         let daemon = try SwitchDaemon(namespace: namespace, driver: asic)
         daemon.onWriteBackFailure = { log("fdb write-back: \($0)") }
         try daemon.start()
-        let control = try ControlServer(path: socket) { OffloadQuery(daemon: daemon).handle($0) }
+        let query = OffloadQuery(daemon: daemon)
+        let control = try ControlServer(path: socket) { query.handle($0) }
         log("running: \(io.bindings.count) ports, profile \(profile)\(namespace.map { ", netns \($0)" } ?? ""), control socket \(control.path)")
         Stop.install()
         let start = Date()
@@ -78,6 +79,8 @@ struct Hoistd: ParsableCommand {
             try io.pollOnce(timeoutMilliseconds: 5)
             try daemon.step(timeoutMilliseconds: 0)
             control.serve()
+            let changed = daemon.engine.takeChangedKeys()
+            if control.hasWatchers, !changed.isEmpty { control.publish(query.changes(changed)) }
             // The chip's clock follows real time: ageing and trap policers run on it.
             let now = DispatchTime.now().uptimeNanoseconds
             asic.chip.advance(byNanoseconds: now - clock)

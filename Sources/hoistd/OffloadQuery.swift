@@ -21,6 +21,11 @@ struct OffloadQuery {
                 return .error("unknown object '\(request.object)'; one of: \(Self.objects.joined(separator: ", "))")
             }
             return .objects(show(request.object))
+        case .watch:
+            guard request.object.isEmpty || Self.objects.contains(request.object) else {
+                return .error("unknown object '\(request.object)'; one of: \(Self.objects.joined(separator: ", "))")
+            }
+            return .watching
         case .why:
             let wanted = request.object.trimmingCharacters(in: .whitespaces)
             let states = daemon.engine.states()
@@ -30,6 +35,17 @@ struct OffloadQuery {
                 return .error("no object matches '\(wanted)'; `hoist show routes` (or ports, fdb, …) lists them")
             }
             return .objects(matches.map { row($0.key, $0.object, $0.state) })
+        }
+    }
+
+    /// One line per changed object for `hoist watch`: its row, or `offload: removed`.
+    func changes(_ keys: Set<HardwareKey>) -> [(kind: String, object: JSONValue)] {
+        keys.sorted { ($0.rank, $0.description) < ($1.rank, $1.description) }.map { key in
+            let kind = Self.kind(of: key)
+            guard let state = daemon.engine.state(of: key), let object = daemon.engine.desiredObject(key) else {
+                return (kind, .object([("object", .string(key.description)), ("offload", .string("removed"))]))
+            }
+            return (kind, row(key, object, state))
         }
     }
 

@@ -29,7 +29,7 @@ struct HoistdCLITests {
         return Run(status: p.terminationStatus, output: String(decoding: o, as: UTF8.self), error: String(decoding: e, as: UTF8.self))
     }
 
-    @Test("hoist show and hoist why answer from a running hoistd; bad input is refused clearly; SIGTERM stops it")
+    @Test("hoist show, why and watch answer from a running hoistd; bad input is refused clearly; SIGTERM stops it")
     func showAndWhy() throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binaries.appendingPathComponent("hoistd").path) else {
             Issue.record("hoistd is not built at \(Self.binaries.path); run `swift build` first")
@@ -52,6 +52,15 @@ struct HoistdCLITests {
         var st = stat()
         #expect(stat(socket, &st) == 0 && st.st_mode & 0o777 == 0o660, "the control socket must be mode 0660")
 
+        // `hoist watch` follows the changes the configuration below causes.
+        let watch = Process()
+        watch.executableURL = Self.binaries.appendingPathComponent("hoist")
+        watch.arguments = ["watch", "ports", "--json", "--seconds", "3", "--socket", socket]
+        let watched = Pipe()
+        watch.standardOutput = watched
+        try watch.run()
+        usleep(300_000)
+
         try sw.ip("link add br0 type bridge")
         try sw.ip("link set swp1 master br0")
         try sw.ip("link set swp1 up")
@@ -67,6 +76,12 @@ struct HoistdCLITests {
         #expect(ports.count == 1)
         #expect(ports.first?["ifname"] as? String == "swp1")
         #expect(ports.first?["offload"] as? String == "offloaded")
+
+        watch.waitUntilExit()
+        let changes = String(decoding: watched.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(watch.terminationStatus == 0)
+        #expect(changes.contains("\"object\":\"port swp1\"") && changes.contains("\"offload\":\"offloaded\""),
+                "hoist watch saw: \(changes)")
 
         let why = try Self.run("hoist", ["why", "port", "swp1", "--socket", socket])
         #expect(why.status == 0 && why.output.contains("offloaded"), "\(why.output) \(why.error)")
