@@ -1,5 +1,6 @@
 import EmulatedASIC
 import Foundation
+import SwitchModel
 
 /// `fdb-lookup`: the emulated chip's FDB (`MACTable`, 8-way buckets) holding N random
 /// unicast MACs in 4 FIDs, in a table asked for N / 0.9 entries. Value: lookups/s over a
@@ -10,7 +11,7 @@ struct FDBLookup {
     let macs: Int
 
     func run() throws {
-        var rng = BenchRandom(seed: 0xFDB0_0001)
+        var rng = SplitMix64(seed: 0xFDB0_0001)
         let fids: [UInt16] = [1, 10, 100, 4000]
         var seen = Set<UInt64>(minimumCapacity: macs)
         var keys: [UInt64] = []

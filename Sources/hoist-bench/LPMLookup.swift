@@ -1,5 +1,6 @@
 import EmulatedASIC
 import Foundation
+import SwitchModel
 
 /// `lpm-lookup`: the emulated chip's IPv4 route table (`IPv4LPM`) with a synthetic DFZ-like
 /// table of N distinct prefixes (≈ 60 % /24, 10 % /23, 10 % /22, 8 % /21–/20, 10 % /19–/16,
@@ -11,7 +12,7 @@ struct LPMLookup {
     let routes: Int
 
     /// The DFZ-like length mix, in percent per length.
-    static func randomLength(_ rng: inout BenchRandom) -> Int {
+    static func randomLength(_ rng: inout SplitMix64) -> Int {
         let r = Int(rng.next() % 1000)
         switch r {
         case ..<600: return 24
@@ -28,7 +29,7 @@ struct LPMLookup {
     static func mask(_ len: Int) -> UInt32 { len == 0 ? 0 : UInt32.max << UInt32(32 - len) }
 
     func run() throws {
-        var rng = BenchRandom(seed: 0x10AD_BEEF)
+        var rng = SplitMix64(seed: 0x10AD_BEEF)
         var seen = Set<UInt64>(minimumCapacity: routes)
         var prefixes: [(prefix: UInt32, length: UInt8, value: UInt32)] = []
         prefixes.reserveCapacity(routes)

@@ -1,4 +1,5 @@
 @testable import EmulatedASIC
+import SwitchModel
 import Testing
 
 @Suite("IPv6 LPM table")

@@ -1,4 +1,5 @@
 @testable import EmulatedASIC
+import SwitchModel
 import Testing
 
 /// Empty slots among `key`'s two candidate buckets, counted from the raw key array.

@@ -2,22 +2,6 @@ import EmulatedASIC
 import SwitchDriver
 import SwitchModel
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator so that fuzz failures
-/// reproduce from the printed seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// A value in 0..<n.
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
-
 /// Addresses the packet tests share.
 enum Fixture {
     static let macA = MACAddress(rawValue: 0x0200_0000_0001)

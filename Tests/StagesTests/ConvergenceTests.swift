@@ -10,7 +10,7 @@ import Testing
 struct ConvergenceTests {
     @Test("incremental output converges to the from-scratch result", arguments: 1...16)
     func converges(seed: UInt64) {
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var kernel = KernelState()
         var pipeline = StagePipeline(capabilities: testCapabilities())
         var state: [HardwareKey: DesiredObject] = [:]
@@ -58,20 +58,11 @@ private extension String {
     }
 }
 
-/// A deterministic random source.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func next(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+/// Conveniences for the random universe.
+extension SplitMix64 {
+    mutating func next(_ n: Int) -> Int { below(n) }
     mutating func bool() -> Bool { next() & 1 == 0 }
-    mutating func pick<T>(_ options: [T]) -> T { options[next(options.count)] }
+    mutating func pick<T>(_ options: [T]) -> T { options[below(options.count)] }
 }
 
 /// The mirrored kernel objects of the random universe, by identity.
@@ -97,7 +88,7 @@ struct KernelState {
     static let ports: [IfIndex] = [swp(1), swp(2), swp(3), swp(4)]
     static let interfaces: [IfIndex] = ports + [br0, veth0, vxlan100, eth0]
 
-    mutating func randomDelta(_ rng: inout SplitMix) -> MirrorDelta {
+    mutating func randomDelta(_ rng: inout SplitMix64) -> MirrorDelta {
         switch rng.next(8) {
         case 0:
             let index = rng.pick(Self.interfaces)
@@ -146,7 +137,7 @@ struct KernelState {
 
     /// Adds `value` when `key` is absent; otherwise replaces (2/3) or removes (1/3) it.
     private static func update<K: Hashable, V: Equatable & Sendable>(_ table: inout [K: V], key: K, _ value: V,
-                                                                     _ rng: inout SplitMix,
+                                                                     _ rng: inout SplitMix64,
                                                                      _ wrap: (Change<V>) -> MirrorDelta) -> MirrorDelta {
         guard let old = table[key] else {
             table[key] = value
@@ -160,7 +151,7 @@ struct KernelState {
         return wrap(.changed(old: old, new: value))
     }
 
-    private static func randomLink(_ index: IfIndex, _ rng: inout SplitMix) -> Link {
+    private static func randomLink(_ index: IfIndex, _ rng: inout SplitMix64) -> Link {
         switch index {
         case br0: return bridgeLink(filtering: rng.bool(), snooping: rng.next(4) != 0)
         case vxlan100: return vxlanLink(local: rng.next(4) == 0 ? nil : "192.0.2.1", master: rng.bool() ? br0 : nil)
@@ -174,7 +165,7 @@ struct KernelState {
         }
     }
 
-    private static func randomRoute(_ rng: inout SplitMix) -> Route {
+    private static func randomRoute(_ rng: inout SplitMix64) -> Route {
         let destination = "10.100.\(rng.next(6)).0/24"
         let metric = UInt32(rng.pick([0, 10]))
         func gw() -> (String, IfIndex, UInt16) {
