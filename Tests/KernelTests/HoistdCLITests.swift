@@ -105,3 +105,41 @@ struct HoistdCLITests {
         #expect(down.status != 0 && down.error.contains("hoistd is not running"), "\(down.error)")
     }
 }
+
+@Suite("hoist lab", needsRoot, .serialized)
+struct HoistLabTests {
+    @Test("hoist lab up builds hosts wired to an emulated switch that hoistd runs; down removes everything, also after a crash")
+    func upAndDown() throws {
+        let name = "hl\(getpid() % 100_000)"
+        let up = try HoistdCLITests.run("hoist", ["lab", "up", name, "--hosts", "2", "--subnet", "10.0.0"])
+        defer { _ = try? HoistdCLITests.run("hoist", ["lab", "down", name]) }
+        #expect(up.status == 0, "\(up.error)")
+        #expect(up.output.contains("hoistd -n \(name)-sw --wire-netns \(name)-asic --port 1=fp1 --port 2=fp2"))
+        let again = try HoistdCLITests.run("hoist", ["lab", "up", name])
+        #expect(again.status != 0 && again.error.contains("lab '\(name)' exists"))
+
+        let socket = "/tmp/hoist-lab-\(getpid()).sock"
+        let daemon = Process()
+        daemon.executableURL = HoistdCLITests.binaries.appendingPathComponent("hoistd")
+        daemon.arguments = ["-n", "\(name)-sw", "--wire-netns", "\(name)-asic", "--port", "1=fp1", "--port", "2=fp2", "--socket", socket]
+        daemon.standardError = FileHandle.nullDevice
+        try daemon.run()
+        defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { usleep(25_000) }
+        for cmd in ["link add br0 type bridge", "link set swp1 master br0", "link set swp2 master br0",
+                    "link set swp1 up", "link set swp2 up", "link set br0 up"] {
+            _ = try TestNamespace.run("ip", ["-n", "\(name)-sw"] + cmd.split(separator: " ").map(String.init))
+        }
+        let ping = try HoistdCLITests.run("/usr/sbin/ip", ["netns", "exec", "\(name)-h1", "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.0.2"])
+        #expect(ping.status == 0, "ping between lab hosts through hoistd failed: \(ping.output)")
+        daemon.terminate()
+        daemon.waitUntilExit()
+
+        // A crash half-way through teardown: down still removes the rest.
+        _ = try TestNamespace.run("ip", ["netns", "del", "\(name)-sw"])
+        let down = try HoistdCLITests.run("hoist", ["lab", "down", name])
+        #expect(down.status == 0 && down.output.contains("3 namespaces deleted"), "\(down.output) \(down.error)")
+        let left = try TestNamespace.run("ip", ["netns", "list"])
+        #expect(!left.contains("\(name)-"))
+    }
+}
