@@ -21,14 +21,8 @@ enum ChecksumCompletion {
         case 6: field = 16     // TCP
         default: return
         }
-        let end: Int
-        if pf.l3 == .ipv4 {
-            end = pf.l3Offset + Int(pf.ipTotalLength)
-        } else {
-            let payload = Int(UInt16(frame[pf.l3Offset + 4]) << 8 | UInt16(frame[pf.l3Offset + 5]))
-            end = pf.l3Offset + 40 + payload
-        }
-        guard end <= frame.count, pf.l4Offset + field + 2 <= end else { return }
+        let end = pf.l3Offset + pf.ipTotalLength
+        guard pf.l4Offset + field + 2 <= end else { return }
         frame[pf.l4Offset + field] = 0
         frame[pf.l4Offset + field + 1] = 0
         let segment = Array(UnsafeRawBufferPointer(rebasing: frame[pf.l4Offset..<end]))

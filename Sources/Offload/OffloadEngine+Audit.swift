@@ -73,13 +73,11 @@ extension OffloadEngine {
         e.programmed = actual
         if let actual { linkUsers(of: key, actual) }
         if e.desired == nil, actual == nil {
-            entries[key] = nil
-            changed.insert(key)
+            store(key, nil)
             return
         }
         e.status = (actual != nil && actual == e.desired?.object) ? .programmed : .pending
-        entries[key] = e
-        changed.insert(key)
+        store(key, e)
         if e.status != .programmed { dirty.insert(key) }
     }
 }

@@ -91,8 +91,7 @@ public final class OffloadEngine {
                 var e = entries[key] ?? Entry()
                 if e.desired == d { continue }
                 e.desired = d
-                entries[key] = e
-                changed.insert(key)
+                store(key, e)
             case .remove:
                 guard var e = entries[key] else { continue }
                 e.desired = nil
@@ -100,8 +99,7 @@ public final class OffloadEngine {
                     forget(key)
                     continue
                 }
-                entries[key] = e
-                changed.insert(key)
+                store(key, e)
             }
             dirty.insert(key)
         }
@@ -135,7 +133,7 @@ public final class OffloadEngine {
                 if e.desired != nil { sets.append(key) } else if e.programmed != nil { removals.append(key) }
             }
             programSets(sets, &progress)
-            performRemovals(removals, &progress)
+            removeFromHardware(removals, &progress)
         }
         return progress
     }
@@ -165,8 +163,7 @@ public final class OffloadEngine {
                 unpark(key)
                 if !d.programmable {
                     e.status = .cpuOnly
-                    entries[key] = e
-                    changed.insert(key)
+                    store(key, e)
                     if e.programmed != nil { removeFromHardware([key], &progress) }
                     continue
                 }
@@ -175,8 +172,7 @@ public final class OffloadEngine {
                     progress.parked += 1
                     let fb = fallback(for: d.object)
                     e.status = .blocked(by: blocker, fallback: fb != nil && e.programmed == fb)
-                    entries[key] = e
-                    changed.insert(key)
+                    store(key, e)
                     if let fb, e.programmed != fb {
                         ops.append(.set(fb))
                         opKeys.append((key, fb, true))
@@ -188,8 +184,7 @@ public final class OffloadEngine {
                         // Already in hardware (unchanged, or adopted from a read-back).
                         if e.status != .programmed {
                             e.status = .programmed
-                            entries[key] = e
-                            changed.insert(key)
+                            store(key, e)
                             wakeWaiters(of: key)
                         }
                         continue
@@ -212,7 +207,7 @@ public final class OffloadEngine {
         }
         var out: [(HardwareKey, HardwareKey)] = []
         for (key, e) in entries {
-            guard case .route? = e.programmed.map({ $0.key }), let p = e.programmed else { continue }
+            guard let p = e.programmed, case .route = p else { continue }
             for dep in p.dependencies where keys.contains(dep) {
                 out.append((key, dep))
                 break
@@ -238,40 +233,34 @@ public final class OffloadEngine {
             linkUsers(of: key, object)
             if fallback {
                 if case .blocked(let blocker, _) = e.status { e.status = .blocked(by: blocker, fallback: true) }
-                entries[key] = e
-                changed.insert(key)
+                store(key, e)
             } else {
                 e.status = .programmed
-                entries[key] = e
-                changed.insert(key)
+                store(key, e)
                 progress.programmed += 1
                 wakeWaiters(of: key)
             }
         case .dependencyMissing(let blocker):
             park(key, on: blocker)
             e.status = .blocked(by: blocker, fallback: false)
-            entries[key] = e
-            changed.insert(key)
+            store(key, e)
             // The driver lacks what we believed programmed: drift; reprogram it.
             if var b = entries[blocker], b.desired != nil, b.programmed != nil {
                 b.programmed = nil
                 b.status = .pending
-                entries[blocker] = b
-                changed.insert(blocker)
+                store(blocker, b)
                 dirty.insert(blocker)
             }
             progress.parked += 1
         case .tableFull(let table, _, _):
             e.status = .failed(result)
-            entries[key] = e
-            changed.insert(key)
+            store(key, e)
             waitingForSpace[table, default: []].append(key)
             progress.failed += 1
             if case .route(let vrf, let prefix) = key { trapCovering(vrf: vrf, prefix, for: key, &progress) }
         case .notSupported, .invalid:
             e.status = .failed(result)
-            entries[key] = e
-            changed.insert(key)
+            store(key, e)
             progress.failed += 1
         }
     }
@@ -285,7 +274,7 @@ public final class OffloadEngine {
         var covers: [(HardwareKey, HardwareObject)] = []
         var length = Int(prefix.length) - 1
         while length >= 0 {
-            let cover = HardwareKey.route(vrf: vrf, IPPrefix(address: prefix.address.masked(to: UInt8(length)), length: UInt8(length)))
+            let cover = HardwareKey.route(vrf: vrf, prefix.covering(UInt8(length)))
             if let p = entries[cover]?.programmed, let fb = fallback(for: p), p != fb {
                 demotions.append(.set(fb))
                 covers.append((cover, fb))
@@ -300,17 +289,12 @@ public final class OffloadEngine {
             unlinkUsers(of: cover, old)
             e.programmed = fb
             e.status = .blocked(by: key, fallback: true)
-            entries[cover] = e
-            changed.insert(cover)
+            store(cover, e)
             park(cover, on: key)
         }
     }
 
     // MARK: - Removals
-
-    private func performRemovals(_ keys: [HardwareKey], _ progress: inout Progress) {
-        removeFromHardware(keys, &progress)
-    }
 
     /// Removes `keys` from hardware, falling rank first. Programmed users of a removed
     /// object go first: routes are demoted to their trap fallback, anything else is
@@ -342,8 +326,7 @@ public final class OffloadEngine {
                 } else {
                     e.status = .failed(result)
                 }
-                entries[d.key] = e
-                changed.insert(d.key)
+                store(d.key, e)
                 park(d.key, on: d.blocker)
             }
         }
@@ -355,8 +338,7 @@ public final class OffloadEngine {
                 guard var e = entries[key], let old = e.programmed else { continue }
                 guard result == .ok else {
                     e.status = .failed(result)
-                    entries[key] = e
-                    changed.insert(key)
+                    store(key, e)
                     progress.failed += 1
                     continue
                 }
@@ -373,13 +355,18 @@ public final class OffloadEngine {
                     e.status = .pending
                     dirty.insert(key)
                 }
-                entries[key] = e
-                changed.insert(key)
+                store(key, e)
             }
         }
     }
 
     // MARK: - Bookkeeping
+
+    /// Writes an entry back (nil forgets it) and notes the key for `takeChangedKeys()`.
+    func store(_ key: HardwareKey, _ entry: Entry?) {
+        entries[key] = entry
+        changed.insert(key)
+    }
 
     /// True when the object is in hardware in a form its dependents can use (not a
     /// trap stand-in).
@@ -435,8 +422,7 @@ public final class OffloadEngine {
 
     private func forget(_ key: HardwareKey) {
         unpark(key)
-        entries[key] = nil
-        changed.insert(key)
+        store(key, nil)
         // Whatever waited on it (a covering route trapping for it) re-evaluates.
         wakeWaiters(of: key)
     }
@@ -454,19 +440,5 @@ extension RouteAction {
 extension Array {
     func chunked(_ size: Int) -> [ArraySlice<Element>] {
         stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
-    }
-}
-
-extension IPAddress {
-    /// The address with every bit past `length` (of its family's width) cleared.
-    func masked(to length: UInt8) -> IPAddress {
-        if isIPv4 {
-            let v = length == 0 ? 0 : ipv4Value & ~(UInt32.max >> UInt32(length))
-            return IPAddress(ipv4: v)
-        }
-        let l = Int(length)
-        let high = l == 0 ? 0 : l >= 64 ? self.high : self.high & ~(UInt64.max >> UInt64(l))
-        let low = l <= 64 ? 0 : l == 128 ? self.low : self.low & ~(UInt64.max >> UInt64(l - 64))
-        return IPAddress(high: high, low: low)
     }
 }

@@ -27,6 +27,7 @@ public enum DropReason: String, Hashable, Sendable, CaseIterable, CustomStringCo
     case floodSuppressed = "flood_suppressed"     // no port allowed to receive a flood
     case blackhole = "blackhole_route"
     case unknownVNI = "unknown_vni"
+    case linkLocalFromTunnel = "link_local_from_tunnel"
     case trapPolicer = "trap_policer"
     case egressMTU = "egress_mtu"
 

@@ -146,6 +146,19 @@ public struct IPPrefix: Hashable, Comparable, Sendable, CustomStringConvertible 
         return "\(address)/\(length)"
     }
 
+    /// The prefix of `length` bits that contains this one's address (host bits cleared):
+    /// `10.9.0.0/16` covered at 8 is `10.0.0.0/8`.
+    public func covering(_ length: UInt8) -> IPPrefix {
+        precondition(length <= family.bitWidth, "prefix length exceeds the family's width")
+        let l = Int(length)
+        if address.isIPv4 {
+            return IPPrefix(address: IPAddress(ipv4: l == 0 ? 0 : address.ipv4Value & ~(UInt32.max >> UInt32(l))), length: length)
+        }
+        let high = l == 0 ? 0 : l >= 64 ? address.high : address.high & ~(UInt64.max >> UInt64(l))
+        let low = l <= 64 ? 0 : l == 128 ? address.low : address.low & ~(UInt64.max >> UInt64(l - 64))
+        return IPPrefix(address: IPAddress(high: high, low: low), length: length)
+    }
+
     public static func < (lhs: IPPrefix, rhs: IPPrefix) -> Bool {
         (lhs.address, lhs.length) < (rhs.address, rhs.length)
     }

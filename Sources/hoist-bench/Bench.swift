@@ -69,6 +69,33 @@ enum Bench {
     }
 }
 
+/// A network namespace made for one benchmark run and configured with `ip` commands; the
+/// caller deletes it (`defer { scratch.delete() }`); a failed command deletes it at once.
+struct ScratchNamespace {
+    let name: String
+
+    /// A routed port `swp1` (10.1.0.1/24) with a resolved gateway 10.1.0.2: routes via the
+    /// gateway are offloadable to an emulated chip whose port 1 is `swp1`.
+    static let routedPort = ["link add swp1 type veth peer name p1", "link set swp1 up", "link set p1 up",
+                             "addr add 10.1.0.1/24 dev swp1",
+                             "neigh add 10.1.0.2 lladdr 02:00:00:00:01:02 dev swp1 nud permanent"]
+
+    init(_ name: String, _ commands: [String]) throws {
+        self.name = name
+        try shell(["ip", "netns", "add", name])
+        do {
+            for cmd in ["link set lo up"] + commands {
+                try shell(["ip", "-n", name] + cmd.split(separator: " ").map(String.init))
+            }
+        } catch {
+            delete()
+            throw error
+        }
+    }
+
+    func delete() { try? shell(["ip", "netns", "del", name]) }
+}
+
 func shell(_ args: [String], input: String? = nil) throws {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -13,13 +13,9 @@ struct EventLatency {
     let changes: Int
 
     func run() throws {
-        let ns = "hoist-bench-latency-\(getpid())"
-        try shell(["ip", "netns", "add", ns])
-        defer { try? shell(["ip", "netns", "del", ns]) }
-        for cmd in ["link set lo up", "link add swp1 type veth peer name p1", "link set swp1 up", "link set p1 up",
-                    "addr add 10.1.0.1/24 dev swp1", "neigh add 10.1.0.2 lladdr 02:00:00:00:01:02 dev swp1 nud permanent"] {
-            try shell(["ip", "-n", ns] + cmd.split(separator: " ").map(String.init))
-        }
+        let scratch = try ScratchNamespace("hoist-bench-latency-\(getpid())", ScratchNamespace.routedPort)
+        defer { scratch.delete() }
+        let ns = scratch.name
         let asic = EmulatedASIC(profile: .datacenter)
         let daemon = try SwitchDaemon(namespace: ns, driver: asic)
         try daemon.start()

@@ -12,24 +12,19 @@ import SwitchModel
 struct FDBLearn {
     let macs: Int
 
-    static func bridgeNamespace(_ ns: String) throws {
-        try shell(["ip", "netns", "add", ns])
-        for cmd in ["link set lo up", "link add br0 type bridge", "link add swp1 type veth peer name p1",
-                    "link add swp2 type veth peer name p2", "link set swp1 master br0", "link set swp2 master br0",
-                    "link set br0 up", "link set swp1 up", "link set swp2 up", "link set p1 up", "link set p2 up"] {
-            try shell(["ip", "-n", ns] + cmd.split(separator: " ").map(String.init))
-        }
-    }
+    /// br0 over swp1 and swp2 (veths), everything up.
+    static let bridge = ["link add br0 type bridge", "link add swp1 type veth peer name p1",
+                         "link add swp2 type veth peer name p2", "link set swp1 master br0", "link set swp2 master br0",
+                         "link set br0 up", "link set swp1 up", "link set swp2 up", "link set p1 up", "link set p2 up"]
 
     static func mac(_ i: Int) -> MACAddress { MACAddress(rawValue: 0x0200_1000_0000 + UInt64(i)) }
 
     func run() throws {
-        let ns = "hoist-bench-learn-\(getpid())"
-        let peerNS = "hoist-bench-peer-\(getpid())"
-        try Self.bridgeNamespace(ns)
-        defer { try? shell(["ip", "netns", "del", ns]) }
-        try Self.bridgeNamespace(peerNS)
-        defer { try? shell(["ip", "netns", "del", peerNS]) }
+        let scratch = try ScratchNamespace("hoist-bench-learn-\(getpid())", Self.bridge)
+        defer { scratch.delete() }
+        let peer = try ScratchNamespace("hoist-bench-peer-\(getpid())", Self.bridge)
+        defer { peer.delete() }
+        let ns = scratch.name, peerNS = peer.name
 
         // Peer: the kernel's own insert of the same entries from bridge -batch.
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(peerNS).batch")

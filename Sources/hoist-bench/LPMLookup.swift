@@ -28,20 +28,25 @@ struct LPMLookup {
 
     static func mask(_ len: Int) -> UInt32 { len == 0 ? 0 : UInt32.max << UInt32(32 - len) }
 
-    func run() throws {
-        var rng = SplitMix64(seed: 0x10AD_BEEF)
-        var seen = Set<UInt64>(minimumCapacity: routes)
+    /// `count` distinct DFZ-like IPv4 prefixes in unicast space (1.0.0.0–223.255.255.255),
+    /// each with a 16-bit value; the same for the same `rng` state.
+    static func dfzPrefixes(_ count: Int, _ rng: inout SplitMix64) -> [(prefix: UInt32, length: UInt8, value: UInt32)] {
+        var seen = Set<UInt64>(minimumCapacity: count)
         var prefixes: [(prefix: UInt32, length: UInt8, value: UInt32)] = []
-        prefixes.reserveCapacity(routes)
-        while prefixes.count < routes {
-            let len = Self.randomLength(&rng)
-            // 1.0.0.0 – 223.255.255.255, like the unicast DFZ.
-            let a = UInt32(0x0100_0000 + rng.next() % (0xE000_0000 - 0x0100_0000)) & Self.mask(len)
+        prefixes.reserveCapacity(count)
+        while prefixes.count < count {
+            let len = randomLength(&rng)
+            let a = UInt32(0x0100_0000 + rng.next() % (0xE000_0000 - 0x0100_0000)) & mask(len)
             if seen.insert(UInt64(len) << 32 | UInt64(a)).inserted {
                 prefixes.append((a, UInt8(len), UInt32(truncatingIfNeeded: rng.next()) & 0xFFFF))
             }
         }
-        seen = []
+        return prefixes
+    }
+
+    func run() throws {
+        var rng = SplitMix64(seed: 0x10AD_BEEF)
+        let prefixes = Self.dfzPrefixes(routes, &rng)
         let addressCount = 1 << 21
         var addresses = [UInt32](repeating: 0, count: addressCount)
         for i in 0..<addressCount {

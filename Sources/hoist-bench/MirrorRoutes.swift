@@ -22,13 +22,11 @@ struct MirrorRoutes {
     static func destination(_ i: Int) -> UInt32 { 0x1000_0000 + UInt32(i) * 256 }
 
     func run() throws {
-        let ns = "hoist-bench-\(getpid())"
-        try shell(["ip", "netns", "add", ns])
-        defer { try? shell(["ip", "netns", "del", ns]) }
-        for cmd in ["link set lo up", "link add rt0 type veth peer name rt1", "link set rt0 up", "link set rt1 up",
-                    "addr add 10.1.0.1/24 dev rt0"] {
-            try shell(["ip", "-n", ns] + cmd.split(separator: " ").map(String.init))
-        }
+        let scratch = try ScratchNamespace("hoist-bench-\(getpid())", [
+            "link add rt0 type veth peer name rt1", "link set rt0 up", "link set rt1 up", "addr add 10.1.0.1/24 dev rt0",
+        ])
+        defer { scratch.delete() }
+        let ns = scratch.name
         let file = try Self.writeBatch(routes: inserter == .ipBatch ? routes : 0, namespace: ns)
         defer { try? FileManager.default.removeItem(at: file) }
 

@@ -49,7 +49,7 @@ enum PipelineBench {
               ("peer_value", "10000000"), ("ratio", number(rate / 10e6)), ("frame_bytes", String(frames[0].count))])
     }
 
-    /// A DFZ-like table of `count` distinct IPv4 prefixes over 16 next hops.
+    /// A DFZ-like table of `count` distinct IPv4 prefixes (`lpm-lookup`'s) over 16 next hops.
     static func routedChip(routes count: Int) throws -> (EmulatedASIC, programRate: Double) {
         let asic = EmulatedASIC(profile: .datacenter)
         var objects: [HardwareObject] = [.port(PortSettings(port: 1)), .port(PortSettings(port: 2)),
@@ -62,18 +62,9 @@ enum PipelineBench {
             objects += [.neighbor(HardwareNeighbor(rif: 2, address: nh.gateway, mac: host(UInt64(0x100 + i)))), .nexthop(nh)]
         }
         try program(asic, objects)
-        var rng = SystemRandomNumberGenerator()
-        var seen = Set<UInt64>()
-        var ops: [DriverOperation] = []
-        ops.reserveCapacity(count)
-        while ops.count < count {
-            let roll = Int.random(in: 0..<100, using: &rng)
-            let length: UInt8 = roll < 60 ? 24 : roll < 70 ? 23 : roll < 80 ? 22 : roll < 88 ? UInt8.random(in: 20...21, using: &rng)
-                : roll < 98 ? UInt8.random(in: 16...19, using: &rng) : UInt8.random(in: 8...15, using: &rng)
-            let addr = UInt32.random(in: 0x0100_0000...0xDFFF_FFFF, using: &rng) & ~(UInt32.max >> length)
-            guard seen.insert(UInt64(addr) << 8 | UInt64(length)).inserted else { continue }
-            ops.append(.set(.route(HardwareRoute(prefix: IPPrefix(address: IPAddress(ipv4: addr), length: length),
-                                                 action: .nexthop(hops[ops.count % 16])))))
+        var rng = SplitMix64(seed: 0x10AD_BEEF)
+        let ops: [DriverOperation] = LPMLookup.dfzPrefixes(count, &rng).enumerated().map { i, p in
+            .set(.route(HardwareRoute(prefix: IPPrefix(address: IPAddress(ipv4: p.prefix), length: p.length), action: .nexthop(hops[i % 16]))))
         }
         let t0 = now()
         var start = 0

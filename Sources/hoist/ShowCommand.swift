@@ -134,9 +134,9 @@ struct WatchCommand: ParsableCommand {
         var start = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
         let stopAt = seconds.map { Double(start.tv_sec) + Double(start.tv_nsec) / 1e9 + $0 }
-        WatchStop.install()
+        StopSignal.install()
         try ControlClient.watch(object ?? "", path: options.socket, stop: {
-            if WatchStop.requested { return true }
+            if StopSignal.requested { return true }
             guard let stopAt else { return false }
             var now = timespec()
             clock_gettime(CLOCK_MONOTONIC, &now)
@@ -144,13 +144,5 @@ struct WatchCommand: ParsableCommand {
         }) { change in
             options.output(options.json ? change.text + "\n" : DaemonOptions.line(change))
         }
-    }
-}
-
-enum WatchStop {
-    nonisolated(unsafe) static var requested = false
-    static func install() {
-        signal(SIGINT) { _ in WatchStop.requested = true }
-        signal(SIGTERM) { _ in WatchStop.requested = true }
     }
 }

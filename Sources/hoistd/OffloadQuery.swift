@@ -1,5 +1,6 @@
 import ControlAPI
 import Daemon
+import Foundation
 import Offload
 import Rendering
 import SwitchDriver

@@ -50,6 +50,18 @@ struct ChipBridgeTests {
         #expect(sw.drainCounts() == [1: 1, 3: 1])
     }
 
+    @Test("a port's link going down flushes what the chip learned there, reported as aged")
+    func linkDownFlush() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        sw.inject(Frame.udp(from: 1, to: 2), on: 1)
+        _ = sw.drainOutbound()
+        _ = sw.readEvents()
+        sw.chip.setLink(1, up: false)
+        #expect(sw.readEvents() == [.portOperState(1, up: false), .macAged(bridge: 10, vid: .none, mac: Host.mac(1), destination: .port(1))])
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts() == [3: 1, 4: 1])
+    }
+
     @Test("learning off: the source is not learned")
     func learningOff() throws {
         let sw = try EmbeddedSwitch.bridged { $0.learning = $0.port != 1 }

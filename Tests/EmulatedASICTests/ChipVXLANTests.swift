@@ -63,6 +63,9 @@ struct ChipVXLANTests {
         sw.inject(FrameBuilder.vxlan(outerSrcMAC: Self.underlayMAC, outerDstMAC: Host.routerMAC, outerSrc: Self.remote,
                                      outerDst: Self.local, srcPort: 50000, vni: 999, inner: inner), on: 4)
         #expect(sw.asic.counters().drops[.unknownVNI] == 1)
+        // A MAC learned behind a tunnel ages out like any other, named by its remote VTEP.
+        sw.advanceTime(bySeconds: 301)
+        #expect(sw.readEvents().contains(.macAged(bridge: 10, vid: .none, mac: Host.mac(50), destination: .tunnel(vni: 100, remote: Self.remote))))
         try sw.finish()
     }
 

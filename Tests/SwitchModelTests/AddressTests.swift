@@ -27,4 +27,13 @@ struct AddressTests {
         #expect(IPPrefix("10.1.0.0/16")?.description == "10.1.0.0/16")
         #expect(IPPrefix("10.0.0.0/33") == nil)
     }
+
+    @Test("a prefix's covering prefixes clear the host bits")
+    func covering() {
+        #expect(IPPrefix("10.9.1.0/24")!.covering(16) == IPPrefix("10.9.0.0/16"))
+        #expect(IPPrefix("10.9.1.0/24")!.covering(0) == IPPrefix("0.0.0.0/0"))
+        #expect(IPPrefix("10.9.1.7/32")!.covering(32) == IPPrefix("10.9.1.7/32"))
+        #expect(IPPrefix("2001:db8:1:2::/64")!.covering(32) == IPPrefix("2001:db8::/32"))
+        #expect(IPPrefix("2001:db8:1:2:3::/80")!.covering(72) == IPPrefix("2001:db8:1:2::/72"))
+    }
 }

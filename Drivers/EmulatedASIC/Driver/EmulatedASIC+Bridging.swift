@@ -35,7 +35,7 @@ extension EmulatedASIC {
         ps.isolated = s.isolated
         ps.settings = s
         chip.ports[i] = ps
-        if !s.stpState.learns || !s.adminUp { flushLearned(port: i) }
+        if !s.stpState.learns || !s.adminUp { chip.flushLearned(port: i) }
         return .ok
     }
 
@@ -61,11 +61,7 @@ extension EmulatedASIC {
             count(.vlanMembers, -1)
         }
         chip.ports[i].pvid = 0
-        flushLearned(port: i)
-    }
-
-    func flushLearned(port i: Int) {
-        chip.fdb.removeAll(where: { _, dest, isStatic in !isStatic && dest == FDBValue.port(i) }, removed: { _, _ in })
+        chip.flushLearned(port: i)
     }
 
     func setBridge(_ s: BridgeSettings) -> DriverResult {

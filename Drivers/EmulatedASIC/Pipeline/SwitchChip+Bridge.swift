@@ -3,7 +3,7 @@ import SwitchModel
 
 /// Where a frame entered a bridge: a front-panel port, or a VXLAN tunnel (after decap).
 struct IngressContext {
-    var port: Int            // 0 for a tunnel
+    var port: Int            // 0 for a tunnel or the router
     var bridge: Int
     var vid: UInt16
     var tunnel: Int32 = -1
@@ -34,7 +34,7 @@ extension SwitchChip {
         }
         if ps.bridge < 0 {
             if ps.rif >= 0, pf.dst == rifs[Int(ps.rif)]?.object.mac.rawValue, pf.tagCount == 0 {
-                route(frame, pf, ingressPort: p, rif: ps.rif, &sink)
+                route(frame, pf, ingressPort: p, &sink)
             } else if ps.rif >= 0, pf.dst & (1 << 40) == 0, pf.tagCount == 0 {
                 drop(.hairpin, port: p)     // unicast to someone else on a routed port: not ours
             } else {
@@ -88,7 +88,10 @@ extension SwitchChip {
             dest = retainRemote(tunnel: ctx.tunnel, address: remote)
         }
         let outcome = fdb.learn(key, destination: dest, now: nowSeconds)
-        if outcome == .refreshed { return }
+        if outcome == .refreshed {
+            releaseDestination(dest)
+            return
+        }
         guard let b = bridges[ctx.bridge] else { return }
         let bridgeID = b.settings.bridge
         let vid = VLANID(rawValue: ctx.vid) ?? .none
@@ -98,7 +101,7 @@ extension SwitchChip {
         case .moved(let from):
             post(.macMoved(bridge: bridgeID, vid: vid, mac: MACAddress(rawValue: src), from: destination(from), to: destination(dest)))
             releaseDestination(from)
-        case .refreshed, .isStatic:
+        case .isStatic, .refreshed:
             releaseDestination(dest)
         case .bucketFull, .tableFull:
             releaseDestination(dest)
@@ -116,7 +119,7 @@ extension SwitchChip {
             if pf.dst == rifMAC {
                 // VXLAN to one of our VTEPs arriving on an SVI is decapsulated, not routed.
                 if pf.isVXLAN, ctx.port > 0, decapsulate(frame, pf, ingressPort: ctx.port, &sink) { return }
-                if ctx.port > 0 { route(frame, pf, ingressPort: ctx.port, rif: vlan.rif, &sink) } else { trap(frame, port: 0, .localAddress, &sink) }
+                if ctx.port > 0 { route(frame, pf, ingressPort: ctx.port, &sink) } else { trap(frame, port: 0, .localAddress, &sink) }
                 return
             }
             // ARP and neighbour discovery reach the router as a copy; the VLAN still floods them.
@@ -135,14 +138,15 @@ extension SwitchChip {
                     return
                 }
                 if let group = snoopedGroup(pf) {
-                    let routers = multicastRouterPorts(bridge)
                     if let members = mdb[MDBKey(bridge: ctx.bridge, vid: ctx.vid, group: group)] {
-                        replicate(frame, pf, ctx, vlan: vlan, to: members | routers, &sink)
+                        // Registered: the group's members and the multicast routers, among
+                        // the ports that may carry the frame at all (VLAN, STP, isolation).
+                        let eligible = floodSet(bridge, ctx, vlan: vlan, allowed: { _ in true })
+                        let routers = PortSet(eligible.filter { ports[Int($0.rawValue)].multicastRouter })
+                        replicate(frame, pf, ctx, vlan: vlan, to: (members | routers) & eligible, &sink)
                     } else {
-                        // Unregistered multicast: flood to mcast_flood ports and to routers.
-                        let flooders = floodSet(bridge, ctx, vlan: vlan, allowed: { $0.multicastFlood })
-                        replicate(frame, pf, ctx, vlan: vlan, to: flooders | routers, &sink)
-                        floodTunnels(frame, pf, ctx, vlan: vlan, &sink)
+                        // Unregistered: mcast_flood ports and multicast routers.
+                        flood(frame, pf, ctx, vlan: vlan, allowed: { $0.multicastFlood || $0.multicastRouter }, &sink)
                     }
                     return
                 }
@@ -158,7 +162,7 @@ extension SwitchChip {
         if FDBValue.isPort(dest) {
             let out = Int(dest)
             guard out != ctx.port else {
-                drop(.hairpin, port: max(ctx.port, 0))
+                drop(.hairpin, port: ctx.port)
                 return
             }
             let o = ports[out]
@@ -177,7 +181,7 @@ extension SwitchChip {
             // Split horizon: what came out of a tunnel never goes back into one.
             guard ctx.tunnel < 0 else { return }
             guard let r = remotes[Int(dest & ~FDBValue.tunnelFlag)] else { return }
-            encapsulate(frame, pf, tunnel: r.tunnel, remote: r.address, vid: ctx.vid, bridge: bridge, ingressPort: ctx.port, &sink)
+            encapsulate(frame, pf, tunnel: r.tunnel, remote: r.address, bridge: bridge, ingressPort: ctx.port, &sink)
         }
     }
 
@@ -202,12 +206,6 @@ extension SwitchChip {
             return .ip(IPAddress(high: pf.ipv6DstHigh, low: pf.ipv6DstLow))
         }
         return nil
-    }
-
-    func multicastRouterPorts(_ bridge: BridgeState) -> PortSet {
-        var set = PortSet()
-        for p in bridge.ports where ports[Int(p.rawValue)].multicastRouter { set.insert(p) }
-        return set
     }
 
     /// The ports a flood of this kind reaches: VLAN members that forward, allow the flood,
@@ -244,12 +242,11 @@ extension SwitchChip {
     }
 
     /// Head-end replication: one encapsulated copy per remote VTEP of the VLAN's tunnel.
-    @discardableResult
     func floodTunnels<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, _ ctx: IngressContext, vlan: VLANEntry,
                                     _ sink: inout S) -> Int {
         guard vlan.tunnel >= 0, ctx.tunnel < 0, let t = tunnels[Int(vlan.tunnel)], let bridge = bridges[ctx.bridge] else { return 0 }
         for remote in t.flood {
-            encapsulate(frame, pf, tunnel: vlan.tunnel, remote: remote, vid: ctx.vid, bridge: bridge, ingressPort: ctx.port, &sink)
+            encapsulate(frame, pf, tunnel: vlan.tunnel, remote: remote, bridge: bridge, ingressPort: ctx.port, &sink)
         }
         return t.flood.count
     }

@@ -9,8 +9,8 @@ enum RouteVerdict {
 }
 
 extension SwitchChip {
-    /// Routes a frame addressed to router interface `rif`'s MAC.
-    func route<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, ingressPort: Int, rif: Int32, _ sink: inout S) {
+    /// Routes a frame addressed to a router interface's MAC.
+    func route<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, ingressPort: Int, _ sink: inout S) {
         if pf.isVXLAN, decapsulate(frame, pf, ingressPort: ingressPort, &sink) { return }
         let verdict: RouteVerdict
         switch pf.l3 {
@@ -56,8 +56,9 @@ extension SwitchChip {
                 return
             }
             guard let out = rifs[Int(outRIF)] else { return }
-            let ipLength = frame.count - pf.l3Offset
-            guard UInt32(ipLength) <= out.object.mtu || ipLength <= 64 else {
+            // The IP packet without the Ethernet padding that may follow it.
+            let ipLength = pf.ipTotalLength
+            guard UInt32(ipLength) <= out.object.mtu else {
                 trap(frame, port: ingressPort, .mtuExceeded, &sink)
                 return
             }
@@ -77,7 +78,10 @@ extension SwitchChip {
             } else {
                 ip.storeBytes(of: pf.ttl - 1, toByteOffset: 7, as: UInt8.self)
             }
-            outputRouted(UnsafeRawBufferPointer(start: buf, count: 14 + ipLength), rif: outRIF, &sink)
+            // Pad to the 60-byte Ethernet minimum, as a MAC does.
+            let length = max(14 + ipLength, 60)
+            if length > 14 + ipLength { (buf + 14 + ipLength).initializeMemory(as: UInt8.self, repeating: 0, count: length - 14 - ipLength) }
+            outputRouted(UnsafeRawBufferPointer(start: buf, count: length), rif: outRIF, &sink)
         }
     }
 

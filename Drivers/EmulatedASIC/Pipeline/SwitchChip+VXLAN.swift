@@ -25,7 +25,8 @@ extension SwitchChip {
             return true
         }
         if ipf.dst & ~0xF == 0x0180_C200_0000 {
-            drop(.stpBlocked, port: ingressPort)
+            // Link-local protocols (STP, LLDP) do not cross a tunnel into the bridge.
+            drop(.linkLocalFromTunnel, port: ingressPort)
             return true
         }
         let ctx = IngressContext(port: 0, bridge: t.bridge, vid: t.object.vid.rawValue, tunnel: index,
@@ -41,7 +42,7 @@ extension SwitchChip {
     ///
     /// The counterpart is the kernel's `vxlan_xmit_one` (RFC 7348 §5).
     func encapsulate<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, tunnel: Int32, remote: IPAddress,
-                                   vid: UInt16, bridge: BridgeState, ingressPort: Int, _ sink: inout S) {
+                                   bridge: BridgeState, ingressPort: Int, _ sink: inout S) {
         guard let t = tunnels[Int(tunnel)], t.object.local.isIPv4, remote.isIPv4 else {
             trap(frame, port: ingressPort, .routeTrap, &sink)
             return

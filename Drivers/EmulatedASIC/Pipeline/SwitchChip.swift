@@ -107,12 +107,26 @@ public final class SwitchChip {
                   !self.pinnedDynamic.contains(key) else { return false }
             return seconds &- lastSeen >= b.settings.ageingTime
         }, removed: { key, dest in aged.append((key, dest)) })
-        for (key, dest) in aged {
-            releaseDestination(dest)
-            let (slot, vid, mac) = Self.splitKey(key)
-            guard let b = bridges[slot] else { continue }
-            post(.macAged(bridge: b.settings.bridge, vid: VLANID(rawValue: vid) ?? .none, mac: MACAddress(rawValue: mac), destination: destination(dest)))
+        for (key, dest) in aged { reportAged(key, dest) }
+    }
+
+    /// Removes the MACs the chip learned on port `p` (not static entries, not the kernel's
+    /// pinned ones), each reported as aged so its `extern_learn` entry leaves the kernel too.
+    func flushLearned(port p: Int) {
+        var flushed: [UInt64] = []
+        fdb.removeAll(where: { key, dest, isStatic in !isStatic && dest == FDBValue.port(p) && !self.pinnedDynamic.contains(key) },
+                      removed: { key, _ in flushed.append(key) })
+        for key in flushed { reportAged(key, FDBValue.port(p)) }
+    }
+
+    /// Posts `macAged` for a removed entry, then frees its destination.
+    func reportAged(_ key: UInt64, _ dest: UInt32) {
+        let (slot, vid, mac) = Self.splitKey(key)
+        if let b = bridges[slot] {
+            post(.macAged(bridge: b.settings.bridge, vid: VLANID(rawValue: vid) ?? .none, mac: MACAddress(rawValue: mac),
+                          destination: destination(dest)))
         }
+        releaseDestination(dest)
     }
 
     @inline(__always) func post(_ event: DriverEvent) {
@@ -136,10 +150,8 @@ public final class SwitchChip {
         guard p >= 1, p <= portCount, ports[p].linkUp != up else { return }
         ports[p].linkUp = up
         post(.portOperState(port, up: up))
-        if !up {
-            // A link going down flushes the MACs learned on it, as the kernel bridge does.
-            fdb.removeAll(where: { _, dest, isStatic in !isStatic && dest == FDBValue.port(p) }, removed: { _, _ in })
-        }
+        // A link going down flushes the MACs learned on it, as the kernel bridge does.
+        if !up { flushLearned(port: p) }
     }
 
     // MARK: FDB keys: 4 bits bridge slot, 12 bits VID, 48 bits MAC.
@@ -149,7 +161,8 @@ public final class SwitchChip {
     }
 
     static func splitKey(_ key: UInt64) -> (slot: Int, vid: UInt16, mac: UInt64) {
-        (Int(key >> 60), UInt16((key >> 48) & 0xFFF), key & 0xFFFF_FFFF_FFFF)
+        let fid = MACKey.fid(key)
+        return (Int(fid >> 12), fid & 0xFFF, MACKey.mac(key))
     }
 
     func destination(_ value: UInt32) -> FDBDestination {
