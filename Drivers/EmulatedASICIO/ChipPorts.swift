@@ -121,15 +121,27 @@ public final class ChipPorts {
     /// (at most `budget` per descriptor). Returns the number of frames handled.
     @discardableResult
     public func pollOnce(timeoutMilliseconds: Int32, budget: Int = 256) throws -> Int {
+        var none: [pollfd] = []
+        return try pollOnce(timeoutMilliseconds: timeoutMilliseconds, budget: budget, also: &none)
+    }
+
+    /// As `pollOnce(timeoutMilliseconds:budget:)`, and waits for `extra` descriptors too (a
+    /// control socket): their `revents` say which are ready; the caller handles them.
+    @discardableResult
+    public func pollOnce(timeoutMilliseconds: Int32, budget: Int = 256, also extra: inout [pollfd]) throws -> Int {
+        let ports = pollFDs.count
+        pollFDs.append(contentsOf: extra)
+        defer { pollFDs.removeSubrange(ports...) }
         let ready = poll(&pollFDs, nfds_t(pollFDs.count), timeoutMilliseconds)
         if ready < 0 {
             if errno == EINTR { return 0 }
             throw IOError(operation: "poll", code: errno)
         }
+        for k in extra.indices { extra[k].revents = pollFDs[ports + k].revents }
         guard ready > 0 else { return 0 }
         var handled = 0
         var sink = WireSink(wireFDs: wireFDs, tapFDs: tapFDs)
-        for (k, p) in pollFDs.enumerated() where p.revents & Int16(POLLIN) != 0 {
+        for (k, p) in pollFDs[..<ports].enumerated() where p.revents & Int16(POLLIN) != 0 {
             let (port, isTap) = pollOwners[k]
             for _ in 0..<budget {
                 // A TAP is a character device (read), a wire is a packet socket (recvmsg with
