@@ -116,6 +116,9 @@ public final class OffloadEngine {
     /// True when there is work for `run()`.
     public var hasWork: Bool { !dirty.isEmpty }
 
+    /// The keys `run()` will look at next: desired and programmed differ, or not tried yet.
+    public var pendingKeys: Set<HardwareKey> { dirty }
+
     /// Programs until nothing more can be done now: every dirty item is programmed,
     /// removed, parked on a blocker, or failed.
     @discardableResult

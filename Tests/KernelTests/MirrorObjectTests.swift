@@ -64,6 +64,21 @@ struct MirrorObjectTests {
         #expect(result.deltas.contains { if case .link(.changed(_, let new)) = $0 { new.name == "swp1" } else { false } })
     }
 
+    @Test("MDB entries that exist before the mirror starts are in its initial dump")
+    func mdbDump() throws {
+        try ns.bridge("mdb add dev br0 port swp1 grp 239.1.1.1 permanent")
+        try ns.bridge("mdb add dev br0 port swp2 grp ff02::1:ff00:1 temp")
+        // A second mirror starts after the entries exist: only the dump can show them
+        // (the kernel answers an MDB dump with RTM_GETMDB messages).
+        let late = try KernelMirror(namespace: ns.name)
+        try late.start()
+        let kernel = try ns.bridgeJSON("mdb show")
+        let groups = Set(late.tables.mdb.keys.map { "\($0.group)" })
+        #expect(groups.contains("239.1.1.1") && groups.contains("ff02::1:ff00:1"), "mirror has \(groups)")
+        let listed = kernel.flatMap { ($0["mdb"] as? [[String: Any]]) ?? [] }.count
+        #expect(late.tables.mdb.count == listed, "bridge mdb lists \(listed), the mirror \(late.tables.mdb.count)")
+    }
+
     @Test("FDB entries match bridge -j fdb; add and delete are deltas")
     func fdb() throws {
         try ns.bridge("fdb add 02:00:00:00:aa:aa dev swp1 master static")
