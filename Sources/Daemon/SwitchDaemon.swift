@@ -113,13 +113,13 @@ public final class SwitchDaemon {
         for event in events {
             switch event {
             case .macLearned(_, let vid, let mac, let destination), .macMoved(_, let vid, let mac, _, let destination):
-                if let r = fdbRequest(add: true, vid: vid, mac: mac, destination: destination) { batch.append(r) }
+                batch += fdbRequests(add: true, vid: vid, mac: mac, destination: destination)
             case .macAged(_, let vid, let mac, let destination):
-                if let r = fdbRequest(add: false, vid: vid, mac: mac, destination: destination) { batch.append(r) }
+                batch += fdbRequests(add: false, vid: vid, mac: mac, destination: destination)
             case .portOperState, .packetTrapped:
                 break
             }
-            if batch.count == 256 { send(&batch) }
+            if batch.count >= 256 { send(&batch) }
         }
         send(&batch)
     }
@@ -139,15 +139,26 @@ public final class SwitchDaemon {
         }
     }
 
-    private func fdbRequest(add: Bool, vid: VLANID, mac: MACAddress, destination: FDBDestination) -> NetlinkMessageBuilder? {
-        guard case .port(let port) = destination, let link = kernelPort(port) else {
-            // Tunnel destinations need the vxlan device's remote entry; not written yet.
-            statistics.fdbWriteFailures += 1
-            onWriteBackFailure?("no kernel port for \(mac) on \(destination)")
-            return nil
+    /// The kernel requests for one learned or aged MAC: on the chip port's host interface,
+    /// or — behind a tunnel — on the vxlan device of that VNI, with the remote VTEP.
+    private func fdbRequests(add: Bool, vid: VLANID, mac: MACAddress, destination: FDBDestination) -> [NetlinkMessageBuilder] {
+        switch destination {
+        case .port(let port):
+            if let link = kernelPort(port) {
+                return [add ? KernelRequest.addExternLearnedFDB(port: link, mac: mac, vlan: vid)
+                            : KernelRequest.deleteFDB(port: link, mac: mac, vlan: vid)]
+            }
+        case .tunnel(let vni, let remote):
+            if let device = mirror.tables.links.values.first(where: { $0.kind == .vxlan && $0.vxlan?.vni == vni }) {
+                return add ? KernelRequest.addExternLearnedVXLANFDB(device: device.index, mac: mac, remote: remote)
+                    : KernelRequest.deleteVXLANFDB(device: device.index, mac: mac, remote: remote)
+            }
+        case .cpu:
+            break
         }
-        return add ? KernelRequest.addExternLearnedFDB(port: link, mac: mac, vlan: vid)
-            : KernelRequest.deleteFDB(port: link, mac: mac, vlan: vid)
+        statistics.fdbWriteFailures += 1
+        onWriteBackFailure?("no kernel interface for \(mac) on \(destination)")
+        return []
     }
 
     /// The kernel interface of a chip port (its host interface, by name).

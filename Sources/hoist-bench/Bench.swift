@@ -13,6 +13,7 @@ enum Bench {
         "pipeline-l3": "routed frames/s with a DFZ-like table of N IPv4 routes, 4,096 random destinations (default N = 1000000; --routes N; goal 5 M)",
         "pipeline-vxlan": "frames/s bridged into a VXLAN tunnel (encapsulated), in memory, one core (goal 5 M)",
         "route-offload": "N IPv4 routes inserted in the kernel (ip -batch or --inserter netlink) → all programmed in the emulated chip through hoistd's loop; time over the kernel's insert time (default N = 1000000; --routes N; goal ≤ 1.1)",
+        "route-program-link": "IPv4 routes/s programmed into a chip over the chip link (hoistd → hoist-asic: codec, unix socket, apply) against the same routes into an in-process chip, same run (default N = 1000000; --routes N)",
         "route-program": "IPv4 route set operations/s programmed into the emulated chip through the driver, batches of 4,096 (default N = 1000000; --routes N; goal 1 M)",
         "event-latency": "one route change at a time: kernel ACK → programmed in the emulated chip through hoistd's loop; p99 over N changes (default N = 2000; --changes N; goal ≤ 10 ms)",
         "fdb-learn": "new source MACs/s from the first frame into the emulated chip to the kernel's extern_learn entry, through hoistd's loop (default N = 100000; --macs N; goal 100k)",
@@ -52,6 +53,8 @@ enum Bench {
             try PipelineBench.l3(routes: intOption(args, "--routes") ?? 1_000_000)
         case "pipeline-vxlan":
             try PipelineBench.vxlan()
+        case "route-program-link":
+            try RouteProgramLink.run(routes: intOption(args, "--routes") ?? 1_000_000)
         case "route-program":
             try PipelineBench.routeProgram(routes: intOption(args, "--routes") ?? 1_000_000)
         case "lpm-lookup":
