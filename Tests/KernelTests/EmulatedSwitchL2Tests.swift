@@ -399,6 +399,11 @@ struct EmulatedSwitchVXLANTests {
         #expect(entries.allSatisfy { (($0["flags"] as? [String]) ?? []).contains("extern_learn") }, "\(entries)")
         #expect(entries.contains { ($0["dst"] as? String) == "192.168.100.2" }, "\(entries)")
         #expect(lab.daemon.statistics.fdbWriteFailures == 0)
+        // The switch's own address on the bridge, from across the tunnel: the chip traps the
+        // packets still encapsulated up the underlay port; the kernel's vxlan100 takes them.
+        try lab.sw.ip("addr add 10.0.0.254/24 dev br0")
+        #expect(try lab.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.0.254"], in: remote) == 0,
+                "the remote could not reach the bridge's address through the tunnel: \(lab.lastOutput)")
         // Written back, not re-programmed as a static tunnel entry.
         #expect(lab.daemon.engine.state(of: .fdb(BridgeID(rawValue: try #require(
             lab.daemon.mirror.tables.links.values.first { $0.name == "br0" }).index.rawValue), .none, MACAddress("02:00:00:00:20:02")!)) == nil)
