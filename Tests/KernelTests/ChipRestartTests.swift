@@ -149,3 +149,57 @@ struct ChipRestartTests {
         try? FileManager.default.removeItem(atPath: chipSocket)
     }
 }
+
+extension ChipRestartTests {
+    @Test("hoist-asic --shrink: routes beyond the LPM show failed with the reason in `hoist show routes`, and are offloaded once space frees")
+    func tableFull() throws {
+        let wires = try TestNamespace("tw"), sw = try TestNamespace("ts"), h1 = try TestNamespace("t1")
+        try wires.ip("link add fp1 type veth peer name eth0 netns \(h1.name)")
+        try wires.ip("link set fp1 up")
+        try h1.ipScript("addr add 10.1.0.2/24 dev eth0\nlink set eth0 up")
+        let tag = "\(getpid())t"
+        let chipSocket = "/tmp/hoist-asic-\(tag).sock", control = "/tmp/hoist-ts-\(tag).sock"
+        let chip = try Self.launch("hoist-asic", ["-n", sw.name, "--wire-netns", wires.name, "--port", "1=fp1", "--socket", chipSocket,
+                                                  "--shrink", "lpm_ipv4=12"], log: "/dev/null")
+        defer { Self.stop(chip); try? FileManager.default.removeItem(atPath: chipSocket) }
+        Self.waitFor(chipSocket)
+        let daemon = try Self.launch("hoistd", ["--asic", chipSocket, "-n", sw.name, "--socket", control], log: "/dev/null")
+        defer { Self.stop(daemon) }
+        Self.waitFor(control)
+        try sw.ipScript("addr add 10.1.0.1/24 dev swp1\nlink set swp1 up")
+        _ = try sw.exec(["ping", "-c", "1", "-W", "2", "10.1.0.2"])   // resolve the gateway
+        try sw.ipScript((0..<20).map { "route add 172.16.\($0).0/24 via 10.1.0.2" }.joined(separator: "\n"))
+
+        func routes() throws -> [[String: Any]] {
+            let r = try HoistdCLITests.run("hoist", ["show", "routes", "--json", "--socket", control])
+            let all = (try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [[String: Any]]) ?? []
+            return all.filter { ($0["dst"] as? String)?.hasPrefix("172.16.") == true }
+        }
+        var shown: [[String: Any]] = []
+        for _ in 0..<100 {
+            shown = try routes()
+            if shown.count == 20, shown.allSatisfy({ ($0["offload"] as? String) != "pending" }) { break }
+            usleep(50_000)
+        }
+        let failed = shown.filter { ($0["offload"] as? String) == "failed" }
+        let offloaded = shown.filter { ($0["offload"] as? String) == "offloaded" }
+        #expect(shown.count == 20 && !failed.isEmpty && !offloaded.isEmpty, "\(shown)")
+        #expect(failed.allSatisfy { ($0["reason"] as? String) == "LPM table full 12/12" && ($0["flags"] as? [String]) == ["offload_failed"] },
+                "\(failed)")
+        #expect(offloaded.allSatisfy { ($0["flags"] as? [String]) == ["offload"] })
+        let human = try HoistdCLITests.run("hoist", ["show", "routes", "--socket", control]).output
+        #expect(human.contains("failed") && human.contains("LPM table full 12/12"), "\(human)")
+
+        // Withdraw the offloaded routes and the failed ones that would not fit anyway: the
+        // rest are retried as space frees and offloaded.
+        let failedNames = failed.compactMap { $0["dst"] as? String }
+        let withdrawn = offloaded.compactMap { $0["dst"] as? String } + failedNames.dropFirst(offloaded.count)
+        try sw.ipScript(withdrawn.map { "route del \($0)" }.joined(separator: "\n"))
+        for _ in 0..<100 {
+            shown = try routes()
+            if shown.allSatisfy({ ($0["offload"] as? String) == "offloaded" }) { break }
+            usleep(50_000)
+        }
+        #expect(shown.count == 20 - withdrawn.count && shown.allSatisfy { ($0["offload"] as? String) == "offloaded" }, "\(shown)")
+    }
+}
