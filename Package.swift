@@ -14,6 +14,8 @@ import PackageDescription
 //   through the CPacketIO shim; the chip's forwarding core stays pure.
 //   Daemon wires mirror → stages → engine → any SwitchDriver and writes hardware-learned
 //   MACs back to the kernel; it chooses no concrete driver (the executables do).
+//   Lab (pure) parses and validates lab files and names and plans a lab's pieces; the hoist
+//   executable runs the plan.
 //   Executables (hoist, hoistd, hoist-bench) are the only places that wire concrete pieces.
 let package = Package(
     name: "Hoist",
@@ -57,11 +59,12 @@ let package = Package(
         .target(name: "ControlAPI", dependencies: ["Rendering"]),
         .target(name: "EmulatedASICIO", dependencies: ["CPacketIO", "EmulatedASIC", "SwitchDriver"], path: "Drivers/EmulatedASICIO"),
         .target(name: "DriverConformance", dependencies: ["SwitchDriver", "SwitchModel"]),
+        .target(name: "Lab", dependencies: ["EmulatedASIC", "SwitchModel"]),
         .target(name: "Daemon", dependencies: ["KernelMirror", "Netlink", "Offload", "Stages", "SwitchDriver", "SwitchModel"]),
         .executableTarget(
             name: "hoist",
             dependencies: [
-                "ControlAPI", "KernelMirror", "Netlink", "Rendering", "SwitchModel",
+                "ControlAPI", "KernelMirror", "Lab", "Netlink", "Rendering", "SwitchModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -78,6 +81,7 @@ let package = Package(
         ),
         .testTarget(name: "SwitchModelTests", dependencies: ["SwitchModel"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "SwitchModel"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "SwitchModel"]),
         .testTarget(name: "ControlAPITests", dependencies: ["ControlAPI", "Rendering"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "SwitchDriver", "SwitchModel"], exclude: ["Golden"]),
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "Stages", "EmulatedASIC", "SwitchDriver", "SwitchModel"]),
