@@ -16,6 +16,8 @@ import PackageDescription
 //   MACs back to the kernel; it chooses no concrete driver (the executables do).
 //   ChipLink is the chip link: the driver protocol over a unix socket (binary codec, server
 //   for any SwitchDriver, RemoteChipDriver client), so the chip runs in its own process.
+//   Lab (pure) parses and validates lab files and names and plans a lab's pieces; the hoist
+//   executable runs the plan.
 //   UnixSocket and ServiceSupport (signals, swift-log setup) are plumbing for the processes.
 //   Executables (hoist, hoistd, hoist-asic, hoist-bench) are the only places that wire concrete pieces.
 let package = Package(
@@ -65,11 +67,12 @@ let package = Package(
         .target(name: "ChipLink", dependencies: ["SwitchDriver", "SwitchModel", "UnixSocket"]),
         .target(name: "EmulatedASICIO", dependencies: ["CPacketIO", "EmulatedASIC", "SwitchDriver"], path: "Drivers/EmulatedASICIO"),
         .target(name: "DriverConformance", dependencies: ["SwitchDriver", "SwitchModel"]),
+        .target(name: "Lab", dependencies: ["EmulatedASIC", "SwitchModel"]),
         .target(name: "Daemon", dependencies: ["KernelMirror", "Netlink", "Offload", "Stages", "SwitchDriver", "SwitchModel"]),
         .executableTarget(
             name: "hoist",
             dependencies: [
-                "ControlAPI", "KernelMirror", "Netlink", "Rendering", "ServiceSupport", "SwitchModel",
+                "ControlAPI", "KernelMirror", "Lab", "Netlink", "Rendering", "ServiceSupport", "SwitchModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -96,6 +99,7 @@ let package = Package(
         ),
         .testTarget(name: "SwitchModelTests", dependencies: ["SwitchModel"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "SwitchModel"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "SwitchModel"]),
         .testTarget(name: "ControlAPITests", dependencies: ["ControlAPI", "Rendering"]),
         .testTarget(name: "ChipLinkTests", dependencies: ["ChipLink", "DriverConformance", "EmulatedASIC", "SwitchDriver", "SwitchModel"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "SwitchDriver", "SwitchModel"], exclude: ["Golden"]),
