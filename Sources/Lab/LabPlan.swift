@@ -104,11 +104,21 @@ public struct LabPlan: Sendable {
         return steps
     }
 
-    /// hoistd's arguments for switch `s`: every port bound to its wire, the lab's socket.
-    public func hoistdArguments(_ s: LabSpec.Switch) -> [String] {
+    /// The chip-link socket and log of switch `s`'s `hoist-asic`.
+    public func chipSocket(_ s: String) -> String { "\(Self.runDirectory)/\(wireNamespace(s)).sock" }
+    public func chipLog(_ s: String) -> String { "\(Self.runDirectory)/\(wireNamespace(s)).log" }
+
+    /// `hoist-asic`'s arguments for switch `s`: every port bound to its wire, the TAPs in
+    /// the switch's namespace, the chip-link socket.
+    public func asicArguments(_ s: LabSpec.Switch) -> [String] {
         var args = ["-n", switchNamespace(s.name), "--wire-netns", wireNamespace(s.name)]
         for p in 1...s.ports { args += ["--port", "\(p)=\(Self.wire(p))"] }
-        args += ["--profile", s.profile, "--socket", socket(s.name)]
+        return args + ["--profile", s.profile, "--socket", chipSocket(s.name)]
+    }
+
+    /// hoistd's arguments for switch `s`: the switch's namespace, its chip, the lab's socket.
+    public func hoistdArguments(_ s: LabSpec.Switch) -> [String] {
+        var args = ["-n", switchNamespace(s.name), "--asic", chipSocket(s.name), "--socket", socket(s.name)]
         if s.report { args.append("--report") }
         return args
     }

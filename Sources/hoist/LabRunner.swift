@@ -25,9 +25,9 @@ enum LabRunner {
         do {
             for step in plan.buildSteps { try ip(step) }
             if plan.spec.start {
-                let hoistd = try siblingExecutable("hoistd")
+                let hoistd = try siblingExecutable("hoistd"), asic = try siblingExecutable("hoist-asic")
                 mkdir(LabPlan.runDirectory, 0o755)
-                for s in plan.spec.switches { started.append((s, try startSwitch(s, of: plan, hoistd: hoistd))) }
+                for s in plan.spec.switches { started.append((s, try startSwitch(s, of: plan, hoistd: hoistd, asic: asic))) }
                 for (s, pid) in started { try waitUntilReady(s, of: plan, pid: pid) }
                 for c in plan.spec.commands { try execute(c, of: plan, file: file) }
             }
@@ -40,9 +40,10 @@ enum LabRunner {
         for s in plan.spec.switches {
             print("switch \(s.name): namespace \(plan.switchNamespace(s.name)), wires \(plan.wireNamespace(s.name)), ports swp1…swp\(s.ports)")
             if let pid = started.first(where: { $0.0.name == s.name })?.1 {
-                print("  hoistd pid \(pid), log \(plan.log(s.name)); hoist show ports --socket \(plan.socket(s.name))")
+                print("  hoistd pid \(pid), log \(plan.log(s.name)); chip log \(plan.chipLog(s.name)); hoist show ports --socket \(plan.socket(s.name))")
             } else {
-                print("  run it:  hoistd \(plan.hoistdArguments(s).joined(separator: " "))")
+                print("  run it:  ip netns exec \(plan.wireNamespace(s.name)) hoist-asic \(plan.asicArguments(s).joined(separator: " ")) &")
+                print("           hoistd \(plan.hoistdArguments(s).joined(separator: " "))")
             }
         }
         if !plan.spec.start, !plan.spec.commands.isEmpty {
@@ -52,11 +53,24 @@ enum LabRunner {
     }
 
     /// Starts switch `s`'s processes in the background, each detached in its own session
-    /// with its output in the switch's log, and returns the pid to wait on. Today that is
-    /// one hoistd with the chip embedded, run inside the switch's namespace (so
-    /// `ip netns pids` finds it); a separate chip process would be started here too.
-    static func startSwitch(_ s: LabSpec.Switch, of plan: LabPlan, hoistd: String) throws -> pid_t {
+    /// with its output in its log: the chip (`hoist-asic`, inside the wire namespace) and,
+    /// once it serves its chip link, the control plane (`hoistd --asic`, inside the switch's
+    /// namespace) — so `ip netns pids` finds both. Returns hoistd's pid to wait on.
+    static func startSwitch(_ s: LabSpec.Switch, of plan: LabPlan, hoistd: String, asic: String) throws -> pid_t {
         unlink(plan.socket(s.name))
+        unlink(plan.chipSocket(s.name))
+        let chip = try spawn(["ip", "netns", "exec", plan.wireNamespace(s.name), asic] + plan.asicArguments(s), log: plan.chipLog(s.name))
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: plan.chipSocket(s.name)) {
+            var status: Int32 = 0
+            if waitpid(chip, &status, WNOHANG) == chip {
+                throw Failure("hoist-asic for switch \(s.name) exited (status \(status)); \(plan.chipLog(s.name)):\n\(logText(plan.chipLog(s.name)))")
+            }
+            guard Date() < deadline else {
+                throw Failure("hoist-asic for switch \(s.name) did not serve its chip link after 30 s; \(plan.chipLog(s.name)):\n\(logText(plan.chipLog(s.name)))")
+            }
+            usleep(20_000)
+        }
         return try spawn(["ip", "netns", "exec", plan.switchNamespace(s.name), hoistd] + plan.hoistdArguments(s), log: plan.log(s.name))
     }
 
@@ -152,7 +166,11 @@ enum LabRunner {
         var targets = Set(mine.flatMap { pids(inNamespace: $0) })
         targets.formUnion(daemons(of: name))
         targets.remove(getpid())
-        stop(Array(targets))
+        // The control planes first, so each hoistd stops (and prints its report) while its
+        // chip still answers; then the chips and everything else.
+        let controlPlanes = targets.filter { arguments(of: $0)?.first.map { $0.hasSuffix("/hoistd") || $0 == "hoistd" } ?? false }
+        stop(Array(controlPlanes))
+        stop(Array(targets.subtracting(controlPlanes)))
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: LabPlan.runDirectory)) ?? []).filter {
             ($0.hasSuffix(".log") || $0.hasSuffix(".sock")) && LabPlan.owns(lab: name, namespace: String($0.dropLast($0.hasSuffix(".log") ? 4 : 5)))
         }.sorted()
@@ -226,7 +244,8 @@ enum LabRunner {
         let all = try namespaces()
         return LabPlan.labs(in: all).map { lab in
             let running = Dictionary(daemons(of: lab.name).compactMap { pid -> (String, pid_t)? in
-                guard let argv = arguments(of: pid), let i = argv.firstIndex(of: "-n"), i + 1 < argv.count else { return nil }
+                guard let argv = arguments(of: pid), argv.first?.hasSuffix("hoistd") == true,
+                      let i = argv.firstIndex(of: "-n"), i + 1 < argv.count else { return nil }
                 return (argv[i + 1], pid)
             }, uniquingKeysWith: { a, _ in a })
             let switches = lab.switches.map { s in

@@ -15,8 +15,8 @@ struct HoistLabTests {
     static func hoist(_ args: [String]) throws -> HoistdCLITests.Run { try HoistdCLITests.run("hoist", args) }
 
     static func built() -> Bool {
-        let ok = ["hoist", "hoistd"].allSatisfy { FileManager.default.isExecutableFile(atPath: HoistdCLITests.binaries.appendingPathComponent($0).path) }
-        if !ok { Issue.record("hoist and hoistd are not built at \(HoistdCLITests.binaries.path); run `swift build` first") }
+        let ok = ["hoist", "hoistd", "hoist-asic"].allSatisfy { FileManager.default.isExecutableFile(atPath: HoistdCLITests.binaries.appendingPathComponent($0).path) }
+        if !ok { Issue.record("hoist, hoistd and hoist-asic are not built at \(HoistdCLITests.binaries.path); run `swift build` first") }
         return ok
     }
 
@@ -45,7 +45,9 @@ struct HoistLabTests {
         defer { _ = try? Self.hoist(["lab", "down", name]) }
         let up = try Self.hoist(["lab", "up", name, "--hosts", "2", "--subnet", "10.0.0"])
         #expect(up.status == 0, "\(up.error)")
-        #expect(up.output.contains("hoistd -n \(name)-sw --wire-netns \(name)-sw-asic --port 1=fp1 --port 2=fp2 --profile small --socket /run/hoist/\(name)-sw.sock"),
+        #expect(up.output.contains("hoist-asic -n \(name)-sw --wire-netns \(name)-sw-asic --port 1=fp1 --port 2=fp2 --profile small --socket /run/hoist/\(name)-sw-asic.sock"),
+                "\(up.output)")
+        #expect(up.output.contains("hoistd -n \(name)-sw --asic /run/hoist/\(name)-sw-asic.sock --socket /run/hoist/\(name)-sw.sock"),
                 "\(up.output)")
         let addresses = try TestNamespace.run("ip", ["-n", "\(name)-h2", "-o", "-4", "addr", "show", "dev", "eth0"])
         #expect(addresses.contains("10.0.0.2/24"))
@@ -88,8 +90,8 @@ struct HoistLabTests {
 
         let down = try Self.hoist(["lab", "down", name, "--logs"])
         #expect(down.status == 0, "\(down.error)")
-        #expect(down.output.contains("== /run/hoist/\(name)-s1.log") && down.output.contains("hoistd: stopping"), "\(down.output)")
-        #expect(down.output.contains("2 processes stopped, 6 namespaces deleted"), "\(down.output)")
+        #expect(down.output.contains("== /run/hoist/\(name)-s1.log") && down.output.contains("[hoistd] stopping") && down.output.contains("[hoist_asic] stopping"), "\(down.output)")
+        #expect(down.output.contains("4 processes stopped, 6 namespaces deleted"), "\(down.output)")
         let left = try Self.leftovers(name)
         #expect(left.isEmpty, "\(left)")
     }

@@ -164,9 +164,12 @@ struct LabPlanTests {
         #expect(try index("-n hoist-x-h1 link set eth0 up") < index("-n hoist-x-h1 -4 route add default via 10.0.0.254"))
 
         let s2 = try #require(spec.switchNamed("s2"))
-        #expect(plan.hoistdArguments(s2) == ["-n", "hoist-x-s2", "--wire-netns", "hoist-x-s2-asic"]
+        #expect(plan.asicArguments(s2) == ["-n", "hoist-x-s2", "--wire-netns", "hoist-x-s2-asic"]
             + (1...8).flatMap { ["--port", "\($0)=fp\($0)"] }
-            + ["--profile", "datacenter", "--socket", "/run/hoist/hoist-x-s2.sock", "--report"])
+            + ["--profile", "datacenter", "--socket", "/run/hoist/hoist-x-s2-asic.sock"])
+        #expect(plan.hoistdArguments(s2) == ["-n", "hoist-x-s2", "--asic", "/run/hoist/hoist-x-s2-asic.sock",
+                                             "--socket", "/run/hoist/hoist-x-s2.sock", "--report"])
+        #expect(plan.chipLog("s2") == "/run/hoist/hoist-x-s2-asic.log")
         #expect(plan.log("s1") == "/run/hoist/hoist-x-s1.log")
     }
 
