@@ -12,7 +12,7 @@ enum Bench {
         "pipeline-l2": "known-unicast 64-byte frames/s through the emulated chip's pipeline, in memory, one core (goal 10 M)",
         "pipeline-l3": "routed frames/s with a DFZ-like table of N IPv4 routes, 4,096 random destinations (default N = 1000000; --routes N; goal 5 M)",
         "pipeline-vxlan": "frames/s bridged into a VXLAN tunnel (encapsulated), in memory, one core (goal 5 M)",
-        "route-offload": "N IPv4 routes inserted in the kernel (ip -batch or --inserter netlink) → all programmed in the emulated chip through hoistd's loop; time over the kernel's insert time (default N = 1000000; --routes N; goal ≤ 1.1)",
+        "route-offload": "N IPv4 routes inserted in the kernel (ip -batch or --inserter netlink) → all programmed in the emulated chip through hoistd's loop; time over the kernel's insert time (default N = 1000000; --routes N; --chip-link: the chip behind the chip link, as hoist-asic; goal ≤ 1.1)",
         "route-program-link": "IPv4 routes/s programmed into a chip over the chip link (hoistd → hoist-asic: codec, unix socket, apply) against the same routes into an in-process chip, same run (default N = 1000000; --routes N)",
         "route-program": "IPv4 route set operations/s programmed into the emulated chip through the driver, batches of 4,096 (default N = 1000000; --routes N; goal 1 M)",
         "event-latency": "one route change at a time: kernel ACK → programmed in the emulated chip through hoistd's loop; p99 over N changes (default N = 2000; --changes N; goal ≤ 10 ms)",
@@ -45,7 +45,7 @@ enum Bench {
             if name == "mirror-routes" {
                 try MirrorRoutes(routes: routes, inserter: inserter).run()
             } else {
-                try RouteOffload(routes: routes, inserter: inserter).run()
+                try RouteOffload(routes: routes, inserter: inserter, overChipLink: args.contains("--chip-link")).run()
             }
         case "pipeline-l2":
             try PipelineBench.l2()
