@@ -25,10 +25,10 @@ struct RouteOffload {
         defer { try? FileManager.default.removeItem(at: file) }
 
         let driver: any SwitchDriver
-        var served: RouteProgramLink.ServedChip?
+        var served: BackgroundChipLink?
         if overChipLink {
             let path = "/tmp/hoist-bench-offload-\(getpid()).sock"
-            served = try RouteProgramLink.ServedChip(path: path)
+            served = try BackgroundChipLink(path: path, driver: EmulatedASIC(profile: .datacenter))
             driver = try RemoteChipDriver(path: path)
         } else {
             driver = EmulatedASIC(profile: .datacenter)

@@ -1,42 +1,16 @@
 import ChipLink
 import EmulatedASIC
 import Foundation
-import Glibc
 
 /// `route-program-link`: a million routes programmed into a chip in another thread's
 /// `ChipLinkServer` through `RemoteChipDriver` — hoistd's path to `hoist-asic`: encode,
 /// unix socket, decode, apply, results back. The peer is the same routes applied to an
 /// in-process chip in the same run; the ratio says what the chip link costs.
 enum RouteProgramLink {
-    /// Serves a chip on a thread until `stop()`.
-    final class ServedChip: @unchecked Sendable {
-        let server: ChipLinkServer
-        private let lock = NSLock()
-        private var stopping = false
-        private let done = DispatchSemaphore(value: 0)
-
-        init(path: String) throws {
-            server = try ChipLinkServer(path: path, driver: EmulatedASIC(profile: .datacenter))
-            Thread.detachNewThread { [self] in
-                while !lock.withLock({ stopping }) {
-                    var fds = server.descriptors
-                    _ = poll(&fds, nfds_t(fds.count), 10)
-                    server.serve()
-                }
-                done.signal()
-            }
-        }
-
-        func stop() {
-            lock.withLock { stopping = true }
-            done.wait()
-        }
-    }
-
     static func run(routes: Int) throws {
         let direct = try PipelineBench.programRoutes(routes, into: EmulatedASIC(profile: .datacenter))
         let path = "/tmp/hoist-bench-chiplink-\(getpid()).sock"
-        let chip = try ServedChip(path: path)
+        let chip = try BackgroundChipLink(path: path, driver: EmulatedASIC(profile: .datacenter))
         defer { chip.stop() }
         let remote = try RemoteChipDriver(path: path)
         let linked = try PipelineBench.programRoutes(routes, into: remote)

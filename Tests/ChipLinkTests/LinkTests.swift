@@ -7,32 +7,10 @@ import SwitchDriver
 import SwitchModel
 import Testing
 
-/// A chip-link server on a real unix socket, served by its own thread (as hoist-asic's loop
-/// does); the chip is touched only by that thread.
-final class ServedChip: @unchecked Sendable {
-    let path: String
-    let server: ChipLinkServer
-    private let lock = NSLock()
-    private var stopping = false
-    private let done = DispatchSemaphore(value: 0)
-
-    init(profile: TableProfile = .small) throws {
-        path = "/tmp/hoist-chiplink-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
-        server = try ChipLinkServer(path: path, driver: EmulatedASIC(profile: profile))
-        Thread.detachNewThread { [self] in
-            while !lock.withLock({ stopping }) {
-                var fds = server.descriptors
-                _ = poll(&fds, nfds_t(fds.count), 10)
-                server.serve()
-            }
-            done.signal()
-        }
-    }
-
-    func stop() {
-        lock.withLock { stopping = true }
-        done.wait()
-    }
+/// A chip-link server on a real unix socket at a fresh path, served by its own thread.
+func servedChip(profile: TableProfile = .small) throws -> BackgroundChipLink {
+    try BackgroundChipLink(path: "/tmp/hoist-chiplink-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock",
+                           driver: EmulatedASIC(profile: profile))
 }
 
 /// Sends raw bytes on a fresh connection and returns what comes back before the server
@@ -76,7 +54,7 @@ func decodeResponses(_ bytes: [UInt8]) throws -> [ChipResponse] {
 struct LinkTests {
     @Test("the driver conformance suite passes through the chip link", arguments: ConformanceSuite.cases)
     func conformance(_ c: ConformanceCase) throws {
-        let chip = try ServedChip()
+        let chip = try servedChip()
         defer { chip.stop() }
         let failures = c.run(on: try RemoteChipDriver(path: chip.path))
         #expect(failures.isEmpty, "\(c.name): \(failures.joined(separator: "; "))")
@@ -84,7 +62,7 @@ struct LinkTests {
 
     @Test("a reconnecting driver finds what the first one programmed, and statistics count operations")
     func restart() throws {
-        let chip = try ServedChip()
+        let chip = try servedChip()
         defer { chip.stop() }
         let first = try RemoteChipDriver(path: chip.path)
         let routes = (0..<20_000).map { i in
@@ -106,7 +84,7 @@ struct LinkTests {
 
     @Test("bad input gets an error and loses nothing")
     func badInput() throws {
-        let chip = try ServedChip()
+        let chip = try servedChip()
         defer { chip.stop() }
         let driver = try RemoteChipDriver(path: chip.path)
         #expect(driver.apply([.set(.bridge(BridgeSettings(bridge: 1)))]) == [.ok])
@@ -136,15 +114,14 @@ struct LinkTests {
 
     @Test("a chip that goes away is reported, not hung on")
     func chipGone() throws {
-        let chip = try ServedChip()
+        let chip = try servedChip()
         let driver = try RemoteChipDriver(path: chip.path, timeoutMilliseconds: 2000)
         chip.stop()
-        withExtendedLifetime(chip.server) {}
-        let results = driver.apply([.set(.bridge(BridgeSettings(bridge: 1)))])
-        // The server object still exists (the thread stopped serving), so the request
-        // times out; either way the driver reports the link down.
-        #expect(results.count == 1)
+        // The server still exists but no longer answers: the request times out.
+        let results = withExtendedLifetime(chip) { driver.apply([.set(.bridge(BridgeSettings(bridge: 1)))]) }
+        #expect(results == [.invalid("chip link down: chip link: no answer from the chip at \(chip.path)")])
         #expect(driver.linkFailure != nil)
+        #expect(driver.readBack().isEmpty, "after a failure the driver answers without asking")
         #expect(throws: ChipLinkError.self) { try RemoteChipDriver(path: "/tmp/hoist-no-such-chip.sock") }
     }
 }
