@@ -109,5 +109,7 @@ let package = Package(
             name: "KernelTests",
             dependencies: ["ChipLink", "KernelMirror", "Netlink", "Rendering", "SwitchModel", "Daemon", "EmulatedASIC", "EmulatedASICIO", "SwitchDriver", "Offload"]
         ),
+        // Boots the test VM (scripts/vm, Docs/VM.md) and runs guest scripts from Tests/VM.
+        .testTarget(name: "VMTests"),
     ]
 )

@@ -58,7 +58,9 @@ fail:;
 }
 
 long hoist_packet_recv(int fd, void *buf, unsigned long len, int *checksum_pending) {
-    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    if (len < 64) return -EINVAL;
+    // Four bytes kept free for a VLAN tag the kernel moved out of the frame (below).
+    struct iovec iov = { .iov_base = buf, .iov_len = len - 4 };
     union {
         struct cmsghdr align;
         char space[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
@@ -77,6 +79,19 @@ long hoist_packet_recv(int fd, void *buf, unsigned long len, int *checksum_pendi
             struct tpacket_auxdata aux;
             memcpy(&aux, CMSG_DATA(c), sizeof aux);
             if (aux.tp_status & TP_STATUS_CSUMNOTREADY) *checksum_pending = 1;
+            // The kernel takes the outer VLAN tag out of every received frame (into the
+            // skb's metadata) before packet sockets see it, so a tagged frame arrives
+            // untagged with the tag here. Put it back where it was on the wire.
+            if ((aux.tp_status & TP_STATUS_VLAN_VALID) && n >= 12) {
+                unsigned short tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) ? aux.tp_vlan_tpid : ETH_P_8021Q;
+                unsigned char *p = buf;
+                memmove(p + 16, p + 12, (size_t)n - 12);
+                p[12] = (unsigned char)(tpid >> 8);
+                p[13] = (unsigned char)tpid;
+                p[14] = (unsigned char)(aux.tp_vlan_tci >> 8);
+                p[15] = (unsigned char)aux.tp_vlan_tci;
+                n += 4;
+            }
         }
     }
     return n;

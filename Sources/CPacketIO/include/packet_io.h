@@ -12,8 +12,10 @@ int hoist_packet_open(const char *ifname);
 
 /// Receives one frame from an AF_PACKET socket opened by `hoist_packet_open` into `buf`.
 /// Sets `*checksum_pending` when the kernel left the L4 checksum to "hardware"
-/// (TP_STATUS_CSUMNOTREADY: a CHECKSUM_PARTIAL packet from a veth peer). Returns the
-/// frame length, 0 when nothing is waiting, or -errno.
+/// (TP_STATUS_CSUMNOTREADY: a CHECKSUM_PARTIAL packet from a veth peer). A VLAN tag the
+/// kernel took out of the frame (TP_STATUS_VLAN_VALID) is put back, so `len` must leave 4
+/// bytes beyond the largest frame. Returns the frame length, 0 when nothing is waiting,
+/// or -errno.
 long hoist_packet_recv(int fd, void *buf, unsigned long len, int *checksum_pending);
 
 /// Moves the calling thread into the network namespace /var/run/netns/`name`. Returns a

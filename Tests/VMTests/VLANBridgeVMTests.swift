@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+/// Tests that boot the test VM (Debian's kernel under QEMU, scripts/vm). One VM at a time:
+/// the suite is serialized, and scripts/vm itself waits for any other VM on the machine.
+@Suite("Test VM", .serialized)
+struct VMTests {
+    /// The checks Tests/VM/vlan-bridge.sh makes, each printed as "PASS name".
+    static let vlanChecks = [
+        "hoistd-started", "vlans-offloaded", "bridge-offloaded",
+        "access-to-access-vlan10", "chip-counters-rise", "access-to-trunk-vlan10", "access-to-trunk-vlan20",
+        "fdb-extern-learn-vlan10", "vlan-isolation", "vlan-del-reaches-chip", "vlan-add-reaches-chip",
+        "8021ad-bridge-offloaded", "8021ad-trunk-traffic", "no-failed-objects",
+    ]
+
+    @Test("VLAN-aware bridge end to end in the VM: access and trunk ports through the chip, VLANs isolated, bridge vlan changes reach the chip, 802.1ad")
+    func vlanBridge() throws {
+        for tool in ["hoistd", "hoist"] {
+            let path = VMHarness.debugBinaries.appendingPathComponent(tool).path
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                Issue.record("\(path) is not built; run `swift build` first")
+                return
+            }
+        }
+        let run = try VMHarness.run(["run", "--timeout", "400", "Tests/VM/vlan-bridge.sh"])
+        try VMHarness.skipIfUnavailable(run)
+        print("VM VLAN suite: \(String(format: "%.1f", run.seconds)) s, status \(run.status)")
+        #expect(run.status == 0, "the guest script failed (status \(run.status))")
+        let lines = Set(run.lines.map(String.init))
+        for check in Self.vlanChecks {
+            #expect(lines.contains("PASS \(check)"), "no PASS \(check)")
+        }
+        for failed in run.lines where failed.hasPrefix("FAIL ") {
+            Issue.record("\(failed)")
+        }
+        if run.status != 0 { Issue.record("guest output:\n\(run.output)\nharness:\n\(run.error)") }
+    }
+
+    @Test("a missing kernel is a clear harness failure, at once")
+    func missingKernel() throws {
+        let run = try VMHarness.run(["run", "--kernel", "/nonexistent/vmlinux", "-c", "true"])
+        try VMHarness.skipIfUnavailable(run)
+        #expect(run.status == VMHarness.harnessFailureStatus)
+        #expect(run.error.contains("kernel /nonexistent/vmlinux not found"), "\(run.error)")
+        #expect(run.seconds < 60)
+    }
+
+    @Test("QEMU killed mid-run: the harness reports that the guest did not finish, without hanging")
+    func qemuKilled() throws {
+        let pidfile = FileManager.default.temporaryDirectory.appendingPathComponent("hoist-vmtest-\(getpid()).pid").path
+        defer { try? FileManager.default.removeItem(atPath: pidfile) }
+        var killedAt: Date?
+        let run = try VMHarness.run(["run", "--timeout", "300", "--pidfile", pidfile, "-c", "echo guest-started; sleep 600"]) { _, output in
+            guard killedAt == nil, output.contains("guest-started"),
+                  let text = try? String(contentsOfFile: pidfile, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            else { return }
+            kill(pid, SIGKILL)
+            killedAt = Date()
+        }
+        try VMHarness.skipIfUnavailable(run)
+        #expect(killedAt != nil, "the guest never started: \(run.error)")
+        #expect(run.status == VMHarness.harnessFailureStatus, "\(run.error)")
+        #expect(run.error.contains("the guest did not finish"), "\(run.error)")
+        if let killedAt { #expect(Date().timeIntervalSince(killedAt) < 20, "the harness took too long to notice") }
+    }
+
+    @Test("a guest that runs past --timeout is killed and reported as a timeout")
+    func timeout() throws {
+        let run = try VMHarness.run(["run", "--timeout", "25", "-c", "echo guest-started; sleep 600"])
+        try VMHarness.skipIfUnavailable(run)
+        #expect(run.status == VMHarness.timeoutStatus, "\(run.error)")
+        #expect(run.error.contains("timed out after 25 s"), "\(run.error)")
+        #expect(run.seconds < 60)
+    }
+
+    @Test("a guest kernel panic ends the run with a clear failure")
+    func guestPanic() throws {
+        let run = try VMHarness.run(["run", "--timeout", "300", "-c", "echo c > /proc/sysrq-trigger; sleep 600"])
+        try VMHarness.skipIfUnavailable(run)
+        #expect(run.status == VMHarness.harnessFailureStatus, "\(run.error)")
+        #expect(run.error.contains("the guest did not finish"), "\(run.error)")
+        #expect(run.error.contains("Kernel panic - not syncing"), "the harness should show the panic: \(run.error)")
+    }
+
+    @Test("the guest script's exit status, arguments and output come back")
+    func statusAndOutput() throws {
+        let run = try VMHarness.run(["run", "-c", "echo \"args:$*\"; uname -r; exit 7", "a", "b c"])
+        try VMHarness.skipIfUnavailable(run)
+        #expect(run.status == 7, "\(run.error)")
+        #expect(run.lines.first == "args:a b c", "\(run.output)")
+        #expect(run.lines.contains { $0.hasSuffix("-amd64") }, "\(run.output)")
+    }
+}
