@@ -18,6 +18,7 @@ extension ByteWriter {
         case .tableFull(let t, let used, let cap): u8(2); string(t.rawValue); count(used); count(cap)
         case .dependencyMissing(let k): u8(3); key(k)
         case .invalid(let why): u8(4); string(why)
+        case .hardwareFailure(let why): u8(5); string(why)
         }
     }
 
@@ -33,6 +34,8 @@ extension ByteWriter {
             u8(3); u16(p.rawValue); bool(up)
         case .packetTrapped(let p, let reason, let length):
             u8(4); u16(p.rawValue); string(reason.rawValue); count(length)
+        case .objectState(let k, let r):
+            u8(5); key(k); result(r)
         }
     }
 
@@ -82,6 +85,7 @@ extension ByteReader {
             return .tableFull(t, used: used, capacity: Int(try u32()))
         case 3: return .dependencyMissing(try key())
         case 4: return .invalid(try string())
+        case 5: return .hardwareFailure(try string())
         default: throw ChipLinkError.malformed("unknown result \(tag)", offset: offset - 1)
         }
     }
@@ -101,6 +105,9 @@ extension ByteReader {
         case 4:
             let p = PortID(try u16()), reason = try enumeration(TrapReason.self, try string())
             return .packetTrapped(p, reason: reason, length: Int(try u32()))
+        case 5:
+            let k = try key()
+            return .objectState(k, try result())
         default: throw ChipLinkError.malformed("unknown event \(tag)", offset: offset - 1)
         }
     }

@@ -116,6 +116,8 @@ public final class SwitchDaemon {
                 batch += fdbRequests(add: true, vid: vid, mac: mac, destination: destination)
             case .macAged(_, let vid, let mac, let destination):
                 batch += fdbRequests(add: false, vid: vid, mac: mac, destination: destination)
+            case .objectState(let key, let result):
+                engine.hardwareReported(key, result)
             case .portOperState, .packetTrapped:
                 break
             }

@@ -298,7 +298,7 @@ public final class OffloadEngine {
             waitingForSpace[table, default: []].append(key)
             progress.failed += 1
             if case .route(let vrf, let prefix) = key { trapCovering(vrf: vrf, prefix, for: key, &progress) }
-        case .notSupported, .invalid:
+        case .notSupported, .invalid, .hardwareFailure:
             e.status = .failed(result)
             store(key, e)
             progress.failed += 1
@@ -426,7 +426,7 @@ public final class OffloadEngine {
         if waiters[blocker]?.isEmpty == true { waiters[blocker] = nil }
     }
 
-    private func wakeWaiters(of key: HardwareKey) {
+    func wakeWaiters(of key: HardwareKey) {
         guard let parked = waiters.removeValue(forKey: key) else { return }
         dirty.formUnion(parked)
     }

@@ -61,7 +61,8 @@ struct CodecTests {
     @Test("results, events, counters and capabilities round-trip")
     func driverValues() throws {
         let results: [DriverResult] = [.ok, .notSupported("qinq"), .tableFull(.lpmIPv4, used: 8192, capacity: 8192),
-                                       .dependencyMissing(everyObject[3].key), .invalid("bad ✓ utf8")]
+                                       .dependencyMissing(everyObject[3].key), .invalid("bad ✓ utf8"),
+                                       .hardwareFailure("rt_offload_failed")]
         for r in results { #expect(try roundTrip(r, { $0.result($1) }, { try $0.result() }) == r) }
         let mac = MACAddress("02:00:00:00:00:01")!
         let events: [DriverEvent] = [
@@ -70,6 +71,8 @@ struct CodecTests {
             .macAged(bridge: 1, vid: .none, mac: mac, destination: .cpu),
             .portOperState(4, up: false),
             .packetTrapped(5, reason: .stp, length: 64),
+            .objectState(everyObject[15].key, .tableFull(.lpmIPv6, used: 2, capacity: 2)),
+            .objectState(everyObject[15].key, .ok),
         ]
         for e in events { #expect(try roundTrip(e, { $0.event($1) }, { try $0.event() }) == e) }
         var c = DriverCounters()

@@ -259,6 +259,24 @@ extension TableFullTrafficTests {
     }
 }
 
+extension OffloadEngineTests {
+    @Test("a verdict the hardware reports later (objectState) fails an accepted object, and a later ok offloads it again")
+    func laterVerdict() {
+        let engine = OffloadEngine(driver: EmulatedASIC())
+        engine.submit(sets(f.all))
+        engine.run()
+        let key = HardwareObject.route(f.route("10.9.0.0/16")).key
+        #expect(engine.state(of: key) == .offloaded)
+        engine.hardwareReported(key, .hardwareFailure("rt_offload_failed"))
+        #expect(engine.state(of: key) == .failed(reason: "hardware failure: rt_offload_failed"))
+        engine.hardwareReported(key, .ok)
+        #expect(engine.state(of: key) == .offloaded)
+        // About an object the engine never programmed: ignored.
+        engine.hardwareReported(.route(vrf: 254, IPPrefix("192.0.2.0/24")!), .invalid("x"))
+        #expect(engine.state(of: .route(vrf: 254, IPPrefix("192.0.2.0/24")!)) == nil)
+    }
+}
+
 extension HardwareRoute {
     var key: HardwareKey { HardwareObject.route(self).key }
 }
