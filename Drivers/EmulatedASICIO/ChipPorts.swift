@@ -4,20 +4,20 @@ import Glibc
 import SwitchDriver
 
 /// The emulated chip's packet I/O: each front-panel port is a veth (read and written
-/// through a `WireSocket`: AF_PACKET with TPACKET_V3 RX and TX rings), and each port has a
+/// through a `WireSocket`: AF_PACKET, a TPACKET_V3 RX ring, sendmmsg), and each port has a
 /// TAP host interface (`swp1`…) that the kernel sees. Frames from the wire go through
 /// `SwitchChip.process`; what the chip forwards leaves through the egress port's veth,
 /// what it traps goes up the ingress port's TAP, and what the kernel sends on a TAP leaves
 /// through that port's veth.
 ///
 /// ```
-///   wire ⇄ veth ──RX ring──► SwitchChip.process ──TX ring of the egress port──► veth
+///   wire ⇄ veth ──RX ring──► SwitchChip.process ──TX batch of the egress port──► veth
 ///                                   └──────trap──────► TAP swpN ──► kernel (bridge, IP)
-///   kernel ──► TAP swpN ──read()──► TX ring of port N ──► veth
+///   kernel ──► TAP swpN ──read()──► TX batch of port N ──► veth
 /// ```
 ///
 /// Frames move in bursts: each `pollOnce` reads up to `budget` frames per ring or TAP and
-/// then kicks each egress TX ring once (one send() per burst and port), as a NIC driver's
+/// then flushes each egress port's batch once (sendmmsg, 64 frames per call), as a NIC driver's
 /// NAPI poll does. One thread drives it; the chip is not shared with other threads.
 public final class ChipPorts {
     /// A front-panel port: the chip port, the veth that is its wire, the TAP name.
@@ -168,9 +168,9 @@ public final class ChipPorts {
     }
 }
 
-/// Sends the chip's output: forwarded frames into the egress port's TX ring (kicked by
-/// `flush()` once per burst), trapped frames up the ingress port's TAP. A full ring or TAP
-/// drops the frame, as a wire would.
+/// Sends the chip's output: forwarded frames into the egress port's TX batch (sent by
+/// `flush()` once per burst), trapped frames up the ingress port's TAP. A full socket or
+/// TAP drops the frame, as a wire would.
 struct WireSink: FrameSink {
     let wires: [WireSocket?]
     let tapFDs: [Int32]
@@ -191,7 +191,7 @@ struct WireSink: FrameSink {
         _ = write(tapFDs[i], frame.baseAddress, frame.count)
     }
 
-    /// Kicks every TX ring that has frames queued: one send() per port.
+    /// Sends every port's queued batch.
     mutating func flush() {
         while queued != 0 {
             let i = queued.trailingZeroBitCount

@@ -49,54 +49,11 @@ int hoist_packet_open(const char *ifname) {
     if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof mreq) < 0) goto fail;
     int one = 1;
     if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0) goto fail;
-    if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) goto fail;
     return fd;
 fail:;
     int e = errno;
     close(fd);
     return -e;
-}
-
-int hoist_packet_open_sender(const char *ifname) {
-    int ifindex = (int)if_nametoindex(ifname);
-    if (ifindex == 0) return -errno;
-    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
-    struct sockaddr_ll addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sll_family = AF_PACKET;
-    addr.sll_ifindex = ifindex;
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    return fd;
-}
-
-long hoist_packet_recv(int fd, void *buf, unsigned long len, int *checksum_pending) {
-    struct iovec iov = { .iov_base = buf, .iov_len = len };
-    union {
-        struct cmsghdr align;
-        char space[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
-    } control;
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = &control;
-    msg.msg_controllen = sizeof control;
-    *checksum_pending = 0;
-    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
-    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA) {
-            struct tpacket_auxdata aux;
-            memcpy(&aux, CMSG_DATA(c), sizeof aux);
-            if (aux.tp_status & TP_STATUS_CSUMNOTREADY) *checksum_pending = 1;
-        }
-    }
-    return n;
 }
 
 int hoist_netns_enter(const char *name) {
@@ -134,62 +91,61 @@ int hoist_tap_set_carrier(int fd, int up) {
 
 #include <sys/mman.h>
 
-int hoist_packet_ring_setup(int fd, unsigned rx_block_size, unsigned rx_block_count, unsigned timeout_ms,
-                            unsigned tx_frame_size, unsigned tx_frame_count,
+int hoist_packet_ring_setup(int fd, unsigned block_size, unsigned block_count, unsigned timeout_ms,
                             struct hoist_packet_ring *ring, const char **failed_step) {
     memset(ring, 0, sizeof *ring);
     int version = TPACKET_V3;
     *failed_step = "PACKET_VERSION TPACKET_V3";
     if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) < 0) return -errno;
-    int one = 1;
-    *failed_step = "PACKET_LOSS";
-    if (setsockopt(fd, SOL_PACKET, PACKET_LOSS, &one, sizeof one) < 0) return -errno;
-
-    struct tpacket_req3 rx;
-    memset(&rx, 0, sizeof rx);
-    rx.tp_block_size = rx_block_size;
-    rx.tp_block_nr = rx_block_count;
-    rx.tp_frame_size = TPACKET_ALIGNMENT << 7;   /* only checked for consistency in V3 */
-    rx.tp_frame_nr = (rx_block_size / rx.tp_frame_size) * rx_block_count;
-    rx.tp_retire_blk_tov = timeout_ms;
+    struct tpacket_req3 req;
+    memset(&req, 0, sizeof req);
+    req.tp_block_size = block_size;
+    req.tp_block_nr = block_count;
+    req.tp_frame_size = TPACKET_ALIGNMENT << 7;   /* V3 frames are variable; only checked for consistency */
+    req.tp_frame_nr = (block_size / req.tp_frame_size) * block_count;
+    req.tp_retire_blk_tov = timeout_ms;
     *failed_step = "PACKET_RX_RING";
-    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof rx) < 0) return -errno;
-
-    /* The TX ring is frame-based even in V3; a block is one page of whole frames. */
-    unsigned page = (unsigned)sysconf(_SC_PAGESIZE);
-    struct tpacket_req3 tx;
-    memset(&tx, 0, sizeof tx);
-    tx.tp_block_size = page;
-    tx.tp_frame_size = tx_frame_size;
-    tx.tp_block_nr = tx_frame_count / (page / tx_frame_size);
-    tx.tp_frame_nr = tx.tp_block_nr * (page / tx_frame_size);
-    *failed_step = "PACKET_TX_RING";
-    if (tx_frame_size == 0 || page % tx_frame_size != 0 || tx.tp_frame_nr != tx_frame_count) {
-        errno = EINVAL;
-        goto fail_rings;
+    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) return -errno;
+    size_t size = (size_t)block_size * block_count;
+    *failed_step = "mmap of the RX ring";
+    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (map == MAP_FAILED) {
+        /* A zero-sized request tears the ring down again, so the socket is as before. */
+        int e = errno;
+        memset(&req, 0, sizeof req);
+        setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req);
+        return -e;
     }
-    if (setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &tx, sizeof tx) < 0) goto fail_rings;
-
-    size_t rx_size = (size_t)rx_block_size * rx_block_count;
-    size_t tx_size = (size_t)tx.tp_block_size * tx.tp_block_nr;
-    *failed_step = "mmap of the rings";
-    void *map = mmap(NULL, rx_size + tx_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-    if (map == MAP_FAILED) goto fail_rings;
     ring->map = map;
-    ring->map_size = rx_size + tx_size;
-    ring->rx_block_size = rx_block_size;
-    ring->rx_block_count = rx_block_count;
-    ring->tx_frame_size = tx_frame_size;
-    ring->tx_frame_count = tx_frame_count;
+    ring->map_size = size;
+    ring->block_size = block_size;
+    ring->block_count = block_count;
     return 0;
-fail_rings:;
-    /* A zero-sized request tears a ring down again, so the socket is as before. */
-    int e = errno;
-    struct tpacket_req3 none;
-    memset(&none, 0, sizeof none);
-    setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &none, sizeof none);
-    setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &none, sizeof none);
-    return -e;
+}
+
+unsigned hoist_packet_send_batch(int fd, const struct iovec *frames, unsigned count, int *first_error) {
+    struct mmsghdr msgs[64];
+    unsigned sent = 0, next = 0;
+    *first_error = 0;
+    while (next < count) {
+        unsigned n = count - next < 64 ? count - next : 64;
+        for (unsigned i = 0; i < n; i++) {
+            memset(&msgs[i], 0, sizeof msgs[i]);
+            msgs[i].msg_hdr.msg_iov = (struct iovec *)&frames[next + i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        int r = sendmmsg(fd, msgs, n, MSG_DONTWAIT);
+        if (r > 0) {
+            sent += (unsigned)r;
+            next += (unsigned)r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR) continue;
+        if (!*first_error) *first_error = r < 0 ? errno : EIO;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) break;
+        next += 1;   /* this frame was refused: skip it */
+    }
+    return sent;
 }
 
 void hoist_packet_ring_unmap(struct hoist_packet_ring *ring) {
