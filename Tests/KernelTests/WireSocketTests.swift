@@ -94,4 +94,16 @@ struct WireSocketTests {
         sender.flush()
         #expect(collect(receiver, count: 1, budget: 8) == [tagged])
     }
+
+    @Test("a ring the kernel refuses fails with the step and the sizes, and leaves nothing open")
+    func ringRefused() throws {
+        let ns = try TestNamespace("wire")
+        try ns.ip("link add name wa type veth peer name wb")
+        let bad = WireSocket.Geometry(blockSize: 1000, blockCount: 4, blockTimeoutMilliseconds: 1)   // not a page multiple
+        #expect {
+            _ = try WireSocket(interface: "wa", namespace: ns.name, geometry: bad)
+        } throws: { error in
+            "\(error)".contains("PACKET_RX_RING on wa") && "\(error)".contains("4 blocks of 1000 bytes")
+        }
+    }
 }
