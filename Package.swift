@@ -95,7 +95,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "hoist-bench",
-            dependencies: ["ChipLink", "KernelMirror", "Netlink", "SwitchModel", "SwitchDriver", "EmulatedASIC", "Offload", "Stages", "Daemon"]
+            dependencies: ["ChipLink", "KernelMirror", "Netlink", "SwitchModel", "SwitchDriver", "EmulatedASIC", "EmulatedASICIO", "Offload", "Stages", "Daemon"]
         ),
         .testTarget(name: "SwitchModelTests", dependencies: ["SwitchModel"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "SwitchModel"]),

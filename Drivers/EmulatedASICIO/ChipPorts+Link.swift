@@ -12,8 +12,8 @@ extension ChipPorts {
     public func refreshLinks() -> [(port: PortID, up: Bool)] {
         var changed: [(PortID, Bool)] = []
         for b in bindings {
-            let i = Int(b.port.rawValue)
-            let running = hoist_link_running(wireFDs[i], b.wire)
+            guard let wire = wires[Int(b.port.rawValue)] else { continue }
+            let running = hoist_link_running(wire.fd, b.wire)
             guard running >= 0 else { continue }
             let up = running == 1
             guard up != chip.isLinkUp(b.port) else { continue }

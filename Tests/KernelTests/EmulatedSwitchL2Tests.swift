@@ -549,7 +549,9 @@ struct EmulatedSwitchSTPTests {
         try lab.pump(milliseconds: 100)
         let after = lab.asic.counters()
         let looped = (after.ports[3]!.rxPackets - before.ports[3]!.rxPackets) + (after.ports[4]!.rxPackets - before.ports[4]!.rxPackets)
-        #expect(looped <= 12, "frames kept circling the loop: \(looped)")
+        // 3 broadcasts cross the cable at most once each way; BPDUs (hello 1 s) and IPv6
+        // neighbour/MLD chatter add a few. A storm would be thousands in this window.
+        #expect(looped <= 50, "frames kept circling the loop: \(looped)")
         #expect((after.drops[.stpBlocked] ?? 0) > (before.drops[.stpBlocked] ?? 0), "the blocked port did not discard")
         #expect(try lab.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", "10.0.0.2"], in: lab.hosts[0]) == 0)
     }
