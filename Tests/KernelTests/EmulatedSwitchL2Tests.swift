@@ -136,7 +136,9 @@ struct EmulatedSwitchL2Tests {
         #expect(try lab.run(["ping", "-c", "20", "-i", "0.05", "-W", "2", "10.0.0.2"], in: lab.hosts[0]) == 0)
         let kernelDelta = try kernelRx() - kernelBefore
         #expect((lab.asic.counters().ports[2]?.txPackets ?? 0) - chipBefore >= 20, "the chip did not forward the 20 requests")
-        #expect(kernelDelta < 5, "the kernel bridge received \(kernelDelta) frames for 40 known-unicast frames")
+        // Had the kernel bridged them, both host interfaces would count all 40; what they do
+        // count is background multicast (IPv6 neighbour discovery, MLD) the chip traps.
+        #expect(kernelDelta < 15, "the kernel bridge received \(kernelDelta) frames for 40 known-unicast frames")
     }
 
     @Test("bridge link set flood off on a port stops unknown unicast reaching its host")
