@@ -53,6 +53,13 @@ struct OffloadQuery {
     func show(_ kind: String) -> [JSONValue] {
         switch kind {
         case "resources":
+            // An observer's hardware is programmed by the kernel's driver: its own counters
+            // (devlink occupancy and size) are the truth, not what the engine accepted.
+            if !daemon.driver.capabilities.programsHardware {
+                return daemon.driver.counters().tables.sorted { $0.key.rawValue < $1.key.rawValue }.map { table, use in
+                    .object([("table", .string(table.rawValue)), ("used", .int(Int64(use.used))), ("capacity", .int(Int64(use.capacity)))])
+                }
+            }
             return daemon.engine.occupancy().sorted { $0.key.rawValue < $1.key.rawValue }.map { table, use in
                 .object([("table", .string(table.rawValue)), ("used", .int(Int64(use.used))), ("capacity", .int(Int64(use.capacity)))])
             }
