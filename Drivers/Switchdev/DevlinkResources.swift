@@ -117,25 +117,46 @@ public final class DevlinkTool: DevlinkResourceSource {
         return nil
     }
 
+    /// Runs the tool and returns its standard output. posix_spawn and a pipe, not
+    /// Foundation's `Process`, whose run loop needs a socket pair the test VM's minimal
+    /// root cannot always give it.
     private func run(_ arguments: [String]) throws -> Data {
-        let process = Process()
-        if let namespace {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["ip", "netns", "exec", namespace, executable] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [executable] + arguments
+        let argv = (namespace.map { ["ip", "netns", "exec", $0, executable] } ?? [executable]) + arguments
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw DevlinkError(message: "pipe: errno \(errno)") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_addclose(&actions, fds[1])
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawnp(&pid, argv[0], &actions, nil, cArgs, environ)
+        close(fds[1])
+        guard rc == 0 else {
+            close(fds[0])
+            throw DevlinkError(message: "cannot run \(argv[0]): errno \(rc)")
         }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw DevlinkError(message: "devlink \(arguments.joined(separator: " ")) exited with status \(process.terminationStatus)")
+        var out = Data()
+        var buffer = [UInt8](repeating: 0, count: 16 << 10)
+        while true {
+            let n = read(fds[0], &buffer, buffer.count)
+            if n > 0 { out.append(contentsOf: buffer[0..<n]); continue }
+            if n < 0, errno == EINTR { continue }
+            break
         }
-        return data
+        close(fds[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        let exited = status & 0x7f == 0
+        let code = (status >> 8) & 0xff
+        guard exited, code == 0 else {
+            throw DevlinkError(message: "\(argv.joined(separator: " ")) exited with status \(exited ? code : 128 + (status & 0x7f))")
+        }
+        return out
     }
 }
 

@@ -116,7 +116,7 @@ public final class SwitchdevDriver: SwitchDriver {
         var c = DriverCounters()
         do {
             try statistics.dump(.links) { message in
-                guard case .newLink(let link) = message, let p = ports.port(of: link.index), let s = link.statistics else { return }
+                guard case .newLink(let link) = message, let p = ports.port(of: link), let s = link.statistics else { return }
                 var pc = PortCounters()
                 pc.rxPackets = s.rxPackets
                 pc.rxBytes = s.rxBytes
@@ -140,8 +140,9 @@ public final class SwitchdevDriver: SwitchDriver {
     /// Interfaces a router interface id (a kernel ifindex) may name: switchdev ports and
     /// bridges with a switchdev port.
     private func routableInterfaces() -> Set<IfIndex> {
-        var out = Set(ports.ports.map(\.index))
-        for link in mirror.tables.links.values where ports.port(of: link.index) != nil {
+        var out: Set<IfIndex> = []
+        for link in mirror.tables.links.values where ports.port(of: link) != nil {
+            out.insert(link.index)
             if let m = link.master, mirror.tables.links[m]?.kind == .bridge { out.insert(m) }
         }
         return out

@@ -6,8 +6,9 @@ import SwitchModel
 /// Hoist's `PortID` N is the N-th such link; its name is the kernel's interface name
 /// (`eth0` for a rocker port, whose `phys_port_name` is `sw1p1`).
 ///
-/// The set is taken once, when the driver starts: the stages key ports by name, and a
-/// port that appears later is not one of the driver's (restart hoistd to pick it up).
+/// The set is taken once, when the driver starts, and kept by name, as the stages key
+/// ports: a port re-created under the same name (netdevsim after `devlink dev reload`)
+/// stays the same port; a new name is not one of the driver's (restart hoistd).
 public struct SwitchdevPorts: Hashable, Sendable {
     public struct Port: Hashable, Sendable {
         public var id: PortID
@@ -20,7 +21,7 @@ public struct SwitchdevPorts: Hashable, Sendable {
     }
 
     public private(set) var ports: [Port] = []
-    private var byIndex: [IfIndex: PortID] = [:]
+    private var byName: [String: PortID] = [:]
 
     /// The switchdev ports among `links`; at most `PortSet.maxPort` of them.
     public init<S: Sequence>(links: S) where S.Element == Link {
@@ -29,17 +30,17 @@ public struct SwitchdevPorts: Hashable, Sendable {
             let port = Port(id: PortID(UInt16(n + 1)), index: link.index, name: link.name,
                             switchID: link.physSwitchID ?? "", portName: link.physPortName)
             ports.append(port)
-            byIndex[link.index] = port.id
+            byName[link.name] = port.id
         }
     }
 
-    /// The port a kernel interface is, if it is one of ours.
-    public func port(of index: IfIndex) -> PortID? { byIndex[index] }
+    /// The port a kernel interface is (by name, among the switchdev links), if it is one of ours.
+    public func port(of link: Link) -> PortID? { link.isSwitchdevPort ? byName[link.name] : nil }
+
+    /// The port the interface `index` of `links` is, if it is one of ours.
+    public func port(of index: IfIndex, in links: [IfIndex: Link]) -> PortID? { links[index].flatMap(port(of:)) }
 
     public func contains(_ port: PortID) -> Bool { port.rawValue >= 1 && Int(port.rawValue) <= ports.count }
-
-    /// The kernel interface of a port.
-    public func index(of port: PortID) -> IfIndex? { contains(port) ? ports[Int(port.rawValue) - 1].index : nil }
 
     public func name(of port: PortID) -> String { contains(port) ? ports[Int(port.rawValue) - 1].name : port.description }
 

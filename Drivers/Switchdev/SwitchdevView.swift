@@ -61,7 +61,7 @@ public enum SwitchdevView {
 
     /// The key of a bridge FDB entry on a switchdev port (bridge = its master's ifindex).
     public static func key(of e: FDBEntry, ports: SwitchdevPorts, links: [IfIndex: Link]) -> HardwareKey? {
-        guard !e.key.isSelf, ports.port(of: e.key.port) != nil,
+        guard !e.key.isSelf, ports.port(of: e.key.port, in: links) != nil,
               let bridge = e.master ?? links[e.key.port]?.master, links[bridge]?.kind == .bridge else { return nil }
         return .fdb(BridgeID(rawValue: bridge.rawValue), e.key.vlan, e.key.mac)
     }
@@ -90,9 +90,9 @@ public enum SwitchdevView {
     public static func readBack(_ tables: MirrorTables, ports: SwitchdevPorts, features: DriverCapabilities.Features) -> [HardwareObject] {
         var out: [HardwareObject] = []
         var bridges: Set<IfIndex> = []
-        for p in ports.ports {
-            guard let link = tables.links[p.index] else { continue }
-            var settings = PortSettings(port: p.id, adminUp: link.adminUp, mtu: link.mtu, learning: false)
+        for link in tables.links.values.sorted(by: { $0.index < $1.index }) {
+            guard let id = ports.port(of: link) else { continue }
+            var settings = PortSettings(port: id, adminUp: link.adminUp, mtu: link.mtu, learning: false)
             if let m = link.master, tables.links[m]?.kind == .bridge {
                 bridges.insert(m)
                 let a = link.bridgePort ?? BridgePortAttributes()
@@ -115,13 +115,13 @@ public enum SwitchdevView {
                 multicastSnooping: (a.multicastSnooping ?? true) && features.contains(.multicastSnooping))))
         }
         for v in tables.vlans.values.sorted(by: { ($0.port, $0.vlan.vid) < ($1.port, $1.vlan.vid) }) {
-            guard let p = ports.port(of: v.port), let m = tables.links[v.port]?.master,
+            guard let p = ports.port(of: v.port, in: tables.links), let m = tables.links[v.port]?.master,
                   tables.links[m]?.bridge?.vlanFiltering == true else { continue }
             out.append(.vlanMember(VLANMember(bridge: BridgeID(rawValue: m.rawValue), port: p, vid: v.vlan.vid,
                                               untagged: v.vlan.untagged, pvid: v.vlan.pvid)))
         }
         for e in tables.fdb.values.sorted(by: { $0.key < $1.key }) {
-            guard e.flags.contains(.offload), !e.flags.contains(.externLearn), let p = ports.port(of: e.key.port),
+            guard e.flags.contains(.offload), !e.flags.contains(.externLearn), let p = ports.port(of: e.key.port, in: tables.links),
                   case .fdb(let bridge, let vid, let mac)? = key(of: e, ports: ports, links: tables.links) else { continue }
             let destination: FDBDestination = e.state == .permanent ? .cpu : .port(p)
             out.append(.fdb(HardwareFDBEntry(bridge: bridge, vid: vid, mac: mac, destination: destination,

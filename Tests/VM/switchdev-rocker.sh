@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The Switchdev driver on rocker ports, run inside the test VM:
+#
+#   scripts/vm run --rocker 4 Tests/VM/switchdev-rocker.sh
+#
+# QEMU's rocker switch gives four switchdev ports (phys_port_name sw1pN; 1↔2 and 3↔4
+# cabled back to back). They are bridged with vlan_filtering 1 and hoistd runs with
+# --driver switchdev: the kernel's rocker driver programs the device, hoistd observes.
+# Checks, each printed "PASS name" or "FAIL name: why"; the exit status is the number of
+# failures. Tests/VMTests runs this and asserts every PASS line.
+set -u
+hoistd=$HOIST_BIN/hoistd
+hoist=$HOIST_BIN/hoist
+sock=/run/hoist-switchdev.sock
+log=/tmp/hoistd.log
+failures=0
+pid=""
+
+say() { echo "-- $*"; }
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; failures=$((failures + 1)); }
+stop_hoistd() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; pid=""; }
+cleanup() { stop_hoistd; ip link del br0 2>/dev/null; }
+trap cleanup EXIT
+
+show() { "$hoist" show "$1" --json --socket "$sock"; }
+query() { # kind, python expression over `rows`
+  show "$1" | python3 -c 'import json, sys; rows = json.load(sys.stdin); sys.exit(0 if eval(sys.argv[1]) else 1)' "$2"
+}
+wait_for() { # kind, expression, seconds
+  local end=$((SECONDS + ${3:-10}))
+  while [ $SECONDS -lt $end ]; do query "$1" "$2" 2>/dev/null && return 0; sleep 0.3; done
+  return 1
+}
+start_hoistd() {
+  "$hoistd" --driver switchdev --socket "$sock" --log-level info > "$log" 2>&1 &
+  pid=$!
+  local end=$((SECONDS + 20))
+  while [ $SECONDS -lt $end ]; do show ports > /dev/null 2>&1 && return 0; sleep 0.2; done
+  return 1
+}
+# Lines where hoistd's start found the hardware (the kernel's flags) holding a port,
+# bridge or VLAN differently from what the stages want, or an FDB entry it held.
+readback_differences() {
+  grep "repaired " "$log" | grep -E "repaired (port |bridge |vlan )|repaired fdb .*held [^n]" || true
+}
+
+say "kernel $(uname -r)"
+ports=$(for d in /sys/class/net/*; do
+  [ "$(cat "$d/phys_switch_id" 2>/dev/null)" ] && [ -d "$d/device" ] && grep -q 0x1b36 "$d/device/vendor" 2>/dev/null && basename "$d"
+done | sort)
+set -- $ports
+if [ $# -eq 4 ]; then pass rocker-ports; else fail rocker-ports "expected 4 rocker ports, found: $ports"; exit 1; fi
+p1=$1 p2=$2 p3=$3 p4=$4
+
+say "br0 over" $ports", vlan_filtering 1"
+ip link add br0 type bridge vlan_filtering 1
+for p in $ports; do ip link set "$p" master br0; ip link set "$p" up; done
+ip link set br0 up
+bridge -batch - <<EOF
+vlan add vid 100 dev $p1
+vlan add vid 100 dev $p2
+vlan add vid 200 dev $p3 pvid untagged
+vlan add vid 100 dev br0 self
+fdb add 02:aa:bb:cc:dd:01 dev $p1 master static vlan 100
+EOF
+ip addr add 192.0.2.1/24 dev br0
+# br0's frames leave on every port and come back on its cabled partner: the device
+# learns br0's MAC there and reports it (extern_learn offload).
+ping -c 2 -W 1 -I br0 192.0.2.99 > /dev/null 2>&1 || true
+
+if start_hoistd; then pass hoistd-started; else fail hoistd-started "no answer on $sock: $(tail -5 "$log")"; exit 1; fi
+grep -q "switchdev ports: swp1=$p1" "$log" && pass driver-found-ports || fail driver-found-ports "$(grep 'switchdev ports' "$log")"
+
+ports_py="[$(printf '"%s",' $ports)]"
+wait_for ports "sorted(r['ifname'] for r in rows) == sorted($ports_py) and all(r['offload'] == 'offloaded' for r in rows)" \
+  && pass ports-offloaded || fail ports-offloaded "$(show ports)"
+
+wait_for vlans "any(r['ifname'] == '$p1' and r['vlan'] == 100 and r['offload'] == 'offloaded' for r in rows) and any(r['ifname'] == '$p3' and r['vlan'] == 200 and 'PVID' in r['flags'] and r['offload'] == 'offloaded' for r in rows)" \
+  && pass vlans-offloaded || fail vlans-offloaded "$(show vlans)"
+
+kernel_static=$(bridge -j fdb show br br0 | python3 -c 'import json, sys; print(any(e["mac"] == "02:aa:bb:cc:dd:01" and "offload" in e.get("flags", []) for e in json.load(sys.stdin)))')
+if [ "$kernel_static" = True ] && wait_for fdb "any(r['mac'] == '02:aa:bb:cc:dd:01' and r['vlan'] == 100 and r['dst'] == '$p1' and r['offload'] == 'offloaded' for r in rows)"; then
+  pass fdb-static-offloaded
+else
+  fail fdb-static-offloaded "kernel offload flag: $kernel_static; hoist: $(show fdb)"
+fi
+
+if wait_for fdb "any(r.get('learned') and 'extern_learn' in r['flags'] and 'offload' in r['flags'] and r['offload'] == 'offloaded' for r in rows)" 10; then
+  pass fdb-learned-offloaded
+else
+  fail fdb-learned-offloaded "hoist: $(show fdb); kernel: $(bridge fdb show br br0 | grep extern_learn)"
+fi
+
+diffs=$(readback_differences)
+[ -z "$diffs" ] && grep -q "objects read back" "$log" && pass readback-at-start || fail readback-at-start "${diffs:-no read-back line}"
+
+say "STP state of $p2 → blocking (the kernel hands it to rocker through switchdev)"
+if stp_err=$(bridge link set dev "$p2" state 4 2>&1) && wait_for stp "any(r['ifname'] == '$p2' and r['state'] == 'blocking' and r['offload'] == 'offloaded' for r in rows)"; then
+  pass stp-state-change
+else
+  fail stp-state-change "${stp_err:-} kernel: $(bridge -d link show dev "$p2" | tr '\n' ' ') hoist: $(show stp)"
+fi
+
+say "restart hoistd: what it reads back from the kernel's flags matches what the stages want"
+stop_hoistd
+if start_hoistd; then
+  diffs=$(readback_differences)
+  if [ -z "$diffs" ] && grep -q "objects read back" "$log" && query stp "any(r['ifname'] == '$p2' and r['state'] == 'blocking' for r in rows)"; then
+    pass readback-after-restart
+  else
+    fail readback-after-restart "${diffs:-$(grep 'read back' "$log")}"
+  fi
+else
+  fail readback-after-restart "hoistd did not restart: $(tail -5 "$log")"
+fi
+
+failed=$(show ports; show vlans; show fdb)
+if echo "$failed" | grep -q '"failed"'; then fail no-failed-objects "$failed"; else pass no-failed-objects; fi
+show counters | python3 -c 'import json, sys; rows = json.load(sys.stdin); sys.exit(0 if len([r for r in rows if "ifname" in r]) == 4 and sum(r["tx_packets"] for r in rows if "ifname" in r) > 0 else 1)' \
+  && pass port-counters || fail port-counters "$(show counters)"
+
+say "hoistd log"; sed 's/^/   /' "$log" | tail -30
+echo "failures: $failures"
+exit $failures
