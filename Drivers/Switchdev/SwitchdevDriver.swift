@@ -238,9 +238,9 @@ public final class SwitchdevDriver: SwitchDriver {
         if emit { events.append(.objectState(key, verdict)) }
     }
 
-    /// The table's occupancy when its devlink resource is at its size (read fresh).
+    /// The table's occupancy when its devlink resource is at its size (devlink read at
+    /// most once a second, however many routes fail).
     private func fullTable(_ table: TableKind) -> (table: TableKind, occupancy: TableOccupancy)? {
-        resourceCache = nil
         guard let r = resources().first(where: { $0.table == table }), let size = r.size, r.occupancy >= size else { return nil }
         return (table, TableOccupancy(used: r.occupancy, capacity: size))
     }

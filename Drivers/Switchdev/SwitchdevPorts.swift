@@ -12,6 +12,7 @@ import SwitchModel
 public struct SwitchdevPorts: Hashable, Sendable {
     public struct Port: Hashable, Sendable {
         public var id: PortID
+        /// The ifindex when the driver started (a re-created port gets another).
         public var index: IfIndex
         public var name: String
         /// `IFLA_PHYS_SWITCH_ID` as hex (`3412000000000000`).
