@@ -61,6 +61,7 @@ extension ByteWriter {
         u32(c.features.rawValue)
         count(c.maxECMPWidth)
         count(c.maxBridges)
+        bool(c.programsHardware)
     }
 }
 
@@ -151,8 +152,8 @@ extension ByteReader {
             tables[t] = Int(try u32())
         }
         let features = DriverCapabilities.Features(rawValue: try u32())
-        let ecmp = Int(try u32())
+        let ecmp = Int(try u32()), bridges = Int(try u32())
         return DriverCapabilities(name: name, ports: ports, tables: tables, features: features,
-                                  maxECMPWidth: ecmp, maxBridges: Int(try u32()))
+                                  maxECMPWidth: ecmp, maxBridges: bridges, programsHardware: try bool())
     }
 }

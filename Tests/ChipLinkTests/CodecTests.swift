@@ -86,7 +86,8 @@ struct CodecTests {
         c.drops[.stpBlocked] = 77
         #expect(try roundTrip(c, { $0.counters($1) }, { try $0.counters() }) == c)
         let caps = DriverCapabilities(name: "emulated-asic (small)", ports: [.init(id: 1), .init(id: 2, name: "eth2")],
-                                      tables: [.fdb: 4096, .lpmIPv6: 0], features: [.qinq, .ecmp], maxECMPWidth: 32, maxBridges: 4)
+                                      tables: [.fdb: 4096, .lpmIPv6: 0], features: [.qinq, .ecmp], maxECMPWidth: 32, maxBridges: 4,
+                                      programsHardware: false)
         #expect(try roundTrip(caps, { $0.capabilities($1) }, { try $0.capabilities() }) == caps)
     }
 
