@@ -14,13 +14,19 @@ import PackageDescription
 //   through the CPacketIO shim; the chip's forwarding core stays pure.
 //   Daemon wires mirror → stages → engine → any SwitchDriver and writes hardware-learned
 //   MACs back to the kernel; it chooses no concrete driver (the executables do).
-//   Executables (hoist, hoistd, hoist-bench) are the only places that wire concrete pieces.
+//   ChipLink is the chip link: the driver protocol over a unix socket (binary codec, server
+//   for any SwitchDriver, RemoteChipDriver client), so the chip runs in its own process.
+//   Lab (pure) parses and validates lab files and names and plans a lab's pieces; the hoist
+//   executable runs the plan.
+//   UnixSocket and ServiceSupport (signals, swift-log setup) are plumbing for the processes.
+//   Executables (hoist, hoistd, hoist-asic, hoist-bench) are the only places that wire concrete pieces.
 let package = Package(
     name: "Hoist",
     products: [
         .executable(name: "hoist", targets: ["hoist"]),
         .executable(name: "hoist-bench", targets: ["hoist-bench"]),
         .executable(name: "hoistd", targets: ["hoistd"]),
+        .executable(name: "hoist-asic", targets: ["hoist-asic"]),
         .library(name: "SwitchModel", targets: ["SwitchModel"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "KernelMirror", targets: ["KernelMirror"]),
@@ -32,6 +38,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -54,37 +61,53 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .target(name: "CPacketIO", path: "Sources/CPacketIO"),
-        .target(name: "ControlAPI", dependencies: ["Rendering"]),
+        .target(name: "UnixSocket"),
+        .target(name: "ServiceSupport", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "ControlAPI", dependencies: ["Rendering", "UnixSocket"]),
+        .target(name: "ChipLink", dependencies: ["SwitchDriver", "SwitchModel", "UnixSocket"]),
         .target(name: "EmulatedASICIO", dependencies: ["CPacketIO", "EmulatedASIC", "SwitchDriver"], path: "Drivers/EmulatedASICIO"),
         .target(name: "DriverConformance", dependencies: ["SwitchDriver", "SwitchModel"]),
+        .target(name: "Lab", dependencies: ["EmulatedASIC", "SwitchModel"]),
         .target(name: "Daemon", dependencies: ["KernelMirror", "Netlink", "Offload", "Stages", "SwitchDriver", "SwitchModel"]),
         .executableTarget(
             name: "hoist",
             dependencies: [
-                "ControlAPI", "KernelMirror", "Netlink", "Rendering", "SwitchModel",
+                "ControlAPI", "KernelMirror", "Lab", "Netlink", "Rendering", "ServiceSupport", "SwitchModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "hoistd",
             dependencies: [
-                "ControlAPI", "Daemon", "EmulatedASIC", "EmulatedASICIO", "Offload", "Rendering", "SwitchDriver", "SwitchModel",
+                "ChipLink", "ControlAPI", "Daemon", "EmulatedASIC", "EmulatedASICIO", "Offload", "Rendering", "ServiceSupport",
+                "SwitchDriver", "SwitchModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "hoist-asic",
+            dependencies: [
+                "ChipLink", "EmulatedASIC", "EmulatedASICIO", "ServiceSupport", "SwitchDriver",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "hoist-bench",
-            dependencies: ["KernelMirror", "Netlink", "SwitchModel", "SwitchDriver", "EmulatedASIC", "Offload", "Stages", "Daemon"]
+            dependencies: ["ChipLink", "KernelMirror", "Netlink", "SwitchModel", "SwitchDriver", "EmulatedASIC", "EmulatedASICIO", "Offload", "Stages", "Daemon"]
         ),
         .testTarget(name: "SwitchModelTests", dependencies: ["SwitchModel"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "SwitchModel"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "SwitchModel"]),
         .testTarget(name: "ControlAPITests", dependencies: ["ControlAPI", "Rendering"]),
+        .testTarget(name: "ChipLinkTests", dependencies: ["ChipLink", "DriverConformance", "EmulatedASIC", "SwitchDriver", "SwitchModel"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "SwitchDriver", "SwitchModel"], exclude: ["Golden"]),
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "Stages", "EmulatedASIC", "SwitchDriver", "SwitchModel"]),
         .testTarget(name: "EmulatedASICTests", dependencies: ["EmulatedASIC", "DriverConformance", "SwitchDriver", "SwitchModel"]),
         .testTarget(
             name: "KernelTests",
-            dependencies: ["KernelMirror", "Netlink", "Rendering", "SwitchModel", "Daemon", "EmulatedASIC", "EmulatedASICIO", "SwitchDriver", "Offload"]
+            dependencies: ["ChipLink", "KernelMirror", "Netlink", "Rendering", "SwitchModel", "Daemon", "EmulatedASIC", "EmulatedASICIO", "SwitchDriver", "Offload"]
         ),
         // Boots the test VM (scripts/vm, Docs/VM.md) and runs guest scripts from Tests/VM.
         .testTarget(name: "VMTests"),

@@ -3,19 +3,22 @@ import EmulatedASIC
 import Glibc
 import SwitchDriver
 
-/// The emulated chip's packet I/O: each front-panel port is a veth (read and written with an
-/// AF_PACKET socket), and each port has a TAP host interface (`swp1`…) that the kernel
-/// sees. Frames from the wire go through `SwitchChip.process`; what the chip forwards
-/// leaves through the egress port's veth, what it traps goes up the ingress port's TAP,
-/// and what the kernel sends on a TAP leaves through that port's veth.
+/// The emulated chip's packet I/O: each front-panel port is a veth (read and written
+/// through a `WireSocket`: AF_PACKET, a TPACKET_V3 RX ring, sendmmsg), and each port has a
+/// TAP host interface (`swp1`…) that the kernel sees. Frames from the wire go through
+/// `SwitchChip.process`; what the chip forwards leaves through the egress port's veth,
+/// what it traps goes up the ingress port's TAP, and what the kernel sends on a TAP leaves
+/// through that port's veth.
 ///
 /// ```
-///   wire ⇄ veth ──AF_PACKET──► SwitchChip.process ──transmit──► veth of the egress port
-///                                      └──────trap──────► TAP swpN ──► kernel (bridge, IP)
-///   kernel ──► TAP swpN ──────────────────────────────────► veth of port N
+///   wire ⇄ veth ──RX ring──► SwitchChip.process ──TX batch of the egress port──► veth
+///                                   └──────trap──────► TAP swpN ──► kernel (bridge, IP)
+///   kernel ──► TAP swpN ──read()──► TX batch of port N ──► veth
 /// ```
 ///
-/// One thread drives it with `pollOnce`; the chip is not shared with other threads.
+/// Frames move in bursts: each `pollOnce` reads up to `budget` frames per ring or TAP and
+/// then flushes each egress port's batch once (sendmmsg, 64 frames per call), as a NIC driver's
+/// NAPI poll does. One thread drives it; the chip is not shared with other threads.
 public final class ChipPorts {
     /// A front-panel port: the chip port, the veth that is its wire, the TAP name.
     public struct Binding: Sendable {
@@ -29,47 +32,44 @@ public final class ChipPorts {
         }
     }
 
-    /// A socket or TAP call failed.
-    public struct IOError: Error, CustomStringConvertible {
-        public var operation: String
-        public var code: Int32
-        public var description: String { "\(operation): \(String(cString: strerror(code)))" }
-    }
+    /// A socket, ring or TAP call failed.
+    public typealias IOError = PacketIOError
 
     public let chip: SwitchChip
     public let bindings: [Binding]
-    /// Per port index (0 unused): the wire socket and the TAP descriptor.
-    var wireFDs: [Int32]
+    /// Per port index (0 unused): the wire and the TAP descriptor.
+    var wires: [WireSocket?]
     var tapFDs: [Int32]
+    /// The port index of each binding, in binding order.
+    let portIndices: [Int]
+    /// Poll entries: each binding's wire, then its TAP, then the caller's extras.
     var pollFDs: [pollfd] = []
-    /// Which port each poll entry belongs to, and whether it is the TAP.
-    var pollOwners: [(port: Int, isTap: Bool)] = []
     let buffer: UnsafeMutableRawPointer
     static let bufferSize = 65_536
 
-    /// Frames read from the wire, sent to the kernel's TAPs, and sent from TAPs to the wire.
+    /// Frames read from the wire, and frames the kernel sent on a TAP to the wire.
     public private(set) var wireFrames = 0
     public private(set) var hostFrames = 0
 
-    /// Opens every binding's wire socket in `wireNamespace` and creates its TAP in
-    /// `hostNamespace` (the caller's when nil). Keep the wires out of the switch's own
-    /// namespace: there the kernel would answer ARP on them and route around the chip.
-    public init(chip: SwitchChip, bindings: [Binding], wireNamespace: String? = nil, hostNamespace: String? = nil) throws {
+    /// Opens every binding's wire in `wireNamespace` with rings of `geometry`, and creates
+    /// its TAP in `hostNamespace` (the caller's when nil). Keep the wires out of the
+    /// switch's own namespace: there the kernel would answer ARP on them and route around
+    /// the chip. Throws `IOError` naming the port and the step that failed (a kernel
+    /// without TPACKET_V3 rings, or too little memory for them, fails here).
+    public init(chip: SwitchChip, bindings: [Binding], wireNamespace: String? = nil, hostNamespace: String? = nil,
+                geometry: WireSocket.Geometry = .standard) throws {
         self.chip = chip
         self.bindings = bindings
         let size = Int(bindings.map(\.port.rawValue).max() ?? 0) + 1
-        wireFDs = Array(repeating: -1, count: size)
+        wires = Array(repeating: nil, count: size)
         tapFDs = Array(repeating: -1, count: size)
+        portIndices = bindings.map { Int($0.port.rawValue) }
         buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
         do {
-            try Self.inNamespace(wireNamespace) {
-                for b in bindings {
-                    let wire = hoist_packet_open(b.wire)
-                    guard wire >= 0 else { throw IOError(operation: "AF_PACKET socket on \(b.wire)", code: -wire) }
-                    wireFDs[Int(b.port.rawValue)] = wire
-                }
+            for b in bindings {
+                wires[Int(b.port.rawValue)] = try WireSocket(interface: b.wire, namespace: wireNamespace, geometry: geometry)
             }
-            try Self.inNamespace(hostNamespace) {
+            try withNetworkNamespace(hostNamespace) {
                 for b in bindings {
                     let tap = hoist_tap_open(b.host)
                     guard tap >= 0 else { throw IOError(operation: "TAP \(b.host)", code: -tap) }
@@ -81,22 +81,10 @@ public final class ChipPorts {
             buffer.deallocate()
             throw error
         }
-        for b in bindings {
-            let i = Int(b.port.rawValue)
-            pollFDs.append(pollfd(fd: wireFDs[i], events: Int16(POLLIN), revents: 0))
-            pollOwners.append((i, false))
+        for i in portIndices {
+            pollFDs.append(pollfd(fd: wires[i]!.fd, events: Int16(POLLIN), revents: 0))
             pollFDs.append(pollfd(fd: tapFDs[i], events: Int16(POLLIN), revents: 0))
-            pollOwners.append((i, true))
         }
-    }
-
-    /// Runs `body` with the calling thread in `namespace`, then returns it to its own.
-    static func inNamespace(_ namespace: String?, _ body: () throws -> Void) throws {
-        guard let namespace else { return try body() }
-        let saved = hoist_netns_enter(namespace)
-        guard saved >= 0 else { throw IOError(operation: "enter network namespace \(namespace)", code: -saved) }
-        defer { precondition(hoist_netns_leave(saved) == 0, "could not return to the original namespace") }
-        try body()
     }
 
     deinit {
@@ -105,9 +93,9 @@ public final class ChipPorts {
     }
 
     private func closeAll() {
-        for fd in wireFDs + tapFDs where fd >= 0 { close(fd) }
-        wireFDs = wireFDs.map { _ in -1 }
+        for fd in tapFDs where fd >= 0 { close(fd) }
         tapFDs = tapFDs.map { _ in -1 }
+        wires = wires.map { _ in nil }
     }
 
     /// Mirrors a port's link state to its TAP's carrier, so the kernel sees the port down.
@@ -117,8 +105,16 @@ public final class ChipPorts {
         _ = hoist_tap_set_carrier(tapFDs[i], up ? 1 : 0)
     }
 
+    /// The ring counters of a port's wire (the kernel's drop counts read now).
+    public func wireStatistics(_ port: PortID) -> WireSocket.Statistics? {
+        let i = Int(port.rawValue)
+        guard i < wires.count, let wire = wires[i] else { return nil }
+        wire.readKernelStatistics()
+        return wire.statistics
+    }
+
     /// Waits up to `timeoutMilliseconds` for frames, then moves every frame that is ready
-    /// (at most `budget` per descriptor). Returns the number of frames handled.
+    /// (at most `budget` per ring or TAP). Returns the number of frames handled.
     @discardableResult
     public func pollOnce(timeoutMilliseconds: Int32, budget: Int = 256) throws -> Int {
         var none: [pollfd] = []
@@ -127,60 +123,82 @@ public final class ChipPorts {
 
     /// As `pollOnce(timeoutMilliseconds:budget:)`, and waits for `extra` descriptors too (a
     /// control socket): their `revents` say which are ready; the caller handles them.
+    /// Does not sleep while a ring still holds frames (a burst larger than `budget`).
     @discardableResult
     public func pollOnce(timeoutMilliseconds: Int32, budget: Int = 256, also extra: inout [pollfd]) throws -> Int {
         let ports = pollFDs.count
+        let backlog = portIndices.contains { wires[$0]!.hasFrames }
         pollFDs.append(contentsOf: extra)
         defer { pollFDs.removeSubrange(ports...) }
-        let ready = poll(&pollFDs, nfds_t(pollFDs.count), timeoutMilliseconds)
+        let ready = poll(&pollFDs, nfds_t(pollFDs.count), backlog ? 0 : timeoutMilliseconds)
         if ready < 0 {
             if errno == EINTR { return 0 }
             throw IOError(operation: "poll", code: errno)
         }
         for k in extra.indices { extra[k].revents = pollFDs[ports + k].revents }
-        guard ready > 0 else { return 0 }
+        guard ready > 0 || backlog else { return 0 }
         var handled = 0
-        var sink = WireSink(wireFDs: wireFDs, tapFDs: tapFDs)
-        for (k, p) in pollFDs[..<ports].enumerated() where p.revents & Int16(POLLIN) != 0 {
-            let (port, isTap) = pollOwners[k]
-            for _ in 0..<budget {
-                // A TAP is a character device (read), a wire is a packet socket (recvmsg with
-                // the kernel's checksum status).
-                var pending: Int32 = 0
-                let n = isTap ? read(p.fd, buffer, Self.bufferSize) : hoist_packet_recv(p.fd, buffer, UInt(Self.bufferSize), &pending)
-                guard n > 0 else { break }
-                if pending != 0 { ChecksumCompletion.complete(UnsafeMutableRawBufferPointer(start: buffer, count: n)) }
-                handled += 1
-                let frame = UnsafeRawBufferPointer(start: buffer, count: Int(n))
-                if isTap {
-                    // The kernel sends on the port's host interface: out of the port.
-                    hostFrames += 1
-                    _ = send(wireFDs[port], buffer, Int(n), Int32(MSG_DONTWAIT))
-                } else {
-                    wireFrames += 1
-                    chip.process(frame, from: PortID(UInt16(port)), into: &sink)
-                }
+        var sink = WireSink(wires: wires, tapFDs: tapFDs)
+        for (k, i) in portIndices.enumerated() {
+            // The wire: its ring is read whether or not poll() saw it (a block may have
+            // been handed over since, or be left from the last burst).
+            let wire = wires[i]!
+            let port = PortID(UInt16(i))
+            let n = wire.receive(budget: budget) { frame, checksumPending in
+                if checksumPending { ChecksumCompletion.complete(frame) }
+                chip.process(UnsafeRawBufferPointer(frame), from: port, into: &sink)
             }
+            wireFrames += n
+            handled += n
+            if n > 0 { sink.flush() }
+            // The TAP: a character device, one read() per frame.
+            guard pollFDs[2 * k + 1].revents & Int16(POLLIN) != 0 else { continue }
+            var fromHost = 0
+            while fromHost < budget {
+                let m = read(tapFDs[i], buffer, Self.bufferSize)
+                guard m > 0 else { break }
+                fromHost += 1
+                wire.enqueue(UnsafeRawBufferPointer(start: buffer, count: m))
+            }
+            wire.flush()
+            hostFrames += fromHost
+            handled += fromHost
         }
         return handled
     }
 }
 
-/// Sends the chip's output: forwarded frames on the egress port's wire socket, trapped
-/// frames up the ingress port's TAP. A full socket drops the frame, as a wire would.
+/// Sends the chip's output: forwarded frames into the egress port's TX batch (sent by
+/// `flush()` once per burst), trapped frames up the ingress port's TAP. A full socket or
+/// TAP drops the frame, as a wire would.
 struct WireSink: FrameSink {
-    let wireFDs: [Int32]
+    let wires: [WireSocket?]
     let tapFDs: [Int32]
+    /// The ports with frames queued since the last flush.
+    var queued: UInt64 = 0
+    var queuedHigh: Set<Int> = []
 
     mutating func transmit(_ frame: UnsafeRawBufferPointer, port: PortID) {
         let i = Int(port.rawValue)
-        guard i < wireFDs.count, wireFDs[i] >= 0 else { return }
-        _ = send(wireFDs[i], frame.baseAddress, frame.count, Int32(MSG_DONTWAIT))
+        guard i < wires.count, let wire = wires[i] else { return }
+        wire.enqueue(frame)
+        if i < 64 { queued |= 1 << UInt64(i) } else { queuedHigh.insert(i) }
     }
 
     mutating func trap(_ frame: UnsafeRawBufferPointer, port: PortID, reason: TrapReason) {
         let i = Int(port.rawValue)
         guard i > 0, i < tapFDs.count, tapFDs[i] >= 0 else { return }
         _ = write(tapFDs[i], frame.baseAddress, frame.count)
+    }
+
+    /// Sends every port's queued batch.
+    mutating func flush() {
+        while queued != 0 {
+            let i = queued.trailingZeroBitCount
+            queued &= queued - 1
+            wires[i]?.flush()
+        }
+        for i in queuedHigh { wires[i]?.flush() }
+        queuedHigh.removeAll(keepingCapacity: true)
     }
 }

@@ -49,52 +49,11 @@ int hoist_packet_open(const char *ifname) {
     if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof mreq) < 0) goto fail;
     int one = 1;
     if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0) goto fail;
-    if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) goto fail;
     return fd;
 fail:;
     int e = errno;
     close(fd);
     return -e;
-}
-
-long hoist_packet_recv(int fd, void *buf, unsigned long len, int *checksum_pending) {
-    if (len < 64) return -EINVAL;
-    // Four bytes kept free for a VLAN tag the kernel moved out of the frame (below).
-    struct iovec iov = { .iov_base = buf, .iov_len = len - 4 };
-    union {
-        struct cmsghdr align;
-        char space[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
-    } control;
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = &control;
-    msg.msg_controllen = sizeof control;
-    *checksum_pending = 0;
-    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
-    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA) {
-            struct tpacket_auxdata aux;
-            memcpy(&aux, CMSG_DATA(c), sizeof aux);
-            if (aux.tp_status & TP_STATUS_CSUMNOTREADY) *checksum_pending = 1;
-            // The kernel takes the outer VLAN tag out of every received frame (into the
-            // skb's metadata) before packet sockets see it, so a tagged frame arrives
-            // untagged with the tag here. Put it back where it was on the wire.
-            if ((aux.tp_status & TP_STATUS_VLAN_VALID) && n >= 12) {
-                unsigned short tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) ? aux.tp_vlan_tpid : ETH_P_8021Q;
-                unsigned char *p = buf;
-                memmove(p + 16, p + 12, (size_t)n - 12);
-                p[12] = (unsigned char)(tpid >> 8);
-                p[13] = (unsigned char)tpid;
-                p[14] = (unsigned char)(aux.tp_vlan_tci >> 8);
-                p[15] = (unsigned char)aux.tp_vlan_tci;
-                n += 4;
-            }
-        }
-    }
-    return n;
 }
 
 int hoist_netns_enter(const char *name) {
@@ -128,4 +87,79 @@ int hoist_netns_leave(int saved) {
 int hoist_tap_set_carrier(int fd, int up) {
     int value = up ? 1 : 0;
     return ioctl(fd, TUNSETCARRIER, &value) < 0 ? -errno : 0;
+}
+
+#include <sys/mman.h>
+
+int hoist_packet_ring_setup(int fd, unsigned block_size, unsigned block_count, unsigned timeout_ms,
+                            struct hoist_packet_ring *ring, const char **failed_step) {
+    memset(ring, 0, sizeof *ring);
+    int version = TPACKET_V3;
+    *failed_step = "PACKET_VERSION TPACKET_V3";
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) < 0) return -errno;
+    struct tpacket_req3 req;
+    memset(&req, 0, sizeof req);
+    req.tp_block_size = block_size;
+    req.tp_block_nr = block_count;
+    req.tp_frame_size = TPACKET_ALIGNMENT << 7;   /* V3 frames are variable; only checked for consistency */
+    req.tp_frame_nr = (block_size / req.tp_frame_size) * block_count;
+    req.tp_retire_blk_tov = timeout_ms;
+    *failed_step = "PACKET_RX_RING";
+    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) return -errno;
+    size_t size = (size_t)block_size * block_count;
+    *failed_step = "mmap of the RX ring";
+    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (map == MAP_FAILED) {
+        /* A zero-sized request tears the ring down again, so the socket is as before. */
+        int e = errno;
+        memset(&req, 0, sizeof req);
+        setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req);
+        return -e;
+    }
+    ring->map = map;
+    ring->map_size = size;
+    ring->block_size = block_size;
+    ring->block_count = block_count;
+    return 0;
+}
+
+unsigned hoist_packet_send_batch(int fd, const struct iovec *frames, unsigned count, int *first_error) {
+    struct mmsghdr msgs[64];
+    unsigned sent = 0, next = 0;
+    *first_error = 0;
+    while (next < count) {
+        unsigned n = count - next < 64 ? count - next : 64;
+        for (unsigned i = 0; i < n; i++) {
+            memset(&msgs[i], 0, sizeof msgs[i]);
+            msgs[i].msg_hdr.msg_iov = (struct iovec *)&frames[next + i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        int r = sendmmsg(fd, msgs, n, MSG_DONTWAIT);
+        if (r > 0) {
+            sent += (unsigned)r;
+            next += (unsigned)r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR) continue;
+        if (!*first_error) *first_error = r < 0 ? errno : EIO;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) break;
+        next += 1;   /* this frame was refused: skip it */
+    }
+    return sent;
+}
+
+void hoist_packet_ring_unmap(struct hoist_packet_ring *ring) {
+    if (ring->map) munmap(ring->map, ring->map_size);
+    memset(ring, 0, sizeof *ring);
+}
+
+int hoist_packet_ring_statistics(int fd, unsigned *packets, unsigned *drops, unsigned *freezes) {
+    struct tpacket_stats_v3 stats;
+    memset(&stats, 0, sizeof stats);
+    socklen_t len = sizeof stats;
+    if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &stats, &len) < 0) return -errno;
+    *packets = stats.tp_packets;
+    *drops = stats.tp_drops;
+    *freezes = stats.tp_freeze_q_cnt;
+    return 0;
 }

@@ -1,5 +1,6 @@
 import Glibc
 import Rendering
+import UnixSocket
 
 /// The `hoist` CLI's end of the control socket.
 public enum ControlClient {
@@ -66,22 +67,12 @@ public enum ControlClient {
     }
 
     static func connect(_ path: String) throws -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ControlError(message: "socket: \(String(cString: strerror(errno)))") }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8.prefix(100)) + [0]) }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        do {
+            return try UnixSocket.connect(path: path)
+        } catch let failure as UnixSocket.Failure where failure.isNotListening {
+            throw ControlError(message: "hoistd is not running (nothing listens on \(path)); start it with `hoistd`, or pass --socket")
+        } catch {
+            throw ControlError(message: "\(error)")
         }
-        guard rc == 0 else {
-            let e = errno
-            close(fd)
-            if e == ENOENT || e == ECONNREFUSED {
-                throw ControlError(message: "hoistd is not running (nothing listens on \(path)); start it with `hoistd`, or pass --socket")
-            }
-            throw ControlError(message: "connecting to hoistd at \(path): \(String(cString: strerror(e)))")
-        }
-        return fd
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import Rendering
+import UnixSocket
 
 /// hoistd's end of the control socket: a non-blocking unix stream listener that the daemon
 /// loop services between its other work (`serve()`), one request line → one response line.
@@ -15,28 +16,11 @@ public final class ControlServer {
     public init(path: String = ControlProtocol.defaultSocketPath, handler: @escaping (ControlRequest) -> ControlResponse) throws {
         self.path = path
         self.handler = handler
-        let dir = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        if !dir.isEmpty { mkdir(dir, 0o755) }
-        unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ControlError(message: "socket: \(String(cString: strerror(errno)))") }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-            close(fd)
-            throw ControlError(message: "socket path too long: \(path)")
+        do {
+            listener = try UnixSocket.listen(path: path)
+        } catch {
+            throw ControlError(message: "\(error)")
         }
-        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes + [0]) }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0, chmod(path, 0o660) == 0, listen(fd, 16) == 0 else {
-            let e = errno
-            close(fd)
-            throw ControlError(message: "listening on \(path): \(String(cString: strerror(e)))")
-        }
-        listener = fd
     }
 
     deinit {
@@ -47,13 +31,7 @@ public final class ControlServer {
 
     /// Accepts waiting clients and answers every complete request line; never blocks.
     public func serve() {
-        while true {
-            let fd = accept(listener, nil, nil)
-            guard fd >= 0 else { break }
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            clients[fd] = []
-        }
+        while let fd = UnixSocket.accept(listener) { clients[fd] = [] }
         var buffer = [UInt8](repeating: 0, count: 4096)
         for fd in Array(clients.keys) {
             var closed = false
@@ -116,11 +94,6 @@ public final class ControlServer {
 
     private func reply(_ fd: Int32, _ response: ControlResponse) {
         let bytes = Array((response.json.text + "\n").utf8)
-        var sent = 0
-        var spins = 0
-        while sent < bytes.count, spins < 1000 {
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
-            if n > 0 { sent += n } else if errno == EAGAIN { spins += 1; usleep(100) } else { break }
-        }
+        _ = bytes.withUnsafeBytes { UnixSocket.sendAll(fd, $0) }
     }
 }

@@ -54,11 +54,32 @@ public final class SwitchDaemon {
         portNames = Dictionary(uniqueKeysWithValues: driver.capabilities.ports.map { ($0.id, $0.name) })
     }
 
+    /// What `start()` found in the hardware and changed there.
+    public struct StartSummary: Sendable, CustomStringConvertible {
+        /// Objects the hardware held before anything was programmed.
+        public var readBack = 0
+        /// Operations the first programming pass applied: a restart over a chip that kept
+        /// its tables applies none when the kernel did not change meanwhile.
+        public var programmed = 0
+        public var removed = 0
+        /// What the hardware held differently from what the kernel wants: key, held, wanted.
+        public var differing: [(key: HardwareKey, held: HardwareObject?, wanted: HardwareObject?)] = []
+        public var description: String { "\(readBack) objects read back, \(programmed) programmed, \(removed) removed" }
+    }
+
     /// Dumps the kernel and programs everything; the hardware's current contents are the
-    /// starting point, so a restart changes only what differs.
-    public func start() throws {
-        engine.reconcile(with: driver.readBack())
-        apply(try mirror.start())
+    /// starting point, so a restart changes only what differs (nothing is flushed).
+    @discardableResult
+    public func start() throws -> StartSummary {
+        let held = driver.readBack()
+        engine.reconcile(with: held)
+        submit(try mirror.start())
+        let heldByKey = Dictionary(held.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        let differing = engine.pendingKeys.sorted { ($0.rank, $0.description) < ($1.rank, $1.description) }
+            .map { (key: $0, held: heldByKey[$0], wanted: engine.desiredObject($0)) }
+            .filter { $0.held != $0.wanted }
+        let progress = engine.run()
+        return StartSummary(readBack: held.count, programmed: progress.programmed, removed: progress.removed, differing: differing)
     }
 
     /// Waits up to `timeoutMilliseconds` for kernel changes, programs them, and writes
@@ -71,11 +92,15 @@ public final class SwitchDaemon {
 
     func apply(_ deltas: [MirrorDelta]) {
         guard !deltas.isEmpty else { return }
+        submit(deltas)
+        engine.run()
+    }
+
+    private func submit(_ deltas: [MirrorDelta]) {
         statistics.deltas += deltas.count
         let changes = stages.apply(deltas)
         statistics.desiredChanges += changes.count
         engine.submit(changes)
-        engine.run()
     }
 
     /// Writes the hardware's own FDB changes to the kernel: learned and moved MACs as
@@ -88,13 +113,15 @@ public final class SwitchDaemon {
         for event in events {
             switch event {
             case .macLearned(_, let vid, let mac, let destination), .macMoved(_, let vid, let mac, _, let destination):
-                if let r = fdbRequest(add: true, vid: vid, mac: mac, destination: destination) { batch.append(r) }
+                batch += fdbRequests(add: true, vid: vid, mac: mac, destination: destination)
             case .macAged(_, let vid, let mac, let destination):
-                if let r = fdbRequest(add: false, vid: vid, mac: mac, destination: destination) { batch.append(r) }
+                batch += fdbRequests(add: false, vid: vid, mac: mac, destination: destination)
+            case .objectState(let key, let result):
+                engine.hardwareReported(key, result)
             case .portOperState, .packetTrapped:
                 break
             }
-            if batch.count == 256 { send(&batch) }
+            if batch.count >= 256 { send(&batch) }
         }
         send(&batch)
     }
@@ -114,15 +141,26 @@ public final class SwitchDaemon {
         }
     }
 
-    private func fdbRequest(add: Bool, vid: VLANID, mac: MACAddress, destination: FDBDestination) -> NetlinkMessageBuilder? {
-        guard case .port(let port) = destination, let link = kernelPort(port) else {
-            // Tunnel destinations need the vxlan device's remote entry; not written yet.
-            statistics.fdbWriteFailures += 1
-            onWriteBackFailure?("no kernel port for \(mac) on \(destination)")
-            return nil
+    /// The kernel requests for one learned or aged MAC: on the chip port's host interface,
+    /// or — behind a tunnel — on the vxlan device of that VNI, with the remote VTEP.
+    private func fdbRequests(add: Bool, vid: VLANID, mac: MACAddress, destination: FDBDestination) -> [NetlinkMessageBuilder] {
+        switch destination {
+        case .port(let port):
+            if let link = kernelPort(port) {
+                return [add ? KernelRequest.addExternLearnedFDB(port: link, mac: mac, vlan: vid)
+                            : KernelRequest.deleteFDB(port: link, mac: mac, vlan: vid)]
+            }
+        case .tunnel(let vni, let remote):
+            if let device = mirror.tables.links.values.first(where: { $0.kind == .vxlan && $0.vxlan?.vni == vni }) {
+                return add ? KernelRequest.addExternLearnedVXLANFDB(device: device.index, mac: mac, remote: remote)
+                    : KernelRequest.deleteVXLANFDB(device: device.index, mac: mac, remote: remote)
+            }
+        case .cpu:
+            break
         }
-        return add ? KernelRequest.addExternLearnedFDB(port: link, mac: mac, vlan: vid)
-            : KernelRequest.deleteFDB(port: link, mac: mac, vlan: vid)
+        statistics.fdbWriteFailures += 1
+        onWriteBackFailure?("no kernel interface for \(mac) on \(destination)")
+        return []
     }
 
     /// The kernel interface of a chip port (its host interface, by name).

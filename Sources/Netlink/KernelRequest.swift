@@ -18,16 +18,38 @@ public enum KernelRequest {
         fdb(type: UInt16(RTM_DELNEIGH), flags: 0, port: port, mac: mac, vlan: vlan)
     }
 
-    private static func fdb(type: UInt16, flags: UInt16, port: IfIndex, mac: MACAddress, vlan: VLANID) -> NetlinkMessageBuilder {
+    /// A MAC the chip learned behind a VXLAN tunnel, written where the kernel keeps it —
+    /// the vxlan device's own entry with the remote VTEP, and the bridge's entry on the
+    /// vxlan port — both `extern_learn`: `bridge fdb replace MAC dev VXLAN dst REMOTE self
+    /// extern_learn` and `bridge fdb replace MAC dev VXLAN master extern_learn` (mlxsw's
+    /// `SWITCHDEV_VXLAN_FDB_ADD_TO_BRIDGE`). Two AF_BRIDGE `RTM_NEWNEIGH` messages.
+    public static func addExternLearnedVXLANFDB(device: IfIndex, mac: MACAddress, remote: IPAddress) -> [NetlinkMessageBuilder] {
+        let create = UInt16(NLM_F_CREATE | NLM_F_REPLACE)
+        return [fdb(type: UInt16(RTM_NEWNEIGH), flags: create, port: device, mac: mac, vlan: .none, remote: remote),
+                fdb(type: UInt16(RTM_NEWNEIGH), flags: create, port: device, mac: mac, vlan: .none)]
+    }
+
+    /// Removes both entries `addExternLearnedVXLANFDB` wrote (`RTM_DELNEIGH`, self with
+    /// `NDA_DST` and master).
+    public static func deleteVXLANFDB(device: IfIndex, mac: MACAddress, remote: IPAddress) -> [NetlinkMessageBuilder] {
+        [fdb(type: UInt16(RTM_DELNEIGH), flags: 0, port: device, mac: mac, vlan: .none, remote: remote),
+         fdb(type: UInt16(RTM_DELNEIGH), flags: 0, port: device, mac: mac, vlan: .none)]
+    }
+
+    /// An AF_BRIDGE neighbour message: the bridge's entry (`NTF_MASTER`), or with `remote`
+    /// the device's own entry (`NTF_SELF`, `NDA_DST`); both `NTF_EXT_LEARNED`.
+    private static func fdb(type: UInt16, flags: UInt16, port: IfIndex, mac: MACAddress, vlan: VLANID,
+                            remote: IPAddress? = nil) -> NetlinkMessageBuilder {
         var header = ndmsg()
         header.ndm_family = UInt8(AF_BRIDGE)
         header.ndm_ifindex = Int32(bitPattern: port.rawValue)
         header.ndm_state = UInt16(NUD_REACHABLE)
-        header.ndm_flags = UInt8(NTF_MASTER | NTF_EXT_LEARNED)
+        header.ndm_flags = UInt8((remote == nil ? NTF_MASTER : NTF_SELF) | NTF_EXT_LEARNED)
         let b = NetlinkMessageBuilder(type: type, flags: flags, capacity: 256)
             .append(header: DumpKind.bytes(of: header))
             .put(Int(NDA_LLADDR), bytes: mac.bytes)
         if vlan != .none { b.put(Int(NDA_VLAN), u16: vlan.rawValue) }
+        if let remote { b.put(Int(NDA_DST), bytes: remote.isIPv4 ? Array(remote.bytes.suffix(4)) : remote.bytes) }
         return b
     }
 }

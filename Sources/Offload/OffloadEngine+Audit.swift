@@ -81,3 +81,23 @@ extension OffloadEngine {
         if e.status != .programmed { dirty.insert(key) }
     }
 }
+
+extension OffloadEngine {
+    /// The hardware's later verdict on an object it had accepted (`DriverEvent.objectState`):
+    /// a failure makes the object `failed(reason)`; `ok` after a failure makes it
+    /// `offloaded` again. The engine does not retry on its own: such hardware reports again
+    /// when its verdict changes (a kernel switchdev driver re-flags the route). Reports
+    /// about objects the engine did not program are ignored.
+    public func hardwareReported(_ key: HardwareKey, _ result: DriverResult) {
+        guard var e = entries[key], e.programmed != nil, e.desired != nil else { return }
+        if result == .ok {
+            guard case .failed = e.status else { return }
+            e.status = .programmed
+            store(key, e)
+            wakeWaiters(of: key)
+        } else {
+            e.status = .failed(result)
+            store(key, e)
+        }
+    }
+}

@@ -76,6 +76,8 @@ public final class OffloadEngine {
     var waitingForSpace: [TableKind: [HardwareKey]] = [:]
     /// Keys whose entry changed since `takeChangedKeys()` last ran (for `hoist watch`).
     var changed: Set<HardwareKey> = []
+    /// This run programmed a route while routes of its table are failed for space.
+    var routesProgrammedBesideFailures = false
 
     public init(driver: any SwitchDriver, configuration: Configuration = Configuration()) {
         self.driver = driver
@@ -116,6 +118,9 @@ public final class OffloadEngine {
     /// True when there is work for `run()`.
     public var hasWork: Bool { !dirty.isEmpty }
 
+    /// The keys `run()` will look at next: desired and programmed differ, or not tried yet.
+    public var pendingKeys: Set<HardwareKey> { dirty }
+
     /// Programs until nothing more can be done now: every dirty item is programmed,
     /// removed, parked on a blocker, or failed.
     @discardableResult
@@ -135,7 +140,31 @@ public final class OffloadEngine {
             programSets(sets, &progress)
             removeFromHardware(removals, &progress)
         }
+        if routesProgrammedBesideFailures {
+            routesProgrammedBesideFailures = false
+            retrapCovers(&progress)
+        }
         return progress
+    }
+
+    /// A route was programmed while others of its table are failed: a new (or changed)
+    /// route may cover one of them and catch its traffic. Each failed route's covering
+    /// routes are trapped again — at most 32 (IPv4) or 128 (IPv6) lookups per failed route,
+    /// and only in runs that programmed routes beside failures.
+    private func retrapCovers(_ progress: inout Progress) {
+        for table in [TableKind.lpmIPv4, .lpmIPv6] {
+            for key in waitingForSpace[table] ?? [] {
+                guard case .failed(.tableFull)? = entries[key]?.status, case .route(let vrf, let prefix) = key else { continue }
+                trapCovering(vrf: vrf, prefix, for: key, &progress)
+            }
+        }
+    }
+
+    /// True when `key` is a route that does not fit (failed, table full): the routes
+    /// covering it must trap for it.
+    private func isFailedForSpace(_ key: HardwareKey) -> Bool {
+        guard case .route = key, case .failed(.tableFull)? = entries[key]?.status else { return false }
+        return true
     }
 
     // MARK: - Sets
@@ -167,7 +196,15 @@ public final class OffloadEngine {
                     if e.programmed != nil { removeFromHardware([key], &progress) }
                     continue
                 }
-                if let blocker = d.object.dependencies.first(where: { !isInHardware($0) }) {
+                if case .blocked(let narrower, fallback: true) = e.status, isFailedForSpace(narrower), let fb = fallback(for: d.object) {
+                    // It covers a route that does not fit: it keeps trapping for it, whatever
+                    // else changed about it.
+                    park(key, on: narrower)
+                    if e.programmed != fb {
+                        ops.append(.set(fb))
+                        opKeys.append((key, fb, true))
+                    }
+                } else if let blocker = d.object.dependencies.first(where: { !isInHardware($0) }) {
                     park(key, on: blocker)
                     progress.parked += 1
                     let fb = fallback(for: d.object)
@@ -239,6 +276,9 @@ public final class OffloadEngine {
                 store(key, e)
                 progress.programmed += 1
                 wakeWaiters(of: key)
+                if let table = key.table, case .route = key, waitingForSpace[table]?.isEmpty == false {
+                    routesProgrammedBesideFailures = true
+                }
             }
         case .dependencyMissing(let blocker):
             park(key, on: blocker)
@@ -258,7 +298,7 @@ public final class OffloadEngine {
             waitingForSpace[table, default: []].append(key)
             progress.failed += 1
             if case .route(let vrf, let prefix) = key { trapCovering(vrf: vrf, prefix, for: key, &progress) }
-        case .notSupported, .invalid:
+        case .notSupported, .invalid, .hardwareFailure:
             e.status = .failed(result)
             store(key, e)
             progress.failed += 1
@@ -386,7 +426,7 @@ public final class OffloadEngine {
         if waiters[blocker]?.isEmpty == true { waiters[blocker] = nil }
     }
 
-    private func wakeWaiters(of key: HardwareKey) {
+    func wakeWaiters(of key: HardwareKey) {
         guard let parked = waiters.removeValue(forKey: key) else { return }
         dirty.formUnion(parked)
     }

@@ -17,9 +17,11 @@ struct TunnelStage: Sendable {
     private var flood: [IfIndex: Set<Flood>] = [:]
     private var remoteMACs = FDBStore()
 
-    /// Device entries with a remote: the only ones this stage maps.
+    /// Device entries with a remote: the only ones this stage maps. `extern_learn` unicast
+    /// entries are the chip's own learning written back; programming them would loop.
     private static func remote(of entry: FDBEntry) -> IPAddress? {
-        entry.key.isSelf ? entry.key.remote : nil
+        guard entry.key.isSelf, entry.key.mac == .zero || !entry.flags.contains(.externLearn) else { return nil }
+        return entry.key.remote
     }
 
     mutating func apply(_ change: Change<FDBEntry>, sequence: UInt64) {

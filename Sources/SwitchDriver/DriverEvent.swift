@@ -13,6 +13,11 @@ public enum DriverEvent: Hashable, Sendable, CustomStringConvertible {
     case portOperState(PortID, up: Bool)
     /// A packet was sent to the CPU.
     case packetTrapped(PortID, reason: TrapReason, length: Int)
+    /// The hardware settled an object's fate after `apply` had accepted it (`ok`): a kernel
+    /// switchdev driver offloads FIB entries asynchronously and reports it with the
+    /// route's flags (`RTM_F_OFFLOAD`, `RTM_F_TRAP`, `RTM_F_OFFLOAD_FAILED`). `ok` means
+    /// in hardware; any other result is what `apply` would have said.
+    case objectState(HardwareKey, DriverResult)
 
     public var description: String {
         switch self {
@@ -21,6 +26,7 @@ public enum DriverEvent: Hashable, Sendable, CustomStringConvertible {
         case .macAged(_, let vid, let mac, let d): "aged \(mac) vlan \(vid) on \(d)"
         case .portOperState(let p, let up): "\(p) \(up ? "up" : "down")"
         case .packetTrapped(let p, let r, let len): "trapped \(len) bytes from \(p): \(r)"
+        case .objectState(let k, let r): "\(k): \(r)"
         }
     }
 }

@@ -34,6 +34,9 @@ public enum DriverResult: Hashable, Sendable, CustomStringConvertible {
     case dependencyMissing(HardwareKey)
     /// The request itself is wrong (a programmer error upstream).
     case invalid(String)
+    /// The hardware tried and failed, in its own words (a kernel switchdev driver's
+    /// `rt_offload_failed`, a firmware error): the object stays on the CPU path.
+    case hardwareFailure(String)
 
     public var isOK: Bool { self == .ok }
 
@@ -45,6 +48,7 @@ public enum DriverResult: Hashable, Sendable, CustomStringConvertible {
         case .tableFull(let t, let used, let cap): "\(t.title) full \(used)/\(cap)"
         case .dependencyMissing(let k): "\(k) not programmed"
         case .invalid(let why): "invalid: \(why)"
+        case .hardwareFailure(let why): "hardware failure: \(why)"
         }
     }
 }

@@ -12,18 +12,20 @@ enum Bench {
         "pipeline-l2": "known-unicast 64-byte frames/s through the emulated chip's pipeline, in memory, one core (goal 10 M)",
         "pipeline-l3": "routed frames/s with a DFZ-like table of N IPv4 routes, 4,096 random destinations (default N = 1000000; --routes N; goal 5 M)",
         "pipeline-vxlan": "frames/s bridged into a VXLAN tunnel (encapsulated), in memory, one core (goal 5 M)",
-        "route-offload": "N IPv4 routes inserted in the kernel (ip -batch or --inserter netlink) → all programmed in the emulated chip through hoistd's loop; time over the kernel's insert time (default N = 1000000; --routes N; goal ≤ 1.1)",
+        "route-offload": "N IPv4 routes inserted in the kernel (ip -batch or --inserter netlink) → all programmed in the emulated chip through hoistd's loop; time over the kernel's insert time (default N = 1000000; --routes N; --chip-link: the chip behind the chip link, as hoist-asic; goal ≤ 1.1)",
+        "route-program-link": "IPv4 routes/s programmed into a chip over the chip link (hoistd → hoist-asic: codec, unix socket, apply) against the same routes into an in-process chip, same run (default N = 1000000; --routes N)",
         "route-program": "IPv4 route set operations/s programmed into the emulated chip through the driver, batches of 4,096 (default N = 1000000; --routes N; goal 1 M)",
         "event-latency": "one route change at a time: kernel ACK → programmed in the emulated chip through hoistd's loop; p99 over N changes (default N = 2000; --changes N; goal ≤ 10 ms)",
         "fdb-learn": "new source MACs/s from the first frame into the emulated chip to the kernel's extern_learn entry, through hoistd's loop (default N = 100000; --macs N; goal 100k)",
         "fdb-lookup": "MACTable lookups/s with N random MACs (8-way buckets) over Swift's Dictionary; learn rate, bytes/entry (default N = 524288; --macs N)",
+        "l2-forward": "known-unicast 60-byte frames/s through the emulated chip on a 2-port veth topology (TPACKET_V3 rings) against the kernel bridge on the same veths, br_netfilter off (--seconds S per run, default 5; --rounds N, default 3; goal ratio ≥ 1.0)",
         "lpm-lookup": "IPv4LPM lookups/s with N DFZ-like prefixes over a per-length dictionary peer; insert/remove rates, memory (default N = 1000000; --routes N)",
     ]
 
     static func main() throws {
         var args = Array(CommandLine.arguments.dropFirst())
         guard let name = args.first, name != "--help" else {
-            print("usage: hoist-bench --list | NAME [--routes N] [--macs N]")
+            print("usage: hoist-bench --list | NAME [--routes N] [--macs N] [--seconds S] [--rounds N]")
             exit(2)
         }
         if name == "--list" {
@@ -44,7 +46,7 @@ enum Bench {
             if name == "mirror-routes" {
                 try MirrorRoutes(routes: routes, inserter: inserter).run()
             } else {
-                try RouteOffload(routes: routes, inserter: inserter).run()
+                try RouteOffload(routes: routes, inserter: inserter, overChipLink: args.contains("--chip-link")).run()
             }
         case "pipeline-l2":
             try PipelineBench.l2()
@@ -52,6 +54,8 @@ enum Bench {
             try PipelineBench.l3(routes: intOption(args, "--routes") ?? 1_000_000)
         case "pipeline-vxlan":
             try PipelineBench.vxlan()
+        case "route-program-link":
+            try RouteProgramLink.run(routes: intOption(args, "--routes") ?? 1_000_000)
         case "route-program":
             try PipelineBench.routeProgram(routes: intOption(args, "--routes") ?? 1_000_000)
         case "lpm-lookup":
@@ -60,6 +64,8 @@ enum Bench {
             try EventLatency(changes: intOption(args, "--changes") ?? 2000).run()
         case "fdb-learn":
             try FDBLearn(macs: intOption(args, "--macs") ?? 100_000).run()
+        case "l2-forward":
+            try L2Forward(seconds: Double(intOption(args, "--seconds") ?? 5), rounds: intOption(args, "--rounds") ?? 3).run()
         case "fdb-lookup":
             try FDBLookup(macs: intOption(args, "--macs") ?? 524_288).run()
         default:

@@ -28,7 +28,7 @@ enum PipelineBench {
         return rate
     }
 
-    static func program(_ asic: EmulatedASIC, _ objects: [HardwareObject]) throws {
+    static func program(_ asic: any SwitchDriver, _ objects: [HardwareObject]) throws {
         for (o, r) in zip(objects, asic.apply(objects.map { .set($0) })) where r != .ok {
             throw BenchError(message: "programming \(o) failed: \(r)")
         }
@@ -52,6 +52,12 @@ enum PipelineBench {
     /// A DFZ-like table of `count` distinct IPv4 prefixes (`lpm-lookup`'s) over 16 next hops.
     static func routedChip(routes count: Int) throws -> (EmulatedASIC, programRate: Double) {
         let asic = EmulatedASIC(profile: .datacenter)
+        return (asic, try programRoutes(count, into: asic))
+    }
+
+    /// Programs a router with 16 next hops and `count` DFZ-like routes into `driver` in
+    /// batches of 4,096; returns the routes/s of the route part.
+    static func programRoutes(_ count: Int, into driver: any SwitchDriver) throws -> Double {
         var objects: [HardwareObject] = [.port(PortSettings(port: 1)), .port(PortSettings(port: 2)),
             .routerInterface(RouterInterface(id: 1, binding: .port(1), mac: routerMAC)),
             .routerInterface(RouterInterface(id: 2, binding: .port(2), mac: routerMAC))]
@@ -61,7 +67,7 @@ enum PipelineBench {
             hops.append(nh)
             objects += [.neighbor(HardwareNeighbor(rif: 2, address: nh.gateway, mac: host(UInt64(0x100 + i)))), .nexthop(nh)]
         }
-        try program(asic, objects)
+        try program(driver, objects)
         var rng = SplitMix64(seed: 0x10AD_BEEF)
         let ops: [DriverOperation] = LPMLookup.dfzPrefixes(count, &rng).enumerated().map { i, p in
             .set(.route(HardwareRoute(prefix: IPPrefix(address: IPAddress(ipv4: p.prefix), length: p.length), action: .nexthop(hops[i % 16]))))
@@ -70,11 +76,11 @@ enum PipelineBench {
         var start = 0
         while start < ops.count {
             let end = min(start + 4096, ops.count)
-            let results = asic.apply(Array(ops[start..<end]))
+            let results = driver.apply(Array(ops[start..<end]))
             if let bad = results.firstIndex(where: { $0 != .ok }) { throw BenchError(message: "route \(ops[start + bad]) → \(results[bad])") }
             start = end
         }
-        return (asic, Double(count) / (now() - t0))
+        return Double(count) / (now() - t0)
     }
 
     static func l3(routes: Int) throws {

@@ -1,124 +1,115 @@
 import ArgumentParser
 import Foundation
+import Lab
 
-/// `hoist lab`: namespaced hosts wired to an emulated switch, for demos and tests.
+/// `hoist lab`: namespaced hosts wired to emulated switches, and switches wired to each
+/// other, for demos and tests (Docs/Lab.md).
 ///
-/// `up NAME` makes `NAME-asic` (the chip's front-panel wires `fp1`…), `NAME-sw` (the
-/// switch, where hoistd puts `swp1`…) and `NAME-h1`… (hosts with `eth0`), and prints the
-/// `hoistd` command that runs the switch. `down NAME` deletes every namespace named
-/// `NAME-…`, so it also cleans up after a crash; it needs no state.
+/// `up NAME --file F` builds what lab file F declares; `up NAME --hosts N [--subnet P]` is
+/// the one-switch shorthand. Switch S lives in `NAME-S` (where hoistd makes `swp1`…) with
+/// its front-panel wires in `NAME-S-asic`; host H in `NAME-H` with `eth0`. With `--start`
+/// (or `start` in the file) each switch's hoistd runs in the background and the file's
+/// `exec` lines configure the lab. `down NAME` stops the lab's processes and deletes its
+/// namespaces, found by name alone, so it also cleans up after a crash.
 struct LabCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab",
-        abstract: "Build or tear down a topology of hosts wired to an emulated switch.",
+        abstract: "Build, list or tear down a topology of hosts wired to emulated switches.",
         subcommands: [Up.self, Down.self, List.self]
     )
 
-    static func validName(_ name: String) -> Bool {
-        !name.isEmpty && name.count <= 20 && name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
-    }
-
-    static func ip(_ args: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["ip"] + args
-        let err = Pipe()
-        p.standardError = err
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw ValidationError("`ip \(args.joined(separator: " "))` failed: \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
+    static func checkName(_ name: String) throws {
+        guard LabPlan.isLabName(name) else {
+            throw ValidationError("lab names are letters, digits, - and _, starting with a letter or digit, at most 32: '\(name)'")
         }
     }
 
-    static func namespaces() throws -> [String] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["ip", "netns", "list"]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return text.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
-    }
-
     struct Up: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create NAME-asic, NAME-sw and NAME-h1…NAME-hN.")
+        static let configuration = CommandConfiguration(
+            abstract: "Create lab NAME from a lab file, or one switch with N hosts.",
+            discussion: """
+                With --file, the lab file declares switches, hosts, links and commands (Docs/Lab.md). \
+                Without it, one switch `sw` with --hosts ports and hosts h1…hN (host n at SUBNET.n/24 \
+                with --subnet). Namespaces: NAME-S and NAME-S-asic per switch, NAME-H per host.
+                """
+        )
 
-        @Argument(help: "The lab's name (letters, digits, - and _; at most 20).")
+        @Argument(help: "The lab's name (letters, digits, - and _; at most 32).")
         var name: String
 
-        @Option(help: "How many hosts (one per switch port).")
-        var hosts: Int = 2
+        @Option(help: "The lab file to build.")
+        var file: String?
 
-        @Option(help: "Give host n the address PREFIX.n/24 on eth0 (e.g. 10.0.0); none when omitted.")
+        @Option(help: "Without --file: how many hosts (one per switch port; default 2).")
+        var hosts: Int?
+
+        @Option(help: "Without --file: give host n the address SUBNET.n/24 on eth0 (e.g. 10.0.0).")
         var subnet: String?
 
+        @Flag(help: "Run every switch's hoistd in the background, then the file's exec lines.")
+        var start = false
+
         func validate() throws {
-            guard LabCommand.validName(name) else { throw ValidationError("lab names are letters, digits, - and _, at most 20: '\(name)'") }
-            guard (1...64).contains(hosts) else { throw ValidationError("--hosts takes 1…64, not \(hosts)") }
-            if let subnet {
-                let parts = subnet.split(separator: ".")
-                guard parts.count == 3, parts.allSatisfy({ UInt8($0) != nil }) else {
-                    throw ValidationError("--subnet takes the first three octets, like 10.0.0, not '\(subnet)'")
-                }
+            try LabCommand.checkName(name)
+            if file != nil, hosts != nil || subnet != nil {
+                throw ValidationError("give either --file or --hosts/--subnet, not both")
             }
-            let existing = try LabCommand.namespaces().filter { $0.hasPrefix("\(name)-") }
-            guard existing.isEmpty else {
-                throw ValidationError("lab '\(name)' exists (\(existing.joined(separator: ", "))); `hoist lab down \(name)` first")
-            }
+            if let hosts, !(1...64).contains(hosts) { throw ValidationError("--hosts takes 1…64, not \(hosts)") }
         }
 
         func run() throws {
             do {
-                try LabCommand.ip(["netns", "add", "\(name)-asic"])
-                try LabCommand.ip(["netns", "add", "\(name)-sw"])
-                for n in 1...hosts {
-                    let host = "\(name)-h\(n)"
-                    try LabCommand.ip(["netns", "add", host])
-                    try LabCommand.ip(["-n", "\(name)-asic", "link", "add", "fp\(n)", "type", "veth", "peer", "name", "eth0", "netns", host])
-                    try LabCommand.ip(["-n", "\(name)-asic", "link", "set", "fp\(n)", "up"])
-                    try LabCommand.ip(["-n", host, "link", "set", "lo", "up"])
-                    if let subnet { try LabCommand.ip(["-n", host, "addr", "add", "\(subnet).\(n)/24", "dev", "eth0"]) }
-                    try LabCommand.ip(["-n", host, "link", "set", "eth0", "up"])
+                var spec: LabSpec
+                if let file {
+                    guard let data = FileManager.default.contents(atPath: file) else { throw LabRunner.Failure("cannot read lab file \(file)") }
+                    spec = try LabFile.parse(String(decoding: data, as: UTF8.self), file: file)
+                } else {
+                    spec = try LabSpec.oneSwitch(hosts: hosts ?? 2, subnet: subnet)
                 }
-            } catch {
-                try? Down(name: name).run()
-                throw error
+                if start { spec.start = true }
+                try LabRunner.up(try LabPlan(name: name, spec: spec), file: file)
+            } catch let error as LabError {
+                throw LabCommand.Failed(message: error.description)
+            } catch let error as LabRunner.Failure {
+                throw LabCommand.Failed(message: error.description)
             }
-            let ports = (1...hosts).map { "--port \($0)=fp\($0)" }.joined(separator: " ")
-            print("lab \(name): switch \(name)-sw, wires \(name)-asic, hosts \(name)-h1…\(name)-h\(hosts)")
-            print("run the switch:  hoistd -n \(name)-sw --wire-netns \(name)-asic \(ports)")
         }
     }
 
     struct Down: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete every namespace of lab NAME (also after a crash).")
+        static let configuration = CommandConfiguration(
+            abstract: "Stop lab NAME's processes and delete its namespaces (also after a crash)."
+        )
 
         @Argument(help: "The lab's name.")
         var name: String
 
-        init() {}
-        init(name: String) { self.name = name }
+        @Flag(help: "Print each switch's hoistd log (with its --report, if the switch has `report`) before deleting it.")
+        var logs = false
 
-        func validate() throws {
-            guard LabCommand.validName(name) else { throw ValidationError("lab names are letters, digits, - and _, at most 20: '\(name)'") }
-        }
+        func validate() throws { try LabCommand.checkName(name) }
 
         func run() throws {
-            let mine = try LabCommand.namespaces().filter { $0.hasPrefix("\(name)-") }
-            for ns in mine { try LabCommand.ip(["netns", "del", ns]) }
-            print("lab \(name): \(mine.count) namespaces deleted")
+            do {
+                let (processes, namespaces) = try LabRunner.down(name, printLogs: logs ? FileHandle.standardOutput : nil)
+                print("lab \(name): \(processes) \(processes == 1 ? "process" : "processes") stopped, \(namespaces) namespaces deleted")
+            } catch let error as LabRunner.Failure {
+                throw LabCommand.Failed(message: error.description)
+            }
         }
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List labs (by their NAME-sw namespaces).")
+        static let configuration = CommandConfiguration(abstract: "List labs with their switches (running or not) and hosts.")
 
         func run() throws {
-            for ns in try LabCommand.namespaces() where ns.hasSuffix("-sw") { print(ns.dropLast(3)) }
+            for line in try LabRunner.list() { print(line) }
         }
+    }
+
+    /// An error printed as is, without usage text.
+    struct Failed: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import KernelMirror
 import Netlink
 import Rendering
+import ServiceSupport
 import SwitchModel
 #if canImport(Glibc)
 import Glibc
@@ -99,14 +100,5 @@ enum KernelMirrorClock {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-}
-
-/// SIGINT/SIGTERM ask a watch to stop after the current batch.
-enum StopSignal {
-    nonisolated(unsafe) static var requested = false
-    static func install() {
-        signal(SIGINT) { _ in StopSignal.requested = true }
-        signal(SIGTERM) { _ in StopSignal.requested = true }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import ControlAPI
 import Glibc
 import Rendering
+import ServiceSupport
 
 /// Options shared by the commands that ask hoistd.
 struct DaemonOptions: ParsableArguments {

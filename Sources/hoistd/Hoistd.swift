@@ -1,18 +1,22 @@
 import ArgumentParser
+import ChipLink
 import ControlAPI
 import Daemon
 import EmulatedASIC
 import EmulatedASICIO
 import Foundation
+import Logging
+import ServiceSupport
 import SwitchDriver
 import SwitchModel
 
-/// `hoistd`: the emulated whitebox switch. Runs the emulated chip on front-panel veths with
-/// TAP host interfaces (`swp1`…) in a network namespace, and the control loop that
-/// offloads what the kernel is configured to do onto it.
+/// `hoistd`: the control plane of the emulated whitebox switch. It mirrors the kernel of
+/// the switch's namespace and offloads what `ip` and `bridge` configured onto the chip.
 ///
-/// Today the chip runs embedded in this process; `hoist-asic` (the chip as its own process,
-/// so hoistd can restart while it forwards) and the control socket come next.
+/// With `--asic SOCKET` the chip is a separate `hoist-asic` process reached over the chip
+/// link, so hoistd can restart while the chip keeps forwarding; on start it reads the
+/// chip back and repairs only the difference. Without it, hoistd embeds the chip and its
+/// port I/O (`--port N=WIRE …`), for a one-process demo.
 @main
 struct Hoistd: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,8 +32,14 @@ struct Hoistd: ParsableCommand {
     var wireNamespace: String?
 
     @Option(name: .customLong("port"), parsing: .singleValue,
-            help: "A front-panel port: N=WIRE binds chip port N to veth WIRE; its host interface is swpN.")
+            help: "A front-panel port of the embedded chip: N=WIRE binds chip port N to veth WIRE; its host interface is swpN.")
     var ports: [String] = []
+
+    @Option(help: "Drive the chip of a `hoist-asic` process over its chip-link socket instead of embedding one.")
+    var asic: String?
+
+    @Option(name: .customLong("log-level"), help: "Log level: \(ServiceLogging.levels.joined(separator: ", ")) (default info, or HOIST_LOG_LEVEL).")
+    var logLevel: String?
 
     @Option(help: "Chip table profile: small or datacenter.")
     var profile: String = "small"
@@ -44,67 +54,92 @@ struct Hoistd: ParsableCommand {
     var report = false
 
     func validate() throws {
+        if let logLevel, ServiceLogging.level(logLevel) == nil {
+            throw ValidationError("unknown log level '\(logLevel)'; one of: \(ServiceLogging.levels.joined(separator: ", "))")
+        }
+        if asic != nil {
+            guard ports.isEmpty, wireNamespace == nil else {
+                throw ValidationError("--port and --wire-netns belong to the chip: give them to hoist-asic, not with --asic")
+            }
+            return
+        }
         guard TableProfile.all[profile] != nil else {
             throw ValidationError("unknown profile '\(profile)'; choose one of: \(TableProfile.all.keys.sorted().joined(separator: ", "))")
         }
-        guard !ports.isEmpty else { throw ValidationError("give at least one --port N=WIRE") }
+        guard !ports.isEmpty else { throw ValidationError("give at least one --port N=WIRE, or --asic SOCKET") }
         _ = try bindings()
     }
 
     func bindings() throws -> [ChipPorts.Binding] {
         let limit = TableProfile.all[profile]?.ports ?? 0
         return try ports.map { spec in
-            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let n = UInt16(parts[0]), n >= 1, Int(n) <= limit, !parts[1].isEmpty else {
+            guard let b = ChipPorts.Binding.parse(spec, portLimit: limit) else {
                 throw ValidationError("--port takes N=WIRE with N in 1…\(limit), not '\(spec)'")
             }
-            return ChipPorts.Binding(port: PortID(n), wire: parts[1])
+            return b
         }
     }
 
     func run() throws {
-        let asic = EmulatedASIC(profile: TableProfile.all[profile]!)
-        let io = try ChipPorts(chip: asic.chip, bindings: try bindings(), wireNamespace: wireNamespace ?? namespace, hostNamespace: namespace)
-        let daemon = try SwitchDaemon(namespace: namespace, driver: asic)
-        daemon.onWriteBackFailure = { log("fdb write-back: \($0)") }
-        try daemon.start()
+        let logger = ServiceLogging.bootstrap(label: "hoistd", level: logLevel)
+        // The chip: embedded with its port I/O, or another process over the chip link.
+        let driver: any SwitchDriver
+        var embedded: (asic: EmulatedASIC, io: ChipPorts)?
+        if let asic {
+            let remote = try RemoteChipDriver(path: asic)
+            logger.info("connected to the chip at \(asic): \(remote.capabilities.name), \(remote.capabilities.ports.count) ports")
+            driver = remote
+        } else {
+            let chip = EmulatedASIC(profile: TableProfile.all[profile]!)
+            embedded = (chip, try ChipPorts(chip: chip.chip, bindings: try bindings(), wireNamespace: wireNamespace ?? namespace, hostNamespace: namespace))
+            driver = chip
+        }
+        let daemon = try SwitchDaemon(namespace: namespace, driver: driver)
+        daemon.onWriteBackFailure = { logger.warning("\($0)") }
+        let summary = try daemon.start()
+        logger.info("reconciled with the chip: \(summary)")
+        for d in summary.differing {
+            logger.info("repaired \(d.key): held \(d.held.map { "\($0)" } ?? "nothing"), wanted \(d.wanted.map { "\($0)" } ?? "nothing")")
+        }
         let query = OffloadQuery(daemon: daemon)
         let control = try ControlServer(path: socket) { query.handle($0) }
-        log("running: \(io.bindings.count) ports, profile \(profile)\(namespace.map { ", netns \($0)" } ?? ""), control socket \(control.path)")
-        Stop.install()
-        let start = Date()
-        var clock = DispatchTime.now().uptimeNanoseconds
-        while !Stop.requested {
-            if let seconds, Date().timeIntervalSince(start) >= seconds { break }
-            try io.pollOnce(timeoutMilliseconds: 5)
-            try daemon.step(timeoutMilliseconds: 0)
+        logger.info("running\(namespace.map { " in netns \($0)" } ?? ""), control socket \(control.path)")
+        StopSignal.install()
+        let start = DispatchTime.now().uptimeNanoseconds
+        var clock = start
+        var lastLinkCheck: UInt64 = 0
+        while !StopSignal.requested {
+            let now = DispatchTime.now().uptimeNanoseconds
+            if let seconds, Double(now - start) / 1e9 >= seconds { break }
+            if let embedded {
+                try embedded.io.pollOnce(timeoutMilliseconds: 5)
+                try daemon.step(timeoutMilliseconds: 0)
+            } else {
+                try daemon.step(timeoutMilliseconds: 5)
+            }
+            if let remote = driver as? RemoteChipDriver, let failure = remote.linkFailure {
+                logger.critical("lost the chip: \(failure)")
+                throw ExitCode(2)
+            }
             control.serve()
             let changed = daemon.engine.takeChangedKeys()
             if control.hasWatchers, !changed.isEmpty { control.publish(query.changes(changed)) }
-            // The chip's clock follows real time: ageing and trap policers run on it.
-            let now = DispatchTime.now().uptimeNanoseconds
-            asic.chip.advance(byNanoseconds: now - clock)
-            clock = now
+            if let embedded {
+                // The embedded chip's clock follows real time: ageing and trap policers run on it.
+                let after = DispatchTime.now().uptimeNanoseconds
+                embedded.asic.chip.advance(byNanoseconds: after - clock)
+                clock = after
+                if after - lastLinkCheck > 100_000_000 {
+                    lastLinkCheck = after
+                    for (port, up) in embedded.io.refreshLinks() { logger.info("\(port) link \(up ? "up" : "down")") }
+                }
+            }
         }
-        log("stopping: \(io.wireFrames) frames from the wire, \(io.hostFrames) from the host interfaces")
+        if let embedded {
+            logger.info("stopping: \(embedded.io.wireFrames) frames from the wire, \(embedded.io.hostFrames) from the host interfaces")
+        } else {
+            logger.info("stopping; the chip keeps forwarding")
+        }
         if report { print(OffloadReport(daemon: daemon).text, terminator: "") }
-    }
-}
-
-func log(_ message: String) {
-    FileHandle.standardError.write(Data("hoistd: \(message)\n".utf8))
-}
-
-enum Stop {
-    nonisolated(unsafe) static var requested = false
-    static func install() {
-        signal(SIGINT) { _ in Stop.requested = true }
-        signal(SIGTERM) { _ in Stop.requested = true }
-        // A parent may have started us with these blocked (its mask is inherited).
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }

@@ -116,6 +116,16 @@ struct OffloadQuery {
         }
         fields.append(("offload", .string(state.name)))
         if let reason = state.reason { fields.append(("reason", .string(reason))) }
+        // iproute2's flags for the same state: `ip -j route` (`offload`, `trap`,
+        // `offload_failed`: RTM_F_OFFLOAD, RTM_F_TRAP, RTM_F_OFFLOAD_FAILED) and
+        // `bridge -j fdb` (`offload`).
+        switch (object, state) {
+        case (.route, .offloaded): fields.append(("flags", .array([.string("offload")])))
+        case (.route, .trapped): fields.append(("flags", .array([.string("trap")])))
+        case (.route, .failed): fields.append(("flags", .array([.string("offload_failed")])))
+        case (.fdb, .offloaded): fields.append(("flags", .array([.string("offload")])))
+        default: break
+        }
         return .object(fields)
     }
 }

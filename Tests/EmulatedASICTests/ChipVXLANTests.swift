@@ -69,6 +69,20 @@ struct ChipVXLANTests {
         try sw.finish()
     }
 
+    @Test("a decapsulated frame for the CPU goes up encapsulated, on the underlay port, for the kernel's vxlan device")
+    func trapFromTunnel() throws {
+        let sw = try Self.vtep()
+        try sw.program([.fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(77), destination: .cpu))])
+        let packet = FrameBuilder.vxlan(outerSrcMAC: Self.underlayMAC, outerDstMAC: Host.routerMAC, outerSrc: Self.remote,
+                                        outerDst: Self.local, srcPort: 50000, vni: 100, inner: Frame.udp(from: 50, to: 77))
+        sw.inject(packet, on: 4)
+        let trapped = try #require(sw.readTrapped())
+        #expect(trapped.port == 4 && trapped.frame == packet, "trapped \(trapped.reason) on \(trapped.port)")
+        #expect(sw.drainOutbound().isEmpty)
+        _ = sw.readEvents()
+        try sw.finish()
+    }
+
     @Test("broadcast is replicated to every remote VTEP of the flood list (head-end replication)")
     func headEndReplication() throws {
         let sw = try Self.vtep()

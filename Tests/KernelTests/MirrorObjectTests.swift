@@ -64,6 +64,23 @@ struct MirrorObjectTests {
         #expect(result.deltas.contains { if case .link(.changed(_, let new)) = $0 { new.name == "swp1" } else { false } })
     }
 
+    @Test("MDB entries that exist before the mirror starts are in its initial dump")
+    func mdbDump() throws {
+        try ns.bridge("mdb add dev br0 port swp1 grp 239.1.1.1 permanent")
+        try ns.bridge("mdb add dev br0 port swp2 grp ff02::1:ff00:1 temp")
+        // A second mirror starts after the entries exist: only the dump can show them
+        // (the kernel answers an MDB dump with RTM_GETMDB messages). The kernel may snoop
+        // more groups meanwhile (the veths' own MLD reports), so the mirror must hold at
+        // least every (port, group) listed before it started.
+        let kernel = try ns.bridgeJSON("mdb show").flatMap { ($0["mdb"] as? [[String: Any]]) ?? [] }
+        let late = try KernelMirror(namespace: ns.name)
+        try late.start()
+        let mirrored = Set(late.tables.mdb.keys.map { "\(late.tables.links[$0.port]?.name ?? "?") \($0.group)" })
+        let listed = Set(kernel.map { "\($0["port"] as? String ?? "") \($0["grp"] as? String ?? "")" })
+        #expect(listed.contains("swp1 239.1.1.1") && listed.contains("swp2 ff02::1:ff00:1"), "bridge mdb lists \(listed)")
+        #expect(listed.isSubset(of: mirrored), "bridge mdb lists \(listed), the mirror has \(mirrored)")
+    }
+
     @Test("FDB entries match bridge -j fdb; add and delete are deltas")
     func fdb() throws {
         try ns.bridge("fdb add 02:00:00:00:aa:aa dev swp1 master static")

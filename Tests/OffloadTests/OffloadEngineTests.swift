@@ -206,6 +206,77 @@ struct TableFullTrafficTests {
     }
 }
 
+extension TableFullTrafficTests {
+    @Test("a covering route keeps trapping for a failed route when it changes, and a new covering route traps from the start")
+    func coverStaysTrapped() throws {
+        let f = L3Fixture()
+        let sw = EmbeddedSwitch()
+        let other = HardwareNexthop(rif: 500, gateway: IPAddress("10.0.0.8")!)
+        let engine = OffloadEngine(driver: sw.asic)
+        let host = HardwareRoute(prefix: IPPrefix("10.0.0.0/24")!, action: .attached(500))
+        engine.submit(sets(f.all.dropLast() + [.neighbor(HardwareNeighbor(rif: 500, address: other.gateway, mac: MACAddress("02:00:00:00:00:08")!)),
+                                              .nexthop(other), .route(host), .route(f.route("10.0.0.0/8"))]))
+        engine.run()
+        // 10.9/16 does not fit (the chip says its LPM is full).
+        sw.asic.inject(.failNext(count: 1, table: .lpmIPv4))
+        engine.submit(sets([.route(f.route("10.9.0.0/16"))]))
+        engine.run()
+        let wide = HardwareKey.route(vrf: 254, IPPrefix("10.0.0.0/8")!)
+        let narrow = HardwareKey.route(vrf: 254, IPPrefix("10.9.0.0/16")!)
+        #expect(engine.state(of: narrow)?.name == "failed")
+        #expect(engine.state(of: wide)?.name == "trapped")
+        let frame = FrameBuilder.udp(srcMAC: MACAddress("02:00:00:00:00:99")!, dstMAC: f.rif.mac, src: IPAddress("10.0.0.9")!,
+                                     dst: IPAddress("10.9.1.1")!, srcPort: 1, dstPort: 2)
+        func trappedNotForwarded(_ what: String) {
+            sw.inject(frame, on: 3)
+            #expect(sw.drainOutbound().isEmpty, "10.9/16's traffic was forwarded by \(what)")
+            #expect(sw.drainTrapReasons() == [.unresolvedNexthop])
+        }
+
+        // The covering route's next hop changes: it must go on trapping for 10.9/16.
+        engine.submit(sets([.route(HardwareRoute(prefix: IPPrefix("10.0.0.0/8")!, action: .nexthop(other)))]))
+        engine.run()
+        #expect(engine.state(of: wide)?.name == "trapped", "\(String(describing: engine.state(of: wide)))")
+        trappedNotForwarded("the changed covering route")
+
+        // A new, wider covering route traps from the start too.
+        engine.submit(sets([.route(f.route("0.0.0.0/0"))]))
+        engine.run()
+        let fresh = HardwareKey.route(vrf: 254, IPPrefix("0.0.0.0/0")!)
+        #expect(engine.state(of: narrow)?.name == "failed")
+        #expect(engine.state(of: fresh)?.name == "trapped", "\(String(describing: engine.state(of: fresh)))")
+        trappedNotForwarded("the new default route")
+
+        // Space frees: everything is offloaded and forwards.
+        engine.submit([.remove(host.key)])
+        engine.run()
+        #expect(engine.state(of: narrow) == .offloaded)
+        #expect(engine.state(of: fresh) == .offloaded && engine.state(of: wide) == .offloaded)
+        sw.inject(frame, on: 3)
+        #expect(sw.drainCounts() == [3: 1])
+        _ = sw.readEvents()
+        try sw.finish()
+    }
+}
+
+extension OffloadEngineTests {
+    @Test("a verdict the hardware reports later (objectState) fails an accepted object, and a later ok offloads it again")
+    func laterVerdict() {
+        let engine = OffloadEngine(driver: EmulatedASIC())
+        engine.submit(sets(f.all))
+        engine.run()
+        let key = HardwareObject.route(f.route("10.9.0.0/16")).key
+        #expect(engine.state(of: key) == .offloaded)
+        engine.hardwareReported(key, .hardwareFailure("rt_offload_failed"))
+        #expect(engine.state(of: key) == .failed(reason: "hardware failure: rt_offload_failed"))
+        engine.hardwareReported(key, .ok)
+        #expect(engine.state(of: key) == .offloaded)
+        // About an object the engine never programmed: ignored.
+        engine.hardwareReported(.route(vrf: 254, IPPrefix("192.0.2.0/24")!), .invalid("x"))
+        #expect(engine.state(of: .route(vrf: 254, IPPrefix("192.0.2.0/24")!)) == nil)
+    }
+}
+
 extension HardwareRoute {
     var key: HardwareKey { HardwareObject.route(self).key }
 }

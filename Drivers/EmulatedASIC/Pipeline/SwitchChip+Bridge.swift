@@ -123,7 +123,8 @@ extension SwitchChip {
                 return
             }
             // ARP and neighbour discovery reach the router as a copy; the VLAN still floods them.
-            if isMulticast, ctx.port > 0, pf.l3 == .arp || pf.isNeighborDiscovery {
+            // (From a tunnel, port 0, the copy goes up still encapsulated: DecapsulatedSink.)
+            if isMulticast, pf.l3 == .arp || pf.isNeighborDiscovery {
                 trap(frame, port: ctx.port, pf.l3 == .arp ? .arp : .neighborDiscovery, &sink)
             }
         }

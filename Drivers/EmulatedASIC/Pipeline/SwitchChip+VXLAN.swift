@@ -32,7 +32,9 @@ extension SwitchChip {
         let ctx = IngressContext(port: 0, bridge: t.bridge, vid: t.object.vid.rawValue, tunnel: index,
                                  remote: IPAddress(ipv4: pf.ipv4Src))
         learn(ipf.src, ctx)
-        bridgeForward(inner, ipf, ctx, &sink)
+        var decapsulated = DecapsulatedSink(base: sink, outer: frame, underlay: PortID(UInt16(ingressPort)))
+        bridgeForward(inner, ipf, ctx, &decapsulated)
+        sink = decapsulated.base
         return true
     }
 
@@ -94,5 +96,27 @@ extension SwitchChip {
             inner.copyMemory(from: frame.baseAddress!, byteCount: frame.count)
         }
         outputRouted(UnsafeRawBufferPointer(start: buf, count: total), rif: rif, &sink)
+    }
+}
+
+/// The sink for a decapsulated frame's journey through the bridge. What the bridge sends to
+/// the CPU goes up as the *encapsulated* packet, on the underlay port it arrived on, so the
+/// kernel's own vxlan device decapsulates it and the bridge sees it on the vxlan port (as
+/// mlxsw traps NVE packets): the inner frame alone has no port the kernel knows.
+struct DecapsulatedSink<Base: FrameSink>: FrameSink {
+    var base: Base
+    let outer: UnsafeRawBufferPointer
+    let underlay: PortID
+
+    @inline(__always) mutating func transmit(_ frame: UnsafeRawBufferPointer, port: PortID) {
+        base.transmit(frame, port: port)
+    }
+
+    mutating func trap(_ frame: UnsafeRawBufferPointer, port: PortID, reason: TrapReason) {
+        if port.rawValue == 0 {
+            base.trap(outer, port: underlay, reason: reason)
+        } else {
+            base.trap(frame, port: port, reason: reason)
+        }
     }
 }

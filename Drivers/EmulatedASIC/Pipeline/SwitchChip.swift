@@ -144,6 +144,12 @@ public final class SwitchChip {
         vlanMemberObjects[slot] = [:]
     }
 
+    /// Whether a port's link (oper) state is up.
+    public func isLinkUp(_ port: PortID) -> Bool {
+        let p = Int(port.rawValue)
+        return p >= 1 && p <= portCount && ports[p].linkUp
+    }
+
     /// Sets a port's link (oper) state, as the PHY would; reported as an event.
     public func setLink(_ port: PortID, up: Bool) {
         let p = Int(port.rawValue)

@@ -1,7 +1,8 @@
 internal import CNetlink
 import SwitchModel
 
-/// Decodes `RTM_NEWMDB` / `RTM_DELMDB`: `struct br_port_msg` (the bridge), then
+/// Decodes `RTM_NEWMDB` / `RTM_DELMDB` (and `RTM_GETMDB`, the type of a dump's answers):
+/// `struct br_port_msg` (the bridge), then
 /// `MDBA_MDB` → repeated `MDBA_MDB_ENTRY` → repeated `MDBA_MDB_ENTRY_INFO`, each a
 /// `struct br_mdb_entry` followed by its `MDBA_MDB_EATTR_*` attributes. Router-port
 /// messages (`MDBA_ROUTER`) carry no entries and are skipped.
@@ -10,7 +11,7 @@ enum MDBDecoder {
         let header = try message.familyHeader(br_port_msg.self)
         let attrs = try message.attributes(familyHeaderSize: MemoryLayout<br_port_msg>.size, maxType: CNL_MDBA_MAX)
         let bridge = IfIndex(header.ifindex)
-        let isNew = message.type == UInt16(RTM_NEWMDB)
+        let isNew = message.type != UInt16(RTM_DELMDB)
         guard let mdb = attrs.attribute(Int(MDBA_MDB)) else { return }
         try mdb.forEachNested { entry in
             guard entry.type == Int32(MDBA_MDB_ENTRY) else { return }

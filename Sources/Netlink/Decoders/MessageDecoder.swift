@@ -10,7 +10,8 @@ enum MessageDecoder {
         case RTM_NEWADDR, RTM_DELADDR: try AddressDecoder.decode(message, emit: emit)
         case RTM_NEWROUTE, RTM_DELROUTE: try RouteDecoder.decode(message, emit: emit)
         case RTM_NEWNEXTHOP, RTM_DELNEXTHOP: try NexthopDecoder.decode(message, emit: emit)
-        case RTM_NEWMDB, RTM_DELMDB: try MDBDecoder.decode(message, emit: emit)
+        // The kernel answers an MDB dump with RTM_GETMDB messages (br_mdb_dump), not RTM_NEWMDB.
+        case RTM_NEWMDB, RTM_DELMDB, RTM_GETMDB: try MDBDecoder.decode(message, emit: emit)
         case RTM_NEWVLAN, RTM_DELVLAN: try VLANDecoder.decode(message, emit: emit)
         default: return
         }

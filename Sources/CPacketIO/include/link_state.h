@@ -1,0 +1,9 @@
+#ifndef HOIST_LINK_STATE_H
+#define HOIST_LINK_STATE_H
+
+/// Reports whether interface `ifname` has carrier (IFF_RUNNING), asked through socket `fd`
+/// so the answer comes from the socket's network namespace (SIOCGIFFLAGS). Returns 1 or 0,
+/// or -errno.
+int hoist_link_running(int fd, const char *ifname);
+
+#endif

@@ -1,0 +1,134 @@
+import Glibc
+import SwitchDriver
+import UnixSocket
+
+/// The chip's end of the chip link (in `hoist-asic`): serves any `SwitchDriver` to the
+/// connections on a unix socket (mode 0660). Non-blocking: the chip process's loop waits
+/// on `descriptors` along with its ports and calls `serve()`; requests are answered in
+/// order, whole. A malformed frame gets an error response and closes that connection
+/// only; the chip keeps forwarding and serving others.
+public final class ChipLinkServer {
+    public let path: String
+    public let driver: any SwitchDriver
+    public private(set) var statistics = ChipStatistics()
+    /// Called with what went wrong on a connection, for logging.
+    public var onConnectionError: ((String) -> Void)?
+
+    let listener: Int32
+    struct Connection {
+        var input: [UInt8] = []
+        var greeted = false
+    }
+    var connections: [Int32: Connection] = [:]
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+
+    public init(path: String = ChipLink.defaultSocketPath, driver: any SwitchDriver) throws {
+        self.path = path
+        self.driver = driver
+        listener = try UnixSocket.listen(path: path)
+    }
+
+    deinit {
+        for fd in connections.keys { close(fd) }
+        close(listener)
+        unlink(path)
+    }
+
+    /// The listener and every connection, for the caller's `poll`.
+    public var descriptors: [pollfd] {
+        [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
+            + connections.keys.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+    }
+
+    /// How many connections are open (hoistd, and any `hoist` asking the chip directly).
+    public var connectionCount: Int { connections.count }
+
+    /// Accepts waiting connections and answers every complete request; never waits.
+    public func serve() {
+        while let fd = UnixSocket.accept(listener) {
+            connections[fd] = Connection()
+            statistics.connections += 1
+        }
+        for fd in Array(connections.keys) {
+            var closed = false
+            while true {
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                if n > 0 {
+                    connections[fd]!.input.append(contentsOf: buffer[0..<n])
+                    if n < buffer.count { break }
+                    continue
+                }
+                if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { closed = true }
+                break
+            }
+            if !answer(fd) || closed { drop(fd) }
+        }
+    }
+
+    private func drop(_ fd: Int32) {
+        close(fd)
+        connections[fd] = nil
+    }
+
+    /// Answers the complete frames waiting on `fd`. False when the connection must close.
+    private func answer(_ fd: Int32) -> Bool {
+        var consumed = 0
+        defer { if consumed > 0, connections[fd] != nil { connections[fd]!.input.removeFirst(consumed) } }
+        while true {
+            let input = connections[fd]!.input
+            guard input.count - consumed >= 4 else { return true }
+            let length: Int
+            do {
+                length = try ChipLink.bodyLength(input[consumed..<consumed + 4])
+            } catch {
+                statistics.malformed += 1
+                reply(fd, .error("\(error)"))
+                onConnectionError?("\(error)")
+                return false
+            }
+            guard input.count - consumed - 4 >= length else { return true }
+            var reader = ByteReader(input, from: consumed + 4, to: consumed + 4 + length)
+            consumed += 4 + length
+            let response: ChipResponse
+            do {
+                response = handle(try ChipRequest.decode(&reader), fd: fd)
+            } catch {
+                statistics.malformed += 1
+                onConnectionError?("\(error)")
+                response = .error("\(error)")
+            }
+            guard reply(fd, response) else { return false }
+            if case .error = response, connections[fd]?.greeted == false { return false }
+        }
+    }
+
+    private func handle(_ request: ChipRequest, fd: Int32) -> ChipResponse {
+        if case .hello(let version) = request {
+            guard version == ChipLink.version else {
+                return .error("\(ChipLinkError.versionMismatch(local: ChipLink.version, remote: version))")
+            }
+            connections[fd]!.greeted = true
+            return .hello(version: ChipLink.version, driver.capabilities)
+        }
+        guard connections[fd]!.greeted else { return .error("the first request must be hello") }
+        switch request {
+        case .hello: fatalError("handled above")
+        case .apply(let ops):
+            for op in ops {
+                if case .set = op { statistics.sets += 1 } else { statistics.removes += 1 }
+            }
+            return .results(driver.apply(ops))
+        case .readBack: return .objects(driver.readBack())
+        case .pollEvents(let limit): return .events(driver.pollEvents(limit: limit))
+        case .counters: return .counters(driver.counters())
+        case .capabilities: return .capabilities(driver.capabilities)
+        case .statistics: return .statistics(statistics)
+        }
+    }
+
+    @discardableResult
+    private func reply(_ fd: Int32, _ response: ChipResponse) -> Bool {
+        let frame = ChipLink.frame { response.encode(into: &$0) }
+        return frame.withUnsafeBytes { UnixSocket.sendAll(fd, $0, timeoutMilliseconds: 5000) }
+    }
+}

@@ -1,0 +1,236 @@
+import SwitchDriver
+import SwitchModel
+
+// The binary form of the hardware object vocabulary. Each enum is a tag byte followed by
+// its case's fields in declaration order; tags are part of the protocol (append only).
+
+extension ByteWriter {
+    public mutating func object(_ o: HardwareObject) {
+        switch o {
+        case .port(let p):
+            u8(0); u16(p.port.rawValue); bool(p.adminUp); u32(p.mtu)
+            optionalBridge(p.bridge); u8(p.stpState.rawValue)
+            u8(flags([p.learning, p.unicastFlood, p.multicastFlood, p.broadcastFlood, p.multicastRouter, p.isolated]))
+        case .bridge(let b):
+            u8(1); u32(b.bridge.rawValue); bool(b.vlanFiltering); u16(b.vlanProtocol); u32(b.ageingTime); bool(b.multicastSnooping)
+        case .vlanMember(let m):
+            u8(2); u32(m.bridge.rawValue); u16(m.port.rawValue); vid(m.vid); bool(m.untagged); bool(m.pvid)
+        case .fdb(let f):
+            u8(3); u32(f.bridge.rawValue); vid(f.vid); mac(f.mac); destination(f.destination); bool(f.isStatic)
+        case .mdb(let m):
+            u8(4); u32(m.bridge.rawValue); vid(m.vid); group(m.group); u64(m.ports.bits)
+        case .routerInterface(let r):
+            u8(5); u32(r.id.rawValue); rifBinding(r.binding); mac(r.mac); u32(r.mtu)
+        case .neighbor(let n):
+            u8(6); u32(n.rif.rawValue); ip(n.address); mac(n.mac)
+        case .nexthop(let nh):
+            u8(7); nexthop(nh)
+        case .nexthopGroup(let g):
+            u8(8); u32(g.id.rawValue); count(g.members.count)
+            for m in g.members { nexthop(m.nexthop); u16(m.weight) }
+        case .route(let r):
+            u8(9); u32(r.vrf); prefix(r.prefix); routeAction(r.action)
+        case .vxlanTunnel(let t):
+            u8(10); u32(t.vni); u32(t.bridge.rawValue); vid(t.vid); ip(t.local); u16(t.udpPort); u8(t.ttl)
+        case .vxlanFlood(let f):
+            u8(11); u32(f.vni); ip(f.remote)
+        }
+    }
+
+    public mutating func key(_ k: HardwareKey) {
+        switch k {
+        case .port(let p): u8(0); u16(p.rawValue)
+        case .bridge(let b): u8(1); u32(b.rawValue)
+        case .vlanMember(let b, let p, let v): u8(2); u32(b.rawValue); u16(p.rawValue); vid(v)
+        case .fdb(let b, let v, let m): u8(3); u32(b.rawValue); vid(v); mac(m)
+        case .mdb(let b, let v, let g): u8(4); u32(b.rawValue); vid(v); group(g)
+        case .routerInterface(let r): u8(5); u32(r.rawValue)
+        case .neighbor(let r, let a): u8(6); u32(r.rawValue); ip(a)
+        case .nexthop(let nh): u8(7); nexthop(nh)
+        case .nexthopGroup(let g): u8(8); u32(g.rawValue)
+        case .route(let vrf, let p): u8(9); u32(vrf); prefix(p)
+        case .vxlanTunnel(let vni): u8(10); u32(vni)
+        case .vxlanFlood(let vni, let r): u8(11); u32(vni); ip(r)
+        }
+    }
+
+    public mutating func destination(_ d: FDBDestination) {
+        switch d {
+        case .port(let p): u8(0); u16(p.rawValue)
+        case .tunnel(let vni, let remote): u8(1); u32(vni); ip(remote)
+        case .cpu: u8(2)
+        }
+    }
+
+    mutating func optionalBridge(_ b: BridgeID?) {
+        bool(b != nil)
+        if let b { u32(b.rawValue) }
+    }
+    mutating func group(_ g: MDBGroup) {
+        switch g {
+        case .ip(let a): u8(0); ip(a)
+        case .mac(let m): u8(1); mac(m)
+        }
+    }
+    mutating func rifBinding(_ b: RouterInterfaceBinding) {
+        switch b {
+        case .port(let p): u8(0); u16(p.rawValue)
+        case .bridge(let br, let v): u8(1); u32(br.rawValue); vid(v)
+        }
+    }
+    mutating func nexthop(_ nh: HardwareNexthop) {
+        u32(nh.rif.rawValue); ip(nh.gateway)
+    }
+    mutating func routeAction(_ a: RouteAction) {
+        switch a {
+        case .nexthop(let nh): u8(0); nexthop(nh)
+        case .group(let g): u8(1); u32(g.rawValue)
+        case .attached(let r): u8(2); u32(r.rawValue)
+        case .trap(let reason): u8(3); string(reason.rawValue)
+        case .drop: u8(4)
+        }
+    }
+    func flags(_ bits: [Bool]) -> UInt8 {
+        bits.enumerated().reduce(0) { $0 | ($1.element ? 1 << UInt8($1.offset) : 0) }
+    }
+}
+
+extension ByteReader {
+    public mutating func object() throws -> HardwareObject {
+        let tag = try u8()
+        switch tag {
+        case 0:
+            let port = PortID(try u16()), up = try bool(), mtu = try u32(), bridge = try optionalBridge()
+            let stp = try enumeration(STPState.self, try u8())
+            let f = try u8()
+            guard f >> 6 == 0 else { throw fail("port flags \(f)") }
+            let bit = { (k: UInt8) in f & (1 << k) != 0 }
+            return .port(PortSettings(port: port, adminUp: up, mtu: mtu, bridge: bridge, stpState: stp, learning: bit(0),
+                                      unicastFlood: bit(1), multicastFlood: bit(2), broadcastFlood: bit(3),
+                                      multicastRouter: bit(4), isolated: bit(5)))
+        case 1:
+            let b = BridgeID(rawValue: try u32()), filtering = try bool(), proto = try u16(), ageing = try u32()
+            return .bridge(BridgeSettings(bridge: b, vlanFiltering: filtering, vlanProtocol: proto, ageingTime: ageing,
+                                          multicastSnooping: try bool()))
+        case 2:
+            let b = BridgeID(rawValue: try u32()), p = PortID(try u16()), v = try vid(), untagged = try bool()
+            return .vlanMember(VLANMember(bridge: b, port: p, vid: v, untagged: untagged, pvid: try bool()))
+        case 3:
+            let b = BridgeID(rawValue: try u32()), v = try vid(), m = try mac(), d = try destination()
+            return .fdb(HardwareFDBEntry(bridge: b, vid: v, mac: m, destination: d, isStatic: try bool()))
+        case 4:
+            let b = BridgeID(rawValue: try u32()), v = try vid(), g = try group()
+            return .mdb(HardwareMDBEntry(bridge: b, vid: v, group: g, ports: PortSet(bits: try u64())))
+        case 5:
+            let id = RouterInterfaceID(rawValue: try u32()), binding = try rifBinding(), m = try mac()
+            return .routerInterface(RouterInterface(id: id, binding: binding, mac: m, mtu: try u32()))
+        case 6:
+            let rif = RouterInterfaceID(rawValue: try u32()), a = try ip()
+            return .neighbor(HardwareNeighbor(rif: rif, address: a, mac: try mac()))
+        case 7:
+            return .nexthop(try nexthop())
+        case 8:
+            let id = NexthopGroupID(rawValue: try u32())
+            let n = try count(minimumSize: 22)
+            var members: [HardwareNexthopGroup.Member] = []
+            members.reserveCapacity(n)
+            for _ in 0..<n {
+                let nh = try nexthop()
+                members.append(.init(nexthop: nh, weight: try u16()))
+            }
+            return .nexthopGroup(HardwareNexthopGroup(id: id, members: members))
+        case 9:
+            let vrf = try u32(), p = try prefix()
+            return .route(HardwareRoute(vrf: vrf, prefix: p, action: try routeAction()))
+        case 10:
+            let vni = try u32(), b = BridgeID(rawValue: try u32()), v = try vid(), local = try ip(), port = try u16()
+            return .vxlanTunnel(VXLANTunnel(vni: vni, bridge: b, vid: v, local: local, udpPort: port, ttl: try u8()))
+        case 11:
+            let vni = try u32()
+            return .vxlanFlood(VXLANFloodEntry(vni: vni, remote: try ip()))
+        default:
+            throw ChipLinkError.malformed("unknown object kind \(tag)", offset: offset - 1)
+        }
+    }
+
+    public mutating func key() throws -> HardwareKey {
+        let tag = try u8()
+        switch tag {
+        case 0: return .port(PortID(try u16()))
+        case 1: return .bridge(BridgeID(rawValue: try u32()))
+        case 2:
+            let b = BridgeID(rawValue: try u32()), p = PortID(try u16())
+            return .vlanMember(b, p, try vid())
+        case 3:
+            let b = BridgeID(rawValue: try u32()), v = try vid()
+            return .fdb(b, v, try mac())
+        case 4:
+            let b = BridgeID(rawValue: try u32()), v = try vid()
+            return .mdb(b, v, try group())
+        case 5: return .routerInterface(RouterInterfaceID(rawValue: try u32()))
+        case 6:
+            let r = RouterInterfaceID(rawValue: try u32())
+            return .neighbor(r, try ip())
+        case 7: return .nexthop(try nexthop())
+        case 8: return .nexthopGroup(NexthopGroupID(rawValue: try u32()))
+        case 9:
+            let vrf = try u32()
+            return .route(vrf: vrf, try prefix())
+        case 10: return .vxlanTunnel(try u32())
+        case 11:
+            let vni = try u32()
+            return .vxlanFlood(vni, try ip())
+        default:
+            throw ChipLinkError.malformed("unknown key kind \(tag)", offset: offset - 1)
+        }
+    }
+
+    public mutating func destination() throws -> FDBDestination {
+        let tag = try u8()
+        switch tag {
+        case 0: return .port(PortID(try u16()))
+        case 1:
+            let vni = try u32()
+            return .tunnel(vni: vni, remote: try ip())
+        case 2: return .cpu
+        default: throw ChipLinkError.malformed("unknown FDB destination \(tag)", offset: offset - 1)
+        }
+    }
+
+    mutating func optionalBridge() throws -> BridgeID? {
+        try bool() ? BridgeID(rawValue: try u32()) : nil
+    }
+    mutating func group() throws -> MDBGroup {
+        let tag = try u8()
+        switch tag {
+        case 0: return .ip(try ip())
+        case 1: return .mac(try mac())
+        default: throw ChipLinkError.malformed("unknown MDB group kind \(tag)", offset: offset - 1)
+        }
+    }
+    mutating func rifBinding() throws -> RouterInterfaceBinding {
+        let tag = try u8()
+        switch tag {
+        case 0: return .port(PortID(try u16()))
+        case 1:
+            let b = BridgeID(rawValue: try u32())
+            return .bridge(b, try vid())
+        default: throw ChipLinkError.malformed("unknown router interface binding \(tag)", offset: offset - 1)
+        }
+    }
+    mutating func nexthop() throws -> HardwareNexthop {
+        let rif = RouterInterfaceID(rawValue: try u32())
+        return HardwareNexthop(rif: rif, gateway: try ip())
+    }
+    mutating func routeAction() throws -> RouteAction {
+        let tag = try u8()
+        switch tag {
+        case 0: return .nexthop(try nexthop())
+        case 1: return .group(NexthopGroupID(rawValue: try u32()))
+        case 2: return .attached(RouterInterfaceID(rawValue: try u32()))
+        case 3: return .trap(try enumeration(TrapReason.self, try string()))
+        case 4: return .drop
+        default: throw ChipLinkError.malformed("unknown route action \(tag)", offset: offset - 1)
+        }
+    }
+}

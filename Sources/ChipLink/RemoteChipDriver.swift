@@ -1,0 +1,126 @@
+import Glibc
+import SwitchDriver
+import UnixSocket
+
+/// A `SwitchDriver` whose chip runs in another process (`hoist-asic`), reached over the
+/// chip link. Each method is one request/response round trip; `apply` batches as the
+/// engine hands them.
+///
+/// The driver protocol does not throw: when the link fails, `linkFailure` says why, `apply`
+/// answers `invalid("chip link down: …")` for every item, the rest answer empty; the
+/// daemon checks `linkFailure` after each step and stops.
+public final class RemoteChipDriver: SwitchDriver {
+    public let path: String
+    public private(set) var capabilities: DriverCapabilities
+    /// Why the link failed, once it has.
+    public private(set) var linkFailure: ChipLinkError?
+    let fd: Int32
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+
+    /// Connects to the chip at `path` and says hello; throws when nothing listens or the
+    /// chip speaks another version.
+    public init(path: String = ChipLink.defaultSocketPath, timeoutMilliseconds: Int = 60_000) throws {
+        self.path = path
+        do {
+            fd = try UnixSocket.connect(path: path)
+        } catch let failure as UnixSocket.Failure where failure.isNotListening {
+            throw ChipLinkError.connection("no chip listens on \(path); start hoist-asic, or pass --asic")
+        } catch {
+            throw ChipLinkError.connection("\(error)")
+        }
+        UnixSocket.setReceiveTimeout(fd, milliseconds: timeoutMilliseconds)
+        capabilities = DriverCapabilities(name: "", ports: [], tables: [:], features: [])
+        do {
+            switch try call(.hello(version: ChipLink.version)) {
+            case .hello(let version, let caps):
+                guard version == ChipLink.version else { throw ChipLinkError.versionMismatch(local: ChipLink.version, remote: version) }
+                capabilities = caps
+            case .error(let e): throw ChipLinkError.remote(e)
+            default: throw ChipLinkError.connection("the chip did not answer hello")
+            }
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit { close(fd) }
+
+    public func apply(_ batch: [DriverOperation]) -> [DriverResult] {
+        if case .results(let rs)? = attempt(.apply(batch)), rs.count == batch.count { return rs }
+        if linkFailure == nil { linkFailure = .connection("the chip answered apply with the wrong number of results") }
+        return batch.map { _ in .invalid("chip link down: \(linkFailure!)") }
+    }
+
+    public func readBack() -> [HardwareObject] {
+        if case .objects(let os)? = attempt(.readBack) { return os }
+        return []
+    }
+
+    public func pollEvents(limit: Int) -> [DriverEvent] {
+        if case .events(let es)? = attempt(.pollEvents(limit: limit)) { return es }
+        return []
+    }
+
+    public func counters() -> DriverCounters {
+        if case .counters(let c)? = attempt(.counters) { return c }
+        return DriverCounters()
+    }
+
+    /// The chip process's own statistics.
+    public func statistics() throws -> ChipStatistics {
+        guard case .statistics(let s) = try call(.statistics) else { throw ChipLinkError.connection("unexpected answer to statistics") }
+        return s
+    }
+
+    /// Asks again for the capabilities (a fault injector may have shrunk a table).
+    public func refreshCapabilities() {
+        if case .capabilities(let c)? = attempt(.capabilities) { capabilities = c }
+    }
+
+    private func attempt(_ request: ChipRequest) -> ChipResponse? {
+        guard linkFailure == nil else { return nil }
+        do {
+            let response = try call(request)
+            if case .error(let e) = response {
+                linkFailure = .remote(e)
+                return nil
+            }
+            return response
+        } catch let e as ChipLinkError {
+            linkFailure = e
+        } catch {
+            linkFailure = .connection("\(error)")
+        }
+        return nil
+    }
+
+    /// One round trip.
+    func call(_ request: ChipRequest) throws -> ChipResponse {
+        let frame = ChipLink.frame { request.encode(into: &$0) }
+        guard frame.withUnsafeBytes({ UnixSocket.sendAll(fd, $0, timeoutMilliseconds: 10_000) }) else {
+            throw ChipLinkError.connection("sending to the chip at \(path): \(String(cString: strerror(errno)))")
+        }
+        let header = try receive(4)
+        let body = try receive(try ChipLink.bodyLength(header[...]))
+        var reader = ByteReader(body)
+        return try ChipResponse.decode(&reader)
+    }
+
+    private func receive(_ count: Int) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        while out.count < count {
+            let want = min(buffer.count, count - out.count)
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, want, 0) }
+            if n > 0 {
+                out.append(contentsOf: buffer[0..<n])
+            } else if n == 0 {
+                throw ChipLinkError.connection("the chip at \(path) closed the connection")
+            } else if errno != EINTR {
+                throw ChipLinkError.connection(errno == EAGAIN ? "no answer from the chip at \(path)" : "reading from the chip: \(String(cString: strerror(errno)))")
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,99 @@
+import Glibc
+
+/// The unix stream sockets Hoist's processes talk over: hoistd's control socket and the
+/// chip link between hoistd and hoist-asic. Descriptors are close-on-exec.
+public enum UnixSocket {
+    /// A socket call failed: which, on what path, and errno.
+    public struct Failure: Error, CustomStringConvertible {
+        public var operation: String
+        public var path: String
+        public var code: Int32
+        public var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
+        /// Nothing listens there (no socket file, or a stale one).
+        public var isNotListening: Bool { code == ENOENT || code == ECONNREFUSED }
+    }
+
+    /// Listens on `path` (its directory is created; a stale socket file is replaced), mode
+    /// `mode`, non-blocking. Returns the listening descriptor.
+    public static func listen(path: String, mode: mode_t = 0o660) throws -> Int32 {
+        let dir = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        if !dir.isEmpty { mkdir(dir, 0o755) }
+        unlink(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(operation: "socket for", path: path, code: errno) }
+        guard var addr = address(path) else {
+            close(fd)
+            throw Failure(operation: "socket path too long:", path: path, code: ENAMETOOLONG)
+        }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0, chmod(path, mode) == 0, Glibc.listen(fd, 16) == 0 else {
+            let e = errno
+            close(fd)
+            throw Failure(operation: "listening on", path: path, code: e)
+        }
+        return fd
+    }
+
+    /// Accepts one waiting connection as a non-blocking descriptor, or nil when none waits.
+    public static func accept(_ listener: Int32) -> Int32? {
+        let fd = Glibc.accept(listener, nil, nil)
+        guard fd >= 0 else { return nil }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        return fd
+    }
+
+    /// Connects to `path` (blocking descriptor).
+    public static func connect(path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(operation: "socket for", path: path, code: errno) }
+        guard var addr = address(path) else {
+            close(fd)
+            throw Failure(operation: "socket path too long:", path: path, code: ENAMETOOLONG)
+        }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else {
+            let e = errno
+            close(fd)
+            throw Failure(operation: "connecting to", path: path, code: e)
+        }
+        return fd
+    }
+
+    /// Sends all of `bytes`, waiting for the peer to read for at most `timeoutMilliseconds`
+    /// in total. Returns false when the peer is gone or too slow.
+    public static func sendAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, timeoutMilliseconds: Int32 = 2000) -> Bool {
+        var sent = 0
+        var waited: Int32 = 0
+        while sent < bytes.count {
+            let n = send(fd, bytes.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            if n > 0 {
+                sent += n
+                continue
+            }
+            guard n < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR, waited < timeoutMilliseconds else { return false }
+            var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            if poll(&p, 1, 50) == 0 { waited += 50 }
+        }
+        return true
+    }
+
+    /// Sets a receive timeout on a blocking descriptor.
+    public static func setReceiveTimeout(_ fd: Int32, milliseconds: Int) {
+        var tv = timeval(tv_sec: milliseconds / 1000, tv_usec: Int((milliseconds % 1000) * 1000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    static func address(_ path: String) -> sockaddr_un? {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes + [0]) }
+        return addr
+    }
+}
