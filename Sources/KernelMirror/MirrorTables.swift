@@ -28,7 +28,8 @@ public struct MirrorTables: Sendable, Equatable {
     @discardableResult
     public mutating func apply(_ message: KernelMessage, into deltas: inout [MirrorDelta]) -> Consequences {
         switch message {
-        case .newLink(let link):
+        case .newLink(var link):
+            link.statistics = nil  // counters are not state: they change without notifications
             let old = links[link.index]
             if link.bridgePort == nil, link.kind != .bridge, old?.bridgePort != nil {
                 removeVLANs(of: link.index, into: &deltas)

@@ -40,15 +40,22 @@ public struct DriverCapabilities: Hashable, Sendable {
     public var maxECMPWidth: Int
     /// The most bridge domains.
     public var maxBridges: Int
+    /// Whether `apply` programs the hardware (an emulated chip, an SDK) — so the hardware
+    /// then holds and reads back exactly what was applied. False for an *observer* such
+    /// as the Switchdev driver, whose hardware the kernel's own driver programs from kernel
+    /// objects: `apply` only accepts or refuses, and read-back shows what the kernel
+    /// flags as in hardware. Conformance cases that need programming do not apply to it.
+    public var programsHardware: Bool
 
     public init(name: String, ports: [Port], tables: [TableKind: Int], features: Features,
-                maxECMPWidth: Int = 64, maxBridges: Int = 16) {
+                maxECMPWidth: Int = 64, maxBridges: Int = 16, programsHardware: Bool = true) {
         self.name = name
         self.ports = ports
         self.tables = tables
         self.features = features
         self.maxECMPWidth = maxECMPWidth
         self.maxBridges = maxBridges
+        self.programsHardware = programsHardware
     }
 
     public func capacity(_ table: TableKind) -> Int { tables[table] ?? 0 }

@@ -26,6 +26,14 @@ public struct Link: Hashable, Sendable {
     public var bridgePort: BridgePortAttributes?
     /// Present when ``kind`` is `.vxlan` (`IFLA_INFO_DATA`, `IFLA_VXLAN_*`).
     public var vxlan: VXLANAttributes?
+    /// `IFLA_PHYS_SWITCH_ID`: the switch ASIC a switchdev port belongs to, as iproute2
+    /// prints it (`switchid 3412000000000000`, hex bytes); nil for other interfaces.
+    public var physSwitchID: String?
+    /// `IFLA_PHYS_PORT_NAME`: the port's name on its switch (`sw1p1`, `p1`, `pf0vf1`).
+    public var physPortName: String?
+    /// `IFLA_STATS64` when the message carried it. The mirror drops it (counters change
+    /// without notifications, so they are not state); a link dump reads them.
+    public var statistics: LinkStatistics?
 
     public init(index: IfIndex, name: String, kind: LinkKind = .other(""), adminUp: Bool = false,
                 operState: OperState = .unknown, flags: UInt32 = 0, mtu: UInt32 = 1500,
@@ -47,9 +55,38 @@ public struct Link: Hashable, Sendable {
         self.vxlan = vxlan
     }
 
+    /// A port of a switchdev switch (it has a physical switch id).
+    public var isSwitchdevPort: Bool { physSwitchID != nil }
+
     /// `IFF_LOWER_UP`: the carrier is present.
     public var carrier: Bool { flags & 0x10000 != 0 }
     public var isBridgePort: Bool { bridgePort != nil }
+}
+
+/// A link's packet and byte counters.
+///
+/// The kernel counterpart is `struct rtnl_link_stats64` (`IFLA_STATS64`), what `ip -s link` prints.
+public struct LinkStatistics: Hashable, Sendable {
+    public var rxPackets: UInt64
+    public var txPackets: UInt64
+    public var rxBytes: UInt64
+    public var txBytes: UInt64
+    public var rxErrors: UInt64
+    public var txErrors: UInt64
+    public var rxDropped: UInt64
+    public var txDropped: UInt64
+
+    public init(rxPackets: UInt64 = 0, txPackets: UInt64 = 0, rxBytes: UInt64 = 0, txBytes: UInt64 = 0,
+                rxErrors: UInt64 = 0, txErrors: UInt64 = 0, rxDropped: UInt64 = 0, txDropped: UInt64 = 0) {
+        self.rxPackets = rxPackets
+        self.txPackets = txPackets
+        self.rxBytes = rxBytes
+        self.txBytes = txBytes
+        self.rxErrors = rxErrors
+        self.txErrors = txErrors
+        self.rxDropped = rxDropped
+        self.txDropped = txDropped
+    }
 }
 
 /// What kind of device a link is, from `IFLA_INFO_KIND` (and `IFLA_TUN_TYPE` for tun/tap).

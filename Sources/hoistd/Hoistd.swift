@@ -8,6 +8,7 @@ import Foundation
 import Logging
 import ServiceSupport
 import SwitchDriver
+import SwitchdevDriver
 import SwitchModel
 
 /// `hoistd`: the control plane of the emulated whitebox switch. It mirrors the kernel of
@@ -16,7 +17,9 @@ import SwitchModel
 /// With `--asic SOCKET` the chip is a separate `hoist-asic` process reached over the chip
 /// link, so hoistd can restart while the chip keeps forwarding; on start it reads the
 /// chip back and repairs only the difference. Without it, hoistd embeds the chip and its
-/// port I/O (`--port N=WIRE …`), for a one-process demo.
+/// port I/O (`--port N=WIRE …`), for a one-process demo. With `--driver switchdev` it
+/// drives the kernel switchdev ports of its namespace (rocker, netdevsim, mlxsw): the
+/// kernel's driver programs them, and hoistd reports what the kernel flags as offloaded.
 @main
 struct Hoistd: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,6 +41,9 @@ struct Hoistd: ParsableCommand {
     @Option(help: "Drive the chip of a `hoist-asic` process over its chip-link socket instead of embedding one.")
     var asic: String?
 
+    @Option(help: "The driver: emulated (the emulated chip, embedded or --asic) or switchdev (the kernel switchdev ports of --netns; no --port or --asic).")
+    var driver: String = "emulated"
+
     @Option(name: .customLong("log-level"), help: "Log level: \(ServiceLogging.levels.joined(separator: ", ")) (default info, or HOIST_LOG_LEVEL).")
     var logLevel: String?
 
@@ -56,6 +62,16 @@ struct Hoistd: ParsableCommand {
     func validate() throws {
         if let logLevel, ServiceLogging.level(logLevel) == nil {
             throw ValidationError("unknown log level '\(logLevel)'; one of: \(ServiceLogging.levels.joined(separator: ", "))")
+        }
+        switch driver {
+        case "emulated": break
+        case "switchdev":
+            guard ports.isEmpty, asic == nil, wireNamespace == nil else {
+                throw ValidationError("--driver switchdev drives the switchdev ports of --netns: no --port, --wire-netns or --asic")
+            }
+            return
+        default:
+            throw ValidationError("unknown driver '\(driver)'; one of: emulated, switchdev")
         }
         if asic != nil {
             guard ports.isEmpty, wireNamespace == nil else {
@@ -85,7 +101,13 @@ struct Hoistd: ParsableCommand {
         // The chip: embedded with its port I/O, or another process over the chip link.
         let driver: any SwitchDriver
         var embedded: (asic: EmulatedASIC, io: ChipPorts)?
-        if let asic {
+        if self.driver == "switchdev" {
+            let switchdev = try SwitchdevDriver(namespace: namespace)
+            let names = switchdev.ports.ports.map { "\($0.id)=\($0.name)\($0.portName.map { " (\($0))" } ?? "")" }
+            logger.info("switchdev ports: \(names.isEmpty ? "none" : names.joined(separator: ", "))")
+            if let e = switchdev.lastError { logger.warning("\(e)") }
+            driver = switchdev
+        } else if let asic {
             let remote = try RemoteChipDriver(path: asic)
             logger.info("connected to the chip at \(asic): \(remote.capabilities.name), \(remote.capabilities.ports.count) ports")
             driver = remote

@@ -53,13 +53,20 @@ struct OffloadQuery {
     func show(_ kind: String) -> [JSONValue] {
         switch kind {
         case "resources":
+            // An observer's hardware is programmed by the kernel's driver: its own counters
+            // (devlink occupancy and size) are the truth, not what the engine accepted.
+            if !daemon.driver.capabilities.programsHardware {
+                return daemon.driver.counters().tables.sorted { $0.key.rawValue < $1.key.rawValue }.map { table, use in
+                    .object([("table", .string(table.rawValue)), ("used", .int(Int64(use.used))), ("capacity", .int(Int64(use.capacity)))])
+                }
+            }
             return daemon.engine.occupancy().sorted { $0.key.rawValue < $1.key.rawValue }.map { table, use in
                 .object([("table", .string(table.rawValue)), ("used", .int(Int64(use.used))), ("capacity", .int(Int64(use.capacity)))])
             }
         case "counters":
             let c = daemon.driver.counters()
             var out: [JSONValue] = c.ports.sorted { $0.key < $1.key }.map { port, p in
-                .object([("ifname", .string(port.description)), ("rx_packets", .int(Int64(p.rxPackets))), ("rx_bytes", .int(Int64(p.rxBytes))),
+                .object([("ifname", .string(portName(port))), ("rx_packets", .int(Int64(p.rxPackets))), ("rx_bytes", .int(Int64(p.rxBytes))),
                          ("tx_packets", .int(Int64(p.txPackets))), ("tx_bytes", .int(Int64(p.txBytes))), ("rx_dropped", .int(Int64(p.rxDrops)))])
             }
             out += c.drops.sorted { $0.key.rawValue < $1.key.rawValue }.map { .object([("drop", .string($0.key.rawValue)), ("packets", .int(Int64($0.value)))]) }
@@ -68,10 +75,35 @@ struct OffloadQuery {
             return daemon.driver.counters().traps.sorted { $0.key.rawValue < $1.key.rawValue }.map { reason, t in
                 .object([("trap", .string(reason.rawValue)), ("packets", .int(Int64(t.packets))), ("policer_drops", .int(Int64(t.policerDrops)))])
             }
+        case "fdb":
+            return daemon.engine.states().filter { Self.kind(of: $0.key) == "fdb" }.map { row($0.key, $0.object, $0.state) }
+                + hardwareLearned()
         default:
             return daemon.engine.states().filter { Self.kind(of: $0.key) == kind || (kind == "stp" && Self.kind(of: $0.key) == "ports") }
                 .map { row($0.key, $0.object, $0.state, stp: kind == "stp") }
         }
+    }
+
+    /// MACs the hardware learned itself and the kernel holds for it (`extern_learn
+    /// offload`: switchdev's `SWITCHDEV_FDB_ADD_TO_BRIDGE` with `offloaded`), on the
+    /// driver's ports. The stages never program them, so the engine has no state for them.
+    func hardwareLearned() -> [JSONValue] {
+        let tables = daemon.mirror.tables
+        let names = Set(daemon.driver.capabilities.ports.map(\.name))
+        return tables.fdb.values.filter { $0.flags.contains(.externLearn) && $0.flags.contains(.offload) }
+            .sorted { $0.key < $1.key }
+            .compactMap { e -> JSONValue? in
+                guard let port = tables.links[e.key.port], names.contains(port.name) else { return nil }
+                return .object([("object", .string("fdb \(e.key.mac) vlan \(e.key.vlan) \(port.name) learned")),
+                                ("mac", .string(e.key.mac.description)), ("vlan", .int(Int64(e.key.vlan.rawValue))),
+                                ("dst", .string(port.name)), ("learned", .bool(true)), ("offload", .string("offloaded")),
+                                ("flags", .array(e.flags.names.map { .string($0) }))])
+            }
+    }
+
+    /// The kernel name of a driver port (`eth0` on a switchdev box, `swp1` on the emulated chip).
+    func portName(_ port: PortID) -> String {
+        daemon.driver.capabilities.ports.first { $0.id == port }?.name ?? port.description
     }
 
     static func kind(of key: HardwareKey) -> String {
@@ -94,19 +126,19 @@ struct OffloadQuery {
         var fields: [(String, JSONValue)] = [("object", .string(key.description))]
         switch object {
         case .port(let p):
-            fields.append(("ifname", .string(p.port.description)))
+            fields.append(("ifname", .string(portName(p.port))))
             fields.append(("state", .string(p.stpState.description)))
             if !stp {
                 fields += [("learning", .bool(p.learning)), ("flood", .bool(p.unicastFlood)), ("mcast_flood", .bool(p.multicastFlood)),
                            ("bcast_flood", .bool(p.broadcastFlood)), ("isolated", .bool(p.isolated))]
             }
         case .fdb(let f):
-            fields += [("mac", .string(f.mac.description)), ("vlan", .int(Int64(f.vid.rawValue))), ("dst", .string(f.destination.description))]
+            fields += [("mac", .string(f.mac.description)), ("vlan", .int(Int64(f.vid.rawValue))), ("dst", .string({ if case .port(let p) = f.destination { portName(p) } else { f.destination.description } }()))]
         case .vlanMember(let m):
             var flags: [JSONValue] = []
             if m.pvid { flags.append(.string("PVID")) }
             if m.untagged { flags.append(.string("Egress Untagged")) }
-            fields += [("ifname", .string(m.port.description)), ("vlan", .int(Int64(m.vid.rawValue))), ("flags", .array(flags))]
+            fields += [("ifname", .string(portName(m.port))), ("vlan", .int(Int64(m.vid.rawValue))), ("flags", .array(flags))]
         case .route(let r):
             fields += [("dst", .string(r.prefix.description)), ("action", .string(r.action.description))]
         case .neighbor(let n):

@@ -138,6 +138,23 @@ struct ChipRestartTests {
         #expect(try Self.chipStatistics(chipSocket).sets > after.sets)
         _ = try h1.exec(["ping", "-c", "2", "-i", "0.2", "-W", "2", "10.0.0.2"])
 
+        // A cable pulled: host 2's end goes down, the chip's port loses its link and swp2 its
+        // carrier (the kernel sees NO-CARRIER, as with a PHY); plugged back, both return.
+        func carrier(_ up: Bool) throws -> Bool {
+            for _ in 0..<100 {
+                let text = try sw.ip("link show swp2")
+                if text.contains("NO-CARRIER") != up { return true }
+                usleep(30_000)
+            }
+            return false
+        }
+        try h2.ip("link set eth0 down")
+        #expect(try carrier(false), "swp2 kept its carrier with the cable pulled")
+        try h2.ip("link set eth0 up")
+        #expect(try carrier(true), "swp2 did not get its carrier back")
+        let chipLogText = (try? String(contentsOfFile: chipLog, encoding: .utf8)) ?? ""
+        #expect(chipLogText.contains("swp2 link down") && chipLogText.contains("swp2 link up"), "\(chipLogText)")
+
         // The chip process dies: hoistd reports it and exits with status 2, no hang.
         kill(chip.processIdentifier, SIGKILL)
         chip.waitUntilExit()

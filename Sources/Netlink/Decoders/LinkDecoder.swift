@@ -32,10 +32,26 @@ enum LinkDecoder {
         link.link = try attrs.u32(Int(IFLA_LINK)).flatMap { $0 == 0 || $0 == index.rawValue ? nil : IfIndex($0) }
         link.operState = OperState(rawValue: try attrs.u8(Int(IFLA_OPERSTATE)) ?? 0) ?? .unknown
         if header.ifi_type == 772 { link.kind = .loopback }  // ARPHRD_LOOPBACK
+        if let id = attrs.bytes(Int(IFLA_PHYS_SWITCH_ID)), !id.isEmpty {
+            link.physSwitchID = id.map { byte in
+                let hex = String(byte, radix: 16)
+                return byte < 16 ? "0" + hex : hex
+            }.joined()
+        }
+        link.physPortName = attrs.string(Int(IFLA_PHYS_PORT_NAME))
+        if let stats = attrs.bytes(Int(IFLA_STATS64)) { link.statistics = try statistics(stats) }
         if let info = try attrs.nested(Int(IFLA_LINKINFO), maxType: CNL_IFLA_INFO_MAX) {
             try decodeLinkInfo(info, into: &link)
         }
         emit(isNew ? .newLink(link) : .delLink(link))
+    }
+
+    /// `struct rtnl_link_stats64`: its first eight u64s are rx/tx packets, bytes, errors, dropped.
+    static func statistics(_ raw: UnsafeRawBufferPointer) throws -> LinkStatistics {
+        guard raw.count >= 64 else { throw NetlinkDecodeError("IFLA_STATS64 of \(raw.count) bytes") }
+        func field(_ i: Int) -> UInt64 { raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) }
+        return LinkStatistics(rxPackets: field(0), txPackets: field(1), rxBytes: field(2), txBytes: field(3),
+                              rxErrors: field(4), txErrors: field(5), rxDropped: field(6), txDropped: field(7))
     }
 
     private static func decodeLinkInfo(_ info: NetlinkAttributes, into link: inout Link) throws {

@@ -1,0 +1,194 @@
+import Foundation
+import KernelMirror
+import Netlink
+import SwitchDriver
+import SwitchdevDriver
+import SwitchModel
+import Testing
+
+/// The Switchdev driver's pure parts — kernel flags → verdicts, kernel objects → hardware
+/// objects, devlink JSON — on kernel messages built byte for byte in the kernel's format,
+/// decoded by the Netlink module and applied to mirror tables as the driver's own mirror
+/// does. No VM needed (the VM suite runs the driver on rocker and netdevsim).
+@Suite("Switchdev driver: flags, read-back, devlink")
+struct SwitchdevViewTests {
+    // MARK: Message builders (<linux/rtnetlink.h>, <linux/neighbour.h>)
+
+    static func le16(_ v: UInt16) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+    static func le32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+
+    /// `RTM_NEWLINK`: a port with `IFLA_PHYS_SWITCH_ID`/`_PORT_NAME` and `IFLA_STATS64`,
+    /// optionally enslaved, or a bridge.
+    static func link(_ index: UInt32, _ name: String, switchID: [UInt8]? = nil, portName: String? = nil,
+                     master: UInt32? = nil, bridge: Bool = false, stats: [UInt64]? = nil) -> [UInt8] {
+        let b = NetlinkMessageBuilder(type: 16)
+        b.append(header: [0, 0] + le16(1) + le32(index) + le32(0x1003) + le32(0))
+        b.put(3, string: name)                        // IFLA_IFNAME
+        b.put(4, u32: 1500)                           // IFLA_MTU
+        if let master { b.put(10, u32: master) }      // IFLA_MASTER
+        if let switchID { b.put(36, bytes: switchID) } // IFLA_PHYS_SWITCH_ID
+        if let portName { b.put(38, string: portName) } // IFLA_PHYS_PORT_NAME
+        if let stats { b.put(23, bytes: stats.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) }) } // IFLA_STATS64
+        b.nest(18) { li in                            // IFLA_LINKINFO
+            if bridge {
+                li.put(1, string: "bridge")
+                li.nest(2) { d in d.put(7, u8: 1) }   // IFLA_BR_VLAN_FILTERING
+            } else if master != nil {
+                li.put(4, string: "bridge")           // IFLA_INFO_SLAVE_KIND
+                li.nest(5) { s in s.put(1, u8: 4) }   // IFLA_INFO_SLAVE_DATA: IFLA_BRPORT_STATE blocking
+            }
+        }
+        return b.bytes
+    }
+
+    /// `RTM_NEWROUTE` (IPv4, main table) via a gateway out of `oif`, with `rtm_flags`.
+    static func route(_ dst: [UInt8], _ length: UInt8, via gateway: [UInt8], oif: UInt32, flags: UInt32) -> [UInt8] {
+        let b = NetlinkMessageBuilder(type: 24)
+        b.append(header: [2, length, 0, 0, 254, 3, 0, 1] + le32(flags))
+        b.put(1, bytes: dst)                          // RTA_DST
+        b.put(5, bytes: gateway)                      // RTA_GATEWAY
+        b.put(4, u32: oif)                            // RTA_OIF
+        b.put(15, u32: 254)                           // RTA_TABLE
+        return b.bytes
+    }
+
+    /// AF_BRIDGE `RTM_NEWNEIGH` (an FDB entry) with `ndm_flags` and `ndm_state`.
+    static func fdb(port: UInt32, mac: [UInt8], vlan: UInt16, master: UInt32, flags: UInt8, state: UInt16) -> [UInt8] {
+        let b = NetlinkMessageBuilder(type: 28)
+        b.append(header: [7, 0] + le16(0) + le32(port) + le16(state) + [flags, 0])
+        b.put(2, bytes: mac)                          // NDA_LLADDR
+        b.put(5, u16: vlan)                           // NDA_VLAN
+        b.put(9, u32: master)                         // NDA_MASTER
+        return b.bytes
+    }
+
+    static let NTF_MASTER: UInt8 = 0x04, NTF_EXT_LEARNED: UInt8 = 0x10, NTF_OFFLOADED: UInt8 = 0x20
+    static let NUD_NOARP: UInt16 = 0x40, NUD_REACHABLE: UInt16 = 0x02
+
+    static func decode(_ datagrams: [[UInt8]]) throws -> [KernelMessage] {
+        let transport = ScriptedNetlinkTransport()
+        for d in datagrams { transport.enqueue(datagram: d) }
+        let channel = NetlinkChannel(transport: transport)
+        var out: [KernelMessage] = []
+        while try channel.receiveNotifications(timeoutMilliseconds: 0, emit: { out.append($0) }) {}
+        #expect(channel.malformedCount == 0)
+        return out
+    }
+
+    static func tables(_ datagrams: [[UInt8]]) throws -> MirrorTables {
+        var t = MirrorTables()
+        var deltas: [MirrorDelta] = []
+        for m in try decode(datagrams) { t.apply(m, into: &deltas) }
+        return t
+    }
+
+    /// A rocker-like switch: br0 (ifindex 10) over eth0/eth1 (2, 3), eth2 (4) routed, lo-ish eth9 (9) not switchdev.
+    static func rockerTables(extra: [[UInt8]] = []) throws -> MirrorTables {
+        let id: [UInt8] = [0x34, 0x12, 0, 0, 0, 0, 0, 0]
+        return try tables([
+            link(10, "br0", bridge: true),
+            link(2, "eth0", switchID: id, portName: "sw1p1", master: 10, stats: [5, 6, 500, 600, 0, 0, 1, 0]),
+            link(3, "eth1", switchID: id, portName: "sw1p2", master: 10),
+            link(4, "eth2", switchID: id, portName: "sw1p3"),
+            link(9, "eth9"),
+        ] + extra)
+    }
+
+    // MARK: Tests
+
+    @Test("IFLA_PHYS_SWITCH_ID, IFLA_PHYS_PORT_NAME and IFLA_STATS64 decode; the mirror drops the counters")
+    func linkAttributes() throws {
+        let messages = try Self.decode([Self.link(2, "eth0", switchID: [0x34, 0x12, 0, 0, 0, 0, 0, 0], portName: "sw1p1",
+                                                  stats: [5, 6, 500, 600, 1, 2, 3, 4])])
+        guard case .newLink(let l) = try #require(messages.first) else { Issue.record("no link"); return }
+        #expect(l.physSwitchID == "3412000000000000")
+        #expect(l.physPortName == "sw1p1")
+        #expect(l.isSwitchdevPort)
+        #expect(l.statistics == LinkStatistics(rxPackets: 5, txPackets: 6, rxBytes: 500, txBytes: 600,
+                                                rxErrors: 1, txErrors: 2, rxDropped: 3, txDropped: 4))
+        let t = try Self.rockerTables()
+        #expect(t.links[2]?.statistics == nil, "counters are not mirror state")
+        #expect(t.links[2]?.physPortName == "sw1p1")
+    }
+
+    @Test("switchdev ports: links with a switch id, numbered in ifindex order, named as the kernel names them")
+    func ports() throws {
+        let t = try Self.rockerTables()
+        let ports = SwitchdevPorts(links: t.links.values)
+        #expect(ports.ports.map(\.name) == ["eth0", "eth1", "eth2"])
+        #expect(ports.ports.map(\.id) == [1, 2, 3])
+        #expect(ports.ports.first?.portName == "sw1p1")
+        #expect(ports.port(of: 3, in: t.links) == 2)
+        #expect(ports.port(of: 9, in: t.links) == nil)
+        #expect(ports.capabilityPorts.map(\.name) == ["eth0", "eth1", "eth2"])
+    }
+
+    @Test("route flags → verdicts: offload and rt_trap are in hardware, rt_offload_failed a hardware failure or a full table")
+    func routeVerdicts() throws {
+        let t = try Self.rockerTables(extra: [
+            Self.route([203, 0, 113, 0], 24, via: [198, 51, 100, 2], oif: 4, flags: Route.flagTrap),
+            Self.route([203, 0, 114, 0], 24, via: [198, 51, 100, 2], oif: 4, flags: Route.flagOffload),
+            Self.route([203, 0, 115, 0], 24, via: [198, 51, 100, 2], oif: 4, flags: Route.flagOffloadFailed),
+            Self.route([203, 0, 116, 0], 24, via: [198, 51, 100, 2], oif: 4, flags: 0),
+        ])
+        var verdicts: [String: DriverResult?] = [:]
+        t.routes.forEach { r in verdicts[r.key.destination.description] = SwitchdevView.verdict(routeFlags: r.flags) }
+        #expect(verdicts["203.0.113.0/24"] == .some(.ok))
+        #expect(verdicts["203.0.114.0/24"] == .some(.ok))
+        #expect(verdicts["203.0.115.0/24"] == .some(.hardwareFailure("rt_offload_failed")))
+        #expect(verdicts["203.0.116.0/24"] == .some(nil), "no flag: the driver has not acted yet")
+        let full = SwitchdevView.verdict(routeFlags: Route.flagOffloadFailed, full: (.lpmIPv4, TableOccupancy(used: 12, capacity: 12)))
+        #expect(full == .tableFull(.lpmIPv4, used: 12, capacity: 12))
+        #expect(full?.description == "LPM table full 12/12")
+        #expect(DriverResult.hardwareFailure("rt_offload_failed").description == "hardware failure: rt_offload_failed")
+    }
+
+    @Test("FDB flags → verdicts and keys: offload is in hardware; the key names the bridge, VLAN and MAC")
+    func fdbVerdicts() throws {
+        let mac: [UInt8] = [2, 0xaa, 0xbb, 0xcc, 0xdd, 1]
+        let t = try Self.rockerTables(extra: [Self.fdb(port: 2, mac: mac, vlan: 100, master: 10, flags: Self.NTF_MASTER | Self.NTF_OFFLOADED, state: Self.NUD_NOARP)])
+        let ports = SwitchdevPorts(links: t.links.values)
+        let e = try #require(t.fdb.values.first)
+        #expect(SwitchdevView.verdict(fdbFlags: e.flags) == .ok)
+        #expect(SwitchdevView.verdict(fdbFlags: []) == nil)
+        #expect(SwitchdevView.key(of: e, ports: ports, links: t.links) == .fdb(10, 100, MACAddress("02:aa:bb:cc:dd:01")!))
+    }
+
+    @Test("read-back: ports with STP state, the bridge, offloaded FDB entries and flagged routes, as the stages map them")
+    func readBack() throws {
+        let t = try Self.rockerTables(extra: [
+            Self.fdb(port: 2, mac: [2, 0xaa, 0xbb, 0xcc, 0xdd, 1], vlan: 100, master: 10, flags: Self.NTF_MASTER | Self.NTF_OFFLOADED, state: Self.NUD_NOARP),
+            Self.fdb(port: 3, mac: [2, 0xaa, 0xbb, 0xcc, 0xdd, 2], vlan: 100, master: 10, flags: Self.NTF_MASTER, state: Self.NUD_NOARP),
+            Self.fdb(port: 3, mac: [0x52, 0x54, 0, 0x12, 0x35, 1], vlan: 100, master: 10,
+                     flags: Self.NTF_MASTER | Self.NTF_OFFLOADED | Self.NTF_EXT_LEARNED, state: Self.NUD_REACHABLE),
+            Self.route([203, 0, 113, 0], 24, via: [198, 51, 100, 2], oif: 4, flags: Route.flagTrap),
+            Self.route([203, 0, 115, 0], 24, via: [198, 51, 100, 2], oif: 4, flags: Route.flagOffloadFailed),
+        ])
+        let ports = SwitchdevPorts(links: t.links.values)
+        let back = SwitchdevView.readBack(t, ports: ports, features: [.vlanFiltering, .learning, .ipv4Routing])
+        #expect(back.contains(.port(PortSettings(port: 1, bridge: 10, stpState: .blocking))))
+        #expect(back.contains(.port(PortSettings(port: 3, learning: false))), "a standalone port does not learn")
+        #expect(back.contains(.bridge(BridgeSettings(bridge: 10, vlanFiltering: true, multicastSnooping: false))))
+        #expect(back.contains(.fdb(HardwareFDBEntry(bridge: 10, vid: 100, mac: MACAddress("02:aa:bb:cc:dd:01")!, destination: .port(1)))))
+        #expect(!back.contains { $0.key == .fdb(10, 100, MACAddress("02:aa:bb:cc:dd:02")!) }, "not flagged offload: not in hardware")
+        #expect(!back.contains { $0.key == .fdb(10, 100, MACAddress("52:54:00:12:35:01")!) }, "hardware-learned: not read back")
+        let nexthop = HardwareNexthop(rif: 4, gateway: IPAddress("198.51.100.2")!)
+        #expect(back.contains(.route(HardwareRoute(prefix: IPPrefix("203.0.113.0/24")!, action: .nexthop(nexthop)))))
+        #expect(!back.contains { $0.key == .route(vrf: 254, IPPrefix("203.0.115.0/24")!) }, "rt_offload_failed: not in hardware")
+        #expect(!back.contains { if case .port(let p) = $0 { p.port.rawValue > 3 } else { false } }, "eth9 is not a switchdev port")
+    }
+
+    @Test("devlink JSON: devices of the ports, resources with paths, unlimited sizes, tables")
+    func devlinkParsing() throws {
+        let portJSON = Data(#"{"port":{"netdevsim/netdevsim10/0":{"type":"eth","netdev":"eth4","flavour":"physical","port":1},"netdevsim/netdevsim11/0":{"type":"eth","netdev":"eth9"}}}"#.utf8)
+        #expect(try DevlinkTool.parseDevices(owning: ["eth4"], portJSON: portJSON) == ["netdevsim/netdevsim10"])
+        #expect(try DevlinkTool.parseDevices(owning: [], portJSON: portJSON).count == 2)
+        let resJSON = Data(#"{"resources":{"netdevsim/netdevsim10":[{"name":"IPv4","size":"unlimited","unit":"entry","size_min":0,"size_max":"unlimited","size_gran":1,"dpipe_tables":"none","resources":[{"name":"fib","size":12,"occ":12,"unit":"entry"},{"name":"fib-rules","size":"unlimited","occ":3}]},{"name":"nexthops","size":"unlimited","occ":1}]}}"#.utf8)
+        let resources = try DevlinkTool.parseResources(resJSON)
+        #expect(resources.map(\.path) == ["/IPv4", "/IPv4/fib", "/IPv4/fib-rules", "/nexthops"])
+        let fib = try #require(resources.first { $0.path == "/IPv4/fib" })
+        #expect(fib.size == 12 && fib.occupancy == 12 && fib.table == .lpmIPv4)
+        #expect(resources.first { $0.path == "/nexthops" }?.size == nil)
+        #expect(resources.first { $0.path == "/nexthops" }?.table == .nexthops)
+    }
+}
