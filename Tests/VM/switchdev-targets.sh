@@ -23,6 +23,7 @@ else
   for p in $rocker_ports; do echo "$p: phys_port_name $(cat /sys/class/net/$p/phys_port_name) phys_switch_id $(cat /sys/class/net/$p/phys_switch_id)"; done
   set -- $rocker_ports
   run ip -d link show "$1"
+  run ip -j -d link show "$1"
   ip link add br0 type bridge vlan_filtering 1
   for p in $rocker_ports; do ip link set "$p" master br0; ip link set "$p" up; done
   ip link set br0 up
@@ -60,6 +61,8 @@ ip route add 203.0.114.0/24 nhid 1
 run ip route show
 run ip -j route show 203.0.113.0/24
 run ip nexthop show
+run ip -j nexthop show
+run ip -j route show 203.0.114.0/24
 run devlink resource show netdevsim/netdevsim10
 run devlink -j resource show netdevsim/netdevsim10
 echo "\$ echo 1 > /sys/kernel/debug/netdevsim/netdevsim10/fib/fail_route_offload"

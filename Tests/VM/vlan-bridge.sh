@@ -136,10 +136,14 @@ else
 fi
 if ping_from h1 10.0.10.4 3; then pass access-to-trunk-vlan10; else fail access-to-trunk-vlan10 "h1 cannot ping h4's eth0.10"; fi
 if ping_from h3 10.0.20.4 3; then pass access-to-trunk-vlan20; else fail access-to-trunk-vlan20 "h3 cannot ping h4's eth0.20"; fi
-if bridge -n sw -j fdb show br br0 | python3 -c '
+learned() { # h1's MAC in VLAN 10, written back by hoistd as extern_learn
+  bridge -n sw -j fdb show br br0 | python3 -c '
 import json, sys
 fdb = json.load(sys.stdin)
-sys.exit(0 if any(e["mac"] == "02:00:00:00:10:01" and e.get("vlan") == 10 and "extern_learn" in e.get("flags", []) for e in fdb) else 1)'; then
+sys.exit(0 if any(e["mac"] == "02:00:00:00:10:01" and e.get("vlan") == 10 and "extern_learn" in e.get("flags", []) for e in fdb) else 1)'
+}
+for _ in $(seq 20); do learned && break; sleep 0.5; done
+if learned; then
   pass fdb-extern-learn-vlan10
 else
   fail fdb-extern-learn-vlan10 "$(bridge -n sw fdb show br br0 | tr '\n' ';')"

@@ -16,6 +16,9 @@ else
   VM_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/hoist-vm
 fi
 
+# The QEMU binary (HOIST_VM_QEMU overrides: another build, or a missing one to test skips).
+VM_QEMU=${HOIST_VM_QEMU:-qemu-system-x86_64}
+
 # The directory holding scripts/vm.d (this file's directory).
 VM_D=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # The project root (two levels up).

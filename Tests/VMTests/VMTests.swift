@@ -66,11 +66,20 @@ struct VMTests {
 
     @Test("a guest that runs past --timeout is killed and reported as a timeout")
     func timeout() throws {
-        let run = try VMHarness.run(["run", "--timeout", "25", "-c", "echo guest-started; sleep 600"])
+        let run = try VMHarness.run(["run", "--timeout", "15", "-c", "echo guest-started; sleep 600"])
         try VMHarness.skipIfUnavailable(run)
         #expect(run.status == VMHarness.timeoutStatus, "\(run.error)")
-        #expect(run.error.contains("timed out after 25 s"), "\(run.error)")
-        #expect(run.seconds < 60)
+        #expect(run.error.contains("timed out after 15 s"), "\(run.error)")
+        // Not a hang: the harness ends soon after its deadline (time spent waiting for
+        // another test VM on the machine — scripts/vm says so — does not count).
+        if !run.error.contains("waiting for another test VM") { #expect(run.seconds < 50, "\(run.error)") }
+    }
+
+    @Test("where QEMU cannot run, the harness says skip (77) with the reason")
+    func skipWithoutQEMU() throws {
+        let run = try VMHarness.run(["run", "-c", "true"], environment: ["HOIST_VM_QEMU": "/nonexistent/qemu-system-x86_64"])
+        #expect(run.status == VMHarness.skipStatus, "\(run.error)")
+        #expect(run.skipReason.contains("/nonexistent/qemu-system-x86_64 is not installed"), "\(run.error)")
     }
 
     @Test("a guest kernel panic ends the run with a clear failure")
