@@ -10,6 +10,8 @@ import PackageDescription
 //   Stages (pure, no I/O) map model deltas to desired hardware objects; they never import drivers.
 //   Offload (the engine) programs any SwitchDriver; it never imports a concrete driver.
 //   Drivers (EmulatedASIC, …) implement SwitchDriver; they never import stages or the engine.
+//   SRIOVDriver drives an SR-IOV NIC's eswitch (switchdev mode): VF settings through Netlink
+//   (RTM_SETLINK IFLA_VFINFO_LIST), VF rates through iproute2's devlink; no stages, no engine.
 //   EmulatedASICIO is the chip's packet I/O (AF_PACKET on veth wires, TAP host interfaces),
 //   through the CPacketIO shim; the chip's forwarding core stays pure.
 //   Daemon wires mirror → stages → engine → any SwitchDriver and writes hardware-learned
@@ -19,7 +21,7 @@ import PackageDescription
 //   Lab (pure) parses and validates lab files and names and plans a lab's pieces; the hoist
 //   executable runs the plan.
 //   UnixSocket and ServiceSupport (signals, swift-log setup) are plumbing for the processes.
-//   Executables (hoist, hoistd, hoist-asic, hoist-bench) are the only places that wire concrete pieces.
+//   Executables (hoist, hoistd, hoist-asic, hoist-bench, hoist-conformance) are the only places that wire concrete pieces.
 let package = Package(
     name: "Hoist",
     products: [
@@ -35,6 +37,7 @@ let package = Package(
         .library(name: "Offload", targets: ["Offload"]),
         .library(name: "EmulatedASIC", targets: ["EmulatedASIC"]),
         .library(name: "DriverConformance", targets: ["DriverConformance"]),
+        .library(name: "SRIOVDriver", targets: ["SRIOVDriver"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -60,6 +63,7 @@ let package = Package(
             // exclusivity checks cost ~20 % of the L2 pipeline. Release builds only.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
+        .target(name: "SRIOVDriver", dependencies: ["Netlink", "SwitchDriver", "SwitchModel"], path: "Drivers/SRIOV"),
         .target(name: "CPacketIO", path: "Sources/CPacketIO"),
         .target(name: "UnixSocket"),
         .target(name: "ServiceSupport", dependencies: [.product(name: "Logging", package: "swift-log")]),
@@ -80,7 +84,7 @@ let package = Package(
             name: "hoistd",
             dependencies: [
                 "ChipLink", "ControlAPI", "Daemon", "EmulatedASIC", "EmulatedASICIO", "Offload", "Rendering", "ServiceSupport",
-                "SwitchDriver", "SwitchModel",
+                "SRIOVDriver", "SwitchDriver", "SwitchModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -92,6 +96,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // Runs the driver conformance suite against a live driver (the SRIOV driver in the VM).
+        .executableTarget(
+            name: "hoist-conformance",
+            dependencies: ["DriverConformance", "EmulatedASIC", "SwitchDriver", "SRIOVDriver"]
         ),
         .executableTarget(
             name: "hoist-bench",

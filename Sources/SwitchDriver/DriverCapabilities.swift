@@ -27,7 +27,10 @@ public struct DriverCapabilities: Hashable, Sendable {
         public static let ipv6Routing = Features(rawValue: 1 << 5)
         public static let ecmp = Features(rawValue: 1 << 6)
         public static let learning = Features(rawValue: 1 << 7)
+        /// The switch features above (not `sriov`).
         public static let all = Features(rawValue: 0xFF)
+        /// SR-IOV: the ports are physical functions whose VFs the stages map to `.vf` objects.
+        public static let sriov = Features(rawValue: 1 << 8)
     }
 
     /// The driver's name, as `hoist show resources` prints it.
@@ -40,15 +43,22 @@ public struct DriverCapabilities: Hashable, Sendable {
     public var maxECMPWidth: Int
     /// The most bridge domains.
     public var maxBridges: Int
+    /// Whether `apply` programs the hardware (an emulated chip, an SDK) — so the hardware
+    /// then holds and reads back exactly what was applied. False for an *observer* such
+    /// as the Switchdev driver, whose hardware the kernel's own driver programs from kernel
+    /// objects: `apply` only accepts or refuses, and read-back shows what the kernel
+    /// flags as in hardware. Conformance cases that need programming do not apply to it.
+    public var programsHardware: Bool
 
     public init(name: String, ports: [Port], tables: [TableKind: Int], features: Features,
-                maxECMPWidth: Int = 64, maxBridges: Int = 16) {
+                maxECMPWidth: Int = 64, maxBridges: Int = 16, programsHardware: Bool = true) {
         self.name = name
         self.ports = ports
         self.tables = tables
         self.features = features
         self.maxECMPWidth = maxECMPWidth
         self.maxBridges = maxBridges
+        self.programsHardware = programsHardware
     }
 
     public func capacity(_ table: TableKind) -> Int { tables[table] ?? 0 }

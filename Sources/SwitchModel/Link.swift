@@ -26,6 +26,9 @@ public struct Link: Hashable, Sendable {
     public var bridgePort: BridgePortAttributes?
     /// Present when ``kind`` is `.vxlan` (`IFLA_INFO_DATA`, `IFLA_VXLAN_*`).
     public var vxlan: VXLANAttributes?
+    /// The VFs of an SR-IOV physical function (`IFLA_VFINFO_LIST`, requested with
+    /// `RTEXT_FILTER_VF`); nil when the message carried none.
+    public var vfs: [VFInfo]?
 
     public init(index: IfIndex, name: String, kind: LinkKind = .other(""), adminUp: Bool = false,
                 operState: OperState = .unknown, flags: UInt32 = 0, mtu: UInt32 = 1500,

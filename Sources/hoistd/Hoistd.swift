@@ -7,6 +7,7 @@ import EmulatedASICIO
 import Foundation
 import Logging
 import ServiceSupport
+import SRIOVDriver
 import SwitchDriver
 import SwitchModel
 
@@ -38,6 +39,9 @@ struct Hoistd: ParsableCommand {
     @Option(help: "Drive the chip of a `hoist-asic` process over its chip-link socket instead of embedding one.")
     var asic: String?
 
+    @Option(help: "The driver: emulated (the emulated chip, embedded or --asic) or sriov (the SR-IOV NICs of --netns: VFs of PFs whose eswitch is in switchdev mode; no --port or --asic).")
+    var driver: String = "emulated"
+
     @Option(name: .customLong("log-level"), help: "Log level: \(ServiceLogging.levels.joined(separator: ", ")) (default info, or HOIST_LOG_LEVEL).")
     var logLevel: String?
 
@@ -56,6 +60,16 @@ struct Hoistd: ParsableCommand {
     func validate() throws {
         if let logLevel, ServiceLogging.level(logLevel) == nil {
             throw ValidationError("unknown log level '\(logLevel)'; one of: \(ServiceLogging.levels.joined(separator: ", "))")
+        }
+        switch driver {
+        case "emulated": break
+        case "sriov":
+            guard ports.isEmpty, asic == nil, wireNamespace == nil else {
+                throw ValidationError("--driver sriov drives the SR-IOV NICs of --netns: no --port, --wire-netns or --asic")
+            }
+            return
+        default:
+            throw ValidationError("unknown driver '\(driver)'; one of: emulated, sriov")
         }
         if asic != nil {
             guard ports.isEmpty, wireNamespace == nil else {
@@ -85,7 +99,12 @@ struct Hoistd: ParsableCommand {
         // The chip: embedded with its port I/O, or another process over the chip link.
         let driver: any SwitchDriver
         var embedded: (asic: EmulatedASIC, io: ChipPorts)?
-        if let asic {
+        if self.driver == "sriov" {
+            let sriov = try SRIOVDriver(namespace: namespace)
+            let pfs = sriov.capabilities.ports.map { "\($0.id)=\($0.name)" }
+            logger.info("SR-IOV PFs: \(pfs.isEmpty ? "none" : pfs.joined(separator: ", ")), \(sriov.capabilities.capacity(.vfs)) VFs")
+            driver = sriov
+        } else if let asic {
             let remote = try RemoteChipDriver(path: asic)
             logger.info("connected to the chip at \(asic): \(remote.capabilities.name), \(remote.capabilities.ports.count) ports")
             driver = remote
