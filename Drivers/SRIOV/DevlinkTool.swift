@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 
 /// devlink, through iproute2's `devlink -j` — the eswitch mode, the ports (which netdev is
@@ -88,26 +91,48 @@ struct DevlinkTool {
         return try JSONSerialization.jsonObject(with: out.isEmpty ? Data("{}".utf8) : out)
     }
 
+    /// Runs devlink with posix_spawn and collects its output. (Not Foundation's `Process`:
+    /// its run loop needs a loopback socket pair, which fails where `lo` is down — the test VM.)
     private func run(_ arguments: [String]) throws -> Data {
-        let process = Process()
-        if let namespace {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            process.arguments = ["netns", "exec", namespace, executable] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
+        let argv = (namespace.map { ["/usr/sbin/ip", "netns", "exec", $0, executable] } ?? [executable]) + arguments
+        var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
+        guard pipe(&out) == 0 else { throw Failure(arguments: arguments, message: "pipe: \(String(cString: strerror(errno)))") }
+        guard pipe(&err) == 0 else {
+            close(out[0]); close(out[1])
+            throw Failure(arguments: arguments, message: "pipe: \(String(cString: strerror(errno)))")
         }
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let text = String(decoding: err, as: UTF8.self).split(separator: "\n").map(String.init)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
+        for fd in out + err { posix_spawn_file_actions_addclose(&actions, fd) }
+        let cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, cArguments, environ)
+        posix_spawn_file_actions_destroy(&actions)
+        for a in cArguments { free(a) }
+        close(out[1])
+        close(err[1])
+        defer { close(out[0]); close(err[0]) }
+        guard rc == 0 else { throw Failure(arguments: arguments, message: "cannot run \(argv[0]): \(String(cString: strerror(rc)))") }
+        // devlink writes a few kilobytes at most: read stdout to the end, then stderr.
+        let stdout = Self.readAll(out[0]), stderr = Self.readAll(err[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+            let text = String(decoding: stderr, as: UTF8.self).split(separator: "\n").map(String.init)
             throw Failure(arguments: arguments, message: text.isEmpty ? "devlink \(arguments.joined(separator: " ")) failed" : text.joined(separator: "; "))
         }
-        return out
+        return stdout
+    }
+
+    private static func readAll(_ fd: Int32) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 16 << 10)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 { data.append(contentsOf: buffer[..<n]) } else if n < 0 && errno == EINTR { continue } else { break }
+        }
+        return data
     }
 }

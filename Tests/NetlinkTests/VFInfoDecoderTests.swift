@@ -39,6 +39,8 @@ struct VFInfoDecoderTests {
                    spoofchk: 1, trust: 1, state: 1, minRate: 0, maxRate: 10)
             vfInfo(list, vf: 1, mac: [0, 0, 0, 0, 0, 0], vlan: 0, qos: 0, proto: 0x88a8,
                    spoofchk: 0, trust: 0, state: 2, minRate: 10, maxRate: 6000)
+            vfInfo(list, vf: 2, mac: [0, 0, 0, 0, 0, 0], vlan: 0, qos: 0, proto: 0,
+                   spoofchk: 0, trust: 0, state: 0, minRate: 0, maxRate: 0)
         }
         return b.bytes
     }
@@ -51,6 +53,7 @@ struct VFInfoDecoderTests {
         #expect(link.vfs == [
             VFInfo(index: 0, mac: MACAddress("02:00:00:00:00:10")!, vlan: 10, qos: 3, spoofCheck: true, trust: true, linkState: .enable, maxTxRate: 10),
             VFInfo(index: 1, vlanProtocol: 0x88a8, linkState: .disable, minTxRate: 10, maxTxRate: 6000),
+            VFInfo(index: 2),  // never given a VLAN: protocol 0 in the kernel, 802.1Q here
         ])
     }
 

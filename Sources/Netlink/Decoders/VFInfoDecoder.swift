@@ -28,11 +28,13 @@ enum VFInfoDecoder {
             vf.vlan = UInt16(v.vlan)
             vf.qos = UInt8(v.qos)
         }
-        // IFLA_VF_VLAN_LIST holds the same VLAN with its protocol (802.1Q or 802.1ad).
+        // IFLA_VF_VLAN_LIST holds the same VLAN with its protocol (802.1Q or 802.1ad); a VF
+        // never given a VLAN reports protocol 0 (netdevsim), which means 802.1Q.
         if let list = a.attribute(Int(IFLA_VF_VLAN_LIST)) {
             try list.forEachNested { info in
                 guard info.type == Int32(IFLA_VF_VLAN_INFO) else { return }
-                vf.vlanProtocol = UInt16(bigEndian: try info.load(ifla_vf_vlan_info.self).vlan_proto)
+                let proto = UInt16(bigEndian: try info.load(ifla_vf_vlan_info.self).vlan_proto)
+                vf.vlanProtocol = proto == 0 ? 0x8100 : proto
             }
         }
         if let s = try a.attribute(Int(IFLA_VF_SPOOFCHK))?.load(ifla_vf_spoofchk.self) { vf.spoofCheck = s.setting != 0 }
