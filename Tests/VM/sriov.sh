@@ -14,7 +14,8 @@
 #   3. a rate the legacy path took (6000 Mbit/s) that the switchdev eswitch refuses
 #      (netdevsim: at most 5000) is failed with the NIC's words; lowered with devlink, it
 #      is offloaded
-#   4. the driver conformance suite where it applies
+#   4. a restart reads the NIC back and finds it as the kernel says (nothing to program)
+#   5. the driver conformance suite where it applies
 set -u
 hoistd=$HOIST_BIN/hoistd
 hoist=$HOIST_BIN/hoist
@@ -117,6 +118,18 @@ if query resources 'any(r["table"] == "vf" and r["capacity"] == 4 and r["used"] 
   pass vf-table-occupancy
 else
   fail vf-table-occupancy "$(show resources)"
+fi
+stop_hoistd
+
+# The audit's question — does the NIC hold what the kernel says? — asked by a restart:
+# hoistd reads the NIC back and programs only what differs. netdevsim's VF state *is* the
+# kernel's configuration, so nothing can drift behind its back; the restart finds nothing.
+: > "$log"
+if start_hoistd && wait_for vfs 'len(rows) == 4 and all(r["offload"] == "offloaded" for r in rows)' \
+    && grep -q "reconciled with the chip: 5 objects read back, 0 programmed, 0 removed" "$log"; then
+  pass restart-no-drift
+else
+  fail restart-no-drift "$(grep reconciled "$log"); $(vf_rows)"
 fi
 stop_hoistd
 

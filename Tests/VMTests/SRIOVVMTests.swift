@@ -6,7 +6,7 @@ extension VMTests {
     static let sriovChecks = [
         "hoistd-legacy-started", "legacy-vfs-not-supported", "vf-representors", "hoistd-started",
         "vf-settings-offloaded", "vf-settings-in-nic", "other-vfs-offloaded", "refused-rate-failed",
-        "lowered-rate-offloaded", "vf-table-occupancy", "conformance",
+        "lowered-rate-offloaded", "vf-table-occupancy", "restart-no-drift", "conformance",
     ]
 
     @Test("SR-IOV NIC in the VM (netdevsim): legacy eswitch not supported; switchdev VF settings and devlink rates offloaded; a refused rate failed with the NIC's reason; conformance")
