@@ -12,6 +12,8 @@ import PackageDescription
 //   Drivers (EmulatedASIC, …) implement SwitchDriver; they never import stages or the engine.
 //   SwitchdevDriver observes kernel switchdev ports (the kernel's driver programs the ASIC):
 //   it watches the kernel through KernelMirror/Netlink and reads devlink with iproute2.
+//   SRIOVDriver drives an SR-IOV NIC's eswitch (switchdev mode): VF settings through Netlink
+//   (RTM_SETLINK IFLA_VFINFO_LIST), VF rates through iproute2's devlink; no stages, no engine.
 //   EmulatedASICIO is the chip's packet I/O (AF_PACKET on veth wires, TAP host interfaces),
 //   through the CPacketIO shim; the chip's forwarding core stays pure.
 //   Daemon wires mirror → stages → engine → any SwitchDriver and writes hardware-learned
@@ -38,6 +40,7 @@ let package = Package(
         .library(name: "EmulatedASIC", targets: ["EmulatedASIC"]),
         .library(name: "DriverConformance", targets: ["DriverConformance"]),
         .library(name: "SwitchdevDriver", targets: ["SwitchdevDriver"]),
+        .library(name: "SRIOVDriver", targets: ["SRIOVDriver"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -67,6 +70,7 @@ let package = Package(
             name: "SwitchdevDriver", dependencies: ["KernelMirror", "Netlink", "SwitchDriver", "SwitchModel"],
             path: "Drivers/Switchdev"
         ),
+        .target(name: "SRIOVDriver", dependencies: ["Netlink", "SwitchDriver", "SwitchModel"], path: "Drivers/SRIOV"),
         .target(name: "CPacketIO", path: "Sources/CPacketIO"),
         .target(name: "UnixSocket"),
         .target(name: "ServiceSupport", dependencies: [.product(name: "Logging", package: "swift-log")]),
@@ -87,7 +91,7 @@ let package = Package(
             name: "hoistd",
             dependencies: [
                 "ChipLink", "ControlAPI", "Daemon", "EmulatedASIC", "EmulatedASICIO", "Offload", "Rendering", "ServiceSupport",
-                "SwitchDriver", "SwitchdevDriver", "SwitchModel",
+                "SRIOVDriver", "SwitchDriver", "SwitchdevDriver", "SwitchModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -100,10 +104,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Runs the driver conformance suite against a live driver (the Switchdev driver in the VM).
+        // Runs the driver conformance suite against a live driver (the Switchdev and SRIOV drivers in the VM).
         .executableTarget(
             name: "hoist-conformance",
-            dependencies: ["DriverConformance", "EmulatedASIC", "SwitchDriver", "SwitchdevDriver"]
+            dependencies: ["DriverConformance", "EmulatedASIC", "SRIOVDriver", "SwitchDriver", "SwitchdevDriver"]
         ),
         .executableTarget(
             name: "hoist-bench",

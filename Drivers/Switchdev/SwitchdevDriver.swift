@@ -187,6 +187,8 @@ public final class SwitchdevDriver: SwitchDriver {
             }
         case .vxlanTunnel, .vxlanFlood:
             return .notSupported("VXLAN is not offloaded through switchdev here")
+        case .vf:
+            return .notSupported("no SR-IOV VFs on switchdev ports (the SRIOV driver has them)")
         }
     }
 

@@ -47,6 +47,8 @@ static const int CNL_BRIDGE_VLANDB_MAX = __BRIDGE_VLANDB_MAX - 1;
 static const int CNL_BRIDGE_VLANDB_ENTRY_MAX = __BRIDGE_VLANDB_ENTRY_MAX - 1;
 static const int CNL_NLMSGERR_ATTR_MAX = __NLMSGERR_ATTR_MAX - 1;
 static const int CNL_IFLA_TUN_TYPE = 1;  /* IFLA_TUN_TYPE inside IFLA_INFO_DATA of kind "tun" */
+static const int CNL_IFLA_VF_INFO_MAX = __IFLA_VF_INFO_MAX - 1;
+static const int CNL_IFLA_VF_MAX = __IFLA_VF_MAX - 1;
 
 /* setns(2) is behind _GNU_SOURCE in glibc; call the system call directly. */
 static inline int cnl_setns(int fd, int nstype) { return (int)syscall(SYS_setns, fd, nstype); }

@@ -34,6 +34,8 @@ extension ByteWriter {
             u8(10); u32(t.vni); u32(t.bridge.rawValue); vid(t.vid); ip(t.local); u16(t.udpPort); u8(t.ttl)
         case .vxlanFlood(let f):
             u8(11); u32(f.vni); ip(f.remote)
+        case .vf(let v):
+            u8(12); u16(v.pf.rawValue); vfInfo(v.info)
         }
     }
 
@@ -51,6 +53,7 @@ extension ByteWriter {
         case .route(let vrf, let p): u8(9); u32(vrf); prefix(p)
         case .vxlanTunnel(let vni): u8(10); u32(vni)
         case .vxlanFlood(let vni, let r): u8(11); u32(vni); ip(r)
+        case .vf(let pf, let index): u8(12); u16(pf.rawValue); u32(index)
         }
     }
 
@@ -89,6 +92,10 @@ extension ByteWriter {
         case .trap(let reason): u8(3); string(reason.rawValue)
         case .drop: u8(4)
         }
+    }
+    mutating func vfInfo(_ i: VFInfo) {
+        u32(i.index); mac(i.mac); u16(i.vlan); u8(i.qos); u16(i.vlanProtocol); bool(i.spoofCheck); bool(i.trust)
+        u8(UInt8(i.linkState.rawValue)); u32(i.minTxRate); u32(i.maxTxRate)
     }
     func flags(_ bits: [Bool]) -> UInt8 {
         bits.enumerated().reduce(0) { $0 | ($1.element ? 1 << UInt8($1.offset) : 0) }
@@ -148,6 +155,9 @@ extension ByteReader {
         case 11:
             let vni = try u32()
             return .vxlanFlood(VXLANFloodEntry(vni: vni, remote: try ip()))
+        case 12:
+            let pf = PortID(try u16())
+            return .vf(VFSettings(pf: pf, info: try vfInfo()))
         default:
             throw ChipLinkError.malformed("unknown object kind \(tag)", offset: offset - 1)
         }
@@ -180,6 +190,9 @@ extension ByteReader {
         case 11:
             let vni = try u32()
             return .vxlanFlood(vni, try ip())
+        case 12:
+            let pf = PortID(try u16())
+            return .vf(pf, try u32())
         default:
             throw ChipLinkError.malformed("unknown key kind \(tag)", offset: offset - 1)
         }
@@ -217,6 +230,13 @@ extension ByteReader {
             return .bridge(b, try vid())
         default: throw ChipLinkError.malformed("unknown router interface binding \(tag)", offset: offset - 1)
         }
+    }
+    mutating func vfInfo() throws -> VFInfo {
+        let index = try u32(), m = try mac(), vlan = try u16(), qos = try u8(), proto = try u16()
+        let spoof = try bool(), trust = try bool(), state = try enumeration(VFLinkState.self, UInt32(try u8()))
+        let minRate = try u32()
+        return VFInfo(index: index, mac: m, vlan: vlan, qos: qos, vlanProtocol: proto, spoofCheck: spoof, trust: trust,
+                      linkState: state, minTxRate: minRate, maxTxRate: try u32())
     }
     mutating func nexthop() throws -> HardwareNexthop {
         let rif = RouterInterfaceID(rawValue: try u32())

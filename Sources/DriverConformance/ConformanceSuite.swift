@@ -13,6 +13,8 @@ public struct ConformanceCase: CustomStringConvertible, Sendable {
         /// enforces dependencies and capacity. An observer (the Switchdev driver), whose
         /// hardware the kernel's driver programs from kernel objects, cannot.
         case programming
+        /// Drivers with `.sriov` (VF objects): the case programs and reads back VFs.
+        case sriov
     }
 
     /// How one case went on one driver.
@@ -39,7 +41,11 @@ public struct ConformanceCase: CustomStringConvertible, Sendable {
         case .every: nil
         case .programming where !capabilities.programsHardware:
             "\(capabilities.name) does not program hardware (an observer: the kernel's driver programs it from kernel objects), and this case checks programming"
+        case .programming where capabilities.maxBridges == 0:
+            "\(capabilities.name) has no bridges or routes (an SR-IOV NIC), and this case programs a bridge and a route"
         case .programming: nil
+        case .sriov where !capabilities.features.contains(.sriov): "\(capabilities.name) has no SR-IOV VFs"
+        case .sriov: nil
         }
     }
 
@@ -220,6 +226,27 @@ public enum ConformanceSuite {
             guard !d.capabilities.ports.contains(where: { $0.id == missing }) else { log.skipped = "no free port number"; return }
             let r = d.apply([.set(.port(PortSettings(port: missing)))])
             log.expect(r.count == 1 && r[0] != .ok, "setting absent \(missing): \(r)")
+        },
+        ConformanceCase("a VF set reads back exactly, and is restored", scope: .sriov) { d, log in
+            guard case .vf(let original)? = d.readBack().first(where: { $0.key.table == .vfs }) else {
+                log.skipped = "no VF to program (no PF with VFs in switchdev mode)"
+                return
+            }
+            var changed = original
+            changed.info.mac = MACAddress("02:00:00:00:0c:01")!
+            changed.info.vlan = original.info.vlan == 42 ? 43 : 42
+            changed.info.trust.toggle()
+            changed.info.spoofCheck.toggle()
+            changed.info.linkState = original.info.linkState == .disable ? .enable : .disable
+            log.applyOK(d, [.set(.vf(changed))], "program")
+            log.expect(d.readBack().contains(.vf(changed)), "not read back: \(changed)")
+            log.applyOK(d, [.set(.vf(original))], "restore")
+            log.expect(d.readBack().contains(.vf(original)), "not restored: \(original)")
+        },
+        ConformanceCase("a VF of a PF the driver does not have is refused", scope: .sriov) { d, log in
+            let missing = PortID(UInt16(min(Int(PortSet.maxPort), (d.capabilities.ports.map { Int($0.id.rawValue) }.max() ?? 0) + 1)))
+            let r = d.apply([.set(.vf(VFSettings(pf: missing, info: VFInfo(index: 0))))])
+            log.expect(r.count == 1 && r[0] != .ok, "setting a VF of absent \(missing): \(r)")
         },
         ConformanceCase("events are bounded by the poll limit") { d, log in
             let e = d.pollEvents(limit: 0)

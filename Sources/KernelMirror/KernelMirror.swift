@@ -172,11 +172,30 @@ public final class KernelMirror {
 
     private func ingest(_ message: KernelMessage) {
         statistics.messages += 1
+        var message = message
+        if case .newLink(var link) = message, link.vfs == nil, let old = tables.links[link.index], old.vfs != nil {
+            link.vfs = vfs(of: link.index) ?? old.vfs
+            message = .newLink(link)
+        }
         var consequences: MirrorTables.Consequences = []
         noteDeltas { consequences = tables.apply(message, into: &$0) }
         if consequences.contains(.redumpRoutes), redumpDue == nil {
             redumpDue = Self.now() + UInt64(configuration.redumpDelayMilliseconds) * 1_000_000
         }
+    }
+
+    /// An SR-IOV PF's VFs as the kernel holds them now. Link notifications never carry them
+    /// (the kernel adds `IFLA_VFINFO_LIST` only for requests with `RTEXT_FILTER_VF`), so
+    /// a notification for a PF — `ip link set PF vf N …` sends one — is followed by a
+    /// request for that one link. Nil when the request fails.
+    private func vfs(of index: IfIndex) -> [VFInfo]?? {
+        var fetched: Link?
+        do {
+            try requests.get(KernelRequest.getLink(index)) { if case .newLink(let l) = $0 { fetched = l } }
+        } catch {
+            return nil
+        }
+        return fetched.map { $0.vfs }
     }
 
     private func noteDeltas(_ body: (inout [MirrorDelta]) -> Void) {

@@ -3,7 +3,8 @@ import SwitchModel
 
 /// The object tables a dump can read, each with its request.
 public enum DumpKind: String, CaseIterable, Sendable, CustomStringConvertible {
-    /// `RTM_GETLINK`, AF_UNSPEC: every interface with its link info.
+    /// `RTM_GETLINK`, AF_UNSPEC, `RTEXT_FILTER_VF`: every interface with its link info, and
+    /// an SR-IOV PF with its VFs.
     case links
     /// `RTM_GETLINK`, AF_BRIDGE, `RTEXT_FILTER_BRVLAN_COMPRESSED`: bridge ports and their VLANs.
     case bridgePorts
@@ -33,6 +34,7 @@ public enum DumpKind: String, CaseIterable, Sendable, CustomStringConvertible {
             header.ifi_family = UInt8(self == .links ? AF_UNSPEC : AF_BRIDGE)
             b.append(header: Self.bytes(of: header))
             if self == .bridgePorts { b.put(Int(IFLA_EXT_MASK), u32: UInt32(RTEXT_FILTER_BRVLAN_COMPRESSED)) }
+            if self == .links { b.put(Int(IFLA_EXT_MASK), u32: UInt32(RTEXT_FILTER_VF)) }
             return b
         case .vlans:
             var header = br_vlan_msg()

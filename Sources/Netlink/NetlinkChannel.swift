@@ -99,6 +99,31 @@ public final class NetlinkChannel {
         }
     }
 
+    /// Sends one `RTM_GET*` request for a single object (no `NLM_F_DUMP`), with `NLM_F_ACK`,
+    /// and decodes the kernel's answer — e.g. ``KernelRequest/getLink(_:)``.
+    /// - Throws: ``NetlinkError`` with the kernel's errno and extack message (`ENODEV`, …).
+    public func get(_ message: NetlinkMessageBuilder, emit: (KernelMessage) -> Void) throws {
+        let seq = nextSequence()
+        message.sequence = seq
+        message.flags |= UInt16(NLM_F_REQUEST | NLM_F_ACK)
+        try transport.send(message.bytes)
+        var answered = false
+        while !answered {
+            let got = try transport.receive(timeoutMilliseconds: replyTimeoutMilliseconds) { datagram in
+                try LibNL.forEachMessage(in: datagram) { reply in
+                    guard reply.sequence == seq else { return }
+                    if Int32(reply.type) == NLMSG_ERROR {
+                        answered = true
+                        if let error = try Self.error(in: reply, operation: "get") { throw error }
+                    } else {
+                        decode(reply, emit: emit)
+                    }
+                }
+            }
+            if !got { throw NetlinkError(code: ETIMEDOUT, operation: "get") }
+        }
+    }
+
     /// Sends several requests in one `send()` without waiting for answers (no `NLM_F_ACK`):
     /// the fast path for bulk programming. Errors still come back as `NLMSG_ERROR` messages,
     /// which ``drainErrors(timeoutMilliseconds:)`` collects.

@@ -18,6 +18,7 @@ extension HardwareKey {
             return OrderFields(rank, 0, UInt64(b.rawValue), UInt64(p.rawValue), UInt64(vid.rawValue))
         case .routerInterface(let r): return OrderFields(rank, 1, UInt64(r.rawValue))
         case .vxlanTunnel(let vni): return OrderFields(rank, 2, UInt64(vni))
+        case .vf(let pf, let index): return OrderFields(rank, 3, UInt64(pf.rawValue), UInt64(index))
         case .fdb(let b, let vid, let mac): return OrderFields(rank, 0, UInt64(b.rawValue), UInt64(vid.rawValue), mac.rawValue)
         case .mdb(let b, let vid, let group):
             let g: (UInt64, UInt64) = switch group {

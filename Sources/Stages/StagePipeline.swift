@@ -9,7 +9,7 @@ import SwitchModel
 ///       │                                                 ▼
 ///       │                     keys of the affected links, valued before and after, by
 ///       │                     PortsStage · BridgeStage · MulticastStage · TunnelStage ·
-///       │                     RouterStage (router interfaces, neighbours); then
+///       │                     RouterStage (router interfaces, neighbours) · SRIOVStage; then
 ///       │                     RouterStage: router interfaces that came or went ──►
 ///       │                     nexthops, groups, and the routes that use them
 ///       ├─ fdb ──► BridgeStage + TunnelStage ─┐
@@ -31,6 +31,7 @@ public struct StagePipeline: Sendable {
     private var bridges = BridgeStage()
     private var multicast = MulticastStage()
     private var tunnels = TunnelStage()
+    private let sriov = SRIOVStage()
     private var router: RouterStage
     /// Counts deltas; FDB entries remember when they arrived.
     private var sequence: UInt64 = 0
@@ -115,6 +116,7 @@ public struct StagePipeline: Sendable {
                 multicast.keys(of: link, in: t, into: &keys)
                 tunnels.keys(of: link, in: t, into: &keys)
                 router.keys(of: link, in: t, into: &keys)
+                sriov.keys(of: link, in: t, into: &keys)
             }
         }
         settle(keys, scope, from: before, into: &sink)
@@ -155,6 +157,8 @@ public struct StagePipeline: Sendable {
             return tunnels.tunnelValue(vni, in: t)
         case .vxlanFlood(let vni, let remote):
             return tunnels.floodValue(vni, remote, in: t)
+        case .vf(let pf, let index):
+            return sriov.value(of: pf, index, in: t)
         case .nexthop, .nexthopGroup, .route:
             return nil
         }

@@ -27,7 +27,10 @@ public struct DriverCapabilities: Hashable, Sendable {
         public static let ipv6Routing = Features(rawValue: 1 << 5)
         public static let ecmp = Features(rawValue: 1 << 6)
         public static let learning = Features(rawValue: 1 << 7)
+        /// The switch features above (not `sriov`).
         public static let all = Features(rawValue: 0xFF)
+        /// SR-IOV: the ports are physical functions whose VFs the stages map to `.vf` objects.
+        public static let sriov = Features(rawValue: 1 << 8)
     }
 
     /// The driver's name, as `hoist show resources` prints it.

@@ -15,6 +15,8 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
     case route(HardwareRoute)
     case vxlanTunnel(VXLANTunnel)
     case vxlanFlood(VXLANFloodEntry)
+    /// A virtual function of an SR-IOV NIC (the SRIOV driver).
+    case vf(VFSettings)
 
     /// The object's identity: programming an object with the same key replaces it.
     public var key: HardwareKey {
@@ -31,6 +33,7 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
         case .route(let r): .route(vrf: r.vrf, r.prefix)
         case .vxlanTunnel(let t): .vxlanTunnel(t.vni)
         case .vxlanFlood(let f): .vxlanFlood(f.vni, f.remote)
+        case .vf(let v): .vf(v.pf, v.index)
         }
     }
 
@@ -78,6 +81,8 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
             return [.bridge(t.bridge)]
         case .vxlanFlood(let f):
             return [.vxlanTunnel(f.vni)]
+        case .vf(let v):
+            return [.port(v.pf)]
         }
     }
 
@@ -105,6 +110,7 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
         case .route(let r): "route \(r.prefix) \(r.action)"
         case .vxlanTunnel(let t): "vxlan vni \(t.vni) \(t.bridge) vlan \(t.vid) local \(t.local)"
         case .vxlanFlood(let f): "vxlan vni \(f.vni) flood \(f.remote)"
+        case .vf(let v): "vf \(v.index) of \(v.pf) \(v.settingsDescription)"
         }
     }
 }
@@ -123,6 +129,8 @@ public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
     case route(vrf: UInt32, IPPrefix)
     case vxlanTunnel(VNI)
     case vxlanFlood(VNI, IPAddress)
+    /// A VF: its physical function and number.
+    case vf(PortID, UInt32)
 
     /// The hardware table objects of this kind occupy (ports and bridges occupy none).
     public var table: TableKind? {
@@ -138,6 +146,7 @@ public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
         case .route(_, let p): p.family == .ipv4 ? .lpmIPv4 : .lpmIPv6
         case .vxlanTunnel: .vxlanTunnels
         case .vxlanFlood: .vxlanFlood
+        case .vf: .vfs
         }
     }
 
@@ -147,7 +156,7 @@ public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .bridge: 0
         case .port: 1
-        case .vlanMember, .routerInterface, .vxlanTunnel: 2
+        case .vlanMember, .routerInterface, .vxlanTunnel, .vf: 2
         case .fdb, .mdb, .neighbor, .vxlanFlood: 3
         case .nexthop: 4
         case .nexthopGroup: 5
@@ -170,6 +179,7 @@ public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
         case .route(let vrf, let p): vrf == 254 ? "route \(p)" : "route \(p) table \(vrf)"
         case .vxlanTunnel(let vni): "vxlan vni \(vni)"
         case .vxlanFlood(let vni, let r): "vxlan vni \(vni) flood \(r)"
+        case .vf(let pf, let index): "vf \(index) of \(pf)"
         }
     }
 }
@@ -187,6 +197,8 @@ public enum TableKind: String, Hashable, Sendable, CaseIterable, CustomStringCon
     case lpmIPv6 = "lpm_ipv6"
     case vxlanTunnels = "vxlan_tunnel"
     case vxlanFlood = "vxlan_flood"
+    /// An SR-IOV PF's virtual functions (capacity: its VFs).
+    case vfs = "vf"
 
     /// How error messages name the table ("LPM table full 8192/8192").
     public var title: String {
@@ -202,6 +214,7 @@ public enum TableKind: String, Hashable, Sendable, CaseIterable, CustomStringCon
         case .lpmIPv6: "IPv6 LPM table"
         case .vxlanTunnels: "VXLAN tunnel table"
         case .vxlanFlood: "VXLAN flood list"
+        case .vfs: "VF table"
         }
     }
     public var description: String { rawValue }

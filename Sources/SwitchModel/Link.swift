@@ -34,6 +34,9 @@ public struct Link: Hashable, Sendable {
     /// `IFLA_STATS64` when the message carried it. The mirror drops it (counters change
     /// without notifications, so they are not state); a link dump reads them.
     public var statistics: LinkStatistics?
+    /// The VFs of an SR-IOV physical function (`IFLA_VFINFO_LIST`, requested with
+    /// `RTEXT_FILTER_VF`); nil when the message carried none.
+    public var vfs: [VFInfo]?
 
     public init(index: IfIndex, name: String, kind: LinkKind = .other(""), adminUp: Bool = false,
                 operState: OperState = .unknown, flags: UInt32 = 0, mtu: UInt32 = 1500,

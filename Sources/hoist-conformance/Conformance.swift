@@ -2,13 +2,15 @@ import DriverConformance
 import EmulatedASIC
 import Foundation
 import SwitchDriver
+import SRIOVDriver
 import SwitchdevDriver
 
-/// `hoist-conformance [--driver switchdev|emulated] [-n NETNS]`: runs the driver
+/// `hoist-conformance [--driver switchdev|sriov|emulated] [-n NETNS]`: runs the driver
 /// conformance suite against a live driver, a fresh one per case, and prints one line per
 /// case — `PASS name`, `SKIP name: why`, `FAIL name: failures` — then a summary. The exit
 /// status is the number of failed cases (so 0 when the driver conforms where it applies).
-/// The VM suite runs it against the Switchdev driver on netdevsim ports.
+/// The VM suites run it against the Switchdev driver on netdevsim ports and the SRIOV
+/// driver on a netdevsim eswitch.
 @main
 struct Conformance {
     static func main() {
@@ -21,16 +23,17 @@ struct Conformance {
             case "--driver" where !arguments.isEmpty: driverName = arguments.removeFirst()
             case "-n" where !arguments.isEmpty, "--netns" where !arguments.isEmpty: namespace = arguments.removeFirst()
             default:
-                FileHandle.standardError.write(Data("usage: hoist-conformance [--driver switchdev|emulated] [-n NETNS]\n".utf8))
+                FileHandle.standardError.write(Data("usage: hoist-conformance [--driver switchdev|sriov|emulated] [-n NETNS]\n".utf8))
                 exit(64)
             }
         }
         let make: () throws -> any SwitchDriver
         switch driverName {
         case "switchdev": make = { try SwitchdevDriver(namespace: namespace) }
+        case "sriov": make = { try SRIOVDriver(namespace: namespace) }
         case "emulated": make = { EmulatedASIC(profile: .small) }
         default:
-            FileHandle.standardError.write(Data("unknown driver '\(driverName)': switchdev or emulated\n".utf8))
+            FileHandle.standardError.write(Data("unknown driver '\(driverName)': switchdev, sriov or emulated\n".utf8))
             exit(64)
         }
         var passed = 0, skipped = 0, failed = 0

@@ -7,6 +7,7 @@ import EmulatedASICIO
 import Foundation
 import Logging
 import ServiceSupport
+import SRIOVDriver
 import SwitchDriver
 import SwitchdevDriver
 import SwitchModel
@@ -41,7 +42,7 @@ struct Hoistd: ParsableCommand {
     @Option(help: "Drive the chip of a `hoist-asic` process over its chip-link socket instead of embedding one.")
     var asic: String?
 
-    @Option(help: "The driver: emulated (the emulated chip, embedded or --asic) or switchdev (the kernel switchdev ports of --netns; no --port or --asic).")
+    @Option(help: "The driver: emulated (the emulated chip, embedded or --asic), switchdev (the kernel switchdev ports of --netns) or sriov (the SR-IOV NICs of --netns: VFs of PFs whose eswitch is in switchdev mode); no --port or --asic with the last two.")
     var driver: String = "emulated"
 
     @Option(name: .customLong("log-level"), help: "Log level: \(ServiceLogging.levels.joined(separator: ", ")) (default info, or HOIST_LOG_LEVEL).")
@@ -70,8 +71,13 @@ struct Hoistd: ParsableCommand {
                 throw ValidationError("--driver switchdev drives the switchdev ports of --netns: no --port, --wire-netns or --asic")
             }
             return
+        case "sriov":
+            guard ports.isEmpty, asic == nil, wireNamespace == nil else {
+                throw ValidationError("--driver sriov drives the SR-IOV NICs of --netns: no --port, --wire-netns or --asic")
+            }
+            return
         default:
-            throw ValidationError("unknown driver '\(driver)'; one of: emulated, switchdev")
+            throw ValidationError("unknown driver '\(driver)'; one of: emulated, switchdev, sriov")
         }
         if asic != nil {
             guard ports.isEmpty, wireNamespace == nil else {
@@ -107,6 +113,11 @@ struct Hoistd: ParsableCommand {
             logger.info("switchdev ports: \(names.isEmpty ? "none" : names.joined(separator: ", "))")
             if let e = switchdev.lastError { logger.warning("\(e)") }
             driver = switchdev
+        } else if self.driver == "sriov" {
+            let sriov = try SRIOVDriver(namespace: namespace)
+            let pfs = sriov.capabilities.ports.map { "\($0.id)=\($0.name)" }
+            logger.info("SR-IOV PFs: \(pfs.isEmpty ? "none" : pfs.joined(separator: ", ")), \(sriov.capabilities.capacity(.vfs)) VFs")
+            driver = sriov
         } else if let asic {
             let remote = try RemoteChipDriver(path: asic)
             logger.info("connected to the chip at \(asic): \(remote.capabilities.name), \(remote.capabilities.ports.count) ports")

@@ -13,7 +13,7 @@ struct OffloadQuery {
 
     /// What `hoist show` knows, in the order `hoist show --help` lists them.
     static let objects = ["ports", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors",
-                          "resources", "counters", "traps"]
+                          "resources", "counters", "traps", "vfs"]
 
     func handle(_ request: ControlRequest) -> ControlResponse {
         switch request.command {
@@ -118,6 +118,7 @@ struct OffloadQuery {
         case .nexthop, .nexthopGroup: "nexthops"
         case .neighbor: "neighbors"
         case .routerInterface: "rifs"
+        case .vf: "vfs"
         }
     }
 
@@ -143,6 +144,8 @@ struct OffloadQuery {
             fields += [("dst", .string(r.prefix.description)), ("action", .string(r.action.description))]
         case .neighbor(let n):
             fields += [("dst", .string(n.address.description)), ("lladdr", .string(n.mac.description))]
+        case .vf(let v):
+            fields += vfFields(v)
         default:
             fields.append(("detail", .string(object.description)))
         }

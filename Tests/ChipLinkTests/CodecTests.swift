@@ -33,6 +33,8 @@ let everyObject: [HardwareObject] = {
         .route(HardwareRoute(prefix: IPPrefix("192.0.2.0/24")!, action: .drop)),
         .vxlanTunnel(VXLANTunnel(vni: 100, bridge: 12, vid: VLANID(rawValue: 10)!, local: v4, udpPort: 8472, ttl: 9)),
         .vxlanFlood(VXLANFloodEntry(vni: 100, remote: v6)),
+        .vf(VFSettings(pf: 1, info: VFInfo(index: 3, mac: MACAddress("02:00:00:00:00:10")!, vlan: 10, qos: 3, vlanProtocol: 0x88a8,
+                                           spoofCheck: true, trust: true, linkState: .disable, minTxRate: 10, maxTxRate: 100))),
     ]
 }()
 
@@ -134,7 +136,7 @@ struct CodecTests {
                 #expect("\(error)".contains(message), "\(error)")
             }
         }
-        refuse([12], "unknown object kind 12") { try $0.object() }
+        refuse([13], "unknown object kind 13") { try $0.object() }
         refuse([2, 1, 0, 0, 0, 1, 0, 0x00, 0x10, 0, 0], "VLAN id 4096 above 4095") { try $0.object() }
         let v4 = [UInt8](repeating: 0, count: 8) + [0, 0, 0, 0, 0xFF, 0xFF, 0, 0]
         refuse([9, 254, 0, 0, 0] + v4 + [33, 4], "prefix length 33 for an inet address") { try $0.object() }

@@ -86,6 +86,7 @@ public final class EmulatedASIC: SwitchDriver {
         case .route(let r): setRoute(r)
         case .vxlanTunnel(let t): setTunnel(t)
         case .vxlanFlood(let f): setFlood(f)
+        case .vf: .notSupported("no SR-IOV")
         }
     }
 
@@ -103,6 +104,7 @@ public final class EmulatedASIC: SwitchDriver {
         case .route(let vrf, let prefix): removeRoute(vrf: vrf, prefix)
         case .vxlanTunnel(let vni): removeTunnel(vni)
         case .vxlanFlood(let vni, let remote): removeFlood(vni, remote)
+        case .vf: .ok
         }
     }
 

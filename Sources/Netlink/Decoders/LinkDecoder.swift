@@ -43,6 +43,7 @@ enum LinkDecoder {
         if let info = try attrs.nested(Int(IFLA_LINKINFO), maxType: CNL_IFLA_INFO_MAX) {
             try decodeLinkInfo(info, into: &link)
         }
+        link.vfs = try VFInfoDecoder.vfs(in: attrs)
         emit(isNew ? .newLink(link) : .delLink(link))
     }
 
