@@ -23,16 +23,7 @@ sock=/run/hoist-sriov.sock
 log=/tmp/hoistd-sriov.log
 dev=netdevsim/netdevsim11
 sysdev=/sys/bus/netdevsim/devices/netdevsim11
-failures=0
-pid=""
-
-say() { echo "-- $*"; }
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; failures=$((failures + 1)); }
-stop_hoistd() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  pid=""
-}
+. "$HOIST_ROOT/Tests/VM/lib.sh"
 cleanup() {
   stop_hoistd
   [ -e "$sysdev" ] && echo 11 > /sys/bus/netdevsim/del_device

@@ -17,21 +17,7 @@ sock=/run/hoist-switchdev.sock
 log=/tmp/hoistd.log
 dev=netdevsim/netdevsim10
 dbg=/sys/kernel/debug/netdevsim/netdevsim10
-failures=0
-pid=""
-
-say() { echo "-- $*"; }
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; failures=$((failures + 1)); }
-# SIGTERM, then SIGKILL after 5 s: a stuck hoistd must not keep the VM from powering off.
-stop_hoistd() {
-  [ -n "$pid" ] || return 0
-  kill "$pid" 2>/dev/null
-  for _ in $(seq 1 25); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-  kill -9 "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  pid=""
-}
+. "$HOIST_ROOT/Tests/VM/lib.sh"
 cleanup() { stop_hoistd; echo 10 > /sys/bus/netdevsim/del_device 2>/dev/null; }
 trap cleanup EXIT
 

@@ -21,14 +21,9 @@ hoistd=$HOIST_BIN/hoistd
 hoist=$HOIST_BIN/hoist
 sock=/run/hoist-vm-test.sock
 log=/tmp/hoistd.log
-failures=0
-pid=""
-
-say() { echo "-- $*"; }
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; failures=$((failures + 1)); }
+. "$HOIST_ROOT/Tests/VM/lib.sh"
 cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  stop_hoistd
   for ns in sw wires h1 h2 h3 h4; do ip netns del "$ns" 2>/dev/null; done
 }
 trap cleanup EXIT
