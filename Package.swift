@@ -3,7 +3,8 @@ import PackageDescription
 
 // Dependency rule (see README and Docs/Architecture.md):
 //   SwitchModel imports nothing of ours.
-//   Netlink is the only module that touches libnl (through CNetlink) or netlink sockets.
+//   Netlink is the only module that touches libnl (through CNetlink) or netlink sockets
+//   (rtnetlink, and generic netlink for devlink).
 //   KernelMirror turns Netlink's decoded objects into model deltas; it imports no C.
 //   Rendering turns model objects into iproute2-style JSON and text; no I/O.
 //   SwitchDriver is the narrow driver protocol and the hardware object vocabulary.
@@ -11,9 +12,9 @@ import PackageDescription
 //   Offload (the engine) programs any SwitchDriver; it never imports a concrete driver.
 //   Drivers (EmulatedASIC, …) implement SwitchDriver; they never import stages or the engine.
 //   SwitchdevDriver observes kernel switchdev ports (the kernel's driver programs the ASIC):
-//   it watches the kernel through KernelMirror/Netlink and reads devlink with iproute2.
+//   it watches the kernel through KernelMirror/Netlink and reads devlink resources through Netlink's DevlinkChannel.
 //   SRIOVDriver drives an SR-IOV NIC's eswitch (switchdev mode): VF settings through Netlink
-//   (RTM_SETLINK IFLA_VFINFO_LIST), VF rates through iproute2's devlink; no stages, no engine.
+//   (RTM_SETLINK IFLA_VFINFO_LIST), VF rates through Netlink's DevlinkChannel; no stages, no engine.
 //   EmulatedASICIO is the chip's packet I/O (AF_PACKET on veth wires, TAP host interfaces),
 //   through the CPacketIO shim; the chip's forwarding core stays pure.
 //   Daemon wires mirror → stages → engine → any SwitchDriver and writes hardware-learned
@@ -50,8 +51,10 @@ let package = Package(
         .systemLibrary(
             name: "CNetlink",
             path: "Sources/CNetlink",
+            // One pkg-config name per target: libnl-route-3.0 gives -I/usr/include/libnl3, which
+            // libnl-genl-3.0 shares; the module map links nl-3, nl-route-3 and nl-genl-3.
             pkgConfig: "libnl-route-3.0",
-            providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]
+            providers: [.apt(["libnl-3-dev", "libnl-route-3-dev", "libnl-genl-3-dev"])]
         ),
         .target(name: "SwitchModel"),
         .target(name: "Netlink", dependencies: ["CNetlink", "SwitchModel"]),

@@ -10,8 +10,8 @@ import SwitchModel
 ///
 /// ```
 ///   engine ──apply(.vf)──► SRIOVDriver ──RTM_SETLINK (IFLA_VFINFO_LIST, one knob each)──► PF's driver
-///                               │      ──devlink port function rate set (tx_share, tx_max)─► VF representor
-///                               └──◄── RTM_GETLINK (RTEXT_FILTER_VF) + devlink rate show: read back
+///                               │      ──DEVLINK_CMD_RATE_SET (tx_share, tx_max)─► VF representor
+///                               └──◄── RTM_GETLINK (RTEXT_FILTER_VF) + DEVLINK_CMD_RATE_GET: read back
 /// ```
 ///
 /// The operator configures VFs with `ip link set PF vf N …` and `devlink port function
@@ -33,14 +33,14 @@ public final class SRIOVDriver: SwitchDriver {
     public let capabilities: DriverCapabilities
     let pfs: [PortID: PF]
     let channel: NetlinkChannel
-    let devlink: DevlinkTool
+    let devlink: SRIOVDevlink
 
     /// Finds the PFs: netdevs of devlink `physical` ports whose device has an eswitch
-    /// (`devlink dev eswitch show` answers), in either mode — a PF in legacy mode is a
+    /// (`DEVLINK_CMD_ESWITCH_GET` answers), in either mode — a PF in legacy mode is a
     /// port whose VFs are not supported. VF capacity is the PFs' VF count now.
     public init(namespace: String? = nil) throws {
         channel = try NetlinkChannel(namespace: namespace)
-        devlink = DevlinkTool(namespace: namespace)
+        devlink = try SRIOVDevlink(namespace: namespace)
         let ports = try devlink.ports()
         var found: [PortID: PF] = [:]
         var capPorts: [DriverCapabilities.Port] = []
@@ -133,7 +133,7 @@ public final class SRIOVDriver: SwitchDriver {
         guard let rep = pf.representors[v.index] else { return .hardwareFailure("VF \(v.index) of \(pf.name) has no representor") }
         do {
             try devlink.setRate(rep, share: v.info.minTxRate, max: v.info.maxTxRate)
-        } catch let f as DevlinkTool.Failure {
+        } catch let f as SRIOVDevlink.Failure {
             return f.notSupported ? .notSupported("rate: \(f.message)") : .hardwareFailure("rate: \(f.message)")
         } catch {
             return .hardwareFailure("rate: \(error)")

@@ -1,4 +1,7 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Netlink
 import SwitchDriver
 
 /// One devlink resource of a switch device (`devlink resource show DEV`): a named table
@@ -42,126 +45,52 @@ public protocol DevlinkResourceSource: AnyObject {
     func resources(ownerOf netdevs: Set<String>) throws -> [DevlinkResource]
 }
 
-/// Reads devlink resources through iproute2's `devlink -j port show` and
-/// `devlink -j resource show` (run in the namespace with `ip netns exec`).
-///
-/// Chosen over generic netlink (`DEVLINK_CMD_RESOURCE_DUMP` through libnl-genl-3) for
-/// time: it costs a process per read, so the driver caches it (`SwitchdevDriver`). The
-/// JSON parsing is pure (`parse…`) and tested on the output measured in the test VM.
-public final class DevlinkTool: DevlinkResourceSource {
+/// Reads devlink resources over generic netlink (``DevlinkChannel``, opened in the
+/// driver's namespace at the first read): `DEVLINK_CMD_PORT_GET` to find the devices of
+/// the ports, `DEVLINK_CMD_RESOURCE_DUMP` per device. The driver caches the answer for a
+/// second (`SwitchdevDriver`). A kernel without devlink has no resources, which is no error.
+public final class DevlinkNetlinkResources: DevlinkResourceSource {
     public let namespace: String?
-    public let executable: String
+    private var channel: DevlinkChannel?
 
-    public init(namespace: String?, executable: String = "devlink") {
+    public init(namespace: String?) {
         self.namespace = namespace
-        self.executable = executable
-    }
-
-    /// Whether the tool can run here (a missing `devlink` means no resources, not an error).
-    public var isAvailable: Bool {
-        ["/usr/sbin/devlink", "/sbin/devlink", "/usr/bin/devlink"].contains { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     public func resources(ownerOf netdevs: Set<String>) throws -> [DevlinkResource] {
-        guard isAvailable else { return [] }
-        let devices = try Self.parseDevices(owning: netdevs, portJSON: run(["-j", "port", "show"]))
-        var out: [DevlinkResource] = []
-        for device in devices.sorted() {
-            out += try Self.parseResources(run(["-j", "resource", "show", device]))
-        }
-        return out
-    }
-
-    /// The devices whose ports are `netdevs` in `devlink -j port show`
-    /// (`{"port":{"netdevsim/netdevsim10/0":{"netdev":"eth4",…}}}`); all when empty.
-    public static func parseDevices(owning netdevs: Set<String>, portJSON: Data) throws -> Set<String> {
-        guard let root = try JSONSerialization.jsonObject(with: portJSON) as? [String: Any],
-              let ports = root["port"] as? [String: Any] else { return [] }
-        var out: Set<String> = []
-        for (name, value) in ports {
-            let netdev = (value as? [String: Any])?["netdev"] as? String
-            guard netdevs.isEmpty || netdev.map(netdevs.contains) == true else { continue }
-            // "bus/device/index" → "bus/device"
-            let parts = name.split(separator: "/")
-            guard parts.count >= 3 else { continue }
-            out.insert(parts.dropLast().joined(separator: "/"))
-        }
-        return out
-    }
-
-    /// The resources in `devlink -j resource show DEV`
-    /// (`{"resources":{"netdevsim/netdevsim10":[{"name":"IPv4","size":…,"occ":…,"resources":[…]}]}}`),
-    /// flattened with their paths. `"size":"unlimited"` reads as nil.
-    public static func parseResources(_ json: Data) throws -> [DevlinkResource] {
-        guard let root = try JSONSerialization.jsonObject(with: json) as? [String: Any],
-              let devices = root["resources"] as? [String: Any] else { return [] }
-        var out: [DevlinkResource] = []
-        func walk(_ device: String, _ list: [Any], _ prefix: String) {
-            for case let r as [String: Any] in list {
-                guard let name = r["name"] as? String else { continue }
-                let path = prefix + "/" + name
-                out.append(DevlinkResource(device: device, path: path, size: integer(r["size"]),
-                                           occupancy: integer(r["occ"]) ?? 0))
-                if let children = r["resources"] as? [Any] { walk(device, children, path) }
+        if channel == nil {
+            do {
+                channel = try DevlinkChannel(namespace: namespace)
+            } catch let e as NetlinkError where e.code == ENOENT && e.operation.hasPrefix("genl_ctrl_resolve") {
+                return []
             }
         }
-        for (device, list) in devices {
-            if let list = list as? [Any] { walk(device, list, "") }
-        }
-        return out.sorted { ($0.device, $0.path) < ($1.device, $1.path) }
-    }
-
-    private static func integer(_ value: Any?) -> Int? {
-        if let n = value as? NSNumber { return n.intValue }
-        if let s = value as? String { return Int(s) }
-        return nil
-    }
-
-    /// Runs the tool and returns its standard output. posix_spawn and a pipe, not
-    /// Foundation's `Process`, whose run loop needs a socket pair the test VM's minimal
-    /// root cannot always give it.
-    private func run(_ arguments: [String]) throws -> Data {
-        let argv = (namespace.map { ["ip", "netns", "exec", $0, executable] } ?? [executable]) + arguments
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw DevlinkError(message: "pipe: errno \(errno)") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
-        posix_spawn_file_actions_addclose(&actions, fds[1])
-        let cArgs = argv.map { strdup($0) } + [nil]
-        defer { for a in cArgs { free(a) } }
-        var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, argv[0], &actions, nil, cArgs, environ)
-        close(fds[1])
-        guard rc == 0 else {
-            close(fds[0])
-            throw DevlinkError(message: "cannot run \(argv[0]): errno \(rc)")
-        }
-        var out = Data()
-        var buffer = [UInt8](repeating: 0, count: 16 << 10)
-        while true {
-            let n = read(fds[0], &buffer, buffer.count)
-            if n > 0 { out.append(contentsOf: buffer[0..<n]); continue }
-            if n < 0, errno == EINTR { continue }
-            break
-        }
-        close(fds[0])
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        let exited = status & 0x7f == 0
-        let code = (status >> 8) & 0xff
-        guard exited, code == 0 else {
-            throw DevlinkError(message: "\(argv.joined(separator: " ")) exited with status \(exited ? code : 128 + (status & 0x7f))")
+        guard let channel else { return [] }
+        var out: [DevlinkResource] = []
+        for device in Self.devices(owning: netdevs, ports: try channel.ports()).sorted() {
+            out += Self.flatten(device: device, try channel.resources(of: device))
         }
         return out
     }
-}
 
-/// A devlink read that failed: the message says which command and how.
-public struct DevlinkError: Error, CustomStringConvertible, Sendable {
-    public var message: String
-    public var description: String { message }
+    /// The devices whose ports are `netdevs`; every device with a port when empty.
+    public static func devices(owning netdevs: Set<String>, ports: [DevlinkPort]) -> Set<DevlinkDevice> {
+        Set(ports.filter { netdevs.isEmpty || $0.netdevName.map(netdevs.contains) == true }.map(\.device))
+    }
+
+    /// A device's resource tree flattened with paths (`/IPv4/fib`), sorted by path.
+    /// An unlimited size stays nil; a resource the driver does not count has occupancy 0.
+    public static func flatten(device: DevlinkDevice, _ nodes: [DevlinkResourceNode]) -> [DevlinkResource] {
+        var out: [DevlinkResource] = []
+        func walk(_ list: [DevlinkResourceNode], _ prefix: String) {
+            for r in list {
+                let path = prefix + "/" + r.name
+                out.append(DevlinkResource(device: device.description, path: path, size: r.size.map { Int(clamping: $0) },
+                                           occupancy: Int(clamping: r.occupancy ?? 0)))
+                walk(r.children, path)
+            }
+        }
+        walk(nodes, "")
+        return out.sorted { ($0.device, $0.path) < ($1.device, $1.path) }
+    }
 }

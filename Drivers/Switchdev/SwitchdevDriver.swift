@@ -47,13 +47,13 @@ public final class SwitchdevDriver: SwitchDriver {
     public static let features: DriverCapabilities.Features = [.vlanFiltering, .learning, .ipv4Routing, .ipv6Routing, .ecmp]
 
     /// Watches the kernel of `namespace` (the caller's when nil); the switchdev ports are
-    /// the ones there now. `devlink` reads resources (default: iproute2's `devlink`).
+    /// the ones there now. `devlink` reads resources (default: generic netlink, `DevlinkNetlinkResources`).
     public init(namespace: String? = nil, devlink: DevlinkResourceSource? = nil) throws {
         mirror = try KernelMirror(namespace: namespace)
         let initial = try mirror.start()
         statistics = try NetlinkChannel(namespace: namespace)
         ports = SwitchdevPorts(links: mirror.tables.links.values)
-        self.devlink = devlink ?? DevlinkTool(namespace: namespace)
+        self.devlink = devlink ?? DevlinkNetlinkResources(namespace: namespace)
         var tables: [TableKind: Int] = [:]
         do {
             let resources = try self.devlink?.resources(ownerOf: Set(ports.ports.map(\.name))) ?? []

@@ -17,12 +17,16 @@
 #include <linux/if_tun.h>
 #include <linux/neighbour.h>
 #include <linux/nexthop.h>
+#include <linux/genetlink.h>
+#include <linux/devlink.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 #include <netlink/msg.h>
 #include <netlink/attr.h>
 #include <netlink/errno.h>
 #include <netlink/route/rtnl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/genl/ctrl.h>
 
 /* Values whose C definitions are expressions Swift does not import. */
 static const int CNL_NETLINK_EXT_ACK = 11;
@@ -49,6 +53,9 @@ static const int CNL_NLMSGERR_ATTR_MAX = __NLMSGERR_ATTR_MAX - 1;
 static const int CNL_IFLA_TUN_TYPE = 1;  /* IFLA_TUN_TYPE inside IFLA_INFO_DATA of kind "tun" */
 static const int CNL_IFLA_VF_INFO_MAX = __IFLA_VF_INFO_MAX - 1;
 static const int CNL_IFLA_VF_MAX = __IFLA_VF_MAX - 1;
+static const int CNL_DEVLINK_ATTR_MAX = __DEVLINK_ATTR_MAX - 1;
+static const int CNL_GENL_HDRLEN = GENL_HDRLEN;
+static const int CNL_DEVLINK_GENL_VERSION = DEVLINK_GENL_VERSION;
 
 /* setns(2) is behind _GNU_SOURCE in glibc; call the system call directly. */
 static inline int cnl_setns(int fd, int nstype) { return (int)syscall(SYS_setns, fd, nstype); }

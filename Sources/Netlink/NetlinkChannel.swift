@@ -150,6 +150,72 @@ public final class NetlinkChannel {
         return errors
     }
 
+    // MARK: Undecoded replies (generic netlink: ``DevlinkChannel``)
+
+    /// Sends `message` as a dump (`NLM_F_DUMP`) and hands each reply to `each` undecoded,
+    /// up to `NLMSG_DONE`. Errors as in ``dump(_:emit:)``; `each` may throw (a decode error).
+    func dumpMessages(_ message: NetlinkMessageBuilder, operation: String,
+                      each: (NetlinkMessageView) throws -> Void) throws {
+        let seq = nextSequence()
+        message.sequence = seq
+        message.flags |= UInt16(NLM_F_REQUEST | NLM_F_DUMP)
+        try transport.send(message.bytes)
+        var done = false
+        var interrupted = false
+        while !done {
+            let got = try transport.receive(timeoutMilliseconds: replyTimeoutMilliseconds) { datagram in
+                try LibNL.forEachMessage(in: datagram) { reply in
+                    guard reply.sequence == seq else { return }
+                    if reply.flags & UInt16(NLM_F_DUMP_INTR) != 0 { interrupted = true }
+                    switch Int32(reply.type) {
+                    case NLMSG_DONE:
+                        done = true
+                        if reply.payloadLength >= 4 {
+                            let code = reply.payload.loadUnaligned(as: Int32.self)
+                            if code < 0 { throw NetlinkError(code: -code, operation: operation) }
+                        }
+                    case NLMSG_ERROR:
+                        if let error = try Self.error(in: reply, operation: operation) { throw error }
+                        done = true
+                    default:
+                        try each(reply)
+                    }
+                }
+            }
+            if !got { throw NetlinkError(code: ETIMEDOUT, operation: operation) }
+        }
+        if interrupted { throw NetlinkError(code: EINTR, message: "dump interrupted by a concurrent change", operation: operation) }
+    }
+
+    /// Sends `message` with `NLM_F_ACK` and hands each reply before the kernel's ACK to
+    /// `each` undecoded (a multipart answer's `NLMSG_DONE` is skipped).
+    /// - Throws: ``NetlinkError`` with the kernel's errno and extack message.
+    func requestMessages(_ message: NetlinkMessageBuilder, operation: String,
+                         each: (NetlinkMessageView) throws -> Void) throws {
+        let seq = nextSequence()
+        message.sequence = seq
+        message.flags |= UInt16(NLM_F_REQUEST | NLM_F_ACK)
+        try transport.send(message.bytes)
+        var answered = false
+        while !answered {
+            let got = try transport.receive(timeoutMilliseconds: replyTimeoutMilliseconds) { datagram in
+                try LibNL.forEachMessage(in: datagram) { reply in
+                    guard reply.sequence == seq else { return }
+                    switch Int32(reply.type) {
+                    case NLMSG_ERROR:
+                        answered = true
+                        if let error = try Self.error(in: reply, operation: operation) { throw error }
+                    case NLMSG_DONE:
+                        break
+                    default:
+                        try each(reply)
+                    }
+                }
+            }
+            if !got { throw NetlinkError(code: ETIMEDOUT, operation: operation) }
+        }
+    }
+
     // MARK: Notifications
 
     /// Waits up to `timeoutMilliseconds` for one datagram of notifications and decodes it.

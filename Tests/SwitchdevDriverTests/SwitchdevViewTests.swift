@@ -7,7 +7,7 @@ import SwitchModel
 import Testing
 
 /// The Switchdev driver's pure parts — kernel flags → verdicts, kernel objects → hardware
-/// objects, devlink JSON — on kernel messages built byte for byte in the kernel's format,
+/// objects, devlink resources — on kernel messages built byte for byte in the kernel's format,
 /// decoded by the Netlink module and applied to mirror tables as the driver's own mirror
 /// does. No VM needed (the VM suite runs the driver on rocker and netdevsim).
 @Suite("Switchdev driver: flags, read-back, devlink")
@@ -178,16 +178,24 @@ struct SwitchdevViewTests {
         #expect(!back.contains { if case .port(let p) = $0 { p.port.rawValue > 3 } else { false } }, "eth9 is not a switchdev port")
     }
 
-    @Test("devlink JSON: devices of the ports, resources with paths, unlimited sizes, tables")
-    func devlinkParsing() throws {
-        let portJSON = Data(#"{"port":{"netdevsim/netdevsim10/0":{"type":"eth","netdev":"eth4","flavour":"physical","port":1},"netdevsim/netdevsim11/0":{"type":"eth","netdev":"eth9"}}}"#.utf8)
-        #expect(try DevlinkTool.parseDevices(owning: ["eth4"], portJSON: portJSON) == ["netdevsim/netdevsim10"])
-        #expect(try DevlinkTool.parseDevices(owning: [], portJSON: portJSON).count == 2)
-        let resJSON = Data(#"{"resources":{"netdevsim/netdevsim10":[{"name":"IPv4","size":"unlimited","unit":"entry","size_min":0,"size_max":"unlimited","size_gran":1,"dpipe_tables":"none","resources":[{"name":"fib","size":12,"occ":12,"unit":"entry"},{"name":"fib-rules","size":"unlimited","occ":3}]},{"name":"nexthops","size":"unlimited","occ":1}]}}"#.utf8)
-        let resources = try DevlinkTool.parseResources(resJSON)
+    @Test("devlink: devices of the ports, resources flattened with paths, unlimited sizes, tables")
+    func devlinkResources() throws {
+        let d10 = DevlinkDevice(bus: "netdevsim", name: "netdevsim10"), d11 = DevlinkDevice(bus: "netdevsim", name: "netdevsim11")
+        let ports = [DevlinkPort(device: d10, index: 0, flavour: .physical, netdevIndex: 4, netdevName: "eth4"),
+                     DevlinkPort(device: d11, index: 0, flavour: .physical, netdevIndex: 9, netdevName: "eth9"),
+                     DevlinkPort(device: d11, index: 1, flavour: .physical)]
+        #expect(DevlinkNetlinkResources.devices(owning: ["eth4"], ports: ports) == [d10])
+        #expect(DevlinkNetlinkResources.devices(owning: [], ports: ports) == [d10, d11])
+        let tree = [DevlinkResourceNode(name: "IPv4", size: nil, occupancy: nil, children: [
+                        DevlinkResourceNode(name: "fib", size: 12, occupancy: 12),
+                        DevlinkResourceNode(name: "fib-rules", size: nil, occupancy: 3)]),
+                    DevlinkResourceNode(name: "nexthops", size: nil, occupancy: 1)]
+        let resources = DevlinkNetlinkResources.flatten(device: d10, tree)
         #expect(resources.map(\.path) == ["/IPv4", "/IPv4/fib", "/IPv4/fib-rules", "/nexthops"])
+        #expect(resources.allSatisfy { $0.device == "netdevsim/netdevsim10" })
         let fib = try #require(resources.first { $0.path == "/IPv4/fib" })
         #expect(fib.size == 12 && fib.occupancy == 12 && fib.table == .lpmIPv4)
+        #expect(resources.first { $0.path == "/IPv4" }?.occupancy == 0, "not counted: 0")
         #expect(resources.first { $0.path == "/nexthops" }?.size == nil)
         #expect(resources.first { $0.path == "/nexthops" }?.table == .nexthops)
     }

@@ -51,6 +51,7 @@ public final class NetlinkMessageBuilder {
     @discardableResult public func put(_ type: Int, u8 value: UInt8) -> Self { put(type, bytes: [value]) }
     @discardableResult public func put(_ type: Int, u16 value: UInt16) -> Self { put(type, bytes: withUnsafeBytes(of: value.littleEndian, Array.init)) }
     @discardableResult public func put(_ type: Int, u32 value: UInt32) -> Self { put(type, bytes: withUnsafeBytes(of: value.littleEndian, Array.init)) }
+    @discardableResult public func put(_ type: Int, u64 value: UInt64) -> Self { put(type, bytes: withUnsafeBytes(of: value.littleEndian, Array.init)) }
     /// A 16-bit value in network byte order (`IFLA_VXLAN_PORT`, `IFLA_BR_VLAN_PROTOCOL`).
     @discardableResult public func put(_ type: Int, be16 value: UInt16) -> Self { put(type, bytes: withUnsafeBytes(of: value.bigEndian, Array.init)) }
     @discardableResult public func put(_ type: Int, string: String) -> Self { put(type, bytes: Array(string.utf8) + [0]) }

@@ -4,7 +4,9 @@ import Glibc
 #endif
 
 /// A `NETLINK_ROUTE` socket made and connected by libnl (`nl_socket_alloc`, `nl_connect`),
-/// optionally inside a named network namespace, with a large receive buffer.
+/// optionally inside a named network namespace, with a large receive buffer. The same
+/// class opens the `NETLINK_GENERIC` socket of ``DevlinkChannel`` (internal initialiser),
+/// whose family id it resolves with libnl-genl-3's `genl_ctrl_resolve`.
 ///
 /// It moves whole datagrams; framing and decoding happen above it, in ``NetlinkChannel``.
 public final class RouteNetlinkSocket: NetlinkTransport {
@@ -21,7 +23,12 @@ public final class RouteNetlinkSocket: NetlinkTransport {
     ///     caller's namespace. The socket stays bound to that namespace for its lifetime.
     ///   - groups: multicast groups to join (`RTNLGRP_*`).
     ///   - receiveBufferBytes: requested with `SO_RCVBUFFORCE` (root), else `SO_RCVBUF`.
-    public init(namespace: String? = nil, groups: [RouteNetlinkGroup] = [], receiveBufferBytes: Int = 4 << 20) throws {
+    public convenience init(namespace: String? = nil, groups: [RouteNetlinkGroup] = [], receiveBufferBytes: Int = 4 << 20) throws {
+        try self.init(netlinkProtocol: NETLINK_ROUTE, namespace: namespace, groups: groups, receiveBufferBytes: receiveBufferBytes)
+    }
+
+    /// Opens a socket of any netlink protocol (`NETLINK_ROUTE`, `NETLINK_GENERIC`).
+    init(netlinkProtocol: Int32, namespace: String?, groups: [RouteNetlinkGroup], receiveBufferBytes: Int) throws {
         guard let sk = nl_socket_alloc() else { throw NetlinkError(code: ENOMEM, operation: "nl_socket_alloc") }
         socket = sk
         self.namespace = namespace
@@ -30,7 +37,7 @@ public final class RouteNetlinkSocket: NetlinkTransport {
         buffer = .allocate(byteCount: 256 << 10, alignment: 8)
         do {
             try Self.inNamespace(namespace) {
-                let rc = nl_connect(sk, NETLINK_ROUTE)
+                let rc = nl_connect(sk, netlinkProtocol)
                 if rc < 0 { throw NetlinkError(code: -rc, message: LibNL.errorText(rc), operation: "nl_connect") }
             }
         } catch {
@@ -51,6 +58,20 @@ public final class RouteNetlinkSocket: NetlinkTransport {
         var one: Int32 = 1
         _ = setsockopt(fd, CNL_SOL_NETLINK, CNL_NETLINK_EXT_ACK, &one, socklen_t(MemoryLayout<Int32>.size))
         _ = setsockopt(fd, CNL_SOL_NETLINK, CNL_NETLINK_CAP_ACK, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// The id of a generic netlink family (`CTRL_CMD_GETFAMILY` through `genl_ctrl_resolve`),
+    /// for a socket opened with `NETLINK_GENERIC`. Call it before any other traffic.
+    /// - Throws: ``NetlinkError`` `ENOENT` when the kernel has no such family.
+    func resolveGenericFamily(_ name: String) throws -> UInt16 {
+        let rc = genl_ctrl_resolve(socket, name)
+        if rc < 0 {
+            let notFound = -rc == NLE_OBJ_NOTFOUND
+            throw NetlinkError(code: notFound ? ENOENT : EIO,
+                               message: notFound ? "the kernel has no generic netlink family \(name)" : LibNL.errorText(rc),
+                               operation: "genl_ctrl_resolve \(name)")
+        }
+        return UInt16(rc)
     }
 
     deinit {
