@@ -46,34 +46,7 @@ public final class NetlinkChannel {
     ///   the kernel marked inconsistent (`NLM_F_DUMP_INTR`, reported as `EINTR`): the caller
     ///   discards what it got and dumps again.
     public func dump(_ kind: DumpKind, emit: (KernelMessage) -> Void) throws {
-        let seq = nextSequence()
-        let request = kind.request(sequence: seq)
-        try transport.send(request.bytes)
-        var done = false
-        var interrupted = false
-        while !done {
-            let got = try transport.receive(timeoutMilliseconds: replyTimeoutMilliseconds) { datagram in
-                try LibNL.forEachMessage(in: datagram) { message in
-                    guard message.sequence == seq else { return }
-                    if message.flags & UInt16(NLM_F_DUMP_INTR) != 0 { interrupted = true }
-                    switch Int32(message.type) {
-                    case NLMSG_DONE:
-                        done = true
-                        if message.payloadLength >= 4 {
-                            let code = message.payload.loadUnaligned(as: Int32.self)
-                            if code < 0 { throw NetlinkError(code: -code, operation: "dump \(kind)") }
-                        }
-                    case NLMSG_ERROR:
-                        if let error = try Self.error(in: message, operation: "dump \(kind)") { throw error }
-                        done = true
-                    default:
-                        decode(message, emit: emit)
-                    }
-                }
-            }
-            if !got { throw NetlinkError(code: ETIMEDOUT, operation: "dump \(kind)") }
-        }
-        if interrupted { throw NetlinkError(code: EINTR, message: "dump interrupted by a concurrent change", operation: "dump \(kind)") }
+        try dumpMessages(kind.request(sequence: 0), operation: "dump \(kind)") { decode($0, emit: emit) }
     }
 
     // MARK: Requests
@@ -152,8 +125,8 @@ public final class NetlinkChannel {
 
     // MARK: Undecoded replies (generic netlink: ``DevlinkChannel``)
 
-    /// Sends `message` as a dump (`NLM_F_DUMP`) and hands each reply to `each` undecoded,
-    /// up to `NLMSG_DONE`. Errors as in ``dump(_:emit:)``; `each` may throw (a decode error).
+    /// Sends `message` as a dump (`NLM_F_DUMP`, with a fresh sequence number) and hands each
+    /// reply to `each` undecoded, up to `NLMSG_DONE`. Errors as in ``dump(_:emit:)``; `each` may throw (a decode error).
     func dumpMessages(_ message: NetlinkMessageBuilder, operation: String,
                       each: (NetlinkMessageView) throws -> Void) throws {
         let seq = nextSequence()
