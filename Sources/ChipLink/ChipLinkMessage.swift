@@ -26,7 +26,6 @@ public enum ChipRequest: Equatable {
     case readBack
     case pollEvents(limit: Int)
     case counters
-    case capabilities
     /// The chip process's own statistics (operations applied, connections).
     case statistics
 
@@ -37,7 +36,6 @@ public enum ChipRequest: Equatable {
         case .readBack: 3
         case .pollEvents: 4
         case .counters: 5
-        case .capabilities: 6
         case .statistics: 7
         }
     }
@@ -50,7 +48,7 @@ public enum ChipRequest: Equatable {
             w.count(ops.count)
             for op in ops { w.operation(op) }
         case .pollEvents(let limit): w.count(limit)
-        case .readBack, .counters, .capabilities, .statistics: break
+        case .readBack, .counters, .statistics: break
         }
     }
 
@@ -68,7 +66,6 @@ public enum ChipRequest: Equatable {
         case 3: request = .readBack
         case 4: request = .pollEvents(limit: Int(try r.u32()))
         case 5: request = .counters
-        case 6: request = .capabilities
         case 7: request = .statistics
         default: throw ChipLinkError.malformed("unknown request kind \(kind)", offset: r.offset - 1)
         }
@@ -95,7 +92,6 @@ public enum ChipResponse: Equatable {
     case objects([HardwareObject])
     case events([DriverEvent])
     case counters(DriverCounters)
-    case capabilities(DriverCapabilities)
     case statistics(ChipStatistics)
     /// The request could not be served; the connection stays usable unless framing broke.
     case error(String)
@@ -113,7 +109,6 @@ public enum ChipResponse: Equatable {
             w.u8(0x84); w.count(es.count)
             for e in es { w.event(e) }
         case .counters(let c): w.u8(0x85); w.counters(c)
-        case .capabilities(let c): w.u8(0x86); w.capabilities(c)
         case .statistics(let s): w.u8(0x87); w.u64(s.sets); w.u64(s.removes); w.u64(s.connections); w.u64(s.malformed)
         case .error(let e): w.u8(0xFF); w.string(e)
         }
@@ -145,7 +140,6 @@ public enum ChipResponse: Equatable {
             for _ in 0..<n { es.append(try r.event()) }
             response = .events(es)
         case 0x85: response = .counters(try r.counters())
-        case 0x86: response = .capabilities(try r.capabilities())
         case 0x87:
             var s = ChipStatistics()
             s.sets = try r.u64(); s.removes = try r.u64(); s.connections = try r.u64(); s.malformed = try r.u64()

@@ -121,7 +121,6 @@ public final class ChipLinkServer {
         case .readBack: return .objects(driver.readBack())
         case .pollEvents(let limit): return .events(driver.pollEvents(limit: limit))
         case .counters: return .counters(driver.counters())
-        case .capabilities: return .capabilities(driver.capabilities)
         case .statistics: return .statistics(statistics)
         }
     }

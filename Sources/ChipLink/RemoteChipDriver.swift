@@ -73,11 +73,6 @@ public final class RemoteChipDriver: SwitchDriver {
         return s
     }
 
-    /// Asks again for the capabilities (a fault injector may have shrunk a table).
-    public func refreshCapabilities() {
-        if case .capabilities(let c)? = attempt(.capabilities) { capabilities = c }
-    }
-
     private func attempt(_ request: ChipRequest) -> ChipResponse? {
         guard linkFailure == nil else { return nil }
         do {

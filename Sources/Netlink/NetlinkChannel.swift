@@ -54,47 +54,15 @@ public final class NetlinkChannel {
     /// Sends one request with `NLM_F_ACK` and waits for the kernel's answer.
     /// - Throws: ``NetlinkError`` with the kernel's errno and extack message.
     public func request(_ message: NetlinkMessageBuilder) throws {
-        let seq = nextSequence()
-        message.sequence = seq
-        message.flags |= UInt16(NLM_F_REQUEST | NLM_F_ACK)
         let operation = "request type \(message.bytes[4..<6].withUnsafeBytes { $0.loadUnaligned(as: UInt16.self) })"
-        try transport.send(message.bytes)
-        var answered = false
-        while !answered {
-            let got = try transport.receive(timeoutMilliseconds: replyTimeoutMilliseconds) { datagram in
-                try LibNL.forEachMessage(in: datagram) { reply in
-                    guard reply.sequence == seq, Int32(reply.type) == NLMSG_ERROR else { return }
-                    answered = true
-                    if let error = try Self.error(in: reply, operation: operation) { throw error }
-                }
-            }
-            if !got { throw NetlinkError(code: ETIMEDOUT, operation: operation) }
-        }
+        try requestMessages(message, operation: operation) { _ in }
     }
 
     /// Sends one `RTM_GET*` request for a single object (no `NLM_F_DUMP`), with `NLM_F_ACK`,
     /// and decodes the kernel's answer — e.g. ``KernelRequest/getLink(_:)``.
     /// - Throws: ``NetlinkError`` with the kernel's errno and extack message (`ENODEV`, …).
     public func get(_ message: NetlinkMessageBuilder, emit: (KernelMessage) -> Void) throws {
-        let seq = nextSequence()
-        message.sequence = seq
-        message.flags |= UInt16(NLM_F_REQUEST | NLM_F_ACK)
-        try transport.send(message.bytes)
-        var answered = false
-        while !answered {
-            let got = try transport.receive(timeoutMilliseconds: replyTimeoutMilliseconds) { datagram in
-                try LibNL.forEachMessage(in: datagram) { reply in
-                    guard reply.sequence == seq else { return }
-                    if Int32(reply.type) == NLMSG_ERROR {
-                        answered = true
-                        if let error = try Self.error(in: reply, operation: "get") { throw error }
-                    } else {
-                        decode(reply, emit: emit)
-                    }
-                }
-            }
-            if !got { throw NetlinkError(code: ETIMEDOUT, operation: "get") }
-        }
+        try requestMessages(message, operation: "get") { decode($0, emit: emit) }
     }
 
     /// Sends several requests in one `send()` without waiting for answers (no `NLM_F_ACK`):
@@ -123,7 +91,7 @@ public final class NetlinkChannel {
         return errors
     }
 
-    // MARK: Undecoded replies (generic netlink: ``DevlinkChannel``)
+    // MARK: Undecoded replies (the loops under the calls above; ``DevlinkChannel``)
 
     /// Sends `message` as a dump (`NLM_F_DUMP`, with a fresh sequence number) and hands each
     /// reply to `each` undecoded, up to `NLMSG_DONE`. Errors as in ``dump(_:emit:)``; `each` may throw (a decode error).

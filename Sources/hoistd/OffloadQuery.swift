@@ -55,12 +55,8 @@ struct OffloadQuery {
         case "resources":
             // An observer's hardware is programmed by the kernel's driver: its own counters
             // (devlink occupancy and size) are the truth, not what the engine accepted.
-            if !daemon.driver.capabilities.programsHardware {
-                return daemon.driver.counters().tables.sorted { $0.key.rawValue < $1.key.rawValue }.map { table, use in
-                    .object([("table", .string(table.rawValue)), ("used", .int(Int64(use.used))), ("capacity", .int(Int64(use.capacity)))])
-                }
-            }
-            return daemon.engine.occupancy().sorted { $0.key.rawValue < $1.key.rawValue }.map { table, use in
+            let use = daemon.driver.capabilities.programsHardware ? daemon.engine.occupancy() : daemon.driver.counters().tables
+            return use.sorted { $0.key.rawValue < $1.key.rawValue }.map { table, use in
                 .object([("table", .string(table.rawValue)), ("used", .int(Int64(use.used))), ("capacity", .int(Int64(use.capacity)))])
             }
         case "counters":

@@ -37,8 +37,8 @@ enum VMHarness {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
         defer { try? out.close(); try? err.close() }
 
@@ -68,5 +68,29 @@ enum VMHarness {
         if run.status == skipStatus {
             try Test.cancel("the test VM cannot run here: \(run.skipReason)")
         }
+    }
+
+    /// True when the project's debug `tools` are built; records an issue naming the first
+    /// one that is not.
+    static func requireBinaries(_ tools: [String]) -> Bool {
+        for tool in tools {
+            let path = debugBinaries.appendingPathComponent(tool).path
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                Issue.record("\(path) is not built; run `swift build` first")
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Expects a guest suite's run to end with status 0 and to print `PASS name` for every
+    /// one of `checks`; records each `FAIL` line, and the output when the run failed.
+    static func expectPassed(_ run: Run, _ checks: [String], suite: String) {
+        print("VM \(suite) suite: \(String(format: "%.1f", run.seconds)) s, status \(run.status)")
+        #expect(run.status == 0, "the guest script failed (status \(run.status))")
+        let lines = Set(run.lines.map(String.init))
+        for check in checks { #expect(lines.contains("PASS \(check)"), "no PASS \(check)") }
+        for failed in run.lines where failed.hasPrefix("FAIL ") { Issue.record("\(failed)") }
+        if run.status != 0 { Issue.record("guest output:\n\(run.output)\nharness:\n\(run.error)") }
     }
 }

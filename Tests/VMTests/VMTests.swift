@@ -15,25 +15,10 @@ struct VMTests {
 
     @Test("VLAN-aware bridge end to end in the VM: access and trunk ports through the chip, VLANs isolated, bridge vlan changes reach the chip, 802.1ad")
     func vlanBridge() throws {
-        for tool in ["hoistd", "hoist"] {
-            let path = VMHarness.debugBinaries.appendingPathComponent(tool).path
-            guard FileManager.default.isExecutableFile(atPath: path) else {
-                Issue.record("\(path) is not built; run `swift build` first")
-                return
-            }
-        }
+        guard VMHarness.requireBinaries(["hoistd", "hoist"]) else { return }
         let run = try VMHarness.run(["run", "--timeout", "400", "Tests/VM/vlan-bridge.sh"])
         try VMHarness.skipIfUnavailable(run)
-        print("VM VLAN suite: \(String(format: "%.1f", run.seconds)) s, status \(run.status)")
-        #expect(run.status == 0, "the guest script failed (status \(run.status))")
-        let lines = Set(run.lines.map(String.init))
-        for check in Self.vlanChecks {
-            #expect(lines.contains("PASS \(check)"), "no PASS \(check)")
-        }
-        for failed in run.lines where failed.hasPrefix("FAIL ") {
-            Issue.record("\(failed)")
-        }
-        if run.status != 0 { Issue.record("guest output:\n\(run.output)\nharness:\n\(run.error)") }
+        VMHarness.expectPassed(run, Self.vlanChecks, suite: "VLAN")
     }
 
     @Test("a missing kernel is a clear harness failure, at once")
