@@ -73,6 +73,7 @@ public final class SwitchDaemon {
     public func start() throws -> StartSummary {
         let held = driver.readBack()
         engine.reconcile(with: held)
+        stages.preferGroupIDs(from: held)
         submit(try mirror.start())
         let heldByKey = Dictionary(held.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         let differing = engine.pendingKeys.sorted { ($0.rank, $0.description) < ($1.rank, $1.description) }

@@ -7,6 +7,13 @@ import SwitchModel
 /// nexthop object that uses it; a synthesized group by every route with the same inline
 /// multipath member list (`RTA_MULTIPATH`). Users hold 4-byte handles, which stay valid
 /// while they hold them; a group holds one reference on each of its members.
+///
+/// A synthesized group's id is a function of its (sorted) member list, never of the
+/// order groups were made in: `synthesizedBase` + a stable 31-bit hash of the members,
+/// the next free id on a collision. Ids the hardware already holds for a member list
+/// (`preferGroupIDs`, from a restart's read-back) win over the hash, so a restarted
+/// daemon names every group as the chip does — whatever order routes arrive in, and
+/// even when two member lists collide.
 struct NexthopRegistry: Sendable {
     private struct Entry: Sendable {
         var nexthop: HardwareNexthop
@@ -14,6 +21,7 @@ struct NexthopRegistry: Sendable {
     }
 
     private struct Group: Sendable {
+        var id: NexthopGroupID
         var members: [HardwareNexthopGroup.Member]
         var handles: [UInt32]
         var uses: Int
@@ -25,6 +33,11 @@ struct NexthopRegistry: Sendable {
     private var groups: [Group] = []
     private var groupHandles: [[HardwareNexthopGroup.Member]: UInt32] = [:]
     private var freeGroups: [UInt32] = []
+    /// Synthesized group ids in use.
+    private var groupIDsInUse: Set<UInt32> = []
+    /// Ids the hardware holds for member lists (a restart's read-back), and those ids.
+    private var preferredIDs: [[HardwareNexthopGroup.Member]: NexthopGroupID] = [:]
+    private var reservedIDs: Set<UInt32> = []
 
     func nexthop(_ h: UInt32) -> HardwareNexthop { entries[Int(h)].nexthop }
     func uses(_ h: UInt32) -> Int { entries[Int(h)].uses }
@@ -64,9 +77,51 @@ struct NexthopRegistry: Sendable {
 
     // MARK: Synthesized groups
 
-    /// The group's id: `NexthopGroupID.synthesizedBase + index`.
-    static func groupID(_ index: UInt32) -> NexthopGroupID {
-        NexthopGroupID(rawValue: NexthopGroupID.synthesizedBase + index)
+    /// The id of group handle `g`.
+    func groupID(_ g: UInt32) -> NexthopGroupID { groups[Int(g)].id }
+
+    /// The id a member list hashes to: `synthesizedBase` + 31 bits of FNV-1a over each
+    /// member's router interface, gateway and weight, finalized by a SplitMix64 round —
+    /// stable across processes and builds (Swift's `Hasher` is seeded per process).
+    static func hashedID(_ members: [HardwareNexthopGroup.Member]) -> UInt32 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ v: UInt64, bytes: Int) {
+            for i in 0..<bytes {
+                h ^= (v >> (8 * UInt64(i))) & 0xFF
+                h &*= 0x0000_0100_0000_01B3
+            }
+        }
+        for m in members {
+            mix(UInt64(m.nexthop.rif.rawValue), bytes: 4)
+            mix(m.nexthop.gateway.high, bytes: 8)
+            mix(m.nexthop.gateway.low, bytes: 8)
+            mix(UInt64(m.weight), bytes: 2)
+        }
+        var mixer = SplitMix64(seed: h)   // one finalizing round spreads FNV's low-entropy high bits
+        let z = mixer.next()
+        return NexthopGroupID.synthesizedBase | UInt32(truncatingIfNeeded: z >> 32) & ~NexthopGroupID.synthesizedBase
+    }
+
+    /// Remembers the ids the hardware holds for synthesized groups, so the groups made
+    /// for the same member lists get them back.
+    mutating func preferGroupIDs(_ held: [HardwareNexthopGroup]) {
+        for g in held where g.id.rawValue >= NexthopGroupID.synthesizedBase && preferredIDs[g.members] == nil {
+            guard !reservedIDs.contains(g.id.rawValue) else { continue }
+            preferredIDs[g.members] = g.id
+            reservedIDs.insert(g.id.rawValue)
+        }
+    }
+
+    /// The id for a new group of `members`: the one the hardware holds for them, else
+    /// their hash, probing upwards past ids in use or held for other member lists.
+    private func allocateID(_ members: [HardwareNexthopGroup.Member]) -> NexthopGroupID {
+        if let id = preferredIDs[members], !groupIDsInUse.contains(id.rawValue) { return id }
+        let base = NexthopGroupID.synthesizedBase
+        var raw = Self.hashedID(members)
+        while groupIDsInUse.contains(raw) || reservedIDs.contains(raw) {
+            raw = base | (raw &+ 1) & ~base
+        }
+        return NexthopGroupID(rawValue: raw)
     }
 
     func members(ofGroup g: UInt32) -> [HardwareNexthopGroup.Member] { groups[Int(g)].members }
@@ -81,7 +136,9 @@ struct NexthopRegistry: Sendable {
     /// Makes a group with one reference; its members must already be retained (their
     /// handles are given, in member order).
     mutating func makeGroup(_ members: [HardwareNexthopGroup.Member], handles memberHandles: [UInt32]) -> UInt32 {
-        let group = Group(members: members, handles: memberHandles, uses: 1)
+        let id = allocateID(members)
+        groupIDsInUse.insert(id.rawValue)
+        let group = Group(id: id, members: members, handles: memberHandles, uses: 1)
         let g: UInt32
         if let free = freeGroups.popLast() {
             g = free
@@ -100,6 +157,7 @@ struct NexthopRegistry: Sendable {
         groups[Int(g)].uses -= 1
         guard groups[Int(g)].uses == 0 else { return nil }
         groupHandles[groups[Int(g)].members] = nil
+        groupIDsInUse.remove(groups[Int(g)].id.rawValue)
         freeGroups.append(g)
         return groups[Int(g)].handles
     }

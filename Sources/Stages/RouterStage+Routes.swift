@@ -167,7 +167,7 @@ extension RouterStage {
             if let link = registry.members(ofGroup: g).lazy.compactMap({ through($0.nexthop.rif) }).first {
                 return trap(Self.noRouterInterface(link, in: topology))
             }
-            return DesiredObject(route(.group(NexthopRegistry.groupID(g))))
+            return DesiredObject(route(.group(registry.groupID(g))))
         case .object(let id):
             switch ctx.classes[id] ?? .group {
             case .group: return DesiredObject(route(.group(NexthopGroupID(rawValue: id))))

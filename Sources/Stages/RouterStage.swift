@@ -111,7 +111,7 @@ struct RouterStage: Sendable {
                 sink.change(.nexthop(registry.nexthop(h)), from: nexthopObject(h, in: before), to: nexthopObject(h, in: context))
             }
             for g in registry.groups(through: rif) {
-                sink.change(.nexthopGroup(NexthopRegistry.groupID(g)),
+                sink.change(.nexthopGroup(registry.groupID(g)),
                             from: groupObject(g, in: before), to: groupObject(g, in: context))
             }
             var ids = Set(objects.values.filter { $0.interface == link }.map(\.id))
@@ -169,7 +169,7 @@ struct RouterStage: Sendable {
         let members = registry.members(ofGroup: g)
         guard registry.groupUses(g) > 0,
               members.allSatisfy({ c.routable.contains(IfIndex(rawValue: $0.nexthop.rif.rawValue)) }) else { return nil }
-        return DesiredObject(.nexthopGroup(HardwareNexthopGroup(id: NexthopRegistry.groupID(g), members: members)))
+        return DesiredObject(.nexthopGroup(HardwareNexthopGroup(id: registry.groupID(g), members: members)))
     }
 
     mutating func retain(_ nexthop: HardwareNexthop, into sink: inout ChangeSink) -> UInt32 {
@@ -190,14 +190,14 @@ struct RouterStage: Sendable {
         }
         let handles = members.map { retain($0.nexthop, into: &sink) }
         let g = registry.makeGroup(members, handles: handles)
-        sink.change(.nexthopGroup(NexthopRegistry.groupID(g)), from: nil, to: groupObject(g, in: context))
+        sink.change(.nexthopGroup(registry.groupID(g)), from: nil, to: groupObject(g, in: context))
         return g
     }
 
     mutating func releaseGroup(_ g: UInt32, into sink: inout ChangeSink) {
         let old = groupObject(g, in: context)
         guard let handles = registry.releaseGroup(g) else { return }
-        sink.change(.nexthopGroup(NexthopRegistry.groupID(g)), from: old, to: nil)
+        sink.change(.nexthopGroup(registry.groupID(g)), from: old, to: nil)
         for h in handles { release(h, into: &sink) }
     }
 }

@@ -41,6 +41,13 @@ public struct StagePipeline: Sendable {
         router = RouterStage(features: capabilities.features, maxECMPWidth: capabilities.maxECMPWidth)
     }
 
+    /// Takes the ids of the synthesized ECMP groups the hardware holds (a restart's
+    /// read-back) as the ids for the same member lists, so a restarted daemon renames no
+    /// group. Call before the first `apply`; other objects are ignored.
+    public mutating func preferGroupIDs(from held: [HardwareObject]) {
+        router.registry.preferGroupIDs(held.compactMap { if case .nexthopGroup(let g) = $0 { g } else { nil } })
+    }
+
     /// Applies a batch of mirror deltas, in order, and returns the desired-state changes.
     /// Each key appears at most once, with its last change; the engine orders by
     /// dependency. A `.remove` is only returned for a key set by an earlier batch.

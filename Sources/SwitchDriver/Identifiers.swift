@@ -80,7 +80,8 @@ public struct RouterInterfaceID: RawRepresentable, Hashable, Comparable, Sendabl
 }
 
 /// An ECMP group. Kernel nexthop groups keep their kernel id; groups made for routes with
-/// inline multipath nexthops get ids from the stage (at or above `synthesizedBase`).
+/// inline multipath nexthops get ids from the stage (at or above `synthesizedBase`, from a
+/// stable hash of the member list; shown in hex: `ecmp group #3fa2c1d0`).
 ///
 /// The kernel counterpart is a nexthop object with `NHA_GROUP`, or `RTA_MULTIPATH`.
 public struct NexthopGroupID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByIntegerLiteral {
@@ -89,7 +90,7 @@ public struct NexthopGroupID: RawRepresentable, Hashable, Comparable, Sendable, 
     public init(integerLiteral value: UInt32) { self.rawValue = value }
     public static let synthesizedBase: UInt32 = 0x8000_0000
     public var description: String {
-        rawValue >= Self.synthesizedBase ? "ecmp group #\(rawValue - Self.synthesizedBase)" : "nexthop group \(rawValue)"
+        rawValue >= Self.synthesizedBase ? "ecmp group #" + String(rawValue - Self.synthesizedBase, radix: 16) : "nexthop group \(rawValue)"
     }
     public static func < (a: NexthopGroupID, b: NexthopGroupID) -> Bool { a.rawValue < b.rawValue }
 }
