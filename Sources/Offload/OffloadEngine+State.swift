@@ -64,8 +64,8 @@ extension OffloadEngine {
     }
 
     /// Why an object in hardware still sends traffic to the CPU, through its soft
-    /// dependencies: a nexthop without its neighbour, a group whose members all lack one,
-    /// a route through either.
+    /// dependencies: a nexthop without its neighbour, a group with a member that lacks one
+    /// (all its traffic, or the flows hashed to that member), a route through either.
     func cpuDependency(of object: HardwareObject, depth: Int) -> String? {
         guard depth < 4 else { return nil }
         switch object {
@@ -73,10 +73,19 @@ extension OffloadEngine {
             let neighbor = HardwareKey.neighbor(nh.rif, nh.gateway)
             return isInHardware(neighbor) ? nil : "\(neighbor) unresolved"
         case .nexthopGroup(let g):
-            let reasons = g.members.compactMap { cpuDependency(of: .nexthop($0.nexthop), depth: depth + 1) }
-            guard !g.members.isEmpty, reasons.count == g.members.count else { return nil }
-            return reasons.count == 1 ? "nexthop \(g.members[0].nexthop.gateway) → " + reasons[0]
-                : "all \(reasons.count) members unresolved"
+            // The chip hashes each flow to one member; a member without its neighbour
+            // traps the flows hashed to it (the kernel resolves it and forwards them), so
+            // the group — and every route through it — is trapped while any member is.
+            let unresolved = g.members.compactMap { m in
+                cpuDependency(of: .nexthop(m.nexthop), depth: depth + 1).map { "nexthop \(m.nexthop.gateway) → " + $0 }
+            }
+            guard !unresolved.isEmpty else { return nil }
+            if unresolved.count == g.members.count {
+                return unresolved.count == 1 ? unresolved[0] : "all \(unresolved.count) members unresolved"
+            }
+            let which = unresolved.count == 1 ? unresolved[0]
+                : "\(unresolved.count) of \(g.members.count) members unresolved (" + unresolved.joined(separator: "; ") + ")"
+            return which + (unresolved.count == 1 ? ": flows hashed to it go to the CPU" : ": flows hashed to them go to the CPU")
         case .route(let r):
             switch r.action {
             case .nexthop(let nh):
