@@ -24,6 +24,9 @@ public struct ControlRequest: Equatable, Sendable {
         /// Keep the connection open and receive one line per offload-state change of the
         /// objects `object` names (a `hoist show` kind, or "" for all).
         case watch
+        /// Run one full audit (kernel ↔ hoistd ↔ chip) and answer with a summary object
+        /// and one object per difference; `object` "repair" also repairs what differs.
+        case audit
     }
     public var command: Command
     public var object: String

@@ -34,6 +34,14 @@ public final class SwitchDaemon {
     public let engine: OffloadEngine
     public let driver: any SwitchDriver
     public private(set) var statistics = Statistics()
+    /// The continuous audit's pacing (`SwitchDaemon+Audit.swift`) and what it found.
+    public var auditSettings = AuditSettings()
+    public internal(set) var auditStatistics = AuditStatistics()
+    /// Called with a summary line when an audit pass found drift, for logging.
+    public var onAuditDrift: ((String) -> Void)?
+    var auditPassStarted: UInt64?
+    var auditPassDrift: [Drift] = []
+    var auditReadBackSeconds = 0.0
     /// Called with each write-back the kernel refused, for logging.
     public var onWriteBackFailure: ((String) -> Void)?
 
@@ -89,6 +97,7 @@ public final class SwitchDaemon {
         if let deltas = try mirror.poll(timeoutMilliseconds: timeoutMilliseconds) { apply(deltas) }
         if engine.hasWork { engine.run() }
         handle(driver.pollEvents(limit: 4096))
+        auditStep()
     }
 
     func apply(_ deltas: [MirrorDelta]) {

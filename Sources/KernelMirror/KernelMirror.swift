@@ -218,6 +218,10 @@ public final class KernelMirror {
         tables.nexthops = fresh.nexthops
     }
 
+    /// A fresh dump of everything the mirror holds, into new tables; the mirror itself is
+    /// not changed (the audit compares the two).
+    public func dumpTables() throws -> MirrorTables { try dumpAll() }
+
     private func dumpAll() throws -> MirrorTables {
         var fresh = MirrorTables()
         try dump([.links, .bridgePorts, .fdb, .mdb, .addresses, .nexthops, .routes, .neighbors], into: &fresh)

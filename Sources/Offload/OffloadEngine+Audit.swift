@@ -17,6 +17,15 @@ public enum Drift: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// `missing`, `unexpected` or `changed`.
+    public var kind: String {
+        switch self {
+        case .missing: "missing"
+        case .unexpected: "unexpected"
+        case .changed: "changed"
+        }
+    }
+
     public var description: String {
         switch self {
         case .missing(let o): "missing in hardware: \(o)"
@@ -35,14 +44,59 @@ extension OffloadEngine {
         var drift: [Drift] = []
         for (key, e) in entries {
             guard let programmed = e.programmed else { continue }
-            if let actual = hardware.removeValue(forKey: key) {
-                if actual != programmed { drift.append(.changed(expected: programmed, actual: actual)) }
-            } else {
-                drift.append(.missing(programmed))
-            }
+            if let d = Self.compare(programmed: programmed, actual: hardware.removeValue(forKey: key)) { drift.append(d) }
         }
         for (_, object) in hardware { drift.append(.unexpected(object)) }
         return drift.sorted { ($0.key.rank, $0.description) < ($1.key.rank, $1.description) }
+    }
+
+    /// Compares one programmed/held pair; nil when they agree.
+    static func compare(programmed: HardwareObject?, actual: HardwareObject?) -> Drift? {
+        switch (programmed, actual) {
+        case (nil, nil): nil
+        case (let p?, nil): .missing(p)
+        case (nil, let a?): .unexpected(a)
+        case (let p?, let a?): p == a ? nil : .changed(expected: p, actual: a)
+        }
+    }
+
+    // MARK: Audit in slices
+
+    /// Starts a sliced audit pass (`auditSlice`): the driver's read-back is the hardware
+    /// snapshot, and the keys to visit are the snapshot's and those the engine programmed.
+    /// Returns the number of keys to visit. A pass already under way is dropped.
+    @discardableResult
+    public func beginAudit() -> Int {
+        var hardware: [HardwareKey: HardwareObject] = [:]
+        let held = driver.readBack()
+        hardware.reserveCapacity(held.count)
+        for object in held { hardware[object.key] = object }
+        var keys = Array(hardware.keys)
+        keys.reserveCapacity(hardware.count + entries.count / 8)
+        for (key, e) in entries where e.programmed != nil && hardware[key] == nil { keys.append(key) }
+        auditPass = AuditPass(hardware: hardware, keys: keys)
+        return keys.count
+    }
+
+    /// True while a pass started by `beginAudit()` has keys left to visit.
+    public var auditInProgress: Bool { auditPass != nil }
+
+    /// Visits up to `budget` keys of the pass under way and returns their drift. Keys the
+    /// engine changed since the snapshot are skipped (the snapshot is older than what the
+    /// engine knows; the next pass sees them). The pass ends when every key was visited.
+    public func auditSlice(budget: Int) -> [Drift] {
+        guard var pass = auditPass else { return [] }
+        auditPass = nil   // `store` below must not record into the pass being read
+        var drift: [Drift] = []
+        let end = min(pass.next + budget, pass.keys.count)
+        while pass.next < end {
+            let key = pass.keys[pass.next]
+            pass.next += 1
+            if pass.touched.contains(key) { continue }
+            if let d = Self.compare(programmed: entries[key]?.programmed, actual: pass.hardware[key]) { drift.append(d) }
+        }
+        if pass.next < pass.keys.count { auditPass = pass }
+        return drift
     }
 
     /// Takes the hardware's word for the drifted objects and schedules the next `run()` to
@@ -100,4 +154,13 @@ extension OffloadEngine {
             store(key, e)
         }
     }
+}
+
+/// A sliced audit pass: the hardware snapshot, the keys to visit, how far it got, and the
+/// keys the engine changed since the snapshot (skipped).
+struct AuditPass {
+    var hardware: [HardwareKey: HardwareObject]
+    var keys: [HardwareKey]
+    var next = 0
+    var touched: Set<HardwareKey> = []
 }

@@ -30,6 +30,28 @@ extension OffloadEngine {
     /// The object a stage wants under `key`, if any.
     public func desiredObject(_ key: HardwareKey) -> HardwareObject? { entries[key]?.desired?.object }
 
+    /// Everything the stages want, as they submitted it (the audit compares it with a
+    /// fresh evaluation of the kernel mirror).
+    public func desiredObjects() -> [HardwareKey: DesiredObject] {
+        var out: [HardwareKey: DesiredObject] = [:]
+        out.reserveCapacity(entries.count)
+        for (key, e) in entries { if let d = e.desired { out[key] = d } }
+        return out
+    }
+
+    /// True when the hardware holds for `key` what the engine means it to: the desired
+    /// object, its trap stand-in, or nothing for an object that is not desired or stays on
+    /// the CPU — after `repair(_:)` and `run()`, whether the drift is gone.
+    public func isSettled(_ key: HardwareKey) -> Bool {
+        guard let e = entries[key] else { return true }
+        switch e.status {
+        case .programmed: return e.programmed == e.desired?.object
+        case .blocked(_, let fallback): return fallback ? e.programmed != nil : e.programmed == nil
+        case .cpuOnly: return e.programmed == nil
+        case .pending, .failed: return e.desired == nil && e.programmed == nil
+        }
+    }
+
     /// Every desired object and its state, in key order of rank (for `hoist show`).
     public func states() -> [(key: HardwareKey, object: HardwareObject, state: OffloadState)] {
         var out: [(HardwareKey, HardwareObject, OffloadState)] = []

@@ -78,6 +78,8 @@ public final class OffloadEngine {
     var changed: Set<HardwareKey> = []
     /// This run programmed a route while routes of its table are failed for space.
     var routesProgrammedBesideFailures = false
+    /// The sliced audit pass under way (`beginAudit`), if any.
+    var auditPass: AuditPass?
 
     public init(driver: any SwitchDriver, configuration: Configuration = Configuration()) {
         self.driver = driver
@@ -406,6 +408,7 @@ public final class OffloadEngine {
     func store(_ key: HardwareKey, _ entry: Entry?) {
         entries[key] = entry
         changed.insert(key)
+        auditPass?.touched.insert(key)
     }
 
     /// True when the object is in hardware in a form its dependents can use (not a

@@ -57,10 +57,18 @@ struct Hoistd: ParsableCommand {
     @Option(help: "The control socket `hoist show` and `hoist why` talk to (mode 0660).")
     var socket: String = ControlProtocol.defaultSocketPath
 
+    @Option(name: .customLong("audit-interval"),
+            help: "Seconds between the starts of two continuous audit passes (chip read-back against what hoistd programmed; drift is repaired); 0 turns it off (default 10 for the emulated chip, off for the observer drivers switchdev and sriov).")
+    var auditInterval: Double?
+
+    @Option(name: .customLong("audit-slice"), help: "Objects the continuous audit compares per loop iteration.")
+    var auditSlice: Int = 4096
+
     @Flag(help: "On exit, print every object's offload state and the table occupancy.")
     var report = false
 
     func validate() throws {
+        guard (auditInterval ?? 0) >= 0, auditSlice > 0 else { throw ValidationError("--audit-interval must be >= 0 and --audit-slice > 0") }
         if let logLevel, ServiceLogging.level(logLevel) == nil {
             throw ValidationError("unknown log level '\(logLevel)'; one of: \(ServiceLogging.levels.joined(separator: ", "))")
         }
@@ -129,6 +137,9 @@ struct Hoistd: ParsableCommand {
         }
         let daemon = try SwitchDaemon(namespace: namespace, driver: driver)
         daemon.onWriteBackFailure = { logger.warning("\($0)") }
+        daemon.auditSettings.interval = auditInterval ?? (self.driver == "emulated" ? 10 : 0)
+        daemon.auditSettings.sliceBudget = auditSlice
+        daemon.onAuditDrift = { logger.warning("\($0)") }
         let summary = try daemon.start()
         logger.info("reconciled with the chip: \(summary)")
         for d in summary.differing {

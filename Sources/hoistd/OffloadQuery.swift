@@ -13,7 +13,7 @@ struct OffloadQuery {
 
     /// What `hoist show` knows, in the order `hoist show --help` lists them.
     static let objects = ["ports", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors",
-                          "resources", "counters", "traps", "vfs"]
+                          "resources", "counters", "traps", "vfs", "audit"]
 
     func handle(_ request: ControlRequest) -> ControlResponse {
         switch request.command {
@@ -27,6 +27,15 @@ struct OffloadQuery {
                 return .error("unknown object '\(request.object)'; one of: \(Self.objects.joined(separator: ", "))")
             }
             return .watching
+        case .audit:
+            guard request.object.isEmpty || request.object == "repair" else {
+                return .error("audit takes no object, or \"repair\"")
+            }
+            do {
+                return .objects(try audit(repair: request.object == "repair"))
+            } catch {
+                return .error("audit: \(error)")
+            }
         case .why:
             let wanted = request.object.trimmingCharacters(in: .whitespaces)
             let states = daemon.engine.states()
@@ -52,6 +61,13 @@ struct OffloadQuery {
 
     func show(_ kind: String) -> [JSONValue] {
         switch kind {
+        case "audit":
+            let a = daemon.auditStatistics
+            return [.object([("object", .string("audit")), ("interval_ms", .int(Int64(daemon.auditSettings.interval * 1000))),
+                             ("slice", .int(Int64(daemon.auditSettings.sliceBudget))), ("passes", .int(Int64(a.passes))),
+                             ("checked", .int(Int64(a.checked))), ("drift_found", .int(Int64(a.driftFound))),
+                             ("drift_repaired", .int(Int64(a.driftRepaired))), ("last_pass_drift", .int(Int64(a.lastPassDrift))),
+                             ("on_demand", .int(Int64(a.onDemand))), ("on_demand_drift", .int(Int64(a.onDemandDrift)))])]
         case "resources":
             // An observer's hardware is programmed by the kernel's driver: its own counters
             // (devlink occupancy and size) are the truth, not what the engine accepted.
@@ -78,6 +94,21 @@ struct OffloadQuery {
             return daemon.engine.states().filter { Self.kind(of: $0.key) == kind || (kind == "stp" && Self.kind(of: $0.key) == "ports") }
                 .map { row($0.key, $0.object, $0.state, stp: kind == "stp") }
         }
+    }
+
+    /// `hoist audit`: a summary object, then one object per difference.
+    func audit(repair: Bool) throws -> [JSONValue] {
+        let r = try daemon.auditNow(repair: repair)
+        var out: [JSONValue] = [.object([("object", .string("audit")), ("drift", .int(Int64(r.findings.count))),
+                                         ("kernel_objects", .int(Int64(r.kernelObjects))), ("desired_objects", .int(Int64(r.desiredObjects))),
+                                         ("chip_objects", .int(Int64(r.chipObjects))), ("repaired", .bool(r.repaired))])]
+        for f in r.findings {
+            var fields: [(String, JSONValue)] = [("object", .string(f.object)), ("side", .string(f.side)), ("drift", .string(f.kind))]
+            if let e = f.expected { fields.append(("expected", .string(e))) }
+            if let found = f.found { fields.append(("found", .string(found))) }
+            out.append(.object(fields))
+        }
+        return out
     }
 
     /// MACs the hardware learned itself and the kernel holds for it (`extern_learn

@@ -14,7 +14,7 @@ final class ChipRig {
     let chip: Process
     var daemon: Process
 
-    init(_ label: String) throws {
+    init(_ label: String, daemonArgs: [String] = []) throws {
         for tool in ["hoistd", "hoist-asic", "hoist"] {
             try #require(FileManager.default.isExecutableFile(atPath: HoistdCLITests.binaries.appendingPathComponent(tool).path),
                          "\(tool) is not built; run `swift build` first")
@@ -33,7 +33,7 @@ final class ChipRig {
         chip = try ChipRestartTests.launch("hoist-asic", ["-n", sw.name, "--wire-netns", wires.name, "--port", "1=fp1", "--port", "2=fp2",
                                                           "--port", "3=fp3", "--socket", chipSocket], log: "/dev/null")
         ChipRestartTests.waitFor(chipSocket)
-        daemon = try Self.startDaemon(chipSocket, sw, control, daemonLog, [])
+        daemon = try Self.startDaemon(chipSocket, sw, control, daemonLog, daemonArgs)
     }
 
     static func startDaemon(_ chip: String, _ sw: TestNamespace, _ control: String, _ log: String, _ extra: [String]) throws -> Process {
