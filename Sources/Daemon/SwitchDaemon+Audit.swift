@@ -70,9 +70,8 @@ extension SwitchDaemon {
             if !engine.auditInProgress { finishAuditPass() }
             return
         }
-        let before = engine.auditInProgress
+        auditStatistics.checked += min(auditSettings.sliceBudget, engine.auditRemaining)
         let drift = engine.auditSlice(budget: auditSettings.sliceBudget)
-        auditStatistics.checked += auditSettings.sliceBudget
         if !drift.isEmpty {
             auditStatistics.driftFound += drift.count
             auditPassDrift += drift
@@ -80,7 +79,7 @@ extension SwitchDaemon {
             engine.run()
             auditStatistics.driftRepaired += drift.filter { engine.isSettled($0.key) }.count
         }
-        if before, !engine.auditInProgress { finishAuditPass() }
+        if !engine.auditInProgress { finishAuditPass() }
     }
 
     private func finishAuditPass() {

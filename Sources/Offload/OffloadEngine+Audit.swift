@@ -81,6 +81,9 @@ extension OffloadEngine {
     /// True while a pass started by `beginAudit()` has keys left to visit.
     public var auditInProgress: Bool { auditPass != nil }
 
+    /// Keys the pass under way has yet to visit.
+    public var auditRemaining: Int { auditPass.map { $0.keys.count - $0.next } ?? 0 }
+
     /// Visits up to `budget` keys of the pass under way and returns their drift. Keys the
     /// engine changed since the snapshot are skipped (the snapshot is older than what the
     /// engine knows; the next pass sees them). The pass ends when every key was visited.

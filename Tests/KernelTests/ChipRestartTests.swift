@@ -125,6 +125,9 @@ struct ChipRestartTests {
                 "the restart applied \(after.sets - before.sets) sets and \(after.removes - before.removes) removes")
         let ports = try HoistdCLITests.run("hoist", ["show", "ports", "--json", "--socket", control])
         #expect(ports.status == 0 && ports.output.components(separatedBy: "\"offloaded\"").count - 1 == 2, "\(ports.output) \(ports.error)")
+        // Kernel (with the chip-learned MACs written back), hoistd and chip agree.
+        let audit = try HoistdCLITests.run("hoist", ["audit", "--socket", control])
+        #expect(audit.status == 0 && audit.output.contains("no drift"), "\(audit.output) \(audit.error)")
 
         // And it drives the chip again: a static FDB entry reaches it.
         _ = try sw.bridge("fdb add 02:00:00:00:00:99 dev swp2 master static")
