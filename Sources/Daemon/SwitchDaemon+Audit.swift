@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import KernelMirror
 import Offload
@@ -9,7 +10,9 @@ import SwitchModel
 ///
 /// - **Continuously** (`auditStep`, once per loop iteration), the chip side: a pass takes
 ///   one read-back of the hardware and compares it with what the engine programmed, at
-///   most `sliceBudget` keys per iteration, so offload never waits for more than one slice.
+///   most `sliceBudget` keys per iteration, so offload never waits for more than one slice;
+///   with an `auditReader` (hoistd over the chip link: a second connection) the read-back
+///   itself runs on another thread, keys the engine changes meanwhile being skipped.
 ///   What differs is repaired through the engine (`repair`, then `run`) and counted; a
 ///   pass that found drift logs one summary line. A pass starts every `interval` seconds,
 ///   or every 20 read-back times when that is longer: the read-back is the one step that
@@ -44,6 +47,8 @@ extension SwitchDaemon {
         /// On-demand audits (`hoist audit`) and the drift they reported.
         public var onDemand = 0
         public var onDemandDrift = 0
+        /// Background read-backs that failed (the pass was dropped).
+        public var readFailures = 0
         public init() {}
     }
 
@@ -57,15 +62,33 @@ extension SwitchDaemon {
     func auditStep() {
         guard auditSettings.interval > 0 else { return }
         let now = Self.monotonicNanoseconds()
+        if let reading = auditReading {
+            guard let result = reading.take() else { return }   // still reading
+            auditReading = nil
+            auditReadBackSeconds = Double(now - (auditPassStarted ?? now)) / 1e9
+            guard let hardware = result else {
+                auditStatistics.readFailures += 1
+                engine.cancelAudit()
+                return
+            }
+            engine.loadAudit(hardware)
+            if !engine.auditInProgress { finishAuditPass() }
+            return
+        }
         if !engine.auditInProgress {
             if let started = auditPassStarted, Double(now - started) / 1e9 < max(auditSettings.interval, auditReadBackSeconds * 20) {
                 return
             }
             auditPassStarted = now
             auditPassDrift = []
+            if let reader = auditReader {
+                engine.markAudit()
+                auditReading = BackgroundReadBack(reader)
+                return
+            }
             engine.beginAudit()
-            // The read-back is the one step that is not sliced: passes are spaced so it
-            // takes at most 5 % of the loop's time.
+            // Read in line: passes are spaced so the read-back takes at most 5 % of the
+            // loop's time.
             auditReadBackSeconds = Double(Self.monotonicNanoseconds() - now) / 1e9
             if !engine.auditInProgress { finishAuditPass() }
             return
@@ -244,4 +267,20 @@ extension SwitchDaemon {
         case .neighbor(let c): return describe(c)
         }
     }
+}
+
+/// One read-back for the continuous audit, on a background thread.
+final class BackgroundReadBack: @unchecked Sendable {
+    private let lock = DispatchQueue(label: "hoist.audit.readback")
+    private var result: [HardwareKey: HardwareObject]??
+
+    init(_ read: @escaping @Sendable () -> [HardwareObject]?) {
+        DispatchQueue.global().async { [self] in
+            let snapshot = read().map(OffloadEngine.snapshot)
+            lock.sync { result = .some(snapshot) }
+        }
+    }
+
+    /// Nil while reading; then the snapshot, or `.some(nil)` when the read failed.
+    func take() -> [HardwareKey: HardwareObject]?? { lock.sync { result } }
 }

@@ -42,6 +42,11 @@ public final class SwitchDaemon {
     var auditPassStarted: UInt64?
     var auditPassDrift: [Drift] = []
     var auditReadBackSeconds = 0.0
+    /// Reads the hardware for the continuous audit on another thread through a
+    /// connection of its own (hoistd: a second chip-link connection), so the loop never
+    /// waits for a read-back; nil when the read failed. Without it the loop reads in line.
+    public var auditReader: (@Sendable () -> [HardwareObject]?)?
+    var auditReading: BackgroundReadBack?
     /// Called with each write-back the kernel refused, for logging.
     public var onWriteBackFailure: ((String) -> Void)?
 

@@ -62,33 +62,59 @@ extension OffloadEngine {
 
     // MARK: Audit in slices
 
-    /// Starts a sliced audit pass (`auditSlice`): the driver's read-back is the hardware
-    /// snapshot, and the keys to visit are the snapshot's and those the engine programmed.
+    /// Starts a sliced audit pass (`auditSlice`) on the driver's read-back, taken now.
     /// Returns the number of keys to visit. A pass already under way is dropped.
     @discardableResult
     public func beginAudit() -> Int {
-        var hardware: [HardwareKey: HardwareObject] = [:]
-        let held = driver.readBack()
-        hardware.reserveCapacity(held.count)
-        for object in held { hardware[object.key] = object }
-        var keys = Array(hardware.keys)
-        keys.reserveCapacity(hardware.count + entries.count / 8)
-        for (key, e) in entries where e.programmed != nil && hardware[key] == nil { keys.append(key) }
-        auditPass = AuditPass(hardware: hardware, keys: keys)
-        return keys.count
+        markAudit()
+        return loadAudit(Self.snapshot(driver.readBack()))
     }
 
-    /// True while a pass started by `beginAudit()` has keys left to visit.
+    /// Starts a pass whose snapshot is read elsewhere (another connection to the hardware,
+    /// on another thread): from now on the engine notes every key it changes, and
+    /// `loadAudit` skips them — the snapshot may be older than what the engine knows.
+    /// A pass already under way is dropped.
+    public func markAudit() {
+        auditPass = AuditPass()
+    }
+
+    /// The hardware snapshot for `loadAudit`, by key (pure: may run on another thread).
+    public static func snapshot(_ held: [HardwareObject]) -> [HardwareKey: HardwareObject] {
+        var hardware: [HardwareKey: HardwareObject] = [:]
+        hardware.reserveCapacity(held.count)
+        for object in held { hardware[object.key] = object }
+        return hardware
+    }
+
+    /// Gives the pass begun by `markAudit` its snapshot, read after the mark; the keys to
+    /// visit are the snapshot's and those the engine programmed. Returns their number.
+    @discardableResult
+    public func loadAudit(_ hardware: [HardwareKey: HardwareObject]) -> Int {
+        var pass = auditPass ?? AuditPass()
+        pass.hardware = hardware
+        pass.keys = Array(hardware.keys)
+        for (key, e) in entries where e.programmed != nil && hardware[key] == nil { pass.keys.append(key) }
+        pass.loaded = true
+        auditPass = pass.keys.isEmpty ? nil : pass
+        return pass.keys.count
+    }
+
+    /// Drops the pass under way (its snapshot could not be read).
+    public func cancelAudit() {
+        auditPass = nil
+    }
+
+    /// True while a pass has keys left to visit (or waits for its snapshot).
     public var auditInProgress: Bool { auditPass != nil }
 
     /// Keys the pass under way has yet to visit.
     public var auditRemaining: Int { auditPass.map { $0.keys.count - $0.next } ?? 0 }
 
     /// Visits up to `budget` keys of the pass under way and returns their drift. Keys the
-    /// engine changed since the snapshot are skipped (the snapshot is older than what the
+    /// engine changed since the pass began are skipped (the snapshot is older than what the
     /// engine knows; the next pass sees them). The pass ends when every key was visited.
     public func auditSlice(budget: Int) -> [Drift] {
-        guard var pass = auditPass else { return [] }
+        guard var pass = auditPass, pass.loaded else { return [] }
         auditPass = nil   // `store` below must not record into the pass being read
         var drift: [Drift] = []
         let end = min(pass.next + budget, pass.keys.count)
@@ -162,8 +188,10 @@ extension OffloadEngine {
 /// A sliced audit pass: the hardware snapshot, the keys to visit, how far it got, and the
 /// keys the engine changed since the snapshot (skipped).
 struct AuditPass {
-    var hardware: [HardwareKey: HardwareObject]
-    var keys: [HardwareKey]
+    var hardware: [HardwareKey: HardwareObject] = [:]
+    var keys: [HardwareKey] = []
     var next = 0
     var touched: Set<HardwareKey> = []
+    /// False until `loadAudit` gave it its snapshot.
+    var loaded = false
 }

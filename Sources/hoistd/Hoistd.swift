@@ -140,6 +140,12 @@ struct Hoistd: ParsableCommand {
         daemon.auditSettings.interval = auditInterval ?? (self.driver == "emulated" ? 10 : 0)
         daemon.auditSettings.sliceBudget = auditSlice
         daemon.onAuditDrift = { logger.warning("\($0)") }
+        if let asic, daemon.auditSettings.interval > 0 {
+            // The continuous audit reads the chip back over a connection of its own, on
+            // another thread, so the loop never waits for it.
+            let reader = AuditConnection(try RemoteChipDriver(path: asic))
+            daemon.auditReader = { reader.readBack() }
+        }
         let summary = try daemon.start()
         logger.info("reconciled with the chip: \(summary)")
         for d in summary.differing {
@@ -185,5 +191,18 @@ struct Hoistd: ParsableCommand {
             logger.info("stopping; the chip keeps forwarding")
         }
         if report { print(OffloadReport(daemon: daemon).text, terminator: "") }
+    }
+}
+
+/// The continuous audit's own chip-link connection, used from one background read at a
+/// time (`SwitchDaemon.auditReader`).
+final class AuditConnection: @unchecked Sendable {
+    let driver: RemoteChipDriver
+    init(_ driver: RemoteChipDriver) { self.driver = driver }
+
+    /// The chip's objects, or nil when the link failed.
+    func readBack() -> [HardwareObject]? {
+        let objects = driver.readBack()
+        return driver.linkFailure == nil ? objects : nil
     }
 }

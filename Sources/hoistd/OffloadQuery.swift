@@ -67,7 +67,8 @@ struct OffloadQuery {
                              ("slice", .int(Int64(daemon.auditSettings.sliceBudget))), ("passes", .int(Int64(a.passes))),
                              ("checked", .int(Int64(a.checked))), ("drift_found", .int(Int64(a.driftFound))),
                              ("drift_repaired", .int(Int64(a.driftRepaired))), ("last_pass_drift", .int(Int64(a.lastPassDrift))),
-                             ("on_demand", .int(Int64(a.onDemand))), ("on_demand_drift", .int(Int64(a.onDemandDrift)))])]
+                             ("on_demand", .int(Int64(a.onDemand))), ("on_demand_drift", .int(Int64(a.onDemandDrift))),
+                             ("read_failures", .int(Int64(a.readFailures)))])]
         case "resources":
             // An observer's hardware is programmed by the kernel's driver: its own counters
             // (devlink occupancy and size) are the truth, not what the engine accepted.

@@ -49,6 +49,29 @@ struct AuditSliceTests {
         #expect(!asic.readBack().contains(.route(extra)))
     }
 
+    @Test("a snapshot read elsewhere after markAudit: keys the engine changed meanwhile are skipped, the rest compared")
+    func markThenLoad() {
+        let asic = EmulatedASIC()
+        let engine = OffloadEngine(driver: asic)
+        engine.submit(sets(f.all + [.route(f.route("10.10.0.0/16")), .route(f.route("10.11.0.0/16"))]))
+        engine.run()
+        engine.markAudit()
+        // Between the mark and the read: the engine changes 10.10/16 (the read sees the new
+        // route), and the chip loses 10.11/16 behind the engine's back.
+        engine.submit(sets([.route(HardwareRoute(prefix: IPPrefix("10.10.0.0/16")!, action: .drop))]))
+        engine.run()
+        _ = asic.apply([.remove(.route(vrf: 254, IPPrefix("10.11.0.0/16")!))])
+        let snapshot = OffloadEngine.snapshot(asic.readBack())
+        // After the read, the engine changes 10.10/16 back: the snapshot is stale for it.
+        engine.submit(sets([.route(f.route("10.10.0.0/16"))]))
+        engine.run()
+        #expect(engine.auditSlice(budget: 100).isEmpty, "no slice before the snapshot is loaded")
+        engine.loadAudit(snapshot)
+        var found: [Drift] = []
+        while engine.auditInProgress { found += engine.auditSlice(budget: 2) }
+        #expect(found == [.missing(.route(f.route("10.11.0.0/16")))])
+    }
+
     @Test("100k routes: one read-back, then slices of 4096 keys; prints what each costs")
     func cost() {
         let asic = EmulatedASIC(profile: .datacenter)
