@@ -193,8 +193,9 @@ extension SwitchDaemon {
         }
 
         // Chip: everything the engine programmed against the read-back.
-        let chip = engine.audit()
-        report.chipObjects = driver.readBack().count
+        let held = driver.readBack()
+        let chip = engine.audit(against: held)
+        report.chipObjects = held.count
         for d in chip {
             switch d {
             case .missing(let o):

@@ -38,9 +38,11 @@ public enum Drift: Hashable, Sendable, CustomStringConvertible {
 extension OffloadEngine {
     /// Compares the driver's read-back with what the engine programmed and returns every
     /// difference. Nothing is changed; `repair(_:)` fixes what `audit()` found.
-    public func audit() -> [Drift] {
-        var hardware: [HardwareKey: HardwareObject] = [:]
-        for object in driver.readBack() { hardware[object.key] = object }
+    public func audit() -> [Drift] { audit(against: driver.readBack()) }
+
+    /// `audit()` against a read-back the caller already has.
+    public func audit(against held: [HardwareObject]) -> [Drift] {
+        var hardware = Self.snapshot(held)
         var drift: [Drift] = []
         for (key, e) in entries {
             guard let programmed = e.programmed else { continue }
