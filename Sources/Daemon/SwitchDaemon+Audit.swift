@@ -25,8 +25,10 @@ import SwitchModel
 extension SwitchDaemon {
     /// How the continuous audit is paced.
     public struct AuditSettings: Sendable, Equatable {
-        /// Seconds from the start of one pass to the start of the next; 0 turns it off.
-        public var interval: Double = 10
+        /// Seconds from the start of one pass to the start of the next (the first starts
+        /// one interval after the loop's first step); 0, the default, turns it off
+        /// (hoistd turns it on: `--audit-interval`).
+        public var interval: Double = 0
         /// Keys compared per loop iteration.
         public var sliceBudget = 4096
         public init() {}
@@ -76,9 +78,11 @@ extension SwitchDaemon {
             return
         }
         if !engine.auditInProgress {
-            if let started = auditPassStarted, Double(now - started) / 1e9 < max(auditSettings.interval, auditReadBackSeconds * 20) {
+            guard let started = auditPassStarted else {
+                auditPassStarted = now
                 return
             }
+            if Double(now - started) / 1e9 < max(auditSettings.interval, auditReadBackSeconds * 20) { return }
             auditPassStarted = now
             auditPassDrift = []
             if let reader = auditReader {
