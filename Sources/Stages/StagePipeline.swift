@@ -73,6 +73,9 @@ public struct StagePipeline: Sendable {
                 }
             }
             settle(keys, pvid ? [v.port] : [], from: before, into: &sink)
+            // A vxlan port losing its PVID keeps its whole bridge on the CPU, and back.
+            let bridgeScope = pvid ? Topology.masterScope(of: v.port, from: before, to: topology) : []
+            if !bridgeScope.isEmpty { settle(bridgeScope, from: before, into: &sink) }
         case .address(let change):
             let before = topology
             topology.apply(change)

@@ -106,6 +106,19 @@ struct Topology: Sendable {
                 scope.formUnion(t.enslaved[index] ?? [])
             }
         }
+        scope.formUnion(masterScope(of: index, from: old, to: new))
+        return scope
+    }
+
+    /// The bridge a link belongs to and its members, when a change of that link (its
+    /// vxlan settings, its PVID) changed the bridge's state in the chip.
+    static func masterScope(of index: IfIndex, from old: Topology, to new: Topology) -> Set<IfIndex> {
+        var scope = Set<IfIndex>()
+        for master in Set([old.bridge(of: index), new.bridge(of: index)].compactMap { $0 })
+        where old.bridgeState(master) != new.bridgeState(master) {
+            scope.insert(master)
+            for t in [old, new] { scope.formUnion(t.enslaved[master] ?? []) }
+        }
         return scope
     }
 
@@ -140,7 +153,43 @@ struct Topology: Sendable {
         if settings.vlanFiltering, !features.contains(.vlanFiltering) {
             return .trapped(settings, reason: "driver does not support VLAN filtering")
         }
+        if let reason = unreachableMemberReason(bridge, vlanFiltering: settings.vlanFiltering) {
+            return .trapped(settings, reason: reason)
+        }
         return .offloaded(settings)
+    }
+
+    /// Why the chip cannot bridge alone: a member it cannot forward to — a veth, a TAP, a
+    /// bond, a vxlan device whose tunnel stays on the CPU. The kernel bridge floods to such
+    /// a member and learns behind it, but a frame the chip forwards never reaches the
+    /// kernel; and a copy sent up would be flooded again by the kernel bridge (a TAP carries
+    /// no `offload_fwd_mark`). So the whole bridge stays on the CPU. Nil when every member
+    /// is a chip port or an offloadable vxlan device.
+    private func unreachableMemberReason(_ bridge: IfIndex, vlanFiltering: Bool) -> String? {
+        for member in (enslaved[bridge] ?? []).sorted(by: { $0.rawValue < $1.rawValue }) {
+            guard portID(of: member) == nil, let link = links[member] else { continue }
+            if link.kind == .vxlan {
+                if let reason = vxlanTrapReason(link, vlanFiltering: vlanFiltering) {
+                    return "member \(link.name): \(reason)"
+                }
+                continue
+            }
+            return "member \(link.name) (\(link.kind)) is not a chip port: the kernel bridges"
+        }
+        return nil
+    }
+
+    /// Why a vxlan device enslaved to a bridge cannot be a chip tunnel; nil when it can.
+    /// Independent of the bridge's own state, so the bridge can ask it of its members.
+    func vxlanTrapReason(_ device: Link, vlanFiltering: Bool) -> String? {
+        guard let a = device.vxlan else { return "vxlan device without VXLAN attributes" }
+        if !features.contains(.vxlan) { return "driver does not support VXLAN" }
+        if a.vni == nil || a.collectMetadata { return "vxlan device has no VNI (collect_metadata)" }
+        guard let local = a.local else { return "vxlan device has no local address" }
+        if !local.isIPv4 { return "driver does not support VXLAN over IPv6" }
+        if let group = a.group, group.isMulticast { return "multicast underlay group \(group) not offloaded" }
+        if vlanFiltering, pvid(of: device.index) == nil { return "vxlan device has no PVID in the VLAN-filtering bridge" }
+        return nil
     }
 
     /// The settings of a bridge the chip bridges; nil for trapped and non-chip bridges.

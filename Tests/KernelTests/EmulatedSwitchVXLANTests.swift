@@ -82,6 +82,50 @@ struct EmulatedSwitchVXLANTests {
             lab.daemon.mirror.tables.links.values.first { $0.name == "br0" }).index.rawValue), .none, MACAddress("02:00:00:00:20:02")!)) == nil)
     }
 
+    @Test("VXLAN over an IPv6 underlay stays on the CPU with a reason, and hosts still reach the remote VTEP through the kernel")
+    func ipv6UnderlayTrapped() throws {
+        // As above, but the underlay is IPv6: the chip cannot encapsulate it, so the bridge
+        // stays on the CPU and the kernel's vxlan100 carries the traffic.
+        let lab = try Lab(hosts: 2, address: { $0 == 1 ? "10.0.0.1/24" : "2001:db8:100::2/64" }, configure: { sw in
+            try sw.ipScript("""
+                addr add 2001:db8:100::1/64 dev swp2 nodad
+                link set swp2 up
+                link add br0 type bridge
+                link set swp1 master br0
+                link set swp1 up
+                link add vxlan100 type vxlan id 100 local 2001:db8:100::1 dstport 4789 nolearning
+                link set vxlan100 master br0
+                link set vxlan100 up
+                link set br0 up
+                """)
+            try sw.bridge("fdb append 00:00:00:00:00:00 dev vxlan100 dst 2001:db8:100::2")
+        })
+        let remote = lab.hosts[1]
+        try remote.ipScript("""
+            addr change 2001:db8:100::2/64 dev eth0 nodad
+            link add vxlan100 type vxlan id 100 local 2001:db8:100::2 dstport 4789 nolearning
+            link set vxlan100 address 02:00:00:00:20:02
+            addr add 10.0.0.2/24 dev vxlan100
+            link set vxlan100 up
+            """)
+        try remote.bridge("fdb append 00:00:00:00:00:00 dev vxlan100 dst 2001:db8:100::1")
+        let br0 = try #require(lab.daemon.mirror.tables.links.values.first { $0.name == "br0" })
+        let bridge = HardwareKey.bridge(BridgeID(rawValue: br0.index.rawValue))
+        var state: OffloadState?
+        #expect(try lab.pump(until: { state = lab.daemon.engine.state(of: bridge); return state != nil }))
+        guard case .trapped(let reason)? = state else {
+            Issue.record("br0 should stay on the CPU, is \(String(describing: state))")
+            return
+        }
+        #expect(reason.contains("VXLAN over IPv6"), "\(reason)")
+        #expect(lab.daemon.engine.state(of: .vxlanTunnel(100)).map { if case .trapped = $0 { true } else { false } } == true)
+        // The kernel bridges and encapsulates: the host reaches the remote VTEP's host, both ways.
+        let status = try lab.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.0.2"], in: lab.hosts[0], seconds: 15)
+        #expect(status == 0, "ping through the trapped bridge and the kernel's IPv6 VXLAN failed: \(lab.lastOutput)")
+        #expect(try lab.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.0.1"], in: remote, seconds: 15) == 0,
+                "the remote could not reach the host behind the chip: \(lab.lastOutput)")
+    }
+
     /// Prints the outer and inner headers of the first VXLAN-encapsulated ICMP packet from
     /// the local VTEP.
     static let underlayCapture = """
