@@ -105,6 +105,13 @@ public struct StagePipeline: Sendable {
             router.apply(change, in: topology, into: &sink)
         case .nexthop(let change):
             router.apply(change, in: topology, into: &sink)
+        case .netfilter(let change):
+            // Chains that see bridged traffic keep bridges on the CPU; chains on routing
+            // hooks keep that family's routes trapping to the kernel.
+            let before = topology
+            topology.netfilter = change.current
+            settle(Topology.bridgeScope(from: before, to: topology), from: before, into: &sink)
+            router.setTraps(topology.routingTraps, in: topology, into: &sink)
         }
     }
 

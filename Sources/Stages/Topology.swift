@@ -30,6 +30,8 @@ struct Topology: Sendable {
     private var pvids: [IfIndex: Set<VLANID>] = [:]
     /// Addresses other than IPv6 link-local (fe80::/10), per interface.
     private var addresses: [IfIndex: Set<InterfaceAddress.Key>] = [:]
+    /// The namespace's nftables chains and br_netfilter switches.
+    var netfilter = NetfilterState()
 
     init(capabilities: DriverCapabilities) {
         features = capabilities.features
@@ -156,6 +158,9 @@ struct Topology: Sendable {
         if let reason = unreachableMemberReason(bridge, vlanFiltering: settings.vlanFiltering) {
             return .trapped(settings, reason: reason)
         }
+        if let chain = netfilter.bridgedTrap {
+            return .trapped(settings, reason: "\(chain) sees bridged traffic")
+        }
         return .offloaded(settings)
     }
 
@@ -190,6 +195,22 @@ struct Topology: Sendable {
         if let group = a.group, group.isMulticast { return "multicast underlay group \(group) not offloaded" }
         if vlanFiltering, pvid(of: device.index) == nil { return "vxlan device has no PVID in the VLAN-filtering bridge" }
         return nil
+    }
+
+    /// Why routed traffic of a family must stay on the CPU, per family (nil: the chip may route it).
+    var routingTraps: RoutingTraps {
+        RoutingTraps(ipv4: netfilter.routedTrap(ipv4: true).map { "\($0) sees routed IPv4" },
+                     ipv6: netfilter.routedTrap(ipv4: false).map { "\($0) sees routed IPv6" })
+    }
+
+    /// Every bridge with a chip port whose state differs between two topologies, with its members.
+    static func bridgeScope(from old: Topology, to new: Topology) -> Set<IfIndex> {
+        var scope = Set<IfIndex>()
+        for (index, link) in new.links where link.kind == .bridge && old.bridgeState(index) != new.bridgeState(index) {
+            scope.insert(index)
+            for t in [old, new] { scope.formUnion(t.enslaved[index] ?? []) }
+        }
+        return scope
     }
 
     /// The settings of a bridge the chip bridges; nil for trapped and non-chip bridges.
