@@ -193,7 +193,15 @@ struct Topology: Sendable {
         guard let local = a.local else { return "vxlan device has no local address" }
         if !local.isIPv4 { return "driver does not support VXLAN over IPv6" }
         if let group = a.group, group.isMulticast { return "multicast underlay group \(group) not offloaded" }
-        if vlanFiltering, pvid(of: device.index) == nil { return "vxlan device has no PVID in the VLAN-filtering bridge" }
+        if VXLANTunnel.DontFragment(rawValue: a.df) == nil { return "vxlan df mode \(a.df) unknown" }
+        if vlanFiltering {
+            // The chip maps one VLAN to the VNI and sends the inner frame untagged: the kernel
+            // does the same only when that VLAN is the port's only one, PVID and untagged.
+            guard let pvid = pvid(of: device.index) else { return "vxlan device has no PVID in the VLAN-filtering bridge" }
+            let memberships = vlans(of: device.index)
+            if memberships.count > 1 { return "vxlan device carries \(memberships.count) VLANs (the chip maps one VLAN per VNI)" }
+            if memberships[pvid]?.untagged != true { return "vxlan device sends VLAN \(pvid) tagged into the tunnel" }
+        }
         return nil
     }
 

@@ -78,7 +78,9 @@ struct TunnelStage: Sendable {
         }
         let pvid = settings.vlanFiltering ? topology.pvid(of: link) : VLANID.none
         let tunnel = VXLANTunnel(vni: a.vni ?? 0, bridge: settings.bridge, vid: pvid ?? .none,
-                                 local: a.local ?? .anyIPv4, udpPort: a.port, ttl: a.ttl)
+                                 local: a.local ?? .anyIPv4, udpPort: a.port, ttl: a.ttl, ttlInherit: a.ttlInherit,
+                                 tos: a.tos, dontFragment: VXLANTunnel.DontFragment(rawValue: a.df) ?? .unset,
+                                 sourcePorts: a.sourcePorts ?? VXLANTunnel.defaultSourcePorts)
         let reason = topology.vxlanTrapReason(device, vlanFiltering: settings.vlanFiltering) ?? bridgeReason
         return DesiredObject(.vxlanTunnel(tunnel), trapReason: reason, programmable: reason == nil)
     }
