@@ -159,6 +159,12 @@ public final class SwitchDaemon {
             }
         case .tunnel(let vni, let remote):
             if let device = mirror.tables.links.values.first(where: { $0.kind == .vxlan && $0.vxlan?.vni == vni }) {
+                // Behind the device's default destinations: only the bridge learned it (a
+                // `nolearning` device), so only the bridge's entry on the vxlan port is written.
+                if remote == .anyIPv4 {
+                    return [add ? KernelRequest.addExternLearnedFDB(port: device.index, mac: mac, vlan: vid)
+                                : KernelRequest.deleteFDB(port: device.index, mac: mac, vlan: vid)]
+                }
                 return add ? KernelRequest.addExternLearnedVXLANFDB(device: device.index, mac: mac, remote: remote)
                     : KernelRequest.deleteVXLANFDB(device: device.index, mac: mac, remote: remote)
             }

@@ -194,6 +194,11 @@ struct Topology: Sendable {
         if !local.isIPv4 { return "driver does not support VXLAN over IPv6" }
         if let group = a.group, group.isMulticast { return "multicast underlay group \(group) not offloaded" }
         if VXLANTunnel.DontFragment(rawValue: a.df) == nil { return "vxlan df mode \(a.df) unknown" }
+        if a.learning, device.bridgePort?.learning == false {
+            // The device would learn each MAC's VTEP while the bridge keeps flooding it
+            // locally: a unicast both flooded and sent to one VTEP, which the chip cannot do.
+            return "vxlan device learns while its bridge port does not (learning off on \(device.name))"
+        }
         if vlanFiltering {
             // The chip maps one VLAN to the VNI and sends the inner frame untagged: the kernel
             // does the same only when that VLAN is the port's only one, PVID and untagged.

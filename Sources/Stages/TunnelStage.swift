@@ -80,9 +80,19 @@ struct TunnelStage: Sendable {
         let tunnel = VXLANTunnel(vni: a.vni ?? 0, bridge: settings.bridge, vid: pvid ?? .none,
                                  local: a.local ?? .anyIPv4, udpPort: a.port, ttl: a.ttl, ttlInherit: a.ttlInherit,
                                  tos: a.tos, dontFragment: VXLANTunnel.DontFragment(rawValue: a.df) ?? .unset,
-                                 sourcePorts: a.sourcePorts ?? VXLANTunnel.defaultSourcePorts)
+                                 sourcePorts: a.sourcePorts ?? VXLANTunnel.defaultSourcePorts,
+                                 learning: Self.learning(device, in: topology))
         let reason = topology.vxlanTrapReason(device, vlanFiltering: settings.vlanFiltering) ?? bridgeReason
         return DesiredObject(.vxlanTunnel(tunnel), trapReason: reason, programmable: reason == nil)
+    }
+
+    /// What the chip may learn from the tunnel: the bridge port's learning on the vxlan port
+    /// and the device's own (the case where only the device learns keeps the tunnel on the
+    /// CPU: `Topology.vxlanTrapReason`).
+    static func learning(_ device: Link, in topology: Topology) -> VXLANTunnel.Learning {
+        let bridgeLearns = (device.bridgePort?.learning ?? true) && topology.features.contains(.learning)
+        guard bridgeLearns else { return .off }
+        return device.vxlan?.learning == true ? .remote : .defaultRemotes
     }
 
     /// A tunnel the chip holds; flood entries and tunnel FDB entries need one.

@@ -189,4 +189,40 @@ struct ChipVXLANTests {
         #expect(try decapsulate(outer: 2, inner: Self.inner(tos: 0)).frame == Self.inner(tos: 0))
         #expect(try decapsulate(outer: 0, inner: Self.inner(tos: 2)).frame == Self.inner(tos: 2))
     }
+
+    @Test("learning from the tunnel follows the kernel's two switches: per remote, behind the default destinations, or none")
+    func learningModes() throws {
+        let second = Host.ip("192.0.2.3")
+        func run(_ learning: VXLANTunnel.Learning) throws -> (events: [DriverEvent], replyCopies: [IPAddress], local: Int) {
+            let sw = try Self.vtep()
+            try sw.program([.vxlanTunnel(VXLANTunnel(vni: 100, bridge: 10, local: Self.local, learning: learning)),
+                            .vxlanFlood(VXLANFloodEntry(vni: 100, remote: Self.remote)),
+                            .vxlanFlood(VXLANFloodEntry(vni: 100, remote: second))])
+            sw.inject(Frame.udp(from: 1, to: 99), on: 1)
+            _ = sw.drainOutbound()
+            _ = sw.readEvents()
+            sw.inject(FrameBuilder.vxlan(outerSrcMAC: Self.underlayMAC, outerDstMAC: Host.routerMAC, outerSrc: Self.remote,
+                                         outerDst: Self.local, srcPort: 50000, vni: 100, inner: Frame.udp(from: 50, to: 1)), on: 4)
+            _ = sw.drainOutbound()
+            let events = sw.readEvents()
+            // The reply to host 50: where does it go?
+            sw.inject(Frame.udp(from: 1, to: 50), on: 1)
+            let out = sw.drainOutbound()
+            let copies = (out[4] ?? []).map { Frame.parse($0).ipDestination! }.sorted { $0.description < $1.description }
+            try sw.finish()
+            return (events, copies, out[2]?.count ?? 0)
+        }
+        // Both learn: the MAC behind its VTEP, the reply unicast to it alone.
+        let both = try run(.remote)
+        #expect(both.events == [.macLearned(bridge: 10, vid: .none, mac: Host.mac(50), destination: .tunnel(vni: 100, remote: Self.remote))])
+        #expect(both.replyCopies == [Self.remote] && both.local == 0)
+        // Only the bridge learns: behind the vxlan port, which sends to every default remote; no local flood.
+        let bridgeOnly = try run(.defaultRemotes)
+        #expect(bridgeOnly.events == [.macLearned(bridge: 10, vid: .none, mac: Host.mac(50), destination: .tunnel(vni: 100, remote: .anyIPv4))])
+        #expect(bridgeOnly.replyCopies == [Self.remote, second] && bridgeOnly.local == 0)
+        // Neither: nothing learned, the reply floods locally and to both remotes.
+        let none = try run(.off)
+        #expect(none.events.isEmpty)
+        #expect(none.replyCopies == [Self.remote, second] && none.local == 1)
+    }
 }
