@@ -19,6 +19,9 @@
 #include <linux/nexthop.h>
 #include <linux/genetlink.h>
 #include <linux/devlink.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 #include <netlink/msg.h>
@@ -56,6 +59,10 @@ static const int CNL_IFLA_VF_MAX = __IFLA_VF_MAX - 1;
 static const int CNL_DEVLINK_ATTR_MAX = __DEVLINK_ATTR_MAX - 1;
 static const int CNL_GENL_HDRLEN = GENL_HDRLEN;
 static const int CNL_DEVLINK_GENL_VERSION = DEVLINK_GENL_VERSION;
+static const int CNL_NFTA_CHAIN_MAX = __NFTA_CHAIN_MAX - 1;
+static const int CNL_NFTA_HOOK_MAX = __NFTA_HOOK_MAX - 1;
+static const int CNL_NFTA_RULE_MAX = __NFTA_RULE_MAX - 1;
+static const int CNL_NFNLGRP_NFTABLES = NFNLGRP_NFTABLES;
 
 /* setns(2) is behind _GNU_SOURCE in glibc; call the system call directly. */
 static inline int cnl_setns(int fd, int nstype) { return (int)syscall(SYS_setns, fd, nstype); }

@@ -32,6 +32,8 @@ extension ByteWriter {
             u8(9); u32(r.vrf); prefix(r.prefix); routeAction(r.action)
         case .vxlanTunnel(let t):
             u8(10); u32(t.vni); u32(t.bridge.rawValue); vid(t.vid); ip(t.local); u16(t.udpPort); u8(t.ttl)
+            u8(t.ttlInherit ? 1 : 0); u8(t.tos); u8(t.dontFragment.rawValue); u16(t.sourcePorts.lowerBound); u16(t.sourcePorts.upperBound)
+            u8(t.learning.rawValue)
         case .vxlanFlood(let f):
             u8(11); u32(f.vni); ip(f.remote)
         case .vf(let v):
@@ -151,7 +153,13 @@ extension ByteReader {
             return .route(HardwareRoute(vrf: vrf, prefix: p, action: try routeAction()))
         case 10:
             let vni = try u32(), b = BridgeID(rawValue: try u32()), v = try vid(), local = try ip(), port = try u16()
-            return .vxlanTunnel(VXLANTunnel(vni: vni, bridge: b, vid: v, local: local, udpPort: port, ttl: try u8()))
+            let ttl = try u8(), inherit = try u8() != 0, tos = try u8()
+            let df = try enumeration(VXLANTunnel.DontFragment.self, try u8())
+            let low = try u16(), high = try u16()
+            guard low < high else { throw fail("VXLAN source ports \(low)..<\(high)") }
+            let learning = try enumeration(VXLANTunnel.Learning.self, try u8())
+            return .vxlanTunnel(VXLANTunnel(vni: vni, bridge: b, vid: v, local: local, udpPort: port, ttl: ttl, ttlInherit: inherit,
+                                            tos: tos, dontFragment: df, sourcePorts: low..<high, learning: learning))
         case 11:
             let vni = try u32()
             return .vxlanFlood(VXLANFloodEntry(vni: vni, remote: try ip()))

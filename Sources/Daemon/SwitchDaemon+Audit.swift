@@ -175,7 +175,7 @@ extension SwitchDaemon {
         let have = engine.desiredObjects()
         var fresh = StagePipeline(capabilities: driver.capabilities)
         fresh.preferGroupIDs(from: have.values.compactMap { if case .nexthopGroup = $0.object { $0.object } else { nil } })
-        var all: [MirrorDelta] = []
+        var all: [MirrorDelta] = netfilter.map { [.netfilter(.added($0.state))] } ?? []
         MirrorTables().diff(to: mirror.tables, into: &all)
         var want: [HardwareKey: DesiredObject] = [:]
         for change in fresh.apply(all) {
@@ -270,6 +270,7 @@ extension SwitchDaemon {
         case .route(let c): return describe(c)
         case .nexthop(let c): return describe(c)
         case .neighbor(let c): return describe(c)
+        case .netfilter(let c): return describe(c)
         }
     }
 }

@@ -52,6 +52,8 @@ public final class SwitchDaemon {
 
     var stages: StagePipeline
     let requests: NetlinkChannel
+    /// The namespace's netfilter configuration: chains that see forwarded traffic keep it on the CPU.
+    public let netfilter: NetfilterWatcher?
     let portNames: [PortID: String]
     var portIndexes: [PortID: IfIndex] = [:]
 
@@ -61,6 +63,8 @@ public final class SwitchDaemon {
                 engineConfiguration: OffloadEngine.Configuration = .init()) throws {
         self.driver = driver
         mirror = try KernelMirror(namespace: namespace, configuration: mirrorConfiguration)
+        // A kernel without nfnetlink has no netfilter chains to trap for.
+        netfilter = try? NetfilterWatcher(namespace: namespace)
         requests = try NetlinkChannel(namespace: namespace)
         engine = OffloadEngine(driver: driver, configuration: engineConfiguration)
         stages = StagePipeline(capabilities: driver.capabilities)
@@ -87,7 +91,9 @@ public final class SwitchDaemon {
         let held = driver.readBack()
         engine.reconcile(with: held)
         stages.preferGroupIDs(from: held)
-        submit(try mirror.start())
+        // Netfilter first, so nothing it must see is ever programmed to bypass it.
+        let firewall = netfilter?.start().map { [MirrorDelta.netfilter($0)] } ?? []
+        submit(firewall + (try mirror.start()))
         let heldByKey = Dictionary(held.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         let differing = engine.pendingKeys.sorted { ($0.rank, $0.description) < ($1.rank, $1.description) }
             .map { (key: $0, held: heldByKey[$0], wanted: engine.desiredObject($0)) }
@@ -100,6 +106,7 @@ public final class SwitchDaemon {
     /// back what the hardware learned or aged meanwhile.
     public func step(timeoutMilliseconds: Int32) throws {
         if let deltas = try mirror.poll(timeoutMilliseconds: timeoutMilliseconds) { apply(deltas) }
+        if let change = netfilter?.poll() { apply([.netfilter(change)]) }
         if engine.hasWork { engine.run() }
         handle(driver.pollEvents(limit: 4096))
         auditStep()
@@ -167,6 +174,12 @@ public final class SwitchDaemon {
             }
         case .tunnel(let vni, let remote):
             if let device = mirror.tables.links.values.first(where: { $0.kind == .vxlan && $0.vxlan?.vni == vni }) {
+                // Behind the device's default destinations: only the bridge learned it (a
+                // `nolearning` device), so only the bridge's entry on the vxlan port is written.
+                if remote == .anyIPv4 {
+                    return [add ? KernelRequest.addExternLearnedFDB(port: device.index, mac: mac, vlan: vid)
+                                : KernelRequest.deleteFDB(port: device.index, mac: mac, vlan: vid)]
+                }
                 return add ? KernelRequest.addExternLearnedVXLANFDB(device: device.index, mac: mac, remote: remote)
                     : KernelRequest.deleteVXLANFDB(device: device.index, mac: mac, remote: remote)
             }

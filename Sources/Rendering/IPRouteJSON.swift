@@ -259,6 +259,29 @@ public struct IPRouteJSON {
         case .route(let c): return wrap(c, route)
         case .nexthop(let c): return wrap(c, nexthop)
         case .neighbor(let c): return wrap(c, neighbor)
+        case .netfilter(let c): return wrap(c, netfilter)
         }
+    }
+
+    /// The netfilter state: its active base chains in `nft -j list chains` fields (plus
+    /// `rules`), and br_netfilter's switches.
+    public func netfilter(_ n: NetfilterState) -> JSONValue {
+        var o = JSONObject()
+        o["chains"] = .array(n.chains.filter(\.isActive).map { c in
+            var j = JSONObject()
+            j["family"] = .string(c.family.description)
+            j["table"] = .string(c.table)
+            j["name"] = .string(c.name)
+            j["hook"] = .string(c.hookName)
+            j["prio"] = .int(Int64(c.priority))
+            j["policy"] = .string(c.dropsByPolicy ? "drop" : "accept")
+            if !c.devices.isEmpty { j["dev"] = .array(c.devices.map { .string($0) }) }
+            j["rules"] = .int(Int64(c.rules))
+            return j.value
+        })
+        o["bridge-nf-call-iptables"] = .bool(n.bridgeCallsIPTables)
+        o["bridge-nf-call-ip6tables"] = .bool(n.bridgeCallsIP6Tables)
+        o["bridge-nf-call-arptables"] = .bool(n.bridgeCallsARPTables)
+        return o.value
     }
 }

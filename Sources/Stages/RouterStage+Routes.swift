@@ -139,6 +139,10 @@ extension RouterStage {
             let link = IfIndex(rawValue: rif.rawValue)
             return ctx.routable.contains(link) ? nil : link
         }
+        if case .local = c.target {
+        } else if let why = ctx.traps.reason(slot.prefix.family) {
+            return trap(why)
+        }
         switch c.target {
         case .local:
             return DesiredObject(route(.trap(.localAddress)), trapReason: "local address")
@@ -202,6 +206,35 @@ extension RouterStage {
         hits.sort { $0.slot < $1.slot }
         for hit in hits { sink.change(.route(vrf: hit.slot.vrf, hit.slot.prefix), from: hit.old, to: hit.new) }
     }
+}
+
+extension RouterStage {
+    /// Sets the families whose routed traffic stays on the CPU, re-evaluating every route of
+    /// a family whose reason changed (a pass over all slots; such changes are rare).
+    mutating func setTraps(_ traps: RoutingTraps, in topology: Topology, into sink: inout ChangeSink) {
+        guard traps != context.traps else { return }
+        let before = context
+        context.traps = traps
+        var hits: [(slot: RouteSlot, old: DesiredObject, new: DesiredObject)] = []
+        routes.forEachWinner { slot, c in
+            let family = slot.prefix.family
+            guard before.traps.reason(family) != traps.reason(family) else { return }
+            let was = routeObject(slot, c, in: before, topology)
+            let now = routeObject(slot, c, in: context, topology)
+            if was != now { hits.append((slot, was, now)) }
+        }
+        hits.sort { $0.slot < $1.slot }
+        for hit in hits { sink.change(.route(vrf: hit.slot.vrf, hit.slot.prefix), from: hit.old, to: hit.new) }
+    }
+}
+
+/// Why routed traffic of each family stays on the CPU: the kernel must route it because
+/// something the chip cannot apply sees it (a netfilter chain on a forwarding hook).
+struct RoutingTraps: Hashable, Sendable {
+    var ipv4: String?
+    var ipv6: String?
+
+    func reason(_ family: AddressFamily) -> String? { family == .ipv4 ? ipv4 : ipv6 }
 }
 
 extension RouteTable {

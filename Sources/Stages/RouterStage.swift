@@ -31,6 +31,8 @@ struct RouterStage: Sendable {
         var routable: Set<IfIndex> = []
         /// Per known kernel nexthop object; unknown objects map as `.group`.
         var classes: [UInt32: ObjectClass] = [:]
+        /// Families whose routed traffic stays on the CPU, with the reason.
+        var traps = RoutingTraps()
     }
 
     let features: DriverCapabilities.Features

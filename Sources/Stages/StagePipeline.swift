@@ -65,8 +65,8 @@ public struct StagePipeline: Sendable {
             topology.apply(change)
             settle(Topology.scope(of: change, from: before, to: topology), from: before, into: &sink)
         case .vlan(let change):
-            // A VLAN changes its member; a PVID also a vxlan port's tunnel or a bridge's
-            // own router interface. Never FDB or MDB entries: they name their VLAN.
+            // A VLAN changes its member and a vxlan port's tunnel; a PVID also a bridge's own
+            // router interface. Never FDB or MDB entries: they name their VLAN.
             let before = topology
             topology.apply(change)
             let v = change.current
@@ -74,12 +74,14 @@ public struct StagePipeline: Sendable {
             var keys = Set<HardwareKey>()
             for t in [before, topology] {
                 bridges.memberKeys(of: v.port, vids: [v.vlan.vid], in: t, into: &keys)
-                if pvid {
-                    tunnels.keys(of: v.port, in: t, into: &keys)
-                    router.keys(of: v.port, in: t, into: &keys)
-                }
+                // A vxlan port's tunnel depends on all of its VLANs (one, PVID, untagged).
+                tunnels.keys(of: v.port, in: t, into: &keys)
+                if pvid { router.keys(of: v.port, in: t, into: &keys) }
             }
             settle(keys, pvid ? [v.port] : [], from: before, into: &sink)
+            // A vxlan port's VLANs decide whether its bridge can stay in the chip.
+            let bridgeScope = Topology.masterScope(of: v.port, from: before, to: topology)
+            if !bridgeScope.isEmpty { settle(bridgeScope, from: before, into: &sink) }
         case .address(let change):
             let before = topology
             topology.apply(change)
@@ -109,6 +111,13 @@ public struct StagePipeline: Sendable {
             router.apply(change, in: topology, into: &sink)
         case .nexthop(let change):
             router.apply(change, in: topology, into: &sink)
+        case .netfilter(let change):
+            // Chains that see bridged traffic keep bridges on the CPU; chains on routing
+            // hooks keep that family's routes trapping to the kernel.
+            let before = topology
+            topology.netfilter = change.current
+            settle(Topology.bridgeScope(from: before, to: topology), from: before, into: &sink)
+            router.setTraps(topology.routingTraps, in: topology, into: &sink)
         }
     }
 

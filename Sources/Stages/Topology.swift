@@ -30,6 +30,8 @@ struct Topology: Sendable {
     private var pvids: [IfIndex: Set<VLANID>] = [:]
     /// Addresses other than IPv6 link-local (fe80::/10), per interface.
     private var addresses: [IfIndex: Set<InterfaceAddress.Key>] = [:]
+    /// The namespace's nftables chains and br_netfilter switches.
+    var netfilter = NetfilterState()
 
     init(capabilities: DriverCapabilities) {
         features = capabilities.features
@@ -106,6 +108,19 @@ struct Topology: Sendable {
                 scope.formUnion(t.enslaved[index] ?? [])
             }
         }
+        scope.formUnion(masterScope(of: index, from: old, to: new))
+        return scope
+    }
+
+    /// The bridge a link belongs to and its members, when a change of that link (its
+    /// vxlan settings, its PVID) changed the bridge's state in the chip.
+    static func masterScope(of index: IfIndex, from old: Topology, to new: Topology) -> Set<IfIndex> {
+        var scope = Set<IfIndex>()
+        for master in Set([old.bridge(of: index), new.bridge(of: index)].compactMap { $0 })
+        where old.bridgeState(master) != new.bridgeState(master) {
+            scope.insert(master)
+            for t in [old, new] { scope.formUnion(t.enslaved[master] ?? []) }
+        }
         return scope
     }
 
@@ -140,7 +155,75 @@ struct Topology: Sendable {
         if settings.vlanFiltering, !features.contains(.vlanFiltering) {
             return .trapped(settings, reason: "driver does not support VLAN filtering")
         }
+        if let reason = unreachableMemberReason(bridge, vlanFiltering: settings.vlanFiltering) {
+            return .trapped(settings, reason: reason)
+        }
+        if let chain = netfilter.bridgedTrap {
+            return .trapped(settings, reason: "\(chain) sees bridged traffic")
+        }
         return .offloaded(settings)
+    }
+
+    /// Why the chip cannot bridge alone: a member it cannot forward to — a veth, a TAP, a
+    /// bond, a vxlan device whose tunnel stays on the CPU. The kernel bridge floods to such
+    /// a member and learns behind it, but a frame the chip forwards never reaches the
+    /// kernel; and a copy sent up would be flooded again by the kernel bridge (a TAP carries
+    /// no `offload_fwd_mark`). So the whole bridge stays on the CPU. Nil when every member
+    /// is a chip port or an offloadable vxlan device.
+    private func unreachableMemberReason(_ bridge: IfIndex, vlanFiltering: Bool) -> String? {
+        for member in (enslaved[bridge] ?? []).sorted(by: { $0.rawValue < $1.rawValue }) {
+            guard portID(of: member) == nil, let link = links[member] else { continue }
+            if link.kind == .vxlan {
+                if let reason = vxlanTrapReason(link, vlanFiltering: vlanFiltering) {
+                    return "member \(link.name): \(reason)"
+                }
+                continue
+            }
+            return "member \(link.name) (\(link.kind)) is not a chip port: the kernel bridges"
+        }
+        return nil
+    }
+
+    /// Why a vxlan device enslaved to a bridge cannot be a chip tunnel; nil when it can.
+    /// Independent of the bridge's own state, so the bridge can ask it of its members.
+    func vxlanTrapReason(_ device: Link, vlanFiltering: Bool) -> String? {
+        guard let a = device.vxlan else { return "vxlan device without VXLAN attributes" }
+        if !features.contains(.vxlan) { return "driver does not support VXLAN" }
+        if a.vni == nil || a.collectMetadata { return "vxlan device has no VNI (collect_metadata)" }
+        guard let local = a.local else { return "vxlan device has no local address" }
+        if !local.isIPv4 { return "driver does not support VXLAN over IPv6" }
+        if let group = a.group, group.isMulticast { return "multicast underlay group \(group) not offloaded" }
+        if VXLANTunnel.DontFragment(rawValue: a.df) == nil { return "vxlan df mode \(a.df) unknown" }
+        if a.learning, device.bridgePort?.learning == false {
+            // The device would learn each MAC's VTEP while the bridge keeps flooding it
+            // locally: a unicast both flooded and sent to one VTEP, which the chip cannot do.
+            return "vxlan device learns while its bridge port does not (learning off on \(device.name))"
+        }
+        if vlanFiltering {
+            // The chip maps one VLAN to the VNI and sends the inner frame untagged: the kernel
+            // does the same only when that VLAN is the port's only one, PVID and untagged.
+            guard let pvid = pvid(of: device.index) else { return "vxlan device has no PVID in the VLAN-filtering bridge" }
+            let memberships = vlans(of: device.index)
+            if memberships.count > 1 { return "vxlan device carries \(memberships.count) VLANs (the chip maps one VLAN per VNI)" }
+            if memberships[pvid]?.untagged != true { return "vxlan device sends VLAN \(pvid) tagged into the tunnel" }
+        }
+        return nil
+    }
+
+    /// Why routed traffic of a family must stay on the CPU, per family (nil: the chip may route it).
+    var routingTraps: RoutingTraps {
+        RoutingTraps(ipv4: netfilter.routedTrap(ipv4: true).map { "\($0) sees routed IPv4" },
+                     ipv6: netfilter.routedTrap(ipv4: false).map { "\($0) sees routed IPv6" })
+    }
+
+    /// Every bridge with a chip port whose state differs between two topologies, with its members.
+    static func bridgeScope(from old: Topology, to new: Topology) -> Set<IfIndex> {
+        var scope = Set<IfIndex>()
+        for (index, link) in new.links where link.kind == .bridge && old.bridgeState(index) != new.bridgeState(index) {
+            scope.insert(index)
+            for t in [old, new] { scope.formUnion(t.enslaved[index] ?? []) }
+        }
+        return scope
     }
 
     /// The settings of a bridge the chip bridges; nil for trapped and non-chip bridges.

@@ -63,22 +63,36 @@ struct TunnelStage: Sendable {
         keys.insert(k.mac == .zero ? .vxlanFlood(k.vni ?? t.vni, remote) : .fdb(t.bridge, t.vid, k.mac))
     }
 
-    /// The tunnel of a vxlan device in an offloaded bridge. It stays on the CPU (not
-    /// programmable) when the driver lacks VXLAN, or the device has no VNI (an external,
-    /// collect-metadata device), no local address, or no PVID in a VLAN-filtering bridge.
+    /// The tunnel of a vxlan device in a bridge with a chip port. It stays on the CPU (not
+    /// programmable) when the device cannot be a chip tunnel (`Topology.vxlanTrapReason`:
+    /// no VXLAN in the driver, no VNI, no local address, an IPv6 or multicast underlay, no
+    /// PVID in a VLAN-filtering bridge) — which also keeps its bridge on the CPU — or when
+    /// the bridge stays on the CPU for another reason.
     func tunnelObject(of link: IfIndex, in topology: Topology) -> DesiredObject? {
         guard let device = topology.links[link], device.kind == .vxlan, let a = device.vxlan,
-              let bridge = topology.bridge(of: link), let settings = topology.offloadedBridge(bridge) else { return nil }
+              let bridge = topology.bridge(of: link), let state = topology.bridgeState(bridge) else { return nil }
+        let settings: BridgeSettings, bridgeReason: String?
+        switch state {
+        case .offloaded(let s): (settings, bridgeReason) = (s, nil)
+        case .trapped(let s, let r): (settings, bridgeReason) = (s, "bridge \(topology.name(of: bridge)) stays on the CPU: \(r)")
+        }
         let pvid = settings.vlanFiltering ? topology.pvid(of: link) : VLANID.none
         let tunnel = VXLANTunnel(vni: a.vni ?? 0, bridge: settings.bridge, vid: pvid ?? .none,
-                                 local: a.local ?? .anyIPv4, udpPort: a.port, ttl: a.ttl)
-        let reason: String? =
-            if !topology.features.contains(.vxlan) { "driver does not support VXLAN" }
-            else if a.vni == nil { "vxlan device has no VNI (collect_metadata)" }
-            else if a.local == nil { "vxlan device has no local address" }
-            else if pvid == nil { "vxlan device has no PVID in the VLAN-filtering bridge" }
-            else { nil }
+                                 local: a.local ?? .anyIPv4, udpPort: a.port, ttl: a.ttl, ttlInherit: a.ttlInherit,
+                                 tos: a.tos, dontFragment: VXLANTunnel.DontFragment(rawValue: a.df) ?? .unset,
+                                 sourcePorts: a.sourcePorts ?? VXLANTunnel.defaultSourcePorts,
+                                 learning: Self.learning(device, in: topology))
+        let reason = topology.vxlanTrapReason(device, vlanFiltering: settings.vlanFiltering) ?? bridgeReason
         return DesiredObject(.vxlanTunnel(tunnel), trapReason: reason, programmable: reason == nil)
+    }
+
+    /// What the chip may learn from the tunnel: the bridge port's learning on the vxlan port
+    /// and the device's own (the case where only the device learns keeps the tunnel on the
+    /// CPU: `Topology.vxlanTrapReason`).
+    static func learning(_ device: Link, in topology: Topology) -> VXLANTunnel.Learning {
+        let bridgeLearns = (device.bridgePort?.learning ?? true) && topology.features.contains(.learning)
+        guard bridgeLearns else { return .off }
+        return device.vxlan?.learning == true ? .remote : .defaultRemotes
     }
 
     /// A tunnel the chip holds; flood entries and tunnel FDB entries need one.

@@ -28,6 +28,9 @@ public enum DropReason: String, Hashable, Sendable, CaseIterable, CustomStringCo
     case blackhole = "blackhole_route"
     case unknownVNI = "unknown_vni"
     case linkLocalFromTunnel = "link_local_from_tunnel"
+    /// Outer CE over an inner packet that is not ECN-capable (RFC 6040 §4.2): the kernel's
+    /// vxlan drops it and counts `rx_errors` / `rx_frame_errors`.
+    case vxlanECN = "vxlan_ecn"
     case trapPolicer = "trap_policer"
     case egressMTU = "egress_mtu"
 

@@ -298,22 +298,68 @@ public struct HardwareRoute: Hashable, Sendable {
 /// The kernel counterpart is a vxlan netdev (`IFLA_VXLAN_ID`, `_LOCAL`, `_PORT`, `_TTL`)
 /// enslaved to a bridge.
 public struct VXLANTunnel: Hashable, Sendable {
+    /// What the chip learns from decapsulated frames. The kernel has two switches: the
+    /// bridge port's `learning` on the vxlan port (the bridge learns the MAC behind the
+    /// vxlan port) and the device's own `learning` (the vxlan device learns the MAC's VTEP).
+    public enum Learning: UInt8, Hashable, Sendable {
+        /// Neither learns: the chip learns nothing from the tunnel.
+        case off = 0
+        /// Both learn: the MAC behind its remote VTEP (`.tunnel(vni, remote)`), written back
+        /// to the vxlan device (with `dst`) and to the bridge.
+        case remote = 1
+        /// Only the bridge learns (`nolearning` device): the MAC behind the tunnel's default
+        /// destinations (`.tunnel(vni, remote: 0.0.0.0)`), replicated to every flood-list
+        /// VTEP as the device does when it has no entry for the MAC; written back to the bridge only.
+        case defaultRemotes = 2
+    }
+
+    /// How the outer IPv4 header's DF bit is set (`IFLA_VXLAN_DF`).
+    public enum DontFragment: UInt8, Hashable, Sendable {
+        /// `VXLAN_DF_UNSET`: never set (the kernel's default).
+        case unset = 0
+        /// `VXLAN_DF_SET`: always set.
+        case set = 1
+        /// `VXLAN_DF_INHERIT`: the inner IPv4 packet's DF.
+        case inherit = 2
+    }
+
     public var vni: VNI
     public var bridge: BridgeID
     public var vid: VLANID
     public var local: IPAddress
     public var udpPort: UInt16
-    /// 0 means inherit (the chip uses 64).
+    /// The outer TTL; 0 means the chip's default hop limit, 64 (`ip4_dst_hoplimit`).
     public var ttl: UInt8
+    /// `ttl inherit`: the outer TTL is the inner IP packet's (non-IP inner frames: the default).
+    public var ttlInherit: Bool
+    /// The outer DSCP (the top six bits; `tos 0x10`); 1 means `tos inherit`. Whatever it is,
+    /// the outer ECN is the inner packet's, CE sent as ECT(0) (RFC 6040 §4.1, the kernel's
+    /// `INET_ECN_encapsulate`).
+    public var tos: UInt8
+    public var dontFragment: DontFragment
+    /// The UDP source ports the flow hash picks from, [low, high) (the kernel's
+    /// `udp_flow_src_port`; its default is `ip_local_port_range`, 32768–60999).
+    public var sourcePorts: Range<UInt16>
+    public var learning: Learning
 
-    public init(vni: VNI, bridge: BridgeID, vid: VLANID = .none, local: IPAddress, udpPort: UInt16 = 4789, ttl: UInt8 = 0) {
+    public init(vni: VNI, bridge: BridgeID, vid: VLANID = .none, local: IPAddress, udpPort: UInt16 = 4789, ttl: UInt8 = 0,
+                ttlInherit: Bool = false, tos: UInt8 = 0, dontFragment: DontFragment = .unset,
+                sourcePorts: Range<UInt16> = VXLANTunnel.defaultSourcePorts, learning: Learning = .remote) {
+        self.learning = learning
         self.vni = vni
         self.bridge = bridge
         self.vid = vid
         self.local = local
         self.udpPort = udpPort
         self.ttl = ttl
+        self.ttlInherit = ttlInherit
+        self.tos = tos
+        self.dontFragment = dontFragment
+        self.sourcePorts = sourcePorts
     }
+
+    /// Linux's default `net.ipv4.ip_local_port_range`, 32768 60999, as `udp_flow_src_port` uses it.
+    public static let defaultSourcePorts: Range<UInt16> = 32768..<60999
 }
 
 /// A remote VTEP that receives a copy of flooded (BUM) traffic: head-end replication.

@@ -157,13 +157,24 @@ public struct VXLANAttributes: Hashable, Sendable {
     /// `IFLA_VXLAN_LINK`: the underlay device.
     public var underlay: IfIndex?
     public var learning: Bool
-    /// `IFLA_VXLAN_TTL` (0 = inherit/default).
+    /// `IFLA_VXLAN_TTL` (0 = the route's hop limit, 64 by default; with `ttl inherit`, unused).
     public var ttl: UInt8
+    /// `IFLA_VXLAN_TTL_INHERIT` (`ttl inherit`): the outer TTL is the inner packet's.
+    public var ttlInherit: Bool
+    /// `IFLA_VXLAN_TOS`: the outer DSCP; 1 means `tos inherit` (the inner packet's DSCP).
+    /// The inner packet's ECN is always copied out (RFC 6040).
+    public var tos: UInt8
+    /// `IFLA_VXLAN_DF`: `VXLAN_DF_UNSET` 0, `VXLAN_DF_SET` 1, `VXLAN_DF_INHERIT` 2.
+    public var df: UInt8
+    /// `IFLA_VXLAN_PORT_RANGE`: the UDP source port range (`srcport MIN MAX`; the kernel's
+    /// `udp_flow_src_port` picks in [MIN, MAX)); nil: the namespace's `ip_local_port_range`.
+    public var sourcePorts: Range<UInt16>?
     /// `IFLA_VXLAN_COLLECT_METADATA` (`external`).
     public var collectMetadata: Bool
 
     public init(vni: UInt32? = nil, local: IPAddress? = nil, group: IPAddress? = nil, port: UInt16 = 4789,
-                underlay: IfIndex? = nil, learning: Bool = true, ttl: UInt8 = 0, collectMetadata: Bool = false) {
+                underlay: IfIndex? = nil, learning: Bool = true, ttl: UInt8 = 0, ttlInherit: Bool = false, tos: UInt8 = 0,
+                df: UInt8 = 0, sourcePorts: Range<UInt16>? = nil, collectMetadata: Bool = false) {
         self.vni = vni
         self.local = local
         self.group = group
@@ -171,6 +182,10 @@ public struct VXLANAttributes: Hashable, Sendable {
         self.underlay = underlay
         self.learning = learning
         self.ttl = ttl
+        self.ttlInherit = ttlInherit
+        self.tos = tos
+        self.df = df
+        self.sourcePorts = sourcePorts
         self.collectMetadata = collectMetadata
     }
 }

@@ -36,6 +36,8 @@ public enum MirrorDelta: Sendable, Equatable {
     case route(Change<Route>)
     case nexthop(Change<NexthopObject>)
     case neighbor(Change<Neighbor>)
+    /// The namespace's netfilter configuration changed (it is one object: the whole state).
+    case netfilter(Change<NetfilterState>)
 
     /// The object kind, as a table name (`links`, `fdb`, …).
     public var table: String {
@@ -48,6 +50,7 @@ public enum MirrorDelta: Sendable, Equatable {
         case .route: "route"
         case .nexthop: "nexthop"
         case .neighbor: "neighbor"
+        case .netfilter: "netfilter"
         }
     }
 }

@@ -141,6 +141,42 @@ struct EmulatedSwitchL2Tests {
         #expect(kernelDelta < 15, "the kernel bridge received \(kernelDelta) frames for 40 known-unicast frames")
     }
 
+    @Test("a bridge with a member the chip cannot reach (a veth) stays on the CPU: hosts on both sides reach each other")
+    func nonChipMember() throws {
+        let other = try TestNamespace("h3")
+        let lab = try Lab(configure: { sw in
+            try Lab.bridgeAll(sw)
+            try sw.ip("link add vport type veth peer name eth0 netns \(other.name)")
+            try sw.ip("link set vport master br0")
+            try sw.ip("link set vport up")
+        })
+        try other.ipScript("""
+            link set eth0 address 02:00:00:00:10:03
+            addr add 10.0.0.3/24 dev eth0
+            link set eth0 up
+            """)
+        let br0 = try #require(lab.daemon.mirror.tables.links.values.first { $0.name == "br0" })
+        let bridge = HardwareKey.bridge(BridgeID(rawValue: br0.index.rawValue))
+        var state: OffloadState?
+        #expect(try lab.pump(until: { state = lab.daemon.engine.state(of: bridge); return state != nil }))
+        guard case .trapped(let reason)? = state else {
+            Issue.record("br0 should stay on the CPU, is \(String(describing: state))")
+            return
+        }
+        #expect(reason.contains("vport"), "\(reason)")
+        // The kernel bridges: the chip-side host reaches the veth-side host and its neighbour.
+        #expect(try lab.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.0.3"], in: lab.hosts[0]) == 0,
+                "host 1 could not reach the host behind the veth: \(lab.lastOutput)")
+        #expect(try lab.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.0.2"], in: other) == 0,
+                "the veth-side host could not reach host 2: \(lab.lastOutput)")
+        // The veth leaves: the chip bridges again and forwards host 1 ↔ host 2 itself.
+        try lab.sw.ip("link set vport nomaster")
+        #expect(try lab.pump(until: { lab.daemon.engine.state(of: bridge) == .offloaded }))
+        let before = lab.asic.counters().ports[2]?.txPackets ?? 0
+        #expect(try lab.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.0.2"], in: lab.hosts[0]) == 0)
+        #expect((lab.asic.counters().ports[2]?.txPackets ?? 0) - before >= 3, "the chip did not forward after the veth left")
+    }
+
     @Test("bridge link set flood off on a port stops unknown unicast reaching its host")
     func floodOff() throws {
         let lab = try Lab()

@@ -166,6 +166,14 @@ struct MirrorObjectTests {
         #expect(link.vxlan?.local == IPAddress("10.0.0.1"))
         #expect(link.vxlan?.learning == false)
         #expect(link.vxlan?.port == 4789)
+        #expect(link.vxlan?.tos == 0 && link.vxlan?.ttlInherit == false && link.vxlan?.df == 0)
+        #expect(link.vxlan?.sourcePorts == nil)
+        // The outer-header settings: tos inherit (1), ttl inherit, df set, a source port range.
+        try ns.ip("link add vxlan200 type vxlan id 200 local 10.0.0.1 dstport 4789 tos inherit ttl inherit df set srcport 1000 2000")
+        var tuned: Link?
+        #expect(try mirror.pump { tuned = $0.link(named: "vxlan200"); return tuned != nil }.held)
+        #expect(tuned?.vxlan?.tos == 1 && tuned?.vxlan?.ttlInherit == true && tuned?.vxlan?.df == 1)
+        #expect(tuned?.vxlan?.sourcePorts == 1000..<2000)
         try ns.bridge("fdb del 00:00:00:00:00:00 dev vxlan100 dst 10.0.0.50")
         let one = try mirror.pump { t in t.fdb.values.filter { $0.key.mac == .zero && $0.key.remote != nil }.count == 1 }
         #expect(one.held)

@@ -8,10 +8,10 @@ struct BridgeStageTests {
     @Test("VLAN-filtering bridge with access and trunk members")
     func vlanMembers() throws {
         var g = GoldenSession("bridge-vlan-members")
-        g.step("br0 (vlan_filtering 1) with swp1, swp2, swp3 and veth0", [
+        g.step("br0 (vlan_filtering 1) with swp1, swp2, swp3; veth0 standalone", [
             .link(.added(bridgeLink(filtering: true))),
             .link(.added(chipPort(1, master: br0))), .link(.added(chipPort(2, master: br0))),
-            .link(.added(chipPort(3, master: br0))), .link(.added(otherLink(veth0, "veth0", master: br0))),
+            .link(.added(chipPort(3, master: br0))), .link(.added(otherLink(veth0, "veth0"))),
         ])
         g.step("swp1 access VLAN 10, swp2 access VLAN 20, swp3 trunk 10+20 tagged, veth0 VLAN 10, br0 self VLAN 10", [
             .vlan(.added(vlan(swp(1), 10, pvid: true, untagged: true))),
@@ -26,6 +26,12 @@ struct BridgeStageTests {
         ])
         g.step("vlan_filtering off: members go, ports stay", [
             .link(.changed(old: bridgeLink(filtering: true), new: bridgeLink(filtering: false))),
+        ])
+        g.step("veth0 joins br0: a member the chip cannot reach keeps the whole bridge on the CPU", [
+            .link(.changed(old: otherLink(veth0, "veth0"), new: otherLink(veth0, "veth0", master: br0))),
+        ])
+        g.step("veth0 leaves: the chip bridges again", [
+            .link(.changed(old: otherLink(veth0, "veth0", master: br0), new: otherLink(veth0, "veth0"))),
         ])
         try g.verify()
     }
@@ -71,10 +77,10 @@ struct BridgeStageTests {
     @Test("FDB: local, static, dynamic and extern_learn entries; entries on other ports")
     func fdbEntries() throws {
         var g = GoldenSession("bridge-fdb")
-        g.step("br0 (vlan_filtering 1) with swp1, swp2 and veth0, all in VLAN 10", [
+        g.step("br0 (vlan_filtering 1) with swp1 and swp2 in VLAN 10; veth0 standalone", [
             .link(.added(bridgeLink(filtering: true))),
             .link(.added(chipPort(1, master: br0))), .link(.added(chipPort(2, master: br0))),
-            .link(.added(otherLink(veth0, "veth0", master: br0))),
+            .link(.added(otherLink(veth0, "veth0"))),
             .vlan(.added(vlan(swp(1), 10, pvid: true, untagged: true))), .vlan(.added(vlan(swp(2), 10, pvid: true, untagged: true))),
         ])
         g.step("entries", [

@@ -56,4 +56,23 @@ struct TunnelStageTests {
         ])
         try g.verify()
     }
+
+    @Test("a VXLAN device with an IPv6 underlay keeps its bridge on the CPU; IPv4 brings it back")
+    func ipv6Underlay() throws {
+        var g = GoldenSession("tunnel-vxlan-ipv6-underlay")
+        g.step("br0 with swp1 and swp2; vxlan100 with local 2001:db8::1 joins; a flood entry and a remote MAC", [
+            .link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0))), .link(.added(chipPort(2, master: br0))),
+            .link(.added(vxlanLink(local: "2001:db8::1"))),
+            .fdb(.added(vxlanFDB("00:00:00:00:00:00", remote: "2001:db8::2"))),
+            .fdb(.added(vxlanFDB("02:00:00:00:20:02", remote: "2001:db8::2"))),
+        ])
+        g.step("local 192.0.2.1 instead, remotes re-added over IPv4: the chip bridges and tunnels", [
+            .fdb(.removed(vxlanFDB("00:00:00:00:00:00", remote: "2001:db8::2"))),
+            .fdb(.removed(vxlanFDB("02:00:00:00:20:02", remote: "2001:db8::2"))),
+            .link(.changed(old: vxlanLink(local: "2001:db8::1"), new: vxlanLink())),
+            .fdb(.added(vxlanFDB("00:00:00:00:00:00", remote: "192.0.2.2"))),
+            .fdb(.added(vxlanFDB("02:00:00:00:20:02", remote: "192.0.2.2"))),
+        ])
+        try g.verify()
+    }
 }

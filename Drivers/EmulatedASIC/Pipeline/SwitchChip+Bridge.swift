@@ -80,7 +80,12 @@ extension SwitchChip {
         if ctx.port > 0 {
             dest = FDBValue.port(ctx.port)
         } else {
-            guard let remote = ctx.remote else { return }
+            guard var remote = ctx.remote, let t = tunnels[Int(ctx.tunnel)] else { return }
+            switch t.object.learning {
+            case .off: return
+            case .remote: break
+            case .defaultRemotes: remote = .anyIPv4      // the vxlan device's default destinations
+            }
             if let cur = fdb.lookup(key), FDBValue.isTunnel(cur), remotes[Int(cur & ~FDBValue.tunnelFlag)]?.address == remote {
                 _ = fdb.learn(key, destination: cur, now: nowSeconds)
                 return
@@ -182,6 +187,15 @@ extension SwitchChip {
             // Split horizon: what came out of a tunnel never goes back into one.
             guard ctx.tunnel < 0 else { return }
             guard let r = remotes[Int(dest & ~FDBValue.tunnelFlag)] else { return }
+            if r.address == .anyIPv4 {
+                // No VTEP of its own: the device's default destinations, every flood-list
+                // remote (the kernel's all-zeros entry), and no local port.
+                guard let t = tunnels[Int(r.tunnel)] else { return }
+                for remote in t.flood {
+                    encapsulate(frame, pf, tunnel: r.tunnel, remote: remote, bridge: bridge, ingressPort: ctx.port, &sink)
+                }
+                return
+            }
             encapsulate(frame, pf, tunnel: r.tunnel, remote: r.address, bridge: bridge, ingressPort: ctx.port, &sink)
         }
     }

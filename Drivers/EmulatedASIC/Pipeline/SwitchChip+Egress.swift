@@ -8,6 +8,8 @@ enum ScratchRegion {
     static let egress = 0
     static let routed = size
     static let encap = 2 * size
+    /// A decapsulated inner frame whose ECN field the outer header changes.
+    static let decap = 3 * size
 }
 
 extension SwitchChip {

@@ -18,11 +18,19 @@ extension SwitchChip {
             return false
         }
         guard t.object.local == local, t.object.udpPort == pf.dstPort else { return false }
-        let inner = UnsafeRawBufferPointer(rebasing: frame[pf.innerOffset...])
+        var inner = UnsafeRawBufferPointer(rebasing: frame[pf.innerOffset...])
         var ipf = ParsedFrame()
         if let reason = FrameParser.parse(inner, into: &ipf, options: parserOptions) {
             drop(reason, port: ingressPort)
             return true
+        }
+        switch ecnDecapsulate(inner, ipf, outerTOS: pf.tos) {
+        case .keep: break
+        case .drop:
+            drop(.vxlanECN, port: ingressPort)
+            return true
+        case .rewritten(let frame):
+            inner = frame
         }
         if ipf.dst & ~0xF == 0x0180_C200_0000 {
             // Link-local protocols (STP, LLDP) do not cross a tunnel into the bridge.
@@ -58,29 +66,37 @@ extension SwitchChip {
             trap(frame, port: ingressPort, .unresolvedNexthop, &sink)
             return
         }
-        let tagged = pf.tagCount > 0 && pf.outerTPID == bridge.settings.vlanProtocol
+        // A VLAN-filtering bridge's tag goes (the VNI carries the VLAN); a VLAN-unaware
+        // bridge forwards the frame as it came, tags and all.
+        let tagged = bridge.settings.vlanFiltering && pf.tagCount > 0 && pf.outerTPID == bridge.settings.vlanProtocol
         let innerLength = frame.count - (tagged ? 4 : 0)
         let total = 50 + innerLength
         guard total <= ScratchRegion.size else { return }
         let buf = scratch + ScratchRegion.encap
         writeEthernetHeader(buf, dst: mac, src: out.object.mac.rawValue, etherType: 0x0800)
-        // Outer IPv4: DF clear and TTL 64 unless the tunnel sets one, as the kernel's vxlan
-        // sends by default (`df unset`, `ttl auto`).
+        // Outer IPv4 as the kernel's `vxlan_xmit_one` builds it: TOS from the tunnel (or the
+        // inner DSCP with `tos inherit`) with the inner ECN copied out; TTL from the tunnel,
+        // the inner packet (`ttl inherit`) or 64; DF per the tunnel's `df` mode.
+        let header = outerHeaderFields(frame, pf, t.object)
         let ip = buf + 14
-        ip.storeBytes(of: UInt16(0x4500).bigEndian, toByteOffset: 0, as: UInt16.self)
+        ip.storeBytes(of: 0x45, toByteOffset: 0, as: UInt8.self)
+        ip.storeBytes(of: header.tos, toByteOffset: 1, as: UInt8.self)
         ip.storeBytes(of: UInt16(total - 14).bigEndian, toByteOffset: 2, as: UInt16.self)
         ip.storeBytes(of: UInt16(0).bigEndian, toByteOffset: 4, as: UInt16.self)
-        ip.storeBytes(of: UInt16(0).bigEndian, toByteOffset: 6, as: UInt16.self)
-        ip.storeBytes(of: t.object.ttl == 0 ? 64 : t.object.ttl, toByteOffset: 8, as: UInt8.self)
+        ip.storeBytes(of: UInt16(header.dontFragment ? 0x4000 : 0).bigEndian, toByteOffset: 6, as: UInt16.self)
+        ip.storeBytes(of: header.ttl, toByteOffset: 8, as: UInt8.self)
         ip.storeBytes(of: UInt8(17), toByteOffset: 9, as: UInt8.self)
         ip.storeBytes(of: UInt16(0), toByteOffset: 10, as: UInt16.self)
         ip.storeBytes(of: t.object.local.ipv4Value.bigEndian, toByteOffset: 12, as: UInt32.self)
         ip.storeBytes(of: remote.ipv4Value.bigEndian, toByteOffset: 16, as: UInt32.self)
         let checksum = InternetChecksum.checksum(UnsafeRawBufferPointer(start: ip, count: 20))
         ip.storeBytes(of: checksum.bigEndian, toByteOffset: 10, as: UInt16.self)
-        // UDP: the source port carries the inner flow's entropy; checksum 0 (RFC 7348).
+        // UDP: the source port carries the inner flow's entropy, scaled into the tunnel's
+        // range as `udp_flow_src_port` does; checksum 0 (RFC 7348).
         let udp = ip + 20
-        udp.storeBytes(of: UInt16(49152 + hash % 16384).bigEndian, toByteOffset: 0, as: UInt16.self)
+        let ports = t.object.sourcePorts
+        let sourcePort = ports.lowerBound &+ UInt16(truncatingIfNeeded: (UInt64(UInt32(truncatingIfNeeded: hash)) &* UInt64(ports.count)) >> 32)
+        udp.storeBytes(of: sourcePort.bigEndian, toByteOffset: 0, as: UInt16.self)
         udp.storeBytes(of: t.object.udpPort.bigEndian, toByteOffset: 2, as: UInt16.self)
         udp.storeBytes(of: UInt16(total - 34).bigEndian, toByteOffset: 4, as: UInt16.self)
         udp.storeBytes(of: UInt16(0), toByteOffset: 6, as: UInt16.self)
@@ -96,6 +112,75 @@ extension SwitchChip {
             inner.copyMemory(from: frame.baseAddress!, byteCount: frame.count)
         }
         outputRouted(UnsafeRawBufferPointer(start: buf, count: total), rif: rif, &sink)
+    }
+}
+
+/// What the outer header of a decapsulated packet does to its inner one (RFC 6040 §4.2,
+/// the kernel's `INET_ECN_decapsulate`).
+enum ECNDecapsulation {
+    case keep
+    /// Outer CE over an inner packet that is not ECN-capable.
+    case drop
+    /// The inner frame with its ECN field changed (CE, or ECT(1) from an ECT(1) outer), in scratch.
+    case rewritten(UnsafeRawBufferPointer)
+}
+
+extension SwitchChip {
+    /// The outer IPv4 TOS, TTL and DF for encapsulating `pf` in `tunnel`. The inner DSCP/ECN
+    /// and TTL count only for an IP packet with at most one VLAN tag (what the kernel's
+    /// `skb->protocol` shows as IP once the receive path lifted the tag).
+    func outerHeaderFields(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, _ tunnel: VXLANTunnel) -> (tos: UInt8, ttl: UInt8, dontFragment: Bool) {
+        let isIP = (pf.l3 == .ipv4 || pf.l3 == .ipv6) && pf.tagCount <= 1
+        let innerDS: UInt8 = isIP ? pf.tos : 0
+        let dscp = tunnel.tos == 1 ? innerDS : tunnel.tos
+        let innerECN = innerDS & 3
+        let tos = (dscp & ~3) | (innerECN == 3 ? 2 : innerECN)
+        var ttl = tunnel.ttlInherit ? (isIP ? pf.ttl : 0) : tunnel.ttl
+        if ttl == 0 { ttl = 64 }
+        let df: Bool = switch tunnel.dontFragment {
+        case .unset: false
+        case .set: true
+        case .inherit: pf.l3 == .ipv6 || (pf.l3 == .ipv4 && frame[pf.l3Offset + 6] & 0x40 != 0)
+        }
+        return (tos, ttl, df)
+    }
+
+    /// Applies the outer ECN to a decapsulated inner frame: outer CE marks an ECN-capable
+    /// inner packet CE and drops one that is not; outer ECT(1) turns inner ECT(0) into ECT(1).
+    /// A non-IP inner frame is left alone, as the kernel leaves it.
+    func ecnDecapsulate(_ inner: UnsafeRawBufferPointer, _ ipf: ParsedFrame, outerTOS: UInt8) -> ECNDecapsulation {
+        guard ipf.l3 == .ipv4 || ipf.l3 == .ipv6 else { return .keep }
+        let outer = outerTOS & 3, current = ipf.tos & 3
+        let wanted: UInt8
+        if current == 0 {
+            return outer == 3 ? .drop : .keep
+        } else if outer == 3 {
+            wanted = 3
+        } else if outer == 1 && current == 2 {
+            wanted = 1
+        } else {
+            return .keep
+        }
+        guard wanted != current, inner.count <= ScratchRegion.size else { return .keep }
+        let buf = scratch + ScratchRegion.decap
+        buf.copyMemory(from: inner.baseAddress!, byteCount: inner.count)
+        let l3 = buf + ipf.l3Offset
+        if ipf.l3 == .ipv4 {
+            let old = l3.load(fromByteOffset: 0, as: UInt16.self).bigEndian
+            let new = (old & ~3) | UInt16(wanted)
+            l3.storeBytes(of: new.bigEndian, toByteOffset: 0, as: UInt16.self)
+            // RFC 1624 incremental update of the header checksum.
+            let sum = l3.load(fromByteOffset: 10, as: UInt16.self).bigEndian
+            var c = UInt32(~sum) + UInt32(~old) + UInt32(new)
+            c = (c & 0xFFFF) + (c >> 16)
+            c = (c & 0xFFFF) + (c >> 16)
+            l3.storeBytes(of: (~UInt16(c)).bigEndian, toByteOffset: 10, as: UInt16.self)
+        } else {
+            // Traffic class straddles bytes 0–1: ECN is bits 4–5 of byte 1.
+            let b1 = l3.load(fromByteOffset: 1, as: UInt8.self)
+            l3.storeBytes(of: (b1 & ~0x30) | (wanted << 4), toByteOffset: 1, as: UInt8.self)
+        }
+        return .rewritten(UnsafeRawBufferPointer(start: buf, count: inner.count))
     }
 }
 

@@ -64,7 +64,7 @@ public final class SwitchChip {
 
     /// Scratch space for rewritten frames (tag push/pop, routing, encapsulation).
     let scratch: UnsafeMutableRawPointer
-    static let scratchSize = 3 * ScratchRegion.size
+    static let scratchSize = 4 * ScratchRegion.size
 
     struct RemoteKey: Hashable {
         var tunnel: Int32

@@ -124,6 +124,13 @@ enum LinkDecoder {
         v.learning = try a.bool(Int(IFLA_VXLAN_LEARNING)) ?? v.learning
         v.ttl = try a.u8(Int(IFLA_VXLAN_TTL)) ?? v.ttl
         v.collectMetadata = try a.bool(Int(IFLA_VXLAN_COLLECT_METADATA)) ?? false
+        v.ttlInherit = try a.bool(Int(IFLA_VXLAN_TTL_INHERIT)) ?? false   // a u8 in dumps (a flag when set by iproute2)
+        v.tos = try a.u8(Int(IFLA_VXLAN_TOS)) ?? 0
+        v.df = try a.u8(Int(IFLA_VXLAN_DF)) ?? 0
+        if let range = try a.attribute(Int(IFLA_VXLAN_PORT_RANGE))?.load(ifla_vxlan_port_range.self) {
+            let low = UInt16(bigEndian: range.low), high = UInt16(bigEndian: range.high)
+            if low < high { v.sourcePorts = low..<high }
+        }
         if v.collectMetadata { v.vni = nil }
         return v
     }
