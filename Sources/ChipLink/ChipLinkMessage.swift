@@ -166,7 +166,9 @@ public enum ChipResponse: Equatable {
             es.reserveCapacity(n)
             for _ in 0..<n {
                 let at = r.offset
-                guard case .fdb(let e) = try r.object() else { throw ChipLinkError.malformed("a learned MAC that is not an FDB entry", offset: at) }
+                guard case .fdb(let e) = try r.object() else {
+                    throw ChipLinkError.malformed("a learned MAC that is not an FDB entry", offset: at)
+                }
                 es.append(e)
             }
             response = .learned(es)

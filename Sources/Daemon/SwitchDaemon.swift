@@ -109,8 +109,8 @@ public final class SwitchDaemon {
             .filter { $0.held != $0.wanted }
         let progress = engine.run()
         let learnedMACs = try reconcileLearnedMACs()
-        return StartSummary(readBack: held.count, programmed: progress.programmed, removed: progress.removed, differing: differing,
-                            learned: learnedMACs)
+        return StartSummary(readBack: held.count, programmed: progress.programmed, removed: progress.removed,
+                            differing: differing, learned: learnedMACs)
     }
 
     /// Waits up to `timeoutMilliseconds` for kernel changes, programs them, and writes
@@ -148,7 +148,8 @@ public final class SwitchDaemon {
         var lost = false
         for event in events {
             switch event {
-            case .macLearned(let bridge, let vid, let mac, let destination), .macMoved(let bridge, let vid, let mac, _, let destination):
+            case .macLearned(let bridge, let vid, let mac, let destination),
+                 .macMoved(let bridge, let vid, let mac, _, let destination):
                 noteLearned(HardwareFDBEntry(bridge: bridge, vid: vid, mac: mac, destination: destination, isStatic: false))
                 batch += fdbRequests(add: true, vid: vid, mac: mac, destination: destination)
             case .macAged(let bridge, let vid, let mac, let destination):

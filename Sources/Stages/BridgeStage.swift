@@ -108,10 +108,9 @@ struct BridgeStage: Sendable {
             let object = HardwareFDBEntry(bridge: settings.bridge, vid: e.key.vlan, mac: e.key.mac,
                                           destination: chipPort.map { .port($0) } ?? .cpu)
             let bridgeName = topology.links[bridge]?.name ?? "the bridge"
-            return FDBCandidate(object: object, priority: 0, sequence: sequence,
-                                trapReason: "vlan \(e.key.vlan.rawValue) entry on \(name) in \(bridgeName), which does not filter VLANs: "
-                                    + "the kernel looks every frame up in VLAN 0, so it never matches; nothing to program",
-                                programmable: false)
+            let reason = "vlan \(e.key.vlan.rawValue) entry on \(name) in \(bridgeName), which does not filter VLANs: "
+                + "the kernel looks every frame up in VLAN 0, so it never matches; nothing to program"
+            return FDBCandidate(object: object, priority: 0, sequence: sequence, trapReason: reason, programmable: false)
         }
         let destination: FDBDestination
         let priority: UInt8
@@ -148,15 +147,15 @@ struct BridgeStage: Sendable {
         let list = multicast ? "the port's own multicast address list" : "the port's own address list"
         let handling: String
         if let b = topology.bridge(of: port), topology.offloadedBridge(b) != nil {
-            handling = multicast
-                ? "the bridge ignores it, so frames to \(e.key.mac) are flooded or snooped by the chip as by the kernel's bridge"
-                : "the bridge ignores it, so frames to \(e.key.mac) are flooded by the chip as unknown unicast, as the kernel's bridge does"
+            handling = "the bridge ignores it, so frames to \(e.key.mac) are "
+                + (multicast ? "flooded or snooped by the chip as by the kernel's bridge"
+                             : "flooded by the chip as unknown unicast, as the kernel's bridge does")
         } else {
             handling = "the chip sends the port's traffic to the CPU and the kernel decides"
         }
         let object = HardwareFDBEntry(bridge: BridgeID(rawValue: port.rawValue), vid: e.key.vlan, mac: e.key.mac,
                                       destination: .port(p))
-        return FDBCandidate(object: object, priority: 0, sequence: sequence,
-                            trapReason: "self entry on \(name) (\(list), not the bridge FDB): \(handling)", programmable: false)
+        let reason = "self entry on \(name) (\(list), not the bridge FDB): \(handling)"
+        return FDBCandidate(object: object, priority: 0, sequence: sequence, trapReason: reason, programmable: false)
     }
 }

@@ -129,7 +129,9 @@ struct Hoistd: ParsableCommand {
         }
         let daemon = try SwitchDaemon(namespace: namespace, driver: driver)
         daemon.onWriteBackFailure = { logger.warning("\($0)") }
-        daemon.onEventsLost = { logger.warning("the chip lost \($0) events (event queue overflow); reconciling learned MACs") }
+        daemon.onEventsLost = {
+            logger.warning("the chip lost \($0) events (event queue overflow); reconciling learned MACs")
+        }
         daemon.onLearnedReconciled = { logger.notice("learned MACs reconciled with the chip: \($0)") }
         let summary = try daemon.start()
         logger.info("reconciled with the chip: \(summary)")

@@ -57,10 +57,11 @@ struct OffloadQuery {
         case "resources":
             // An observer's hardware is programmed by the kernel's driver: its own counters
             // (devlink occupancy and size) are the truth, not what the engine accepted.
-            var use = daemon.driver.capabilities.programsHardware ? daemon.engine.occupancy() : daemon.driver.counters().tables
+            let caps = daemon.driver.capabilities
+            var use = caps.programsHardware ? daemon.engine.occupancy() : daemon.driver.counters().tables
             // The FDB table also holds what the chip learned itself: programmed + learned.
-            if daemon.driver.capabilities.programsHardware, !daemon.learned.isEmpty {
-                use[.fdb, default: TableOccupancy(used: 0, capacity: daemon.driver.capabilities.capacity(.fdb))].used += daemon.learned.count
+            if caps.programsHardware, !daemon.learned.isEmpty {
+                use[.fdb, default: TableOccupancy(used: 0, capacity: caps.capacity(.fdb))].used += daemon.learned.count
             }
             return use.sorted { $0.key.rawValue < $1.key.rawValue }.map { table, use in
                 .object([("table", .string(table.rawValue)), ("used", .int(Int64(use.used))), ("capacity", .int(Int64(use.capacity)))])
@@ -108,7 +109,8 @@ struct OffloadQuery {
     /// events, re-read after a loss): in the chip, so `offloaded`; written to the kernel as
     /// `extern_learn` (the flags iproute2 shows for a switchdev-learned entry).
     func chipLearned() -> [JSONValue] {
-        daemon.learned.values.sorted { ($0.bridge.rawValue, $0.vid.rawValue, $0.mac) < ($1.bridge.rawValue, $1.vid.rawValue, $1.mac) }
+        daemon.learned.values
+            .sorted { ($0.bridge.rawValue, $0.vid.rawValue, $0.mac) < ($1.bridge.rawValue, $1.vid.rawValue, $1.mac) }
             .map { f in
                 let dst: String = if case .port(let p) = f.destination { portName(p) } else { f.destination.description }
                 return .object([("object", .string("fdb \(f.mac) vlan \(f.vid.rawValue) \(dst) learned")),
@@ -120,7 +122,8 @@ struct OffloadQuery {
 
     /// A row's `object` field.
     static func name(of row: JSONValue) -> String? {
-        guard case .object(let fields) = row, case .string(let name)? = fields.first(where: { $0.0 == "object" })?.1 else { return nil }
+        guard case .object(let fields) = row,
+              case .string(let name)? = fields.first(where: { $0.0 == "object" })?.1 else { return nil }
         return name
     }
 

@@ -44,7 +44,8 @@ public final class RouteNetlinkSocket: NetlinkTransport {
 
     /// A connected libnl socket in `namespace`, joined to `groups`, with extended and
     /// capped ACKs (`NETLINK_EXT_ACK`, `NETLINK_CAP_ACK`).
-    private static func connect(_ netlinkProtocol: Int32, namespace: String?, groups: [RouteNetlinkGroup]) throws -> OpaquePointer {
+    private static func connect(_ netlinkProtocol: Int32, namespace: String?,
+                                groups: [RouteNetlinkGroup]) throws -> OpaquePointer {
         guard let sk = nl_socket_alloc() else { throw NetlinkError(code: ENOMEM, operation: "nl_socket_alloc") }
         nl_socket_disable_seq_check(sk)
         nl_socket_disable_auto_ack(sk)
