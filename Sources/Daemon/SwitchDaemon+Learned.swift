@@ -77,15 +77,26 @@ extension SwitchDaemon {
         // What it holds.
         var heldBridge: Set<BridgeEntry> = []
         var heldTunnel: Set<TunnelEntry> = []
-        try requests.dump(.fdb) { message in
-            guard case .newFDB(let e) = message, e.flags.contains(.externLearn), e.key.mac != .zero else { return }
-            let isVXLAN = links[e.key.port]?.kind == .vxlan
-            if e.key.isSelf {
-                if isVXLAN, let remote = e.key.remote {
-                    heldTunnel.insert(TunnelEntry(device: e.key.port, mac: e.key.mac, remote: remote))
+        // A dump the kernel marks interrupted (the FDB changed meanwhile: likely right after
+        // an overflow) is taken again, as the mirror does.
+        for attempt in 1...5 {
+            heldBridge = []
+            heldTunnel = []
+            do {
+                try requests.dump(.fdb) { message in
+                    guard case .newFDB(let e) = message, e.flags.contains(.externLearn), e.key.mac != .zero else { return }
+                    let isVXLAN = links[e.key.port]?.kind == .vxlan
+                    if e.key.isSelf {
+                        if isVXLAN, let remote = e.key.remote {
+                            heldTunnel.insert(TunnelEntry(device: e.key.port, mac: e.key.mac, remote: remote))
+                        }
+                    } else if isVXLAN || isChipPort(e.key.port) {
+                        heldBridge.insert(BridgeEntry(port: e.key.port, mac: e.key.mac, vlan: e.key.vlan))
+                    }
                 }
-            } else if isVXLAN || isChipPort(e.key.port) {
-                heldBridge.insert(BridgeEntry(port: e.key.port, mac: e.key.mac, vlan: e.key.vlan))
+                break
+            } catch let error as NetlinkError where error.code == EINTR && attempt < 5 {
+                continue
             }
         }
 
