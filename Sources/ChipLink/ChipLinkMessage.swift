@@ -12,7 +12,7 @@ import SwitchDriver
 /// registers, prestera's firmware messages): batched writes, read-back for reconciliation.
 public enum ChipLink {
     /// The protocol version; bumped on any incompatible change of the frame or codec.
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 2
     /// The largest frame either side accepts (a read-back of a million routes is ~40 MB).
     public static let maxFrameBytes = 256 << 20
     /// hoist-asic's default socket.
@@ -28,6 +28,8 @@ public enum ChipRequest: Equatable {
     case counters
     /// The chip process's own statistics (operations applied, connections).
     case statistics
+    /// The MACs the chip learned itself (`SwitchDriver.learnedMACs()`).
+    case learnedMACs
 
     var kind: UInt8 {
         switch self {
@@ -37,6 +39,7 @@ public enum ChipRequest: Equatable {
         case .pollEvents: 4
         case .counters: 5
         case .statistics: 7
+        case .learnedMACs: 8
         }
     }
 
@@ -48,7 +51,7 @@ public enum ChipRequest: Equatable {
             w.count(ops.count)
             for op in ops { w.operation(op) }
         case .pollEvents(let limit): w.count(limit)
-        case .readBack, .counters, .statistics: break
+        case .readBack, .counters, .statistics, .learnedMACs: break
         }
     }
 
@@ -67,6 +70,7 @@ public enum ChipRequest: Equatable {
         case 4: request = .pollEvents(limit: Int(try r.u32()))
         case 5: request = .counters
         case 7: request = .statistics
+        case 8: request = .learnedMACs
         default: throw ChipLinkError.malformed("unknown request kind \(kind)", offset: r.offset - 1)
         }
         guard r.isAtEnd else { throw ChipLinkError.malformed("trailing bytes after the request", offset: r.offset) }
@@ -93,6 +97,8 @@ public enum ChipResponse: Equatable {
     case events([DriverEvent])
     case counters(DriverCounters)
     case statistics(ChipStatistics)
+    /// The chip's learned MACs; nil when its driver cannot read them back.
+    case learned([HardwareFDBEntry]?)
     /// The request could not be served; the connection stays usable unless framing broke.
     case error(String)
 
@@ -110,6 +116,12 @@ public enum ChipResponse: Equatable {
             for e in es { w.event(e) }
         case .counters(let c): w.u8(0x85); w.counters(c)
         case .statistics(let s): w.u8(0x87); w.u64(s.sets); w.u64(s.removes); w.u64(s.connections); w.u64(s.malformed)
+        case .learned(let entries):
+            w.u8(0x88); w.bool(entries != nil)
+            if let entries {
+                w.count(entries.count)
+                for e in entries { w.object(.fdb(e)) }
+            }
         case .error(let e): w.u8(0xFF); w.string(e)
         }
     }
@@ -144,6 +156,22 @@ public enum ChipResponse: Equatable {
             var s = ChipStatistics()
             s.sets = try r.u64(); s.removes = try r.u64(); s.connections = try r.u64(); s.malformed = try r.u64()
             response = .statistics(s)
+        case 0x88:
+            guard try r.bool() else {
+                response = .learned(nil)
+                break
+            }
+            let n = try r.count(minimumSize: 3)
+            var es: [HardwareFDBEntry] = []
+            es.reserveCapacity(n)
+            for _ in 0..<n {
+                let at = r.offset
+                guard case .fdb(let e) = try r.object() else {
+                    throw ChipLinkError.malformed("a learned MAC that is not an FDB entry", offset: at)
+                }
+                es.append(e)
+            }
+            response = .learned(es)
         case 0xFF: response = .error(try r.string())
         default: throw ChipLinkError.malformed("unknown response kind \(kind)", offset: r.offset - 1)
         }

@@ -122,6 +122,7 @@ public final class ChipLinkServer {
         case .pollEvents(let limit): return .events(driver.pollEvents(limit: limit))
         case .counters: return .counters(driver.counters())
         case .statistics: return .statistics(statistics)
+        case .learnedMACs: return .learned(driver.learnedMACs())
         }
     }
 

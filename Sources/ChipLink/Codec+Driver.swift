@@ -36,6 +36,8 @@ extension ByteWriter {
             u8(4); u16(p.rawValue); string(reason.rawValue); count(length)
         case .objectState(let k, let r):
             u8(5); key(k); result(r)
+        case .eventsLost(let n):
+            u8(6); count(n)
         }
     }
 
@@ -50,6 +52,7 @@ extension ByteWriter {
         for (r, tc) in c.traps.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { string(r.rawValue); u64(tc.packets); u64(tc.policerDrops) }
         count(c.drops.count)
         for (r, n) in c.drops.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { string(r.rawValue); u64(n) }
+        u64(c.eventsLost)
     }
 
     public mutating func capabilities(_ c: DriverCapabilities) {
@@ -109,6 +112,8 @@ extension ByteReader {
         case 5:
             let k = try key()
             return .objectState(k, try result())
+        case 6:
+            return .eventsLost(count: Int(try u32()))
         default: throw ChipLinkError.malformed("unknown event \(tag)", offset: offset - 1)
         }
     }
@@ -136,6 +141,7 @@ extension ByteReader {
             let r = try enumeration(DropReason.self, try string())
             c.drops[r] = try u64()
         }
+        c.eventsLost = try u64()
         return c
     }
 

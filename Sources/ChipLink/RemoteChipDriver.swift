@@ -57,6 +57,11 @@ public final class RemoteChipDriver: SwitchDriver {
         return []
     }
 
+    public func learnedMACs() -> [HardwareFDBEntry]? {
+        if case .learned(let es)? = attempt(.learnedMACs) { return es }
+        return nil
+    }
+
     public func pollEvents(limit: Int) -> [DriverEvent] {
         if case .events(let es)? = attempt(.pollEvents(limit: limit)) { return es }
         return []

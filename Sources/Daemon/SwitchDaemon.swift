@@ -17,6 +17,12 @@ import SwitchModel
 ///     └──────────── handle(events) ◄── pollEvents ◄──────────────── SwitchDriver
 /// ```
 ///
+/// Lost chip events would leave the kernel's `extern_learn` entries wrong for good (a
+/// learned MAC never written, an aged one never removed), so at `start()` — a hoistd
+/// starting against a chip that already learned — and after the hardware reports
+/// `eventsLost`, the daemon reads the chip's learned MACs back and makes the kernel's
+/// entries equal to them (``reconcileLearnedMACs()``).
+///
 /// One thread drives it (`start`, then `step` in a loop); it chooses no concrete driver.
 public final class SwitchDaemon {
     public struct Statistics: Sendable, Equatable {
@@ -27,13 +33,20 @@ public final class SwitchDaemon {
         public var fdbWrites = 0
         /// Write-backs the kernel refused, or for destinations it cannot hold yet.
         public var fdbWriteFailures = 0
+        /// Events the hardware lost (its queue overflowed), as its `eventsLost` notices said.
+        public var eventsLost = 0
+        /// Reconciliations of the kernel's `extern_learn` entries with the chip's learned MACs,
+        /// and what they changed in the kernel.
+        public var learnedReconciliations = 0
+        public var staleLearnedRemoved = 0
+        public var missingLearnedAdded = 0
         public init() {}
     }
 
     public let mirror: KernelMirror
     public let engine: OffloadEngine
     public let driver: any SwitchDriver
-    public private(set) var statistics = Statistics()
+    public internal(set) var statistics = Statistics()
     /// The continuous audit's pacing (`SwitchDaemon+Audit.swift`) and what it found.
     public var auditSettings = AuditSettings()
     public internal(set) var auditStatistics = AuditStatistics()
@@ -49,6 +62,16 @@ public final class SwitchDaemon {
     var auditReading: BackgroundReadBack?
     /// Called with each write-back the kernel refused, for logging.
     public var onWriteBackFailure: ((String) -> Void)?
+    /// Called when the hardware reports lost events, with how many, before the
+    /// reconciliation that follows; for logging.
+    public var onEventsLost: ((Int) -> Void)?
+    /// Called with each reconciliation of learned MACs after a loss, for logging.
+    public var onLearnedReconciled: ((LearnedReconciliation) -> Void)?
+    /// The MACs the hardware learned itself, by hardware key: kept from its learned, moved
+    /// and aged events, and replaced by its read-back (``reconcileLearnedMACs()``).
+    public internal(set) var learned: [HardwareKey: HardwareFDBEntry] = [:]
+    /// Whether the driver reads its learned MACs back (then ``learned`` is complete).
+    public internal(set) var readsLearnedMACs = false
 
     var stages: StagePipeline
     let requests: NetlinkChannel
@@ -81,7 +104,13 @@ public final class SwitchDaemon {
         public var removed = 0
         /// What the hardware held differently from what the kernel wants: key, held, wanted.
         public var differing: [(key: HardwareKey, held: HardwareObject?, wanted: HardwareObject?)] = []
-        public var description: String { "\(readBack) objects read back, \(programmed) programmed, \(removed) removed" }
+        /// How the kernel's `extern_learn` entries were made equal to the hardware's learned
+        /// MACs (nil: the driver cannot read them back).
+        public var learned: LearnedReconciliation?
+        public var description: String {
+            "\(readBack) objects read back, \(programmed) programmed, \(removed) removed"
+                + (learned.map { "; \($0)" } ?? "")
+        }
     }
 
     /// Dumps the kernel and programs everything; the hardware's current contents are the
@@ -99,7 +128,9 @@ public final class SwitchDaemon {
             .map { (key: $0, held: heldByKey[$0], wanted: engine.desiredObject($0)) }
             .filter { $0.held != $0.wanted }
         let progress = engine.run()
-        return StartSummary(readBack: held.count, programmed: progress.programmed, removed: progress.removed, differing: differing)
+        let learnedMACs = try reconcileLearnedMACs()
+        return StartSummary(readBack: held.count, programmed: progress.programmed, removed: progress.removed,
+                            differing: differing, learned: learnedMACs)
     }
 
     /// Waits up to `timeoutMilliseconds` for kernel changes, programs them, and writes
@@ -108,7 +139,9 @@ public final class SwitchDaemon {
         if let deltas = try mirror.poll(timeoutMilliseconds: timeoutMilliseconds) { apply(deltas) }
         if let change = netfilter?.poll() { apply([.netfilter(change)]) }
         if engine.hasWork { engine.run() }
-        handle(driver.pollEvents(limit: 4096))
+        if handle(driver.pollEvents(limit: 4096)) {
+            if let result = try reconcileLearnedMACs() { onLearnedReconciled?(result) }
+        }
         auditStep()
     }
 
@@ -129,31 +162,44 @@ public final class SwitchDaemon {
     /// `extern_learn` entries on the port, aged ones deleted. Requests go in batches of 256
     /// per `send()` without waiting for ACKs (rtnetlink handles each send synchronously);
     /// the kernel's error replies are collected after each batch.
-    func handle(_ events: [DriverEvent]) {
+    /// - Returns: whether the hardware lost events, so a reconciliation must follow.
+    @discardableResult
+    func handle(_ events: [DriverEvent]) -> Bool {
         statistics.events += events.count
         var batch: [NetlinkMessageBuilder] = []
+        var lost = false
         for event in events {
             switch event {
-            case .macLearned(_, let vid, let mac, let destination), .macMoved(_, let vid, let mac, _, let destination):
+            case .macLearned(let bridge, let vid, let mac, let destination),
+                 .macMoved(let bridge, let vid, let mac, _, let destination):
+                noteLearned(HardwareFDBEntry(bridge: bridge, vid: vid, mac: mac, destination: destination, isStatic: false))
                 batch += fdbRequests(add: true, vid: vid, mac: mac, destination: destination)
-            case .macAged(_, let vid, let mac, let destination):
+            case .macAged(let bridge, let vid, let mac, let destination):
+                learned[.fdb(bridge, vid, mac)] = nil
                 batch += fdbRequests(add: false, vid: vid, mac: mac, destination: destination)
             case .objectState(let key, let result):
                 engine.hardwareReported(key, result)
+            case .eventsLost(let count):
+                statistics.eventsLost += count
+                onEventsLost?(count)
+                lost = true
             case .portOperState, .packetTrapped:
                 break
             }
             if batch.count >= 256 { send(&batch) }
         }
         send(&batch)
+        return lost
     }
 
-    private func send(_ batch: inout [NetlinkMessageBuilder]) {
+    /// Sends `batch` without waiting for ACKs and collects the kernel's errors; those with
+    /// a code in `ignoring` (a delete of what is already gone) are not failures.
+    func send(_ batch: inout [NetlinkMessageBuilder], ignoring: Set<Int32> = []) {
         guard !batch.isEmpty else { return }
         defer { batch.removeAll(keepingCapacity: true) }
         do {
             try requests.sendBatch(batch)
-            let errors = try requests.drainErrors()
+            let errors = try requests.drainErrors().filter { !ignoring.contains($0.code) }
             statistics.fdbWrites += batch.count - errors.count
             statistics.fdbWriteFailures += errors.count
             for e in errors { onWriteBackFailure?("fdb write-back: \(e)") }
@@ -165,7 +211,7 @@ public final class SwitchDaemon {
 
     /// The kernel requests for one learned or aged MAC: on the chip port's host interface,
     /// or — behind a tunnel — on the vxlan device of that VNI, with the remote VTEP.
-    private func fdbRequests(add: Bool, vid: VLANID, mac: MACAddress, destination: FDBDestination) -> [NetlinkMessageBuilder] {
+    func fdbRequests(add: Bool, vid: VLANID, mac: MACAddress, destination: FDBDestination) -> [NetlinkMessageBuilder] {
         switch destination {
         case .port(let port):
             if let link = kernelPort(port) {
@@ -180,8 +226,8 @@ public final class SwitchDaemon {
                     return [add ? KernelRequest.addExternLearnedFDB(port: device.index, mac: mac, vlan: vid)
                                 : KernelRequest.deleteFDB(port: device.index, mac: mac, vlan: vid)]
                 }
-                return add ? KernelRequest.addExternLearnedVXLANFDB(device: device.index, mac: mac, remote: remote)
-                    : KernelRequest.deleteVXLANFDB(device: device.index, mac: mac, remote: remote)
+                return add ? KernelRequest.addExternLearnedVXLANFDB(device: device.index, mac: mac, remote: remote, vlan: vid)
+                    : KernelRequest.deleteVXLANFDB(device: device.index, mac: mac, remote: remote, vlan: vid)
             }
         case .cpu:
             break
@@ -192,7 +238,7 @@ public final class SwitchDaemon {
     }
 
     /// The kernel interface of a chip port (its host interface, by name).
-    private func kernelPort(_ port: PortID) -> IfIndex? {
+    func kernelPort(_ port: PortID) -> IfIndex? {
         if let cached = portIndexes[port], mirror.tables.links[cached]?.name == portNames[port] { return cached }
         guard let name = portNames[port], let link = mirror.tables.links.values.first(where: { $0.name == name }) else { return nil }
         portIndexes[port] = link.index

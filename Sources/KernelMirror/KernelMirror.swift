@@ -12,10 +12,20 @@ import SwitchModel
 ///                    │                                        │
 ///   start ──► full dump ──► tables              receive ──► decode ──► apply ──► deltas
 ///                               ▲                   │ ENOBUFS                       │
-///                               └── resync: mark (snapshot), dump, sweep (diff),    │
-///                                   then replay what queued meanwhile               ▼
+///                               │                   ▼                               │
+///                               │     discard what queued (reopen the events        │
+///                               │     socket, groups joined first), then            │
+///                               └──── resync: mark (snapshot), dump, sweep (diff);  │
+///                                     apply only what arrives after the reopen      ▼
 ///                                                              batch (≤ N deltas or ≤ T ms) ──► deliver
 /// ```
+///
+/// Notifications still queued when an overrun is reported are older than the resync dump,
+/// and some of their successors were lost (an add whose delete was dropped): applied on top
+/// of the dump they would bring back objects the kernel no longer has. So the events socket
+/// is reopened — subscribed again before the old one closes — and only then dumped: what
+/// changes during the dump arrives on the new socket and is applied after it, in order,
+/// which converges because each object's last event reflects its latest state.
 ///
 /// Routes and nexthops the kernel removes without a notification (a link going down or
 /// away, an address removed, a nexthop object deleted) are caught by re-dumping those two
@@ -46,7 +56,7 @@ public final class KernelMirror {
         public var batches = 0
         /// Receive errors on the events socket (`ENOBUFS` and others).
         public var overruns = 0
-        /// Full resyncs (mark, dump, sweep, replay).
+        /// Full resyncs (discard queued notifications, mark, dump, sweep).
         public var resyncs = 0
         /// Route and nexthop re-dumps after a silent-deletion trigger.
         public var routeRedumps = 0
@@ -87,7 +97,7 @@ public final class KernelMirror {
     }
 
     /// Loads the initial state. The events socket is already subscribed, so nothing that
-    /// changes during the dump is lost: it is replayed by the first ``poll(timeoutMilliseconds:)``.
+    /// changes during the dump is lost: it is applied by the first ``poll(timeoutMilliseconds:)``.
     /// - Returns: the initial objects as `added` deltas.
     @discardableResult
     public func start() throws -> [MirrorDelta] {
@@ -158,11 +168,14 @@ public final class KernelMirror {
     /// The receive error behind the latest resync (nil for one asked for), for logging.
     public private(set) var lastResyncCause: NetlinkError?
 
-    /// Resynchronises from scratch: snapshot the tables (mark), dump everything into fresh
-    /// tables, diff (sweep), and carry on reading events, which replays what queued meanwhile.
+    /// Resynchronises from scratch: throw away the notifications queued in the events socket
+    /// (``NetlinkTransport/discardQueued()``: a reopened socket, joined to the groups before
+    /// the old one closes), snapshot the tables (mark), dump everything into fresh tables,
+    /// diff (sweep); reading events then applies only what the kernel sent after the reopen.
     public func resync(after error: NetlinkError? = nil) throws {
         statistics.resyncs += 1
         lastResyncCause = error
+        try events.transport.discardQueued()
         let fresh = try dumpAll()
         noteDeltas { tables.diff(to: fresh, into: &$0) }
         tables = fresh

@@ -22,18 +22,21 @@ public enum KernelRequest {
     /// the vxlan device's own entry with the remote VTEP, and the bridge's entry on the
     /// vxlan port — both `extern_learn`: `bridge fdb replace MAC dev VXLAN dst REMOTE self
     /// extern_learn` and `bridge fdb replace MAC dev VXLAN master extern_learn` (mlxsw's
-    /// `SWITCHDEV_VXLAN_FDB_ADD_TO_BRIDGE`). Two AF_BRIDGE `RTM_NEWNEIGH` messages.
-    public static func addExternLearnedVXLANFDB(device: IfIndex, mac: MACAddress, remote: IPAddress) -> [NetlinkMessageBuilder] {
+    /// `SWITCHDEV_VXLAN_FDB_ADD_TO_BRIDGE`). Two AF_BRIDGE `RTM_NEWNEIGH` messages; the
+    /// bridge's entry in `vlan` (the tunnel's VLAN in a VLAN-filtering bridge).
+    public static func addExternLearnedVXLANFDB(device: IfIndex, mac: MACAddress, remote: IPAddress,
+                                                vlan: VLANID = .none) -> [NetlinkMessageBuilder] {
         let create = UInt16(NLM_F_CREATE | NLM_F_REPLACE)
         return [fdb(type: UInt16(RTM_NEWNEIGH), flags: create, port: device, mac: mac, vlan: .none, remote: remote),
-                fdb(type: UInt16(RTM_NEWNEIGH), flags: create, port: device, mac: mac, vlan: .none)]
+                fdb(type: UInt16(RTM_NEWNEIGH), flags: create, port: device, mac: mac, vlan: vlan)]
     }
 
     /// Removes both entries `addExternLearnedVXLANFDB` wrote (`RTM_DELNEIGH`, self with
     /// `NDA_DST` and master).
-    public static func deleteVXLANFDB(device: IfIndex, mac: MACAddress, remote: IPAddress) -> [NetlinkMessageBuilder] {
+    public static func deleteVXLANFDB(device: IfIndex, mac: MACAddress, remote: IPAddress,
+                                      vlan: VLANID = .none) -> [NetlinkMessageBuilder] {
         [fdb(type: UInt16(RTM_DELNEIGH), flags: 0, port: device, mac: mac, vlan: .none, remote: remote),
-         fdb(type: UInt16(RTM_DELNEIGH), flags: 0, port: device, mac: mac, vlan: .none)]
+         fdb(type: UInt16(RTM_DELNEIGH), flags: 0, port: device, mac: mac, vlan: vlan)]
     }
 
     /// An AF_BRIDGE neighbour message: the bridge's entry (`NTF_MASTER`), or with `remote`

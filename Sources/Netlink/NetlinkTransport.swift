@@ -10,6 +10,12 @@ public protocol NetlinkTransport: AnyObject {
     /// hands it to `body`. Returns false when none arrived.
     /// - Throws: ``NetlinkError`` (`ENOBUFS` when the kernel dropped notifications).
     func receive(timeoutMilliseconds: Int32, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> Bool
+    /// Throws away every datagram queued for ``receive(timeoutMilliseconds:_:)`` and any
+    /// pending overrun, keeping the group memberships: afterwards `receive` delivers only
+    /// what the kernel sends from now on. The kernel mirror calls it after an overrun,
+    /// before its resync dump, so notifications that predate the dump (and whose
+    /// successors were lost) are never applied on top of it.
+    func discardQueued() throws
 }
 
 /// A transport that replays a script: datagrams queued by the test, and replies produced
@@ -22,6 +28,11 @@ public final class ScriptedNetlinkTransport: NetlinkTransport {
     }
 
     public private(set) var sent: [[UInt8]] = []
+    /// How many times ``discardQueued()`` was called.
+    public private(set) var discards = 0
+    /// Called by ``discardQueued()`` after it dropped the queue; what it returns is queued,
+    /// as what the kernel sends after the socket was reopened.
+    public var afterDiscard: () -> [Item] = { [] }
     private var queue: [Item] = []
     private var head = 0
     /// Called for every message sent; what it returns is queued for `receive`.
@@ -40,6 +51,14 @@ public final class ScriptedNetlinkTransport: NetlinkTransport {
     public func send(_ message: [UInt8]) throws {
         sent.append(message)
         queue.append(contentsOf: responder(message))
+    }
+
+    /// Drops everything queued so far (datagrams and errors), then queues ``afterDiscard``.
+    public func discardQueued() throws {
+        discards += 1
+        queue.removeAll()
+        head = 0
+        queue.append(contentsOf: afterDiscard())
     }
 
     public func receive(timeoutMilliseconds: Int32, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> Bool {

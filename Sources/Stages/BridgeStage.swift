@@ -7,15 +7,21 @@ import SwitchModel
 /// (`bridge vlan`, switchdev's `SWITCHDEV_OBJ_ID_PORT_VLAN`) and the bridge FDB
 /// (AF_BRIDGE `RTM_NEWNEIGH` with `NTF_MASTER`, switchdev's `SWITCHDEV_FDB_ADD_TO_DEVICE`).
 /// Bridges and members are functions of the topology; the stage keeps only the FDB
-/// entries it may program (bridge entries that are not `extern_learn`).
+/// entries it maps (bridge and `self` entries that are not `extern_learn`).
+///
+/// No kernel FDB entry on a chip port is left without an object: what the chip has no use
+/// for — a port's `self` entry (its own address list), an entry with a VLAN in a bridge
+/// that does not filter VLANs — is a record that is not programmable, shown
+/// `trapped(reason)`; a MAC behind a bridge port the chip does not have goes to the CPU.
 struct BridgeStage: Sendable {
     private var fdb = FDBStore()
 
-    /// Entries of the bridge's own FDB that the control plane programs. `extern_learn`
-    /// entries are the chip's own learning written back to the kernel; programming them
-    /// again would loop.
+    /// Entries the stage maps: the bridge's own FDB (`master`), and `self` entries (a
+    /// device's own unicast and multicast address lists, `dev_uc`/`dev_mc`), which become
+    /// records on chip ports. `extern_learn` entries are the chip's own learning written
+    /// back to the kernel; programming them again would loop.
     static func accepts(_ entry: FDBEntry) -> Bool {
-        !entry.key.isSelf && (entry.master != nil || entry.flags.contains(.master))
+        (entry.key.isSelf || entry.master != nil || entry.flags.contains(.master))
             && !entry.flags.contains(.externLearn)
     }
 
@@ -84,6 +90,7 @@ struct BridgeStage: Sendable {
     /// static; dynamic and stale ones are kernel-learned and may age. In a bridge without
     /// VLAN filtering the kernel looks everything up in VLAN 0, so only VLAN-0 entries map.
     private func candidate(_ e: FDBEntry, sequence: UInt64, in topology: Topology) -> FDBCandidate? {
+        if e.key.isSelf { return selfRecord(e, sequence: sequence, in: topology) }
         let port = e.key.port
         let bridge: IfIndex
         if topology.isBridge(port) {
@@ -93,19 +100,62 @@ struct BridgeStage: Sendable {
             bridge = m
         }
         guard let settings = topology.offloadedBridge(bridge) else { return nil }
-        guard settings.vlanFiltering || e.key.vlan == .none else { return nil }
         let chipPort = topology.portID(of: port)
+        let isVXLAN = topology.links[port]?.kind == .vxlan
+        let name = topology.links[port]?.name ?? "ifindex \(port.rawValue)"
+        guard settings.vlanFiltering || e.key.vlan == .none else {
+            // The kernel looks every frame up in VLAN 0 here: this entry never matches.
+            let object = HardwareFDBEntry(bridge: settings.bridge, vid: e.key.vlan, mac: e.key.mac,
+                                          destination: chipPort.map { .port($0) } ?? .cpu)
+            let bridgeName = topology.links[bridge]?.name ?? "the bridge"
+            let reason = "vlan \(e.key.vlan.rawValue) entry on \(name) in \(bridgeName), which does not filter VLANs: "
+                + "the kernel looks every frame up in VLAN 0, so it never matches; nothing to program"
+            return FDBCandidate(object: object, priority: 0, sequence: sequence, trapReason: reason, programmable: false)
+        }
         let destination: FDBDestination
         let priority: UInt8
-        if port == bridge || (e.state == .permanent && (chipPort != nil || topology.links[port]?.kind == .vxlan)) {
+        var trapReason: String?
+        if port == bridge || (e.state == .permanent && (chipPort != nil || isVXLAN)) {
             (destination, priority) = (.cpu, 3)
         } else if let p = chipPort {
             (destination, priority) = (.port(p), e.state == .static ? 2 : 1)
+        } else if !isVXLAN {
+            // A bridge port the chip does not have (a veth, a tap): the kernel forwards.
+            (destination, priority) = (.cpu, e.state == .permanent ? 3 : e.state == .static ? 2 : 1)
+            if e.state != .permanent {
+                trapReason = "\(e.key.mac) is behind \(name), which is not a chip port: "
+                    + "the chip sends frames to it to the CPU and the kernel bridge forwards them"
+            }
         } else {
             return nil
         }
         let object = HardwareFDBEntry(bridge: settings.bridge, vid: e.key.vlan, mac: e.key.mac,
                                       destination: destination, isStatic: priority > 1)
-        return FDBCandidate(object: object, priority: priority, sequence: sequence)
+        return FDBCandidate(object: object, priority: priority, sequence: sequence, trapReason: trapReason)
+    }
+
+    /// A `self` entry of a chip port: the port's own unicast or multicast address list
+    /// (`ndo_dflt_fdb_add`: `dev_uc_add_excl` / `dev_mc_add_excl`), which tells the device
+    /// what to receive; the bridge never consults it. The chip has nothing to hold for it:
+    /// a record keyed under the port's own ifindex (never a bridge's, so it shares no key
+    /// with the bridge's entries), not programmable, with what happens to the traffic.
+    private func selfRecord(_ e: FDBEntry, sequence: UInt64, in topology: Topology) -> FDBCandidate? {
+        let port = e.key.port
+        guard let p = topology.portID(of: port) else { return nil }
+        let name = topology.links[port]?.name ?? "ifindex \(port.rawValue)"
+        let multicast = e.key.mac.rawValue & (1 << 40) != 0
+        let list = multicast ? "the port's own multicast address list" : "the port's own address list"
+        let handling: String
+        if let b = topology.bridge(of: port), topology.offloadedBridge(b) != nil {
+            handling = "the bridge ignores it, so frames to \(e.key.mac) are "
+                + (multicast ? "flooded or snooped by the chip as by the kernel's bridge"
+                             : "flooded by the chip as unknown unicast, as the kernel's bridge does")
+        } else {
+            handling = "the chip sends the port's traffic to the CPU and the kernel decides"
+        }
+        let object = HardwareFDBEntry(bridge: BridgeID(rawValue: port.rawValue), vid: e.key.vlan, mac: e.key.mac,
+                                      destination: .port(p))
+        let reason = "self entry on \(name) (\(list), not the bridge FDB): \(handling)"
+        return FDBCandidate(object: object, priority: 0, sequence: sequence, trapReason: reason, programmable: false)
     }
 }

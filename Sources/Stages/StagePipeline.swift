@@ -162,7 +162,7 @@ public struct StagePipeline: Sendable {
             return bridges.memberValue(b, p, vid, in: t)
         case .fdb(let b, let vid, let mac):
             let claims = [bridges.fdbCandidate(b, vid, mac, in: t), tunnels.fdbCandidate(b, vid, mac, in: t)]
-            return FDBCandidate.best(claims.compactMap { $0 }).map { DesiredObject(.fdb($0.object)) }
+            return FDBCandidate.best(claims.compactMap { $0 })?.desired
         case .mdb(let b, let vid, let group):
             return multicast.value(b, vid, group, in: t)
         case .routerInterface(let r):

@@ -72,12 +72,15 @@ public struct DriverCounters: Hashable, Sendable {
     public var tables: [TableKind: TableOccupancy]
     public var traps: [TrapReason: TrapCounters]
     public var drops: [DropReason: UInt64]
+    /// Events the hardware could not queue (its event FIFO was full), since it started.
+    public var eventsLost: UInt64
 
     public init(ports: [PortID: PortCounters] = [:], tables: [TableKind: TableOccupancy] = [:],
-                traps: [TrapReason: TrapCounters] = [:], drops: [DropReason: UInt64] = [:]) {
+                traps: [TrapReason: TrapCounters] = [:], drops: [DropReason: UInt64] = [:], eventsLost: UInt64 = 0) {
         self.ports = ports
         self.tables = tables
         self.traps = traps
         self.drops = drops
+        self.eventsLost = eventsLost
     }
 }

@@ -18,6 +18,11 @@ public enum DriverEvent: Hashable, Sendable, CustomStringConvertible {
     /// route's flags (`RTM_F_OFFLOAD`, `RTM_F_TRAP`, `RTM_F_OFFLOAD_FAILED`). `ok` means
     /// in hardware; any other result is what `apply` would have said.
     case objectState(HardwareKey, DriverResult)
+    /// The hardware's event queue overflowed and `count` events were lost — a chip's FIFO
+    /// overflow interrupt. It follows the last event queued before the loss; what was built
+    /// from events (the kernel's `extern_learn` entries) is then re-read from
+    /// ``SwitchDriver/learnedMACs()``.
+    case eventsLost(count: Int)
 
     public var description: String {
         switch self {
@@ -27,6 +32,7 @@ public enum DriverEvent: Hashable, Sendable, CustomStringConvertible {
         case .portOperState(let p, let up): "\(p) \(up ? "up" : "down")"
         case .packetTrapped(let p, let r, let len): "trapped \(len) bytes from \(p): \(r)"
         case .objectState(let k, let r): "\(k): \(r)"
+        case .eventsLost(let n): "event queue overflow: \(n) events lost"
         }
     }
 }

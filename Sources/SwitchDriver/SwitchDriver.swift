@@ -24,12 +24,26 @@ public protocol SwitchDriver: AnyObject {
     func apply(_ batch: [DriverOperation]) -> [DriverResult]
 
     /// Everything the hardware holds now, as objects (for restart reconciliation and
-    /// the audit). Chip-learned MACs are not included; they arrive as events.
+    /// the audit). Chip-learned MACs are not included; they arrive as events, and
+    /// ``learnedMACs()`` reads them back.
     func readBack() -> [HardwareObject]
+
+    /// The MACs the hardware learned on its own and holds now (`isStatic` false), so the
+    /// control plane can make the kernel's `extern_learn` entries equal to them after
+    /// events were lost (``DriverEvent/eventsLost(count:)``), at its start, or when the chip
+    /// reconnects. Entries the control plane programmed are not included. Nil when the
+    /// driver cannot read them back (the default) — e.g. an observer, whose kernel driver
+    /// writes its learned MACs to the kernel itself.
+    func learnedMACs() -> [HardwareFDBEntry]?
 
     /// Removes and returns up to `limit` pending events, oldest first.
     func pollEvents(limit: Int) -> [DriverEvent]
 
     /// A snapshot of the counters.
     func counters() -> DriverCounters
+}
+
+extension SwitchDriver {
+    /// Not readable: the default for drivers without hardware learning of their own.
+    public func learnedMACs() -> [HardwareFDBEntry]? { nil }
 }

@@ -90,6 +90,7 @@ struct HoistASIC: ParsableCommand {
         var clock = start
         var lastLinkCheck: UInt64 = 0
         var connections = 0
+        var eventsLost = 0
         while !StopSignal.requested {
             let now = DispatchTime.now().uptimeNanoseconds
             if let seconds, Double(now - start) / 1e9 >= seconds { break }
@@ -107,6 +108,10 @@ struct HoistASIC: ParsableCommand {
             if after - lastLinkCheck > 100_000_000 {
                 lastLinkCheck = after
                 for (port, up) in io.refreshLinks() { logger.info("\(port) link \(up ? "up" : "down")") }
+                if asic.chip.eventOverflows != eventsLost {
+                    logger.warning("event queue full: \(asic.chip.eventOverflows - eventsLost) events lost; hoistd reconciles at its next poll")
+                    eventsLost = asic.chip.eventOverflows
+                }
             }
         }
         let s = link.statistics

@@ -146,6 +146,10 @@ struct Hoistd: ParsableCommand {
             let reader = AuditConnection(try RemoteChipDriver(path: asic))
             daemon.auditReader = { reader.readBack() }
         }
+        daemon.onEventsLost = {
+            logger.warning("the chip lost \($0) events (event queue overflow); reconciling learned MACs")
+        }
+        daemon.onLearnedReconciled = { logger.notice("learned MACs reconciled with the chip: \($0)") }
         let summary = try daemon.start()
         logger.info("reconciled with the chip: \(summary)")
         for d in summary.differing {

@@ -41,10 +41,12 @@ struct OffloadQuery {
             let states = daemon.engine.states()
             var matches = states.filter { $0.key.description == wanted }
             if matches.isEmpty { matches = states.filter { $0.key.description.contains(wanted) } }
-            guard !matches.isEmpty else {
+            // MACs the chip learned itself have no engine state; they are found by name too.
+            let learned = matches.isEmpty ? chipLearned().filter { Self.name(of: $0)?.contains(wanted) == true } : []
+            guard !matches.isEmpty || !learned.isEmpty else {
                 return .error("no object matches '\(wanted)'; `hoist show routes` (or ports, fdb, …) lists them")
             }
-            return .objects(matches.map { row($0.key, $0.object, $0.state) })
+            return .objects(matches.map { row($0.key, $0.object, $0.state) } + learned)
         }
     }
 
@@ -72,7 +74,12 @@ struct OffloadQuery {
         case "resources":
             // An observer's hardware is programmed by the kernel's driver: its own counters
             // (devlink occupancy and size) are the truth, not what the engine accepted.
-            let use = daemon.driver.capabilities.programsHardware ? daemon.engine.occupancy() : daemon.driver.counters().tables
+            let caps = daemon.driver.capabilities
+            var use = caps.programsHardware ? daemon.engine.occupancy() : daemon.driver.counters().tables
+            // The FDB table also holds what the chip learned itself: programmed + learned.
+            if caps.programsHardware, !daemon.learned.isEmpty {
+                use[.fdb, default: TableOccupancy(used: 0, capacity: caps.capacity(.fdb))].used += daemon.learned.count
+            }
             return use.sorted { $0.key.rawValue < $1.key.rawValue }.map { table, use in
                 .object([("table", .string(table.rawValue)), ("used", .int(Int64(use.used))), ("capacity", .int(Int64(use.capacity)))])
             }
@@ -83,6 +90,7 @@ struct OffloadQuery {
                          ("tx_packets", .int(Int64(p.txPackets))), ("tx_bytes", .int(Int64(p.txBytes))), ("rx_dropped", .int(Int64(p.rxDrops)))])
             }
             out += c.drops.sorted { $0.key.rawValue < $1.key.rawValue }.map { .object([("drop", .string($0.key.rawValue)), ("packets", .int(Int64($0.value)))]) }
+            out.append(.object([("event_queue", .string("overflow")), ("events_lost", .int(Int64(c.eventsLost)))]))
             return out
         case "traps":
             return daemon.driver.counters().traps.sorted { $0.key.rawValue < $1.key.rawValue }.map { reason, t in
@@ -90,7 +98,7 @@ struct OffloadQuery {
             }
         case "fdb":
             return daemon.engine.states().filter { Self.kind(of: $0.key) == "fdb" }.map { row($0.key, $0.object, $0.state) }
-                + hardwareLearned()
+                + (daemon.readsLearnedMACs ? chipLearned() : hardwareLearned())
         default:
             return daemon.engine.states().filter { Self.kind(of: $0.key) == kind || (kind == "stp" && Self.kind(of: $0.key) == "ports") }
                 .map { row($0.key, $0.object, $0.state, stp: kind == "stp") }
@@ -127,6 +135,28 @@ struct OffloadQuery {
                                 ("dst", .string(port.name)), ("learned", .bool(true)), ("offload", .string("offloaded")),
                                 ("flags", .array(e.flags.names.map { .string($0) }))])
             }
+    }
+
+    /// MACs the chip learned itself, as the daemon holds them (its learned, moved and aged
+    /// events, re-read after a loss): in the chip, so `offloaded`; written to the kernel as
+    /// `extern_learn` (the flags iproute2 shows for a switchdev-learned entry).
+    func chipLearned() -> [JSONValue] {
+        daemon.learned.values
+            .sorted { ($0.bridge.rawValue, $0.vid.rawValue, $0.mac) < ($1.bridge.rawValue, $1.vid.rawValue, $1.mac) }
+            .map { f in
+                let dst: String = if case .port(let p) = f.destination { portName(p) } else { f.destination.description }
+                return .object([("object", .string("fdb \(f.mac) vlan \(f.vid.rawValue) \(dst) learned")),
+                                ("mac", .string(f.mac.description)), ("vlan", .int(Int64(f.vid.rawValue))),
+                                ("dst", .string(dst)), ("learned", .bool(true)), ("offload", .string("offloaded")),
+                                ("flags", .array([.string("extern_learn"), .string("offload")]))])
+            }
+    }
+
+    /// A row's `object` field.
+    static func name(of row: JSONValue) -> String? {
+        guard case .object(let fields) = row,
+              case .string(let name)? = fields.first(where: { $0.0 == "object" })?.1 else { return nil }
+        return name
     }
 
     /// The kernel name of a driver port (`eth0` on a switchdev box, `swp1` on the emulated chip).

@@ -75,6 +75,7 @@ struct CodecTests {
             .packetTrapped(5, reason: .stp, length: 64),
             .objectState(everyObject[15].key, .tableFull(.lpmIPv6, used: 2, capacity: 2)),
             .objectState(everyObject[15].key, .ok),
+            .eventsLost(count: 70_000),
         ]
         for e in events { #expect(try roundTrip(e, { $0.event($1) }, { try $0.event() }) == e) }
         var c = DriverCounters()
@@ -86,11 +87,36 @@ struct CodecTests {
         tc.packets = 9; tc.policerDrops = 2
         c.traps[.arp] = tc
         c.drops[.stpBlocked] = 77
+        c.eventsLost = 12
         #expect(try roundTrip(c, { $0.counters($1) }, { try $0.counters() }) == c)
         let caps = DriverCapabilities(name: "emulated-asic (small)", ports: [.init(id: 1), .init(id: 2, name: "eth2")],
                                       tables: [.fdb: 4096, .lpmIPv6: 0], features: [.qinq, .ecmp], maxECMPWidth: 32, maxBridges: 4,
                                       programsHardware: false)
         #expect(try roundTrip(caps, { $0.capabilities($1) }, { try $0.capabilities() }) == caps)
+    }
+
+    @Test("the learned-MAC read-back round-trips, present or not")
+    func learnedMACs() throws {
+        let learned: [HardwareFDBEntry] = [
+            HardwareFDBEntry(bridge: 7, vid: .none, mac: MACAddress("02:00:00:00:00:01")!, destination: .port(2), isStatic: false),
+            HardwareFDBEntry(bridge: 7, vid: VLANID(rawValue: 10)!, mac: MACAddress("02:00:00:00:00:02")!,
+                             destination: .tunnel(vni: 100, remote: IPAddress("192.0.2.9")!), isStatic: false),
+        ]
+        for response in [ChipResponse.learned(learned), .learned([]), .learned(nil)] {
+            var w = ByteWriter()
+            response.encode(into: &w)
+            var r = ByteReader(w.bytes)
+            #expect(try ChipResponse.decode(&r) == response)
+        }
+        var w = ByteWriter()
+        ChipRequest.learnedMACs.encode(into: &w)
+        var r = ByteReader(w.bytes)
+        #expect(try ChipRequest.decode(&r) == .learnedMACs)
+        // A learned MAC must be an FDB entry.
+        var bad = ByteWriter()
+        bad.u8(0x88); bad.bool(true); bad.count(1); bad.object(everyObject[0])
+        var badReader = ByteReader(bad.bytes)
+        #expect(throws: ChipLinkError.self) { try ChipResponse.decode(&badReader) }
     }
 
     @Test("every truncation of a request is refused, never a crash")

@@ -62,6 +62,35 @@ struct ChipBridgeTests {
         #expect(sw.drainCounts() == [3: 1, 4: 1])
     }
 
+    @Test("a full event queue counts what it loses and says so after the events queued before the loss")
+    func eventOverflow() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        sw.chip.eventLimit = 4
+        for host in UInt8(1)...10 { sw.inject(Frame.udp(from: host, to: .broadcast), on: 1) }
+        _ = sw.drainOutbound()
+        #expect(sw.asic.counters().eventsLost == 6)
+        #expect(sw.chip.eventOverflows == 6)
+        // A poll that stops short of the loss gets events only; the one that reaches it ends with the notice.
+        #expect(sw.asic.pollEvents(limit: 3) == (1...3).map { .macLearned(bridge: 10, vid: .none, mac: Host.mac($0), destination: .port(1)) })
+        #expect(sw.asic.pollEvents(limit: 10) == [.macLearned(bridge: 10, vid: .none, mac: Host.mac(4), destination: .port(1)),
+                                                  .eventsLost(count: 6)])
+        #expect(sw.asic.pollEvents(limit: 10).isEmpty)
+        // The MAC table holds all ten: the read-back is how the control plane catches up.
+        let learned = try #require(sw.asic.learnedMACs())
+        #expect(Set(learned.map(\.mac)) == Set((1...10).map { Host.mac($0) }))
+        #expect(learned.allSatisfy { !$0.isStatic && $0.destination == .port(1) && $0.bridge == 10 })
+    }
+
+    @Test("the learned-MAC read-back leaves out what the control plane programmed")
+    func learnedReadBack() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        try sw.program([.fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(7), destination: .port(2))),
+                        .fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(8), destination: .port(3), isStatic: false))])
+        sw.inject(Frame.udp(from: 1, to: 7), on: 1)
+        _ = sw.drainOutbound()
+        #expect(sw.asic.learnedMACs() == [HardwareFDBEntry(bridge: 10, mac: Host.mac(1), destination: .port(1), isStatic: false)])
+    }
+
     @Test("learning off: the source is not learned")
     func learningOff() throws {
         let sw = try EmbeddedSwitch.bridged { $0.learning = $0.port != 1 }

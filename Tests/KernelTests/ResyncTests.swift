@@ -35,6 +35,77 @@ struct ResyncTests {
         #expect(mirror.tables.links == fresh.tables.links)
     }
 
+    @Test("ENOBUFS under add and delete churn of routes and FDB entries: after every resync the mirror equals a fresh dump")
+    func overrunWithDeletes() throws {
+        let ns = try TestNamespace("ovd")
+        try ns.ipScript("""
+            link add rt0 type veth peer name rt1
+            link set rt0 up
+            link set rt1 up
+            addr add 10.1.0.1/24 dev rt0
+            link add br0 type bridge
+            link add bp0 type veth peer name bp1
+            link set bp0 master br0
+            link set br0 up
+            link set bp0 up
+            link set bp1 up
+            """)
+        var config = KernelMirror.Configuration()
+        config.receiveBufferBytes = 2048  // the kernel rounds this up to its minimum; far too small for the churn
+        let mirror = try KernelMirror(namespace: ns.name, configuration: config)
+        try mirror.start()
+        _ = try mirror.settle(milliseconds: 300)
+        /// Adds routes and FDB entries, then deletes every other one: the adds fill the tiny
+        /// buffer, the deletes are dropped, so the adds still queued at the overrun are stale.
+        func churn(round: Int) -> (ip: String, bridge: String) {
+            var ip = "", bridge = ""
+            for i in 0..<1200 { ip += "route add 16.\(round).\(i / 200).\(i % 200)/32 via 10.1.0.2\n" }
+            for i in stride(from: 0, to: 1200, by: 2) { ip += "route del 16.\(round).\(i / 200).\(i % 200)/32\n" }
+            let mac = { (i: Int) in String(format: "02:00:00:%02x:%02x:%02x", round, i / 256, i % 256) }
+            for i in 0..<400 { bridge += "fdb add \(mac(i)) dev bp0 master static\n" }
+            for i in stride(from: 0, to: 400, by: 2) { bridge += "fdb del \(mac(i)) dev bp0 master static\n" }
+            return (ip, bridge)
+        }
+        func expectEqualToFreshDump(_ when: String) throws {
+            _ = try mirror.settle(milliseconds: 300)
+            let fresh = try KernelMirror(namespace: ns.name)
+            try fresh.start()
+            // Neighbours are left out: the kernel makes NOARP multicast entries without a
+            // notification (Docs/KernelMirror.md), so only a dump sees them.
+            var mine = mirror.tables, theirs = fresh.tables
+            mine.neighbors = [:]
+            theirs.neighbors = [:]
+            let stale = Set(mine.fdb.keys).subtracting(theirs.fdb.keys).count
+            let staleRoutes = mine.routes.count - theirs.routes.count
+            let equal = mine == theirs
+            #expect(equal, "mirror differs from a fresh dump \(when): \(stale) FDB entries and \(staleRoutes) routes too many")
+        }
+        for round in 0..<3 {
+            let resyncs = mirror.statistics.resyncs
+            let batch = churn(round: round)
+            try TestNamespace.run("ip", ["-n", ns.name, "-batch", "-"], input: batch.ip)
+            try TestNamespace.run("bridge", ["-n", ns.name, "-batch", "-"], input: batch.bridge)
+            let resynced = try mirror.pump(seconds: 20) { _ in mirror.statistics.resyncs > resyncs }
+            #expect(resynced.held, "round \(round): the churn should overrun a 2 KiB buffer")
+            try expectEqualToFreshDump("after the resync of round \(round)")
+        }
+        // Churn while the mirror reads: overruns and resyncs interleave with the changes.
+        let resyncs = mirror.statistics.resyncs
+        let batch = churn(round: 9)
+        let finished = DispatchSemaphore(value: 0)
+        let name = ns.name
+        Thread {
+            _ = try? TestNamespace.run("ip", ["-n", name, "-batch", "-"], input: batch.ip)
+            _ = try? TestNamespace.run("bridge", ["-n", name, "-batch", "-"], input: batch.bridge)
+            finished.signal()
+        }.start()
+        while finished.wait(timeout: .now()) == .timedOut { _ = try mirror.settle(milliseconds: 20) }
+        #expect(mirror.statistics.resyncs > resyncs)
+        try expectEqualToFreshDump("at the end")
+        #expect(mirror.statistics.overruns >= 4)
+        #expect(mirror.lastResyncCause?.isOverrun == true)
+    }
+
     @Test("routes the kernel drops silently when their link goes down leave the mirror too")
     func silentDeletion() throws {
         let ns = try TestNamespace("sil")
@@ -123,6 +194,34 @@ struct ScriptedResyncTests {
         NetlinkMessageBuilder(type: 16, flags: 2, sequence: seq)
             .append(header: [0, 0, 1, 0] + withUnsafeBytes(of: index.littleEndian, Array.init) + [0, 0, 0, 0, 0, 0, 0, 0])
             .put(3, string: name).bytes
+    }
+
+    @Test("ENOBUFS with a stale add queued behind it: the dump wins, only later notifications apply")
+    func overrunDiscardsStaleNotifications() throws {
+        let requests = ScriptedNetlinkTransport()
+        var linksInKernel: [(UInt32, String)] = [(1, "lo"), (2, "eth0")]
+        requests.responder = { request in
+            let seq = Self.sequence(of: request)
+            var items: [ScriptedNetlinkTransport.Item] = []
+            if Self.type(of: request) == 18, request[16] == 0 {  // RTM_GETLINK, AF_UNSPEC
+                items = linksInKernel.map { .datagram(Self.link($0.0, $0.1, seq: seq)) }
+            }
+            return items + [Self.done(seq)]
+        }
+        let events = ScriptedNetlinkTransport()
+        let mirror = KernelMirror(events: NetlinkChannel(transport: events), requests: NetlinkChannel(transport: requests))
+        try mirror.start()
+        // eth1 was added, then deleted; the delete was dropped with the overrun, the add is
+        // still queued. The kernel (its dump) no longer has eth1.
+        events.enqueue([.error(NetlinkError(code: ENOBUFS, operation: "recv")), .datagram(Self.link(3, "eth1", seq: 0))])
+        // What the kernel sends after the socket is reopened (a change made during the dump).
+        events.afterDiscard = { [.datagram(Self.link(4, "eth2", seq: 0))] }
+        linksInKernel = [(1, "lo"), (2, "eth0")]
+        _ = try mirror.settle(milliseconds: 50)
+        #expect(mirror.statistics.resyncs == 1)
+        #expect(events.discards == 1, "the events socket was not reopened before the dump")
+        #expect(Set(mirror.tables.links.values.map(\.name)) == ["lo", "eth0", "eth2"],
+                "a notification queued before the overrun was applied on top of the dump")
     }
 
     @Test("ENOBUFS → full dump → links that vanished are swept, new ones added")

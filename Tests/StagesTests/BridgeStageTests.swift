@@ -91,6 +91,10 @@ struct BridgeStageTests {
             .fdb(.added(fdb(swp(2), "02:00:00:00:cc:01", vlan: 10, flags: [.externLearn, .offload]))),
             .fdb(.added(fdb(veth0, "02:00:00:00:dd:01", vlan: 10))),
             .fdb(.added(FDBEntry(key: FDBEntry.Key(port: swp(1), mac: mac("33:33:00:00:00:01"), isSelf: true), state: .permanent, flags: [.self]))),
+            .fdb(.added(FDBEntry(key: FDBEntry.Key(port: swp(2), mac: mac("02:00:00:00:ee:02"), isSelf: true), state: .static, flags: [.self]))),
+        ])
+        g.step("the unicast self entry goes (`bridge fdb del … self`)", [
+            .fdb(.removed(FDBEntry(key: FDBEntry.Key(port: swp(2), mac: mac("02:00:00:00:ee:02"), isSelf: true), state: .static, flags: [.self]))),
         ])
         g.step("the dynamic entry goes stale (still kernel-learned); the offload flag is written back on the static one", [
             .fdb(.changed(old: fdb(swp(1), "02:00:00:00:bb:01", vlan: 10), new: fdb(swp(1), "02:00:00:00:bb:01", vlan: 10, state: .stale))),

@@ -54,6 +54,23 @@ extension EmulatedASIC {
         return out
     }
 
+    /// The MACs the chip learned itself: every dynamic entry of the MAC table that the
+    /// control plane did not program (not a kernel-learned MAC it pinned), on a port or
+    /// behind a tunnel — what `readBack` leaves out.
+    public func learnedMACs() -> [HardwareFDBEntry]? {
+        var out: [HardwareFDBEntry] = []
+        chip.fdb.forEach { key, dest, isStatic, _ in
+            guard !isStatic else { return }
+            let (slot, vid, mac) = SwitchChip.splitKey(key)
+            guard slot < chip.bridges.count, let bridge = chip.bridges[slot]?.settings.bridge else { return }
+            let entry = HardwareFDBEntry(bridge: bridge, vid: VLANID(rawValue: vid) ?? .none, mac: MACAddress(rawValue: mac),
+                                         destination: chip.destination(dest), isStatic: false)
+            if programmedFDB[HardwareObject.fdb(entry).key]?.destination == entry.destination { return }
+            out.append(entry)
+        }
+        return out
+    }
+
     /// Changes the chip's tables directly, behind the driver's bookkeeping — what a rogue
     /// process or a memory error would do. Tests use it to prove the audit catches drift.
     public func tamper(removing key: HardwareKey) {

@@ -56,10 +56,7 @@ public final class EmulatedASIC: SwitchDriver {
     }
 
     public func pollEvents(limit: Int) -> [DriverEvent] {
-        let n = min(limit, chip.events.count)
-        let out = Array(chip.events.prefix(n))
-        chip.events.removeFirst(n)
-        return out
+        chip.takeEvents(limit: limit)
     }
 
     public func counters() -> DriverCounters {
@@ -67,7 +64,8 @@ public final class EmulatedASIC: SwitchDriver {
         for p in 1...profile.ports { ports[PortID(UInt16(p))] = chip.portCounters[p] }
         var tables: [TableKind: TableOccupancy] = [:]
         for t in TableKind.allCases { tables[t] = TableOccupancy(used: used(t), capacity: capacity(t)) }
-        return DriverCounters(ports: ports, tables: tables, traps: chip.trapCounters, drops: chip.drops)
+        return DriverCounters(ports: ports, tables: tables, traps: chip.trapCounters, drops: chip.drops,
+                              eventsLost: UInt64(chip.eventOverflows))
     }
 
     // MARK: Dispatch

@@ -60,7 +60,12 @@ public final class SwitchChip {
     var events: [DriverEvent] = []
     /// Events dropped because nobody polled (the queue is bounded like a chip's FIFO).
     public private(set) var eventOverflows = 0
-    let eventLimit = 1 << 16
+    /// How many events the queue holds (a chip's event FIFO); tests shrink it.
+    public var eventLimit = 1 << 16
+    /// Events lost since the last `eventsLost` notice, and the queue position of the
+    /// latest loss: the notice is delivered right after the events queued before it.
+    var unreportedLosses = 0
+    var lossPosition = 0
 
     /// Scratch space for rewritten frames (tag push/pop, routing, encapsulation).
     let scratch: UnsafeMutableRawPointer
@@ -130,7 +135,33 @@ public final class SwitchChip {
     }
 
     @inline(__always) func post(_ event: DriverEvent) {
-        if events.count < eventLimit { events.append(event) } else { eventOverflows += 1 }
+        if events.count < eventLimit {
+            events.append(event)
+        } else {
+            eventOverflows += 1
+            unreportedLosses += 1
+            lossPosition = events.count
+        }
+    }
+
+    /// Removes and returns up to `limit` events, oldest first. After a loss, the poll that
+    /// reaches its position stops there and ends with `.eventsLost(count:)`, so the control
+    /// plane has applied everything queued before the loss when it re-reads the chip.
+    func takeEvents(limit: Int) -> [DriverEvent] {
+        guard limit > 0 else { return [] }
+        if unreportedLosses > 0, lossPosition < limit {
+            var out = Array(events.prefix(lossPosition))
+            events.removeFirst(lossPosition)
+            out.append(.eventsLost(count: unreportedLosses))
+            unreportedLosses = 0
+            lossPosition = 0
+            return out
+        }
+        let n = min(limit, events.count)
+        let out = Array(events.prefix(n))
+        events.removeFirst(n)
+        if unreportedLosses > 0 { lossPosition -= n }
+        return out
     }
 
     @inline(__always) func drop(_ reason: DropReason, port: Int) {

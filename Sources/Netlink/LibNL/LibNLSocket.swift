@@ -10,12 +10,15 @@ import Glibc
 ///
 /// It moves whole datagrams; framing and decoding happen above it, in ``NetlinkChannel``.
 public final class RouteNetlinkSocket: NetlinkTransport {
-    private let socket: OpaquePointer
-    private let fd: Int32
+    private var socket: OpaquePointer
+    private var fd: Int32
     private var buffer: UnsafeMutableRawBufferPointer
     /// The effective receive buffer in bytes, as the kernel reports it (twice the request).
     public private(set) var receiveBufferBytes: Int = 0
     public let namespace: String?
+    private let netlinkProtocol: Int32
+    private let groups: [RouteNetlinkGroup]
+    private var requestedReceiveBufferBytes: Int
 
     /// Opens a socket.
     /// - Parameters:
@@ -29,12 +32,23 @@ public final class RouteNetlinkSocket: NetlinkTransport {
 
     /// Opens a socket of any netlink protocol (`NETLINK_ROUTE`, `NETLINK_GENERIC`).
     init(netlinkProtocol: Int32, namespace: String?, groups: [RouteNetlinkGroup], receiveBufferBytes: Int) throws {
-        guard let sk = nl_socket_alloc() else { throw NetlinkError(code: ENOMEM, operation: "nl_socket_alloc") }
-        socket = sk
+        socket = try Self.connect(netlinkProtocol, namespace: namespace, groups: groups)
+        fd = nl_socket_get_fd(socket)
         self.namespace = namespace
+        self.netlinkProtocol = netlinkProtocol
+        self.groups = groups
+        requestedReceiveBufferBytes = receiveBufferBytes
+        buffer = .allocate(byteCount: 256 << 10, alignment: 8)
+        setReceiveBuffer(bytes: receiveBufferBytes)
+    }
+
+    /// A connected libnl socket in `namespace`, joined to `groups`, with extended and
+    /// capped ACKs (`NETLINK_EXT_ACK`, `NETLINK_CAP_ACK`).
+    private static func connect(_ netlinkProtocol: Int32, namespace: String?,
+                                groups: [RouteNetlinkGroup]) throws -> OpaquePointer {
+        guard let sk = nl_socket_alloc() else { throw NetlinkError(code: ENOMEM, operation: "nl_socket_alloc") }
         nl_socket_disable_seq_check(sk)
         nl_socket_disable_auto_ack(sk)
-        buffer = .allocate(byteCount: 256 << 10, alignment: 8)
         do {
             try Self.inNamespace(namespace) {
                 let rc = nl_connect(sk, netlinkProtocol)
@@ -42,22 +56,32 @@ public final class RouteNetlinkSocket: NetlinkTransport {
             }
         } catch {
             nl_socket_free(sk)
-            buffer.deallocate()
             throw error
         }
-        fd = nl_socket_get_fd(sk)
         for group in groups {
             let rc = nl_socket_add_membership(sk, Int32(group.rawValue))
             if rc < 0 {
                 nl_socket_free(sk)
-                buffer.deallocate()
                 throw NetlinkError(code: EINVAL, message: LibNL.errorText(rc), operation: "join group \(group.rawValue)")
             }
         }
-        setReceiveBuffer(bytes: receiveBufferBytes)
+        let fd = nl_socket_get_fd(sk)
         var one: Int32 = 1
         _ = setsockopt(fd, CNL_SOL_NETLINK, CNL_NETLINK_EXT_ACK, &one, socklen_t(MemoryLayout<Int32>.size))
         _ = setsockopt(fd, CNL_SOL_NETLINK, CNL_NETLINK_CAP_ACK, &one, socklen_t(MemoryLayout<Int32>.size))
+        return sk
+    }
+
+    /// Reopens the socket, as VPP linux-cp does after an overrun: a new socket joins the
+    /// same groups (in the same namespace, with the same receive buffer) *before* the old
+    /// one is closed, so every notification sent from now on reaches the new one, while what
+    /// queued in the old one — and its pending `ENOBUFS` — goes with it.
+    public func discardQueued() throws {
+        let fresh = try Self.connect(netlinkProtocol, namespace: namespace, groups: groups)
+        nl_socket_free(socket)
+        socket = fresh
+        fd = nl_socket_get_fd(fresh)
+        setReceiveBuffer(bytes: requestedReceiveBufferBytes)
     }
 
     /// The id of a generic netlink family (`CTRL_CMD_GETFAMILY` through `genl_ctrl_resolve`),
@@ -81,6 +105,7 @@ public final class RouteNetlinkSocket: NetlinkTransport {
 
     /// Sets the receive buffer; above `net.core.rmem_max` this needs `SO_RCVBUFFORCE` (root).
     public func setReceiveBuffer(bytes: Int) {
+        requestedReceiveBufferBytes = bytes
         var value = Int32(clamping: bytes)
         if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &value, socklen_t(MemoryLayout<Int32>.size)) != 0 {
             _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, socklen_t(MemoryLayout<Int32>.size))
