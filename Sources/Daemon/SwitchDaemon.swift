@@ -125,7 +125,7 @@ public final class SwitchDaemon {
         submit(firewall + (try mirror.start()))
         let heldByKey = Dictionary(held.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         let differing = engine.pendingKeys.sorted { ($0.rank, $0.description) < ($1.rank, $1.description) }
-            .map { (key: $0, held: heldByKey[$0], wanted: engine.desiredObject($0)) }
+            .map { (key: $0, held: heldByKey[$0], wanted: engine.wantedInHardware($0)) }
             .filter { $0.held != $0.wanted }
         let progress = engine.run()
         let learnedMACs = try reconcileLearnedMACs()

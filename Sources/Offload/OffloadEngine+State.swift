@@ -30,6 +30,13 @@ extension OffloadEngine {
     /// The object a stage wants under `key`, if any.
     public func desiredObject(_ key: HardwareKey) -> HardwareObject? { entries[key]?.desired?.object }
 
+    /// The object a stage wants the hardware to hold under `key`: nil when there is none, or
+    /// when it is a CPU-only record (`programmable: false`) the hardware never holds.
+    public func wantedInHardware(_ key: HardwareKey) -> HardwareObject? {
+        guard let d = entries[key]?.desired, d.programmable else { return nil }
+        return d.object
+    }
+
     /// Everything the stages want, as they submitted it (the audit compares it with a
     /// fresh evaluation of the kernel mirror).
     public func desiredObjects() -> [HardwareKey: DesiredObject] {

@@ -12,7 +12,7 @@ import SwitchModel
 /// No kernel FDB entry on a chip port is left without an object: what the chip has no use
 /// for — a port's `self` entry (its own address list), an entry with a VLAN in a bridge
 /// that does not filter VLANs — is a record that is not programmable, shown
-/// `trapped(reason)`; a MAC behind a bridge port the chip does not have goes to the CPU.
+/// `trapped(reason)`; a bridge port the chip does not have keeps its bridge on the CPU.
 struct BridgeStage: Sendable {
     private var fdb = FDBStore()
 
@@ -112,26 +112,21 @@ struct BridgeStage: Sendable {
                 + "the kernel looks every frame up in VLAN 0, so it never matches; nothing to program"
             return FDBCandidate(object: object, priority: 0, sequence: sequence, trapReason: reason, programmable: false)
         }
+        // (A bridge port the chip does not have — a veth, a tap — keeps its whole bridge on
+        // the CPU: `Topology.bridgeState`. So the ports here are chip ports, vxlan ports or
+        // the bridge itself.)
         let destination: FDBDestination
         let priority: UInt8
-        var trapReason: String?
         if port == bridge || (e.state == .permanent && (chipPort != nil || isVXLAN)) {
             (destination, priority) = (.cpu, 3)
         } else if let p = chipPort {
             (destination, priority) = (.port(p), e.state == .static ? 2 : 1)
-        } else if !isVXLAN {
-            // A bridge port the chip does not have (a veth, a tap): the kernel forwards.
-            (destination, priority) = (.cpu, e.state == .permanent ? 3 : e.state == .static ? 2 : 1)
-            if e.state != .permanent {
-                trapReason = "\(e.key.mac) is behind \(name), which is not a chip port: "
-                    + "the chip sends frames to it to the CPU and the kernel bridge forwards them"
-            }
         } else {
             return nil
         }
         let object = HardwareFDBEntry(bridge: settings.bridge, vid: e.key.vlan, mac: e.key.mac,
                                       destination: destination, isStatic: priority > 1)
-        return FDBCandidate(object: object, priority: priority, sequence: sequence, trapReason: trapReason)
+        return FDBCandidate(object: object, priority: priority, sequence: sequence)
     }
 
     /// A `self` entry of a chip port: the port's own unicast or multicast address list
