@@ -129,8 +129,16 @@ extension RouterStage {
         }
     }
 
-    /// The hardware route of a slot's winner in a given context.
+    /// The hardware route of a slot's winner in a given context. When no packet of the
+    /// route's family is routed by the chip (`ctx.familyTraps`), a route that would not
+    /// trap anyway says so: its traffic reaches the CPU at the router interface.
     func routeObject(_ slot: RouteSlot, _ c: RouteCandidate, in ctx: Context, _ topology: Topology) -> DesiredObject {
+        var d = targetObject(slot, c, in: ctx, topology)
+        if d.trapReason == nil, d.programmable, let why = ctx.familyTraps[slot.prefix.family] { d.trapReason = why }
+        return d
+    }
+
+    private func targetObject(_ slot: RouteSlot, _ c: RouteCandidate, in ctx: Context, _ topology: Topology) -> DesiredObject {
         func route(_ action: RouteAction) -> HardwareObject {
             .route(HardwareRoute(vrf: slot.vrf, prefix: slot.prefix, action: action))
         }

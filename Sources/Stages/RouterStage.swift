@@ -31,6 +31,9 @@ struct RouterStage: Sendable {
         var routable: Set<IfIndex> = []
         /// Per known kernel nexthop object; unknown objects map as `.group`.
         var classes: [UInt32: ObjectClass] = [:]
+        /// Per family, why no packet of it is routed by the chip (``familyTrap(_:in:)``):
+        /// every route of the family shows it.
+        var familyTraps: [AddressFamily: String] = [:]
     }
 
     let features: DriverCapabilities.Features
@@ -63,17 +66,50 @@ struct RouterStage: Sendable {
     static func routerInterface(of link: IfIndex, in topology: Topology) -> DesiredObject? {
         guard let l = topology.links[link], let mac = l.mac, topology.hasRoutableAddress(link) else { return nil }
         let id = RouterInterfaceID(rawValue: link.rawValue)
+        let (families, blocked) = topology.routedFamilies(of: link)
         if let p = topology.portID(of: link) {
             guard topology.bridge(of: link) == nil else { return nil }
-            return DesiredObject(.routerInterface(RouterInterface(id: id, binding: .port(p), mac: mac, mtu: l.mtu)))
+            let rif = RouterInterface(id: id, binding: .port(p), mac: mac, mtu: l.mtu, routedFamilies: families)
+            return DesiredObject(.routerInterface(rif), trapReason: blocked)
         }
         guard let s = topology.offloadedBridge(link) else { return nil }
         let pvid = s.vlanFiltering ? topology.pvid(of: link) : VLANID.none
-        let rif = RouterInterface(id: id, binding: .bridge(s.bridge, pvid ?? .none), mac: mac, mtu: l.mtu)
+        let rif = RouterInterface(id: id, binding: .bridge(s.bridge, pvid ?? .none), mac: mac, mtu: l.mtu,
+                                  routedFamilies: families)
         guard pvid != nil else {
             return DesiredObject(.routerInterface(rif), trapReason: "\(l.name) has no PVID of its own", programmable: false)
         }
-        return DesiredObject(.routerInterface(rif))
+        return DesiredObject(.routerInterface(rif), trapReason: blocked)
+    }
+
+    /// Why no packet of `family` is routed by the chip, whatever its ingress — the reason
+    /// every route of the family shows: a policy rule, IPv6 forwarding off, or IPv4
+    /// forwarding off on every router interface with `net.ipv4.ip_forward=0`.
+    func familyTrap(_ family: AddressFamily, in topology: Topology) -> String? {
+        if let why = topology.familyBlocker(family) { return why }
+        guard family == .ipv4, !topology.forwards(.ipv4, .all) else { return nil }
+        let anyForwards = context.routable.contains { topology.vrf(of: $0) == nil && topology.forwards(.ipv4, .interface($0)) }
+        return anyForwards ? nil : "net.ipv4.ip_forward=0"
+    }
+
+    /// Brings `context.familyTraps` in line with the topology, re-valuing every route of a
+    /// family whose reason changed (a pass over all routes, only then).
+    mutating func syncFamilyTraps(from old: Topology, to topology: Topology, into sink: inout ChangeSink) {
+        for family in [AddressFamily.ipv4, .ipv6] {
+            let now = familyTrap(family, in: topology)
+            guard now != context.familyTraps[family] else { continue }
+            let before = context
+            context.familyTraps[family] = now
+            var hits: [(slot: RouteSlot, old: DesiredObject, new: DesiredObject)] = []
+            routes.forEachWinner { slot, c in
+                guard slot.prefix.family == family else { return }
+                let was = routeObject(slot, c, in: before, old)
+                let is_ = routeObject(slot, c, in: context, topology)
+                if was != is_ { hits.append((slot, was, is_)) }
+            }
+            hits.sort { $0.slot < $1.slot }
+            for hit in hits { sink.change(.route(vrf: hit.slot.vrf, hit.slot.prefix), from: hit.old, to: hit.new) }
+        }
     }
 
     static func isRoutable(_ link: IfIndex, in topology: Topology) -> Bool {

@@ -102,6 +102,19 @@ public struct StagePipeline: Sendable {
             router.apply(change, in: topology, into: &sink)
         case .nexthop(let change):
             router.apply(change, in: topology, into: &sink)
+        case .netconf(let change):
+            // IPv4 forwarding is each device's own; `all` and rules weigh on every router interface.
+            let before = topology
+            topology.apply(change)
+            if case .interface(let link) = change.current.key.scope {
+                settle([link], from: before, into: &sink)
+            } else {
+                settle(topology.routerInterfaceCandidates, from: before, into: &sink)
+            }
+        case .rule(let change):
+            let before = topology
+            topology.apply(change)
+            settle(topology.routerInterfaceCandidates, from: before, into: &sink)
         }
     }
 
@@ -128,6 +141,7 @@ public struct StagePipeline: Sendable {
             sink.change(key, from: value(of: key, in: before), to: value(of: key, in: topology))
         }
         router.syncRoutable(scope, from: before, to: topology, into: &sink)
+        router.syncFamilyTraps(from: before, to: topology, into: &sink)
     }
 
     private func emit(_ keys: [HardwareKey], from before: [DesiredObject?], into sink: inout ChangeSink) {

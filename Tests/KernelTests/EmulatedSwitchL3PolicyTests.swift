@@ -1,0 +1,102 @@
+import Daemon
+import EmulatedASIC
+import EmulatedASICIO
+import Foundation
+import SwitchDriver
+import SwitchModel
+import Testing
+
+/// Kernel state that decides whether a packet is routed at all — forwarding sysctls and
+/// policy rules — with real packets through the chip: where the kernel would not route
+/// as the chip does, the chip traps and the hosts see exactly the kernel's behaviour.
+@Suite("Emulated switch: forwarding sysctls and policy rules", needsRoot, .serialized)
+struct EmulatedSwitchL3PolicyTests {
+    typealias Lab = EmulatedSwitchL2Tests.Lab
+
+    /// `count` hosts, host n on routed port swpN at 10.n.0.2/24 behind 10.n.0.1; both
+    /// families' forwarding on.
+    static func routedLab(hosts count: Int) throws -> Lab {
+        try Lab(hosts: count, address: { "10.\($0).0.2/24" }, gateway: { "10.\($0).0.1" }) { sw in
+            try sw.exec(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"])
+            try sw.ipScript((1...count).map { "addr add 10.\($0).0.1/24 dev swp\($0)\nlink set swp\($0) up" }.joined(separator: "\n"))
+        }
+    }
+
+    static func rif(_ lab: Lab, _ name: String) throws -> HardwareKey {
+        let link = try #require(lab.daemon.mirror.tables.links.values.first { $0.name == name })
+        return .routerInterface(RouterInterfaceID(rawValue: link.index.rawValue))
+    }
+
+    static func sysctl(_ lab: Lab, _ setting: String) throws {
+        try lab.sw.exec(["sysctl", "-q", "-w", setting])
+    }
+
+    static func traps(_ lab: Lab, _ reason: TrapReason) -> UInt64 { lab.asic.counters().traps[reason]?.packets ?? 0 }
+    static func tx(_ lab: Lab, _ port: PortID) -> UInt64 { lab.asic.counters().ports[port]?.txPackets ?? 0 }
+
+    @Test("net.ipv4.ip_forward=0: routed pings fail as on the kernel, the chip traps them and routes nothing, routes and router interfaces show the sysctl; back to 1, the chip routes again")
+    func ipForwardOff() throws {
+        let lab = try Self.routedLab(hosts: 2)
+        let engine = lab.daemon.engine
+        let route = HardwareKey.route(vrf: 254, IPPrefix("10.2.0.0/24")!)
+        let swp1 = try Self.rif(lab, "swp1")
+        #expect(try lab.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", "10.2.0.2"], in: lab.hosts[0]) == 0)
+        #expect(try lab.pump(until: { engine.state(of: route) == .offloaded && engine.state(of: swp1) == .offloaded }),
+                "\(String(describing: engine.state(of: route))) \(String(describing: engine.state(of: swp1)))")
+
+        try Self.sysctl(lab, "net.ipv4.ip_forward=0")
+        let off = try lab.pump(until: { engine.state(of: route) == .trapped(reason: "net.ipv4.ip_forward=0") })
+        #expect(off, "route: \(String(describing: engine.state(of: route)))")
+        #expect(engine.state(of: swp1) == .trapped(reason: "net.ipv4.conf.swp1.forwarding=0 (net.ipv4.ip_forward=0)"),
+                "\(String(describing: engine.state(of: swp1)))")
+        let trappedBefore = Self.traps(lab, .routingDisabled), txBefore = Self.tx(lab, 2)
+        // The kernel alone, with ip_forward=0, forwards nothing between the subnets.
+        #expect(try lab.run(["ping", "-c", "3", "-i", "0.2", "-W", "1", "10.2.0.2"], in: lab.hosts[0]) != 0,
+                "pinged across the router with ip_forward=0: \(lab.lastOutput)")
+        #expect(Self.traps(lab, .routingDisabled) - trappedBefore >= 3, "the echo requests were not trapped")
+        #expect(Self.tx(lab, 2) == txBefore, "the chip routed packets with ip_forward=0")
+        // The switch itself still answers: local delivery is unaffected.
+        #expect(try lab.run(["ping", "-c", "1", "-W", "2", "10.1.0.1"], in: lab.hosts[0]) == 0)
+
+        try Self.sysctl(lab, "net.ipv4.ip_forward=1")
+        #expect(try lab.pump(until: { engine.state(of: route) == .offloaded && engine.state(of: swp1) == .offloaded }),
+                "\(String(describing: engine.state(of: route))) \(String(describing: engine.state(of: swp1)))")
+        let trappedOn = Self.traps(lab, .routingDisabled), txOn = Self.tx(lab, 2)
+        #expect(try lab.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.2.0.2"], in: lab.hosts[0]) == 0, "\(lab.lastOutput)")
+        #expect(lab.lastOutput.contains("ttl=63"), "\(lab.lastOutput)")
+        #expect(Self.tx(lab, 2) - txOn >= 3, "the chip did not route the echo requests again")
+        #expect(Self.traps(lab, .routingDisabled) == trappedOn)
+        #expect(engine.audit().isEmpty)
+    }
+
+    @Test("net.ipv4.conf.swp3.forwarding=0: only packets entering swp3 are trapped; the chip still routes into swp3 and between the other ports")
+    func perInterfaceForwarding() throws {
+        let lab = try Self.routedLab(hosts: 3)
+        let engine = lab.daemon.engine
+        for n in [2, 3] { _ = try lab.run(["ping", "-c", "1", "-W", "2", "10.\(n).0.2"], in: lab.hosts[0]) }
+        let swp1 = try Self.rif(lab, "swp1"), swp3 = try Self.rif(lab, "swp3")
+        try Self.sysctl(lab, "net.ipv4.conf.swp3.forwarding=0")
+        let applied = try lab.pump(until: { engine.state(of: swp3) == .trapped(reason: "net.ipv4.conf.swp3.forwarding=0") })
+        #expect(applied, "\(String(describing: engine.state(of: swp3)))")
+        #expect(engine.state(of: swp1) == .offloaded)
+        #expect(engine.state(of: .route(vrf: 254, IPPrefix("10.3.0.0/24")!)) == .offloaded, "egress into swp3 is still routed")
+
+        // h1 → h2: untouched, through the chip.
+        let tx2 = Self.tx(lab, 2)
+        #expect(try lab.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.2.0.2"], in: lab.hosts[0]) == 0, "\(lab.lastOutput)")
+        #expect(Self.tx(lab, 2) - tx2 >= 3)
+        // h1 → h3: the requests enter swp1 and are routed into swp3 by the chip; the replies
+        // enter swp3, where the kernel does not forward (IN_DEV_FORWARD of the ingress
+        // device): trapped, and dropped by the kernel. The ping fails, as on the kernel.
+        let tx3 = Self.tx(lab, 3), tx1 = Self.tx(lab, 1), trapped = Self.traps(lab, .routingDisabled)
+        #expect(try lab.run(["ping", "-c", "3", "-i", "0.2", "-W", "1", "10.3.0.2"], in: lab.hosts[0]) != 0, "\(lab.lastOutput)")
+        #expect(Self.tx(lab, 3) - tx3 >= 3, "the chip did not route the requests into swp3")
+        #expect(Self.traps(lab, .routingDisabled) - trapped >= 3, "the replies entering swp3 were not trapped")
+        #expect(Self.tx(lab, 1) == tx1, "the chip routed replies that entered swp3")
+
+        try Self.sysctl(lab, "net.ipv4.conf.swp3.forwarding=1")
+        #expect(try lab.pump(until: { engine.state(of: swp3) == .offloaded }), "\(String(describing: engine.state(of: swp3)))")
+        #expect(try lab.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.3.0.2"], in: lab.hosts[0]) == 0, "\(lab.lastOutput)")
+        #expect(engine.audit().isEmpty)
+    }
+}
