@@ -99,4 +99,51 @@ struct EmulatedSwitchL3PolicyTests {
         #expect(try lab.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.3.0.2"], in: lab.hosts[0]) == 0, "\(lab.lastOutput)")
         #expect(engine.audit().isEmpty)
     }
+
+    /// ICMP echo requests a host received (`Icmp: InEchos` of its /proc/net/snmp).
+    static func echoRequests(_ host: TestNamespace) throws -> Int {
+        let lines = try host.exec(["cat", "/proc/net/snmp"]).split(separator: "\n").filter { $0.hasPrefix("Icmp:") }
+        guard lines.count >= 2 else { return 0 }
+        let names = lines[0].split(separator: " "), values = lines[1].split(separator: " ")
+        return names.firstIndex(of: "InEchos").flatMap { Int(values[$0]) } ?? 0
+    }
+
+    @Test("ip rule from h1's subnet to another table: the chip traps IPv4 routing and the kernel follows the rule (to h3, not the main table's h2); without the rule the chip routes the main table again")
+    func policyRule() throws {
+        let lab = try Self.routedLab(hosts: 3)
+        let engine = lab.daemon.engine
+        // 198.51.100.1 lives on h2 and h3; the main table says h2, table 100 says h3.
+        for h in lab.hosts[1...] { try h.ip("addr add 198.51.100.1/32 dev lo") }
+        try lab.sw.ipScript("""
+            route add 198.51.100.0/24 via 10.2.0.2
+            route add 198.51.100.0/24 via 10.3.0.2 table 100
+            """)
+        for n in [2, 3] { _ = try lab.run(["ping", "-c", "1", "-W", "2", "10.\(n).0.2"], in: lab.hosts[0]) }
+        let route = HardwareKey.route(vrf: 254, IPPrefix("198.51.100.0/24")!)
+        #expect(try lab.pump(until: { engine.state(of: route) == .offloaded }), "\(String(describing: engine.state(of: route)))")
+
+        try lab.sw.ip("rule add from 10.1.0.0/16 lookup 100 pref 100")
+        let reason = "ip rule 100: from 10.1.0.0/16 lookup 100 not offloaded"
+        let swp1 = try Self.rif(lab, "swp1")
+        let trapped = try lab.pump(until: { engine.state(of: route) == .trapped(reason: reason) })
+        #expect(trapped, "\(String(describing: engine.state(of: route)))")
+        #expect(engine.state(of: swp1) == .trapped(reason: reason))
+        let h2 = try Self.echoRequests(lab.hosts[1]), h3 = try Self.echoRequests(lab.hosts[2])
+        let traps = Self.traps(lab, .routingDisabled), tx2 = Self.tx(lab, 2)
+        #expect(try lab.run(["ping", "-c", "5", "-i", "0.2", "-W", "2", "198.51.100.1"], in: lab.hosts[0]) == 0, "\(lab.lastOutput)")
+        // The kernel followed the rule: every request reached h3, none h2.
+        let toH2 = try Self.echoRequests(lab.hosts[1]) - h2, toH3 = try Self.echoRequests(lab.hosts[2]) - h3
+        #expect(toH3 == 5, "h3 got \(toH3) echo requests of the 5 table 100 sends it")
+        #expect(toH2 == 0, "h2 got \(toH2) echo requests (h3 \(toH3)): the main table was used")
+        #expect(Self.traps(lab, .routingDisabled) - traps >= 5)
+        #expect(Self.tx(lab, 2) == tx2, "the chip routed by the main table")
+
+        try lab.sw.ip("rule del pref 100")
+        #expect(try lab.pump(until: { engine.state(of: route) == .offloaded && engine.state(of: swp1) == .offloaded }),
+                "\(String(describing: engine.state(of: route)))")
+        let tx2b = Self.tx(lab, 2)
+        #expect(try lab.run(["ping", "-c", "5", "-i", "0.2", "-W", "2", "198.51.100.1"], in: lab.hosts[0]) == 0, "\(lab.lastOutput)")
+        #expect(Self.tx(lab, 2) - tx2b >= 5, "the chip did not route by the main table again")
+        #expect(engine.audit().isEmpty)
+    }
 }
