@@ -69,6 +69,42 @@ struct EmulatedSwitchL3PolicyTests {
         #expect(engine.audit().isEmpty)
     }
 
+    @Test("net.ipv6.conf.all.forwarding=0: routed IPv6 pings fail as on the kernel, trapped at the router interface; back to 1, the chip routes them")
+    func ipv6ForwardingOff() throws {
+        let lab = try Self.routedLab(hosts: 2)
+        for (n, h) in lab.hosts.enumerated() {
+            try h.ipScript("addr add 2001:db8:\(n + 1)::2/64 dev eth0 nodad\nroute add default via 2001:db8:\(n + 1)::1")
+            try lab.sw.ip("addr add 2001:db8:\(n + 1)::1/64 dev swp\(n + 1) nodad")
+        }
+        let engine = lab.daemon.engine
+        let route = HardwareKey.route(vrf: 254, IPPrefix("2001:db8:2::/64")!)
+        _ = try lab.run(["ping", "-6", "-c", "2", "-i", "0.3", "-W", "2", "2001:db8:2::2"], in: lab.hosts[0])
+        #expect(try lab.pump(until: { engine.state(of: route) == .offloaded }), "\(String(describing: engine.state(of: route)))")
+        let tx = Self.tx(lab, 2)
+        #expect(try lab.run(["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "2001:db8:2::2"], in: lab.hosts[0]) == 0, "\(lab.lastOutput)")
+        #expect(Self.tx(lab, 2) - tx >= 3, "the chip did not route IPv6")
+
+        try Self.sysctl(lab, "net.ipv6.conf.all.forwarding=0")
+        let off = try lab.pump(until: { engine.state(of: route) == .trapped(reason: "net.ipv6.conf.all.forwarding=0") })
+        #expect(off, "\(String(describing: engine.state(of: route)))")
+        #expect(engine.state(of: try Self.rif(lab, "swp1")) == .trapped(reason: "net.ipv6.conf.all.forwarding=0"))
+        let trapped = Self.traps(lab, .routingDisabled), txOff = Self.tx(lab, 2)
+        #expect(try lab.run(["ping", "-6", "-c", "3", "-i", "0.2", "-W", "1", "2001:db8:2::2"], in: lab.hosts[0]) != 0,
+                "pinged across the router with IPv6 forwarding off: \(lab.lastOutput)")
+        #expect(Self.traps(lab, .routingDisabled) - trapped >= 3)
+        #expect(Self.tx(lab, 2) == txOff, "the chip routed IPv6 with forwarding off")
+        // IPv4 is untouched meanwhile.
+        #expect(try lab.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", "10.2.0.2"], in: lab.hosts[0]) == 0)
+
+        try Self.sysctl(lab, "net.ipv6.conf.all.forwarding=1")
+        #expect(try lab.pump(until: { engine.state(of: route) == .offloaded }), "\(String(describing: engine.state(of: route)))")
+        // The hosts' neighbour entries may need a moment: forwarding flips the router's ND role.
+        _ = try lab.run(["ping", "-6", "-c", "1", "-W", "2", "2001:db8:2::2"], in: lab.hosts[0])
+        let txOn = Self.tx(lab, 2)
+        #expect(try lab.run(["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "2001:db8:2::2"], in: lab.hosts[0]) == 0, "\(lab.lastOutput)")
+        #expect(Self.tx(lab, 2) - txOn >= 3, "the chip did not route IPv6 again")
+    }
+
     @Test("net.ipv4.conf.swp3.forwarding=0: only packets entering swp3 are trapped; the chip still routes into swp3 and between the other ports")
     func perInterfaceForwarding() throws {
         let lab = try Self.routedLab(hosts: 3)
