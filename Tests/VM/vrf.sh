@@ -117,6 +117,14 @@ else
 fi
 
 say "traffic entering the VRF follows the kernel's VRF table"
+# Resolve the main table's next hop (h1), so a chip routing the main table could forward
+# h2's packets there: the difference between the tables must show in the traffic.
+ip netns exec sw ping -q -c 1 -W 2 10.1.0.2 > /dev/null
+if wait_for routes "any(r['object'] == 'route 10.9.0.0/24' and r['offload'] == 'offloaded' for r in rows)" 10; then
+  pass main-route-offloaded
+else
+  fail main-route-offloaded "hoist show routes: $(rows routes)"
+fi
 ping_from h2 10.3.0.2 1    # resolve neighbours
 ping_from h2 10.9.0.1 1
 h1_before=$(echos h1); h3_before=$(echos h3); trap_before=$(trapped routing_disabled); tx1_before=$(tx swp1)

@@ -24,7 +24,7 @@ struct VMTests {
     /// The checks Tests/VM/vrf.sh makes.
     static let vrfChecks = [
         "hoistd-started", "vrf-member-rifs-trapped", "main-rif-offloaded", "vrf-table-routes-trapped",
-        "vrf-traffic-follows-kernel", "vrf-traffic-trapped", "vrf-unreachable-from-main", "main-traffic-offloaded",
+        "main-route-offloaded", "vrf-traffic-follows-kernel", "vrf-traffic-trapped", "vrf-unreachable-from-main", "main-traffic-offloaded",
         "vrf-release-offloaded",
     ]
 
