@@ -3,6 +3,9 @@ import SwitchModel
 
 /// Stage 5: routing — router interfaces, neighbours, nexthops, nexthop groups, routes.
 ///
+/// Router interfaces route per family as the kernel would (forwarding sysctls, policy
+/// rules, VRF membership: Topology+RoutingPolicy.swift).
+///
 /// The kernel counterparts are interfaces with addresses (`RTM_NEWADDR`), ARP/ND entries
 /// (`RTM_NEWNEIGH`), nexthop objects (`RTM_NEWNEXTHOP`) and routes (`RTM_NEWROUTE`) —
 /// switchdev's FIB and neighbour notifiers, mlxsw's RIFs.
@@ -96,16 +99,16 @@ struct RouterStage: Sendable {
     /// family whose reason changed (a pass over all routes, only then).
     mutating func syncFamilyTraps(from old: Topology, to topology: Topology, into sink: inout ChangeSink) {
         for family in [AddressFamily.ipv4, .ipv6] {
-            let now = familyTrap(family, in: topology)
-            guard now != context.familyTraps[family] else { continue }
+            let reason = familyTrap(family, in: topology)
+            guard reason != context.familyTraps[family] else { continue }
             let before = context
-            context.familyTraps[family] = now
+            context.familyTraps[family] = reason
             var hits: [(slot: RouteSlot, old: DesiredObject, new: DesiredObject)] = []
             routes.forEachWinner { slot, c in
                 guard slot.prefix.family == family else { return }
                 let was = routeObject(slot, c, in: before, old)
-                let is_ = routeObject(slot, c, in: context, topology)
-                if was != is_ { hits.append((slot, was, is_)) }
+                let now = routeObject(slot, c, in: context, topology)
+                if was != now { hits.append((slot, was, now)) }
             }
             hits.sort { $0.slot < $1.slot }
             for hit in hits { sink.change(.route(vrf: hit.slot.vrf, hit.slot.prefix), from: hit.old, to: hit.new) }
