@@ -27,10 +27,7 @@ extension Topology {
 
     mutating func apply(_ change: Change<RoutingRule>) {
         if case .changed(let old, _) = change { rules.remove(old) }
-        if case .removed(let r) = change { rules.remove(r) } else {
-            rules.insert(change.current)
-            ruleFamilies.insert(change.current.family)
-        }
+        if case .removed(let r) = change { rules.remove(r) } else { rules.insert(change.current) }
     }
 
     /// Links that can carry a router interface: chip ports and bridges.
@@ -55,7 +52,10 @@ extension Topology {
         if let r = rules.filter({ $0.family == family && !$0.isDefault }).min() {
             return "\(r) not offloaded"
         }
-        if ruleFamilies.contains(family), !rules.contains(where: { $0.family == family && $0.isMainRule }) {
+        // Without any rule of the family nothing is known (not mirrored, or every rule,
+        // local included, deleted); otherwise the main rule must be among them.
+        let ofFamily = rules.filter { $0.family == family }
+        if !ofFamily.isEmpty, !ofFamily.contains(where: \.isMainRule) {
             return "ip\(family == .ipv6 ? " -6" : "") rule 32766: from all lookup main missing"
         }
         if family == .ipv6, !forwards(.ipv6, .all) { return "net.ipv6.conf.all.forwarding=0" }

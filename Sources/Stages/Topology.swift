@@ -31,11 +31,10 @@ struct Topology: Sendable {
     /// Addresses other than IPv6 link-local (fe80::/10), per interface.
     private var addresses: [IfIndex: Set<InterfaceAddress.Key>] = [:]
     /// `NETCONFA_FORWARDING` per family and device / `all` (netconf), and the policy
-    /// rules with the families any rule was seen for: what decides whether a packet
-    /// arriving on a router interface may be routed (Topology+RoutingPolicy.swift).
+    /// rules: what decides whether a packet arriving on a router interface may be routed
+    /// (Topology+RoutingPolicy.swift).
     var forwarding: [NetConf.Key: Bool] = [:]
     var rules: Set<RoutingRule> = []
-    var ruleFamilies: Set<AddressFamily> = []
 
     init(capabilities: DriverCapabilities) {
         features = capabilities.features
