@@ -71,7 +71,8 @@ struct ShowCommand: ParsableCommand {
         abstract: "Show what hoistd offloads: ports, fdb, vlans, stp, mdb, vxlan, routes, nexthops, neighbors, resources, counters, traps, vfs."
     )
 
-    static let objects = ["ports", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs", "resources", "counters", "traps", "vfs"]
+    static let objects = ["ports", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs",
+                          "resources", "counters", "traps", "vfs"]
 
     @Argument(help: "What to show.")
     var object: String

@@ -119,7 +119,11 @@ extension SwitchChip {
             if pf.dst == rifMAC {
                 // VXLAN to one of our VTEPs arriving on an SVI is decapsulated, not routed.
                 if pf.isVXLAN, ctx.port > 0, decapsulate(frame, pf, ingressPort: ctx.port, &sink) { return }
-                if ctx.port > 0 { route(frame, pf, ingressPort: ctx.port, rif: vlan.rif, &sink) } else { trap(frame, port: 0, .localAddress, &sink) }
+                if ctx.port > 0 {
+                    route(frame, pf, ingressPort: ctx.port, rif: vlan.rif, &sink)
+                } else {
+                    trap(frame, port: 0, .localAddress, &sink)
+                }
                 return
             }
             // ARP and neighbour discovery reach the router as a copy; the VLAN still floods them.
