@@ -69,13 +69,14 @@ struct RouterStage: Sendable {
     static func routerInterface(of link: IfIndex, in topology: Topology) -> DesiredObject? {
         guard let l = topology.links[link], let mac = l.mac, topology.hasRoutableAddress(link) else { return nil }
         let id = RouterInterfaceID(rawValue: link.rawValue)
-        let (families, blocked) = topology.routedFamilies(of: link)
         if let p = topology.portID(of: link) {
             guard topology.bridge(of: link) == nil else { return nil }
+            let (families, blocked) = topology.routedFamilies(of: link)
             let rif = RouterInterface(id: id, binding: .port(p), mac: mac, mtu: l.mtu, routedFamilies: families)
             return DesiredObject(.routerInterface(rif), trapReason: blocked)
         }
         guard let s = topology.offloadedBridge(link) else { return nil }
+        let (families, blocked) = topology.routedFamilies(of: link)
         let pvid = s.vlanFiltering ? topology.pvid(of: link) : VLANID.none
         let rif = RouterInterface(id: id, binding: .bridge(s.bridge, pvid ?? .none), mac: mac, mtu: l.mtu,
                                   routedFamilies: families)
