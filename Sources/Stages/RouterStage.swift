@@ -87,13 +87,16 @@ struct RouterStage: Sendable {
     }
 
     /// Why no packet of `family` is routed by the chip, whatever its ingress — the reason
-    /// every route of the family shows: a policy rule, IPv6 forwarding off, or IPv4
-    /// forwarding off on every router interface with `net.ipv4.ip_forward=0`.
+    /// every route of the family shows: a policy rule, IPv6 forwarding off, or no router
+    /// interface routing the family (IPv4 forwarding off on each, `net.ipv4.ip_forward=0`
+    /// when `all` is off too; VRF members).
     func familyTrap(_ family: AddressFamily, in topology: Topology) -> String? {
         if let why = topology.familyBlocker(family) { return why }
-        guard family == .ipv4, !topology.forwards(.ipv4, .all) else { return nil }
-        let anyForwards = context.routable.contains { topology.vrf(of: $0) == nil && topology.forwards(.ipv4, .interface($0)) }
-        return anyForwards ? nil : "net.ipv4.ip_forward=0"
+        guard !context.routable.isEmpty,
+              !context.routable.contains(where: { topology.routingBlocker(family, on: $0) == nil && topology.vrf(of: $0) == nil })
+        else { return nil }
+        if family == .ipv4, !topology.forwards(.ipv4, .all) { return "net.ipv4.ip_forward=0" }
+        return "no router interface routes \(family == .ipv4 ? "IPv4" : "IPv6")"
     }
 
     /// Brings `context.familyTraps` in line with the topology, re-valuing every route of a

@@ -39,6 +39,10 @@ struct RouterPolicyTests {
         g.step("net.ipv4.ip_forward=1", [
             flip(.ipv4, .all, to: true), flip(.ipv4, .interface(swp(1)), to: true), flip(.ipv4, .interface(swp(2)), to: true),
         ])
+        g.step("IPv4 forwarding off on each router interface, all on: the routes say so", [
+            flip(.ipv4, .interface(swp(1)), to: false), flip(.ipv4, .interface(swp(2)), to: false),
+        ])
+        g.step("and on again", [flip(.ipv4, .interface(swp(1)), to: true), flip(.ipv4, .interface(swp(2)), to: true)])
         g.step("net.ipv6.conf.swp2.forwarding=0 changes nothing (ip6_forward reads all only)", [
             forwarding(.ipv6, .interface(swp(2)), false),
         ])
