@@ -17,6 +17,8 @@
 #include <linux/if_tun.h>
 #include <linux/neighbour.h>
 #include <linux/nexthop.h>
+#include <linux/netconf.h>
+#include <linux/fib_rules.h>
 #include <linux/genetlink.h>
 #include <linux/devlink.h>
 #include <linux/netfilter.h>
@@ -47,6 +49,10 @@ static const int CNL_NDA_MAX = __NDA_MAX - 1;
 static const int CNL_IFA_MAX = __IFA_MAX - 1;
 static const int CNL_RTA_MAX = __RTA_MAX - 1;
 static const int CNL_NHA_MAX = __NHA_MAX - 1;
+static const int CNL_NETCONFA_MAX = __NETCONFA_MAX - 1;
+static const int CNL_FRA_MAX = __FRA_MAX - 1;
+static const int CNL_NETCONFA_IFINDEX_ALL = NETCONFA_IFINDEX_ALL;
+static const int CNL_NETCONFA_IFINDEX_DEFAULT = NETCONFA_IFINDEX_DEFAULT;
 static const int CNL_MDBA_MAX = __MDBA_MAX - 1;
 static const int CNL_MDBA_MDB_MAX = __MDBA_MDB_MAX - 1;
 static const int CNL_MDBA_MDB_EATTR_MAX = __MDBA_MDB_EATTR_MAX - 1;

@@ -20,7 +20,7 @@ extension ByteWriter {
         case .mdb(let m):
             u8(4); u32(m.bridge.rawValue); vid(m.vid); group(m.group); u64(m.ports.bits)
         case .routerInterface(let r):
-            u8(5); u32(r.id.rawValue); rifBinding(r.binding); mac(r.mac); u32(r.mtu)
+            u8(5); u32(r.id.rawValue); rifBinding(r.binding); mac(r.mac); u32(r.mtu); u8(r.routedFamilies.rawValue)
         case .neighbor(let n):
             u8(6); u32(n.rif.rawValue); ip(n.address); mac(n.mac)
         case .nexthop(let nh):
@@ -132,7 +132,10 @@ extension ByteReader {
             return .mdb(HardwareMDBEntry(bridge: b, vid: v, group: g, ports: PortSet(bits: try u64())))
         case 5:
             let id = RouterInterfaceID(rawValue: try u32()), binding = try rifBinding(), m = try mac()
-            return .routerInterface(RouterInterface(id: id, binding: binding, mac: m, mtu: try u32()))
+            let mtu = try u32(), families = try u8()
+            guard families & ~RoutedFamilies.all.rawValue == 0 else { throw fail("routed families \(families)") }
+            return .routerInterface(RouterInterface(id: id, binding: binding, mac: m, mtu: mtu,
+                                                    routedFamilies: RoutedFamilies(rawValue: families)))
         case 6:
             let rif = RouterInterfaceID(rawValue: try u32()), a = try ip()
             return .neighbor(HardwareNeighbor(rif: rif, address: a, mac: try mac()))

@@ -271,6 +271,8 @@ extension SwitchDaemon {
         case .nexthop(let c): return describe(c)
         case .neighbor(let c): return describe(c)
         case .netfilter(let c): return describe(c)
+        case .netconf(let c): return describe(c)
+        case .rule(let c): return describe(c)
         }
     }
 }

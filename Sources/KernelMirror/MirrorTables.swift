@@ -12,6 +12,11 @@ public struct MirrorTables: Sendable, Equatable {
     public var routes = RouteStore()
     public var nexthops: [UInt32: NexthopObject] = [:]
     public var neighbors: [Neighbor.Key: Neighbor] = [:]
+    /// Per-device IP settings (`ip netconf`): forwarding per family and device, `all`, `default`.
+    public var netconf: [NetConf.Key: NetConf] = [:]
+    /// Policy routing rules (`ip rule`), each with how many identical copies the kernel holds
+    /// (it has no id for a rule, and `RTM_DELRULE` removes one copy).
+    public var rules: [RoutingRule: Int] = [:]
 
     public init() {}
 
@@ -89,6 +94,17 @@ public struct MirrorTables: Sendable, Equatable {
             neighbors.upsert(n.key, n, MirrorDelta.neighbor, into: &deltas)
         case .delNeighbor(let n):
             neighbors.remove(n.key, MirrorDelta.neighbor, into: &deltas)
+        case .newNetConf(let c):
+            netconf.upsert(c.key, netconf[c.key].map { $0.merging(c) } ?? c, MirrorDelta.netconf, into: &deltas)
+        case .delNetConf(let c):
+            netconf.remove(c.key, MirrorDelta.netconf, into: &deltas)
+        case .newRule(let r):
+            rules[r, default: 0] += 1
+            if rules[r] == 1 { deltas.append(.rule(.added(r))) }
+        case .delRule(let r):
+            guard let n = rules[r] else { return [] }
+            rules[r] = n > 1 ? n - 1 : nil
+            if n == 1 { deltas.append(.rule(.removed(r))) }
         }
         return []
     }
@@ -120,6 +136,7 @@ public struct MirrorTables: Sendable, Equatable {
         for (k, _) in mdb where k.port == index || k.bridge == index { mdb.remove(k, MirrorDelta.mdb, into: &deltas) }
         for (k, _) in addresses where k.interface == index { addresses.remove(k, MirrorDelta.address, into: &deltas) }
         for (k, _) in neighbors where k.interface == index { neighbors.remove(k, MirrorDelta.neighbor, into: &deltas) }
+        for (k, _) in netconf where k.scope == .interface(index) { netconf.remove(k, MirrorDelta.netconf, into: &deltas) }
         links.remove(index, MirrorDelta.link, into: &deltas)
     }
 
@@ -149,10 +166,15 @@ public struct MirrorTables: Sendable, Equatable {
         nexthops.diff(to: new.nexthops, MirrorDelta.nexthop, into: &deltas)
         routes.diff(to: new.routes, into: &deltas)
         neighbors.diff(to: new.neighbors, MirrorDelta.neighbor, into: &deltas)
+        netconf.diff(to: new.netconf, MirrorDelta.netconf, into: &deltas)
+        // Rules are compared by presence: a second identical copy is no new object.
+        for r in rules.keys where new.rules[r] == nil { deltas.append(.rule(.removed(r))) }
+        for r in new.rules.keys where rules[r] == nil { deltas.append(.rule(.added(r))) }
     }
 
     /// The number of objects across all tables.
     public var objectCount: Int {
         links.count + vlans.count + fdb.count + mdb.count + addresses.count + routes.count + nexthops.count + neighbors.count
+            + netconf.count + rules.count
     }
 }

@@ -22,6 +22,10 @@ public enum DumpKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case routes
     /// `RTM_GETNEIGH`, AF_UNSPEC: ARP and ND entries.
     case neighbors
+    /// `RTM_GETNETCONF`, AF_UNSPEC: every family's per-device settings, `all` and `default`.
+    case netconf
+    /// `RTM_GETRULE`, AF_UNSPEC: the policy routing rules of both IP families.
+    case rules
 
     public var description: String { rawValue }
 
@@ -60,6 +64,13 @@ public enum DumpKind: String, CaseIterable, Sendable, CustomStringConvertible {
         case .routes:
             return NetlinkMessageBuilder(type: UInt16(RTM_GETROUTE), flags: flags, sequence: sequence)
                 .append(header: Self.bytes(of: rtmsg()))
+        case .netconf:
+            // struct netconfmsg is one byte; the kernel checks for at least that (padded to 4).
+            return NetlinkMessageBuilder(type: UInt16(RTM_GETNETCONF), flags: flags, sequence: sequence)
+                .append(header: Self.bytes(of: netconfmsg()))
+        case .rules:
+            return NetlinkMessageBuilder(type: UInt16(RTM_GETRULE), flags: flags, sequence: sequence)
+                .append(header: Self.bytes(of: fib_rule_hdr()))
         }
     }
 

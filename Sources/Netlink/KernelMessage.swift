@@ -35,6 +35,13 @@ public enum KernelMessage: Sendable, Equatable {
     /// `RTM_NEWNEIGH` / `RTM_DELNEIGH` (AF_INET, AF_INET6).
     case newNeighbor(Neighbor)
     case delNeighbor(Neighbor)
+    /// `RTM_NEWNETCONF` / `RTM_DELNETCONF` (AF_INET, AF_INET6): per-device IP settings;
+    /// a notification carries only what changed.
+    case newNetConf(NetConf)
+    case delNetConf(NetConf)
+    /// `RTM_NEWRULE` / `RTM_DELRULE` (AF_INET, AF_INET6).
+    case newRule(RoutingRule)
+    case delRule(RoutingRule)
 }
 
 /// What an AF_BRIDGE link message says about one interface: its bridge-port attributes

@@ -211,6 +211,38 @@ public struct IPRouteJSON {
         return o.value
     }
 
+    /// `ip -j netconf show`: `interface` is a name, `all` or `default`.
+    public func netconf(_ c: NetConf) -> JSONValue {
+        var o = JSONObject()
+        o["family"] = .string(c.key.family.description)
+        switch c.key.scope {
+        case .all: o["interface"] = .string("all")
+        case .default: o["interface"] = .string("default")
+        case .interface(let i): o["interface"] = name(i)
+        }
+        o["forwarding"] = c.forwarding.map(JSONValue.bool)
+        o["rp_filter"] = c.rpFilter.map { .string($0 == 0 ? "off" : $0 == 1 ? "strict" : $0 == 2 ? "loose" : String($0)) }
+        o["mc_forwarding"] = c.mcForwarding.map(JSONValue.bool)
+        o["proxy_neigh"] = c.proxyNeighbor.map(JSONValue.bool)
+        o["ignore_routes_with_linkdown"] = c.ignoreRoutesWithLinkdown.map(JSONValue.bool)
+        return o.value
+    }
+
+    /// `ip -j rule show` (both families; `family` added), with iproute2's text in `rule`.
+    public func rule(_ r: RoutingRule) -> JSONValue {
+        var o = JSONObject()
+        o["family"] = .string(r.family.description)
+        o["priority"] = JSONValue(r.priority)
+        o["src"] = .string(r.source.map(\.description) ?? "all")
+        o["dst"] = r.destination.map { .string($0.description) }
+        o["iif"] = r.inputInterface.map(JSONValue.string)
+        o["oif"] = r.outputInterface.map(JSONValue.string)
+        o["l3mdev"] = r.l3mdev ? .bool(true) : nil
+        o["table"] = r.action == RoutingRule.actionToTable && !r.l3mdev ? .string(r.table.description) : nil
+        o["rule"] = .string(r.selectorAndAction)
+        return o.value
+    }
+
     /// iproute2's names for `ifi_flags`, in its order; `NO-CARRIER` first when up without carrier.
     public static func linkFlagNames(_ flags: UInt32) -> [String] {
         let table: [(UInt32, String)] = [
@@ -237,6 +269,8 @@ public struct IPRouteJSON {
             ("routes", .array(t.routes.all.sorted { $0.key < $1.key }.map(r.route))),
             ("nexthops", .array(t.nexthops.values.sorted { $0.id < $1.id }.map(r.nexthop))),
             ("neighbors", .array(t.neighbors.values.sorted { $0.key < $1.key }.map(r.neighbor))),
+            ("netconf", .array(t.netconf.values.sorted { $0.key < $1.key }.map(r.netconf))),
+            ("rules", .array(t.rules.keys.sorted().map(r.rule))),
         ])
     }
 
@@ -260,6 +294,8 @@ public struct IPRouteJSON {
         case .nexthop(let c): return wrap(c, nexthop)
         case .neighbor(let c): return wrap(c, neighbor)
         case .netfilter(let c): return wrap(c, netfilter)
+        case .netconf(let c): return wrap(c, netconf)
+        case .rule(let c): return wrap(c, rule)
         }
     }
 

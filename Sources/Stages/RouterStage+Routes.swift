@@ -129,8 +129,16 @@ extension RouterStage {
         }
     }
 
-    /// The hardware route of a slot's winner in a given context.
+    /// The hardware route of a slot's winner in a given context. When no packet of the
+    /// route's family is routed by the chip (`ctx.familyTraps`), a route that would not
+    /// trap anyway says so: its traffic reaches the CPU at the router interface.
     func routeObject(_ slot: RouteSlot, _ c: RouteCandidate, in ctx: Context, _ topology: Topology) -> DesiredObject {
+        var d = targetObject(slot, c, in: ctx, topology)
+        if d.trapReason == nil, d.programmable, let why = ctx.familyTraps[slot.prefix.family] { d.trapReason = why }
+        return d
+    }
+
+    private func targetObject(_ slot: RouteSlot, _ c: RouteCandidate, in ctx: Context, _ topology: Topology) -> DesiredObject {
         func route(_ action: RouteAction) -> HardwareObject {
             .route(HardwareRoute(vrf: slot.vrf, prefix: slot.prefix, action: action))
         }
@@ -138,10 +146,6 @@ extension RouterStage {
         func through(_ rif: RouterInterfaceID) -> IfIndex? {
             let link = IfIndex(rawValue: rif.rawValue)
             return ctx.routable.contains(link) ? nil : link
-        }
-        if case .local = c.target {
-        } else if let why = ctx.traps.reason(slot.prefix.family) {
-            return trap(why)
         }
         switch c.target {
         case .local:
@@ -206,35 +210,6 @@ extension RouterStage {
         hits.sort { $0.slot < $1.slot }
         for hit in hits { sink.change(.route(vrf: hit.slot.vrf, hit.slot.prefix), from: hit.old, to: hit.new) }
     }
-}
-
-extension RouterStage {
-    /// Sets the families whose routed traffic stays on the CPU, re-evaluating every route of
-    /// a family whose reason changed (a pass over all slots; such changes are rare).
-    mutating func setTraps(_ traps: RoutingTraps, in topology: Topology, into sink: inout ChangeSink) {
-        guard traps != context.traps else { return }
-        let before = context
-        context.traps = traps
-        var hits: [(slot: RouteSlot, old: DesiredObject, new: DesiredObject)] = []
-        routes.forEachWinner { slot, c in
-            let family = slot.prefix.family
-            guard before.traps.reason(family) != traps.reason(family) else { return }
-            let was = routeObject(slot, c, in: before, topology)
-            let now = routeObject(slot, c, in: context, topology)
-            if was != now { hits.append((slot, was, now)) }
-        }
-        hits.sort { $0.slot < $1.slot }
-        for hit in hits { sink.change(.route(vrf: hit.slot.vrf, hit.slot.prefix), from: hit.old, to: hit.new) }
-    }
-}
-
-/// Why routed traffic of each family stays on the CPU: the kernel must route it because
-/// something the chip cannot apply sees it (a netfilter chain on a forwarding hook).
-struct RoutingTraps: Hashable, Sendable {
-    var ipv4: String?
-    var ipv6: String?
-
-    func reason(_ family: AddressFamily) -> String? { family == .ipv4 ? ipv4 : ipv6 }
 }
 
 extension RouteTable {

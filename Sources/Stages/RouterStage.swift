@@ -3,6 +3,9 @@ import SwitchModel
 
 /// Stage 5: routing — router interfaces, neighbours, nexthops, nexthop groups, routes.
 ///
+/// Router interfaces route per family as the kernel would (forwarding sysctls, policy
+/// rules, VRF membership: Topology+RoutingPolicy.swift).
+///
 /// The kernel counterparts are interfaces with addresses (`RTM_NEWADDR`), ARP/ND entries
 /// (`RTM_NEWNEIGH`), nexthop objects (`RTM_NEWNEXTHOP`) and routes (`RTM_NEWROUTE`) —
 /// switchdev's FIB and neighbour notifiers, mlxsw's RIFs.
@@ -31,8 +34,9 @@ struct RouterStage: Sendable {
         var routable: Set<IfIndex> = []
         /// Per known kernel nexthop object; unknown objects map as `.group`.
         var classes: [UInt32: ObjectClass] = [:]
-        /// Families whose routed traffic stays on the CPU, with the reason.
-        var traps = RoutingTraps()
+        /// Per family, why no packet of it is routed by the chip (``familyTrap(_:in:)``):
+        /// every route of the family shows it.
+        var familyTraps: [AddressFamily: String] = [:]
     }
 
     let features: DriverCapabilities.Features
@@ -67,15 +71,52 @@ struct RouterStage: Sendable {
         let id = RouterInterfaceID(rawValue: link.rawValue)
         if let p = topology.portID(of: link) {
             guard topology.bridge(of: link) == nil else { return nil }
-            return DesiredObject(.routerInterface(RouterInterface(id: id, binding: .port(p), mac: mac, mtu: l.mtu)))
+            let (families, blocked) = topology.routedFamilies(of: link)
+            let rif = RouterInterface(id: id, binding: .port(p), mac: mac, mtu: l.mtu, routedFamilies: families)
+            return DesiredObject(.routerInterface(rif), trapReason: blocked)
         }
         guard let s = topology.offloadedBridge(link) else { return nil }
+        let (families, blocked) = topology.routedFamilies(of: link)
         let pvid = s.vlanFiltering ? topology.pvid(of: link) : VLANID.none
-        let rif = RouterInterface(id: id, binding: .bridge(s.bridge, pvid ?? .none), mac: mac, mtu: l.mtu)
+        let rif = RouterInterface(id: id, binding: .bridge(s.bridge, pvid ?? .none), mac: mac, mtu: l.mtu,
+                                  routedFamilies: families)
         guard pvid != nil else {
             return DesiredObject(.routerInterface(rif), trapReason: "\(l.name) has no PVID of its own", programmable: false)
         }
-        return DesiredObject(.routerInterface(rif))
+        return DesiredObject(.routerInterface(rif), trapReason: blocked)
+    }
+
+    /// Why no packet of `family` is routed by the chip, whatever its ingress — the reason
+    /// every route of the family shows: a policy rule, IPv6 forwarding off, or no router
+    /// interface routing the family (IPv4 forwarding off on each, `net.ipv4.ip_forward=0`
+    /// when `all` is off too; VRF members).
+    func familyTrap(_ family: AddressFamily, in topology: Topology) -> String? {
+        if let why = topology.familyBlocker(family) { return why }
+        guard !context.routable.isEmpty,
+              !context.routable.contains(where: { topology.routingBlocker(family, on: $0) == nil && topology.vrf(of: $0) == nil })
+        else { return nil }
+        if family == .ipv4, !topology.forwards(.ipv4, .all) { return "net.ipv4.ip_forward=0" }
+        return "no router interface routes \(family == .ipv4 ? "IPv4" : "IPv6")"
+    }
+
+    /// Brings `context.familyTraps` in line with the topology, re-valuing every route of a
+    /// family whose reason changed (a pass over all routes, only then).
+    mutating func syncFamilyTraps(from old: Topology, to topology: Topology, into sink: inout ChangeSink) {
+        for family in [AddressFamily.ipv4, .ipv6] {
+            let reason = familyTrap(family, in: topology)
+            guard reason != context.familyTraps[family] else { continue }
+            let before = context
+            context.familyTraps[family] = reason
+            var hits: [(slot: RouteSlot, old: DesiredObject, new: DesiredObject)] = []
+            routes.forEachWinner { slot, c in
+                guard slot.prefix.family == family else { return }
+                let was = routeObject(slot, c, in: before, old)
+                let now = routeObject(slot, c, in: context, topology)
+                if was != now { hits.append((slot, was, now)) }
+            }
+            hits.sort { $0.slot < $1.slot }
+            for hit in hits { sink.change(.route(vrf: hit.slot.vrf, hit.slot.prefix), from: hit.old, to: hit.new) }
+        }
     }
 
     static func isRoutable(_ link: IfIndex, in topology: Topology) -> Bool {

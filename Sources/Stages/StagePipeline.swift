@@ -111,13 +111,26 @@ public struct StagePipeline: Sendable {
             router.apply(change, in: topology, into: &sink)
         case .nexthop(let change):
             router.apply(change, in: topology, into: &sink)
+        case .netconf(let change):
+            // IPv4 forwarding is each device's own; `all` and rules weigh on every router interface.
+            let before = topology
+            topology.apply(change)
+            if case .interface(let link) = change.current.key.scope {
+                settle([link], from: before, into: &sink)
+            } else {
+                settle(topology.routerInterfaceCandidates, from: before, into: &sink)
+            }
+        case .rule(let change):
+            let before = topology
+            topology.apply(change)
+            settle(topology.routerInterfaceCandidates, from: before, into: &sink)
         case .netfilter(let change):
             // Chains that see bridged traffic keep bridges on the CPU; chains on routing
-            // hooks keep that family's routes trapping to the kernel.
+            // hooks keep that family from being routed by the chip (`Topology.familyBlocker`).
             let before = topology
             topology.netfilter = change.current
-            settle(Topology.bridgeScope(from: before, to: topology), from: before, into: &sink)
-            router.setTraps(topology.routingTraps, in: topology, into: &sink)
+            settle(Topology.bridgeScope(from: before, to: topology).union(topology.routerInterfaceCandidates),
+                   from: before, into: &sink)
         }
     }
 
@@ -144,6 +157,7 @@ public struct StagePipeline: Sendable {
             sink.change(key, from: value(of: key, in: before), to: value(of: key, in: topology))
         }
         router.syncRoutable(scope, from: before, to: topology, into: &sink)
+        router.syncFamilyTraps(from: before, to: topology, into: &sink)
     }
 
     private func emit(_ keys: [HardwareKey], from before: [DesiredObject?], into sink: inout ChangeSink) {

@@ -32,6 +32,11 @@ struct Topology: Sendable {
     private var addresses: [IfIndex: Set<InterfaceAddress.Key>] = [:]
     /// The namespace's nftables chains and br_netfilter switches.
     var netfilter = NetfilterState()
+    /// `NETCONFA_FORWARDING` per family and device / `all` (netconf), and the policy
+    /// rules: what decides whether a packet arriving on a router interface may be routed
+    /// (Topology+RoutingPolicy.swift).
+    var forwarding: [NetConf.Key: Bool] = [:]
+    var rules: Set<RoutingRule> = []
 
     init(capabilities: DriverCapabilities) {
         features = capabilities.features
@@ -208,12 +213,6 @@ struct Topology: Sendable {
             if memberships[pvid]?.untagged != true { return "vxlan device sends VLAN \(pvid) tagged into the tunnel" }
         }
         return nil
-    }
-
-    /// Why routed traffic of a family must stay on the CPU, per family (nil: the chip may route it).
-    var routingTraps: RoutingTraps {
-        RoutingTraps(ipv4: netfilter.routedTrap(ipv4: true).map { "\($0) sees routed IPv4" },
-                     ipv6: netfilter.routedTrap(ipv4: false).map { "\($0) sees routed IPv6" })
     }
 
     /// Every bridge with a chip port whose state differs between two topologies, with its members.

@@ -103,7 +103,8 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
         case .vlanMember(let m): "vlan \(m.vid) \(m.port)\(m.pvid ? " pvid" : "")\(m.untagged ? " untagged" : "")"
         case .fdb(let f): "fdb \(f.mac) vlan \(f.vid) \(f.destination)\(f.isStatic ? " static" : "")"
         case .mdb(let m): "mdb \(m.group) vlan \(m.vid) ports \(m.ports)"
-        case .routerInterface(let r): "\(r.id) on \(r.binding) mac \(r.mac)"
+        case .routerInterface(let r):
+            "\(r.id) on \(r.binding) mac \(r.mac)" + (r.routedFamilies == .all ? "" : " routes [\(r.routedFamilies)]")
         case .neighbor(let n): "neighbor \(n.address) \(n.rif) lladdr \(n.mac)"
         case .nexthop(let nh): nh.description
         case .nexthopGroup(let g): "\(g.id) " + g.members.map { "\($0.nexthop.gateway)/\($0.weight)" }.joined(separator: ",")

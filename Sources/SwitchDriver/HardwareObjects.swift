@@ -169,12 +169,34 @@ public struct RouterInterface: Hashable, Sendable {
     public var binding: RouterInterfaceBinding
     public var mac: MACAddress
     public var mtu: UInt32
+    /// The families whose packets arriving here the chip routes; packets of the others
+    /// that it would route are trapped to the CPU (`routing_disabled`), where the kernel
+    /// decides — its ingress device's forwarding switch (`net.ipv4.conf.IF.forwarding`),
+    /// a VRF, policy rules. Local delivery is unaffected: it is trapped either way.
+    public var routedFamilies: RoutedFamilies
 
-    public init(id: RouterInterfaceID, binding: RouterInterfaceBinding, mac: MACAddress, mtu: UInt32 = 1500) {
+    public init(id: RouterInterfaceID, binding: RouterInterfaceBinding, mac: MACAddress, mtu: UInt32 = 1500,
+                routedFamilies: RoutedFamilies = .all) {
         self.id = id
         self.binding = binding
         self.mac = mac
         self.mtu = mtu
+        self.routedFamilies = routedFamilies
+    }
+}
+
+/// A set of IP families a router interface routes.
+public struct RoutedFamilies: OptionSet, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let ipv4 = RoutedFamilies(rawValue: 1)
+    public static let ipv6 = RoutedFamilies(rawValue: 2)
+    public static let all: RoutedFamilies = [.ipv4, .ipv6]
+
+    public init(_ family: AddressFamily) { self = family == .ipv4 ? .ipv4 : .ipv6 }
+
+    public var description: String {
+        [(RoutedFamilies.ipv4, "ipv4"), (.ipv6, "ipv6")].filter { contains($0.0) }.map(\.1).joined(separator: ",")
     }
 }
 
@@ -247,6 +269,7 @@ public enum TrapReason: String, Hashable, Sendable, CaseIterable, CustomStringCo
     case mtuExceeded = "mtu_exceeded"
     case ipOptions = "ip_options"
     case unknownPort = "standalone_port"      // a port the control plane has not bridged or routed
+    case routingDisabled = "routing_disabled" // the ingress router interface does not route this family
 
     public var description: String { rawValue }
 }

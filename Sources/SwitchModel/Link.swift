@@ -100,6 +100,8 @@ public enum LinkKind: Hashable, Sendable, CustomStringConvertible {
     case tap
     case tun
     case macvlan
+    /// An L3 master device (`ip link add vrf-red type vrf table 10`).
+    case vrf
     case loopback
     /// Any other kind; the payload is the kernel's `IFLA_INFO_KIND` string ("" when absent).
     case other(String)
@@ -113,6 +115,7 @@ public enum LinkKind: Hashable, Sendable, CustomStringConvertible {
         case "tap": self = .tap
         case "tun": self = .tun
         case "macvlan": self = .macvlan
+        case "vrf": self = .vrf
         default: self = .other(infoKind)
         }
     }
@@ -125,6 +128,7 @@ public enum LinkKind: Hashable, Sendable, CustomStringConvertible {
         case .veth: "veth"
         case .tap, .tun: "tun"
         case .macvlan: "macvlan"
+        case .vrf: "vrf"
         case .loopback: nil
         case .other(let s): s.isEmpty ? nil : s
         }

@@ -38,6 +38,8 @@ public enum MirrorDelta: Sendable, Equatable {
     case neighbor(Change<Neighbor>)
     /// The namespace's netfilter configuration changed (it is one object: the whole state).
     case netfilter(Change<NetfilterState>)
+    case netconf(Change<NetConf>)
+    case rule(Change<RoutingRule>)
 
     /// The object kind, as a table name (`links`, `fdb`, …).
     public var table: String {
@@ -51,6 +53,8 @@ public enum MirrorDelta: Sendable, Equatable {
         case .nexthop: "nexthop"
         case .neighbor: "neighbor"
         case .netfilter: "netfilter"
+        case .netconf: "netconf"
+        case .rule: "rule"
         }
     }
 }

@@ -71,7 +71,8 @@ struct ShowCommand: ParsableCommand {
         abstract: "Show what hoistd offloads: ports, fdb, vlans, stp, mdb, vxlan, routes, nexthops, neighbors, resources, counters, traps, vfs; audit (the continuous audit's counters)."
     )
 
-    static let objects = ["ports", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "resources", "counters", "traps", "vfs", "audit"]
+    static let objects = ["ports", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs",
+                          "resources", "counters", "traps", "vfs", "audit"]
 
     @Argument(help: "What to show.")
     var object: String

@@ -12,7 +12,7 @@ struct OffloadQuery {
     let daemon: SwitchDaemon
 
     /// What `hoist show` knows, in the order `hoist show --help` lists them.
-    static let objects = ["ports", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors",
+    static let objects = ["ports", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs",
                           "resources", "counters", "traps", "vfs", "audit"]
 
     func handle(_ request: ControlRequest) -> ControlResponse {

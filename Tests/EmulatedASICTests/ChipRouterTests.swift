@@ -114,6 +114,40 @@ struct ChipRouterTests {
         try sw.finish()
     }
 
+    @Test("a router interface that does not route a family traps that family's packets it would route (routing_disabled), on a port and on an SVI; the other family is still routed")
+    func routedFamilies() throws {
+        let sw = try Self.router()
+        let nh = HardwareNexthop(rif: 2, gateway: Host.ip("2001:db8:2::2"))
+        try sw.program([
+            .routerInterface(RouterInterface(id: 1, binding: .port(1), mac: Host.routerMAC, routedFamilies: .ipv6)),
+            .neighbor(HardwareNeighbor(rif: 2, address: nh.gateway, mac: Host.mac(22))), .nexthop(nh),
+            .route(HardwareRoute(prefix: IPPrefix("2001:db8:99::/48")!, action: .nexthop(nh))),
+        ])
+        sw.inject(Self.toRouter(dst: "10.0.2.2"), on: 1)
+        #expect(sw.drainCounts().isEmpty)
+        #expect(sw.drainTrapReasons() == [.routingDisabled])
+        sw.inject(FrameBuilder.udp(srcMAC: Host.mac(1), dstMAC: Host.routerMAC, src: Host.ip("2001:db8:1::2"),
+                                   dst: Host.ip("2001:db8:99::1"), srcPort: 1, dstPort: 2, ttl: 9), on: 1)
+        #expect(sw.drainCounts() == [2: 1])
+        // Back to both families: routed again.
+        try sw.program([.routerInterface(RouterInterface(id: 1, binding: .port(1), mac: Host.routerMAC))])
+        sw.inject(Self.toRouter(dst: "10.0.2.2"), on: 1)
+        #expect(sw.drainCounts() == [2: 1])
+
+        let svi = try EmbeddedSwitch.bridged(ports: [1, 2], vlanFiltering: false)
+        try svi.program([
+            .routerInterface(RouterInterface(id: 100, binding: .bridge(10, .none), mac: Host.routerMAC, routedFamilies: [])),
+            .route(HardwareRoute(prefix: IPPrefix("10.0.20.0/24")!, action: .attached(100))),
+            .neighbor(HardwareNeighbor(rif: 100, address: Host.ip("10.0.20.5"), mac: Host.mac(5))),
+            .fdb(HardwareFDBEntry(bridge: 10, vid: .none, mac: Host.mac(5), destination: .port(2))),
+        ])
+        svi.inject(Frame.udp(from: 1, to: Host.routerMAC, src: "10.0.10.2", dst: "10.0.20.5"), on: 1)
+        #expect(svi.drainCounts().isEmpty)
+        #expect(svi.drainTrapReasons() == [.routingDisabled])
+        try sw.finish()
+        try svi.finish()
+    }
+
     @Test("a router interface on a bridge VLAN routes between VLANs")
     func sviRouting() throws {
         let sw = try EmbeddedSwitch.bridged(ports: [1, 2], vlanFiltering: true)

@@ -75,6 +75,8 @@ struct KernelState {
     var neighbors: [Neighbor.Key: Neighbor] = [:]
     var nexthops: [UInt32: NexthopObject] = [:]
     var routes: [Route.Key: Route] = [:]
+    var netconf: [NetConf.Key: NetConf] = [:]
+    var rules: [RoutingRule: RoutingRule] = [:]
 
     /// Everything, as additions, links first.
     var everything: [MirrorDelta] {
@@ -82,14 +84,23 @@ struct KernelState {
             + vlans.values.map { .vlan(.added($0)) } + addresses.values.map { .address(.added($0)) }
             + nexthops.values.map { .nexthop(.added($0)) } + fdbEntries.values.map { .fdb(.added($0)) }
             + mdbEntries.values.map { .mdb(.added($0)) } + neighbors.values.map { .neighbor(.added($0)) }
-            + routes.values.map { .route(.added($0)) }
+            + routes.values.map { .route(.added($0)) } + netconf.values.map { .netconf(.added($0)) }
+            + rules.values.map { .rule(.added($0)) }
     }
 
+    /// A VRF device chip ports may be enslaved to.
+    static let vrf0: IfIndex = 40
+    /// The rules the universe draws from: the main rules and one that steers.
+    static let someRules = [
+        RoutingRule(family: .ipv4, priority: 32766, table: .main), RoutingRule(family: .ipv6, priority: 32766, table: .main),
+        RoutingRule(family: .ipv4, priority: 100, table: 100, source: prefix("10.1.0.0/16")),
+    ]
+
     static let ports: [IfIndex] = [swp(1), swp(2), swp(3), swp(4)]
-    static let interfaces: [IfIndex] = ports + [br0, veth0, vxlan100, eth0]
+    static let interfaces: [IfIndex] = ports + [br0, veth0, vxlan100, eth0, vrf0]
 
     mutating func randomDelta(_ rng: inout SplitMix64) -> MirrorDelta {
-        switch rng.next(8) {
+        switch rng.next(10) {
         case 0:
             let index = rng.pick(Self.interfaces)
             return Self.update(&links, key: index, Self.randomLink(index, &rng), &rng, MirrorDelta.link)
@@ -129,6 +140,15 @@ struct KernelState {
                 o = rng.next(5) == 0 ? nexthopObject(id, blackhole: true) : nexthopObject(id, via: "10.0.\(dev.rawValue).\(rng.pick([2, 3]))", dev: dev)
             }
             return Self.update(&nexthops, key: id, o, &rng, MirrorDelta.nexthop)
+        case 8:
+            let key = NetConf.Key(family: rng.pick([.ipv4, .ipv6]), scope: rng.pick([.all] + (Self.ports + [br0]).map(NetConfScope.interface)))
+            let c = NetConf(key: key, forwarding: rng.next(3) != 0)
+            return Self.update(&netconf, key: key, c, &rng, MirrorDelta.netconf)
+        case 9:
+            let r = rng.pick(Self.someRules)
+            if let old = rules.removeValue(forKey: r) { return .rule(.removed(old)) }
+            rules[r] = r
+            return .rule(.added(r))
         default:
             let r = Self.randomRoute(&rng)
             return Self.update(&routes, key: r.key, r, &rng, MirrorDelta.route)
@@ -157,11 +177,13 @@ struct KernelState {
         case vxlan100: return vxlanLink(local: rng.next(4) == 0 ? nil : "192.0.2.1", master: rng.bool() ? br0 : nil)
         case veth0: return otherLink(veth0, "veth0", master: rng.bool() ? br0 : nil)
         case eth0: return otherLink(eth0, "eth0", kind: .other(""))
+        case vrf0: return otherLink(vrf0, "vrf-red", kind: .vrf)
         default:
             var a = BridgePortAttributes()
             a.state = rng.pick([.forwarding, .blocking])
             a.learning = rng.bool()
-            return chipPort(index.rawValue - 10, master: rng.next(3) == 0 ? nil : br0, attributes: a, mtu: rng.pick([1500, 9000]))
+            let master = rng.pick([nil, vrf0, br0, br0])
+            return chipPort(index.rawValue - 10, master: master, attributes: master == br0 ? a : nil, mtu: rng.pick([1500, 9000]))
         }
     }
 

@@ -37,7 +37,8 @@ configure_ports() {
 }
 
 say "kernel $(uname -r)"
-sysctl -q -w net.ipv4.fib_notify_on_flag_change=1 net.ipv6.fib_notify_on_flag_change=1
+# A router: with forwarding off, Hoist shows every route trapped (the kernel would not forward).
+sysctl -q -w net.ipv4.fib_notify_on_flag_change=1 net.ipv6.fib_notify_on_flag_change=1 net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 echo "10 2" > /sys/bus/netdevsim/new_device
 sleep 0.5
 devlink resource set $dev path /IPv4/fib size 12 && devlink dev reload $dev

@@ -21,6 +21,21 @@ struct VMTests {
         VMHarness.expectPassed(run, Self.vlanChecks, suite: "VLAN")
     }
 
+    /// The checks Tests/VM/vrf.sh makes.
+    static let vrfChecks = [
+        "hoistd-started", "vrf-member-rifs-trapped", "main-rif-offloaded", "vrf-table-routes-trapped",
+        "main-route-offloaded", "vrf-traffic-follows-kernel", "vrf-traffic-trapped", "vrf-unreachable-from-main", "main-traffic-offloaded",
+        "vrf-release-offloaded",
+    ]
+
+    @Test("ports in a VRF in the VM: their router interfaces trap what they would route, so the kernel's VRF table decides; the main table stays in the chip")
+    func vrf() throws {
+        guard VMHarness.requireBinaries(["hoistd", "hoist"]) else { return }
+        let run = try VMHarness.run(["run", "--timeout", "400", "Tests/VM/vrf.sh"])
+        try VMHarness.skipIfUnavailable(run)
+        VMHarness.expectPassed(run, Self.vrfChecks, suite: "VRF")
+    }
+
     @Test("a missing kernel is a clear harness failure, at once")
     func missingKernel() throws {
         let run = try VMHarness.run(["run", "--kernel", "/nonexistent/vmlinux", "-c", "true"])

@@ -34,7 +34,7 @@ extension SwitchChip {
         }
         if ps.bridge < 0 {
             if ps.rif >= 0, pf.dst == rifs[Int(ps.rif)]?.object.mac.rawValue, pf.tagCount == 0 {
-                route(frame, pf, ingressPort: p, &sink)
+                route(frame, pf, ingressPort: p, rif: ps.rif, &sink)
             } else if ps.rif >= 0, pf.dst & (1 << 40) == 0, pf.tagCount == 0 {
                 drop(.hairpin, port: p)     // unicast to someone else on a routed port: not ours
             } else {
@@ -124,7 +124,11 @@ extension SwitchChip {
             if pf.dst == rifMAC {
                 // VXLAN to one of our VTEPs arriving on an SVI is decapsulated, not routed.
                 if pf.isVXLAN, ctx.port > 0, decapsulate(frame, pf, ingressPort: ctx.port, &sink) { return }
-                if ctx.port > 0 { route(frame, pf, ingressPort: ctx.port, &sink) } else { trap(frame, port: 0, .localAddress, &sink) }
+                if ctx.port > 0 {
+                    route(frame, pf, ingressPort: ctx.port, rif: vlan.rif, &sink)
+                } else {
+                    trap(frame, port: 0, .localAddress, &sink)
+                }
                 return
             }
             // ARP and neighbour discovery reach the router as a copy; the VLAN still floods them.

@@ -9,9 +9,18 @@ enum RouteVerdict {
 }
 
 extension SwitchChip {
-    /// Routes a frame addressed to a router interface's MAC.
-    func route<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, ingressPort: Int, _ sink: inout S) {
+    /// Routes a frame addressed to the MAC of router interface `rif` (its index). VXLAN to a
+    /// local VTEP is decapsulated first (local delivery); an IP packet of a family `rif`
+    /// does not route is trapped (`routing_disabled`), so the kernel decides — as its
+    /// ingress device's forwarding switch says (`ip_route_input_slow`: `IN_DEV_FORWARD`).
+    func route<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, ingressPort: Int, rif: Int32,
+                             _ sink: inout S) {
         if pf.isVXLAN, decapsulate(frame, pf, ingressPort: ingressPort, &sink) { return }
+        if rif >= 0, pf.l3 == .ipv4 || pf.l3 == .ipv6, let r = rifs[Int(rif)],
+           !r.object.routedFamilies.contains(pf.l3 == .ipv4 ? .ipv4 : .ipv6) {
+            trap(frame, port: ingressPort, pf.isNeighborDiscovery ? .neighborDiscovery : .routingDisabled, &sink)
+            return
+        }
         let verdict: RouteVerdict
         switch pf.l3 {
         case .ipv4:

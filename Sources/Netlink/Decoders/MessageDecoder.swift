@@ -13,6 +13,8 @@ enum MessageDecoder {
         // The kernel answers an MDB dump with RTM_GETMDB messages (br_mdb_dump), not RTM_NEWMDB.
         case RTM_NEWMDB, RTM_DELMDB, RTM_GETMDB: try MDBDecoder.decode(message, emit: emit)
         case RTM_NEWVLAN, RTM_DELVLAN: try VLANDecoder.decode(message, emit: emit)
+        case RTM_NEWNETCONF, RTM_DELNETCONF: try NetConfDecoder.decode(message, emit: emit)
+        case RTM_NEWRULE, RTM_DELRULE: try RuleDecoder.decode(message, emit: emit)
         default: return
         }
     }

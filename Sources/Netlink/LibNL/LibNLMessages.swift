@@ -41,6 +41,18 @@ struct NetlinkMessageView {
         try NetlinkAttributes.checkComplete(start, count, context: "message type \(type)")
         return NetlinkAttributes(table: table)
     }
+
+    /// Calls `body` with the type of every top-level attribute after a family header of
+    /// `familyHeaderSize` bytes, in order (`nlmsg_attrdata`, `nla_ok`, `nla_next`).
+    func forEachAttribute(familyHeaderSize: Int, _ body: (Int32) throws -> Void) throws {
+        var remaining = nlmsg_attrlen(header, Int32(familyHeaderSize))
+        guard remaining > 0, var nla = nlmsg_attrdata(header, Int32(familyHeaderSize)) else { return }
+        while nla_ok(nla, remaining) != 0 {
+            try body(nla_type(nla))
+            guard let next = nla_next(nla, &remaining) else { break }
+            nla = next
+        }
+    }
 }
 
 /// The attributes of one message or nest, indexed by type (`struct nlattr *tb[]`).

@@ -190,9 +190,14 @@ public struct RouteNetlinkGroup: RawRepresentable, Hashable, Sendable {
     public static let mdb = RouteNetlinkGroup(rawValue: RTNLGRP_MDB.rawValue)
     public static let nexthop = RouteNetlinkGroup(rawValue: RTNLGRP_NEXTHOP.rawValue)
     public static let bridgeVLAN = RouteNetlinkGroup(rawValue: RTNLGRP_BRVLAN.rawValue)
+    public static let ipv4NetConf = RouteNetlinkGroup(rawValue: RTNLGRP_IPV4_NETCONF.rawValue)
+    public static let ipv6NetConf = RouteNetlinkGroup(rawValue: RTNLGRP_IPV6_NETCONF.rawValue)
+    public static let ipv4Rule = RouteNetlinkGroup(rawValue: RTNLGRP_IPV4_RULE.rawValue)
+    public static let ipv6Rule = RouteNetlinkGroup(rawValue: RTNLGRP_IPV6_RULE.rawValue)
 
     /// Every group the kernel mirror listens to.
     public static let mirror: [RouteNetlinkGroup] = [
         .link, .neighbor, .ipv4Address, .ipv6Address, .ipv4Route, .ipv6Route, .mdb, .nexthop, .bridgeVLAN,
+        .ipv4NetConf, .ipv6NetConf, .ipv4Rule, .ipv6Rule,
     ]
 }
