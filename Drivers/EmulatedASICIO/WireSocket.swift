@@ -70,6 +70,9 @@ public final class WireSocket {
     public let interface: String
     public let geometry: Geometry
     public let fd: Int32
+    /// The interface index bound at open: a wire made again under the same name has
+    /// another, and this socket no longer sees it.
+    public let ifindex: Int32
     public private(set) var statistics = Statistics()
 
     private var ring: hoist_packet_ring
@@ -100,6 +103,7 @@ public final class WireSocket {
             guard opened >= 0 else { throw PacketIOError(operation: "AF_PACKET socket on \(interface)", code: -opened) }
         }
         fd = opened
+        ifindex = hoist_link_index(opened, interface)
         var ring = hoist_packet_ring()
         var step: UnsafePointer<CChar>?
         let rc = hoist_packet_ring_setup(fd, UInt32(geometry.blockSize), UInt32(geometry.blockCount),
@@ -244,6 +248,11 @@ public struct PacketIOError: Error, CustomStringConvertible {
         self.code = code
     }
     public var description: String { "\(operation): \(String(cString: strerror(code)))" }
+
+    /// The same failure, its operation prefixed with what it was for (`port 1 (swp1): …`).
+    public func on(_ context: String) -> PacketIOError {
+        PacketIOError(operation: "\(context): \(operation)", code: code)
+    }
 }
 
 /// Runs `body` with the calling thread in network namespace `namespace` (a name under

@@ -31,6 +31,19 @@ int hoist_tap_open(const char *name) {
     return fd;
 }
 
+int hoist_tap_attached(int fd) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    return ioctl(fd, TUNGETIFF, &ifr) < 0 ? -errno : 0;
+}
+
+int hoist_socket_take_error(int fd) {
+    int error = 0;
+    socklen_t len = sizeof error;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0) return -errno;
+    return error;
+}
+
 int hoist_packet_open(const char *ifname) {
     int ifindex = (int)if_nametoindex(ifname);
     if (ifindex == 0) return -errno;

@@ -82,6 +82,7 @@ struct HoistASIC: ParsableCommand {
         let asic = EmulatedASIC(profile: tableProfile)
         for (table, n) in try shrinks() { asic.inject(.shrink(table, capacity: n)) }
         let io = try ChipPorts(chip: asic.chip, bindings: try bindings(), wireNamespace: wireNamespace ?? namespace, hostNamespace: namespace)
+        io.log = { logger.warning("\($0)") }
         let link = try ChipLinkServer(path: socket, driver: asic)
         link.onConnectionError = { logger.warning("chip link: \($0)") }
         logger.info("running: \(io.bindings.count) ports, profile \(profile)\(namespace.map { ", netns \($0)" } ?? ""), chip link \(link.path)")

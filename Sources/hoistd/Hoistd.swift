@@ -124,7 +124,9 @@ struct Hoistd: ParsableCommand {
             driver = remote
         } else {
             let chip = EmulatedASIC(profile: TableProfile.all[profile]!)
-            embedded = (chip, try ChipPorts(chip: chip.chip, bindings: try bindings(), wireNamespace: wireNamespace ?? namespace, hostNamespace: namespace))
+            let io = try ChipPorts(chip: chip.chip, bindings: try bindings(), wireNamespace: wireNamespace ?? namespace, hostNamespace: namespace)
+            io.log = { logger.warning("\($0)") }
+            embedded = (chip, io)
             driver = chip
         }
         let daemon = try SwitchDaemon(namespace: namespace, driver: driver)

@@ -12,6 +12,15 @@
 /// Returns the file descriptor, or -errno.
 int hoist_tap_open(const char *name);
 
+/// Whether TAP descriptor `fd` is still attached to its interface (TUNGETIFF): 0, or
+/// -errno (-EBADFD once the interface was deleted, `ip link del`).
+int hoist_tap_attached(int fd);
+
+/// Reads and clears a socket's pending error (SO_ERROR): an AF_PACKET socket whose
+/// interface went away holds ENETDOWN, and poll() reports POLLERR until it is read.
+/// Returns the error (0 when none), or -errno.
+int hoist_socket_take_error(int fd);
+
 /// Opens an AF_PACKET raw socket bound to interface `ifname` for all protocols, in
 /// promiscuous mode, non-blocking, with PACKET_IGNORE_OUTGOING so it does not see its own
 /// transmissions. Returns the file descriptor, or -errno.
