@@ -27,20 +27,27 @@ public final class SwitchDaemon {
         public var fdbWrites = 0
         /// Write-backs the kernel refused, or for destinations it cannot hold yet.
         public var fdbWriteFailures = 0
+        /// Times the hardware was lost (`DriverHealth.lost`).
+        public var hardwareLosses = 0
         public init() {}
     }
 
     public let mirror: KernelMirror
     public let engine: OffloadEngine
     public let driver: any SwitchDriver
-    public private(set) var statistics = Statistics()
+    public internal(set) var statistics = Statistics()
     /// Called with each write-back the kernel refused, for logging.
     public var onWriteBackFailure: ((String) -> Void)?
+    /// Called when the hardware is lost and when it is back, for logging.
+    public var onHealthChange: ((String) -> Void)?
 
     var stages: StagePipeline
     let requests: NetlinkChannel
     let portNames: [PortID: String]
     var portIndexes: [PortID: IfIndex] = [:]
+    /// While the hardware is lost: when to try reconnecting next, and the delay after that.
+    var nextReconnect = ContinuousClock.now
+    var reconnectDelay: Duration = .milliseconds(100)
 
     /// Mirrors the kernel of `namespace` (the caller's when nil) onto `driver`.
     public init(namespace: String? = nil, driver: any SwitchDriver,
@@ -83,17 +90,21 @@ public final class SwitchDaemon {
     }
 
     /// Waits up to `timeoutMilliseconds` for kernel changes, programs them, and writes
-    /// back what the hardware learned or aged meanwhile.
+    /// back what the hardware learned or aged meanwhile. While the hardware is lost, the
+    /// kernel is still mirrored and the changes wait; the daemon reconnects
+    /// (`followHealth`) and then programs everything.
     public func step(timeoutMilliseconds: Int32) throws {
         if let deltas = try mirror.poll(timeoutMilliseconds: timeoutMilliseconds) { apply(deltas) }
+        guard followHealth() else { return }
         if engine.hasWork { engine.run() }
         handle(driver.pollEvents(limit: 4096))
+        _ = followHealth()
     }
 
     func apply(_ deltas: [MirrorDelta]) {
         guard !deltas.isEmpty else { return }
         submit(deltas)
-        engine.run()
+        if engine.unavailableReason == nil { engine.run() }
     }
 
     private func submit(_ deltas: [MirrorDelta]) {

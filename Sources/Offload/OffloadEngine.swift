@@ -78,6 +78,8 @@ public final class OffloadEngine {
     var changed: Set<HardwareKey> = []
     /// This run programmed a route while routes of its table are failed for space.
     var routesProgrammedBesideFailures = false
+    /// Why the hardware cannot be reached, while it cannot (`hardwareLost`).
+    var unavailable: String?
 
     public init(driver: any SwitchDriver, configuration: Configuration = Configuration()) {
         self.driver = driver

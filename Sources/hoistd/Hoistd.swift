@@ -17,7 +17,9 @@ import SwitchModel
 ///
 /// With `--asic SOCKET` the chip is a separate `hoist-asic` process reached over the chip
 /// link, so hoistd can restart while the chip keeps forwarding; on start it reads the
-/// chip back and repairs only the difference. Without it, hoistd embeds the chip and its
+/// chip back and repairs only the difference. When the chip process dies, hoistd stays up
+/// with every object pending ("chip not connected"), reconnects, and reprograms the new
+/// chip. Without it, hoistd embeds the chip and its
 /// port I/O (`--port N=WIRE …`), for a one-process demo. With `--driver switchdev` it
 /// drives the kernel switchdev ports of its namespace (rocker, netdevsim, mlxsw): the
 /// kernel's driver programs them, and hoistd reports what the kernel flags as offloaded.
@@ -131,6 +133,7 @@ struct Hoistd: ParsableCommand {
         }
         let daemon = try SwitchDaemon(namespace: namespace, driver: driver)
         daemon.onWriteBackFailure = { logger.warning("\($0)") }
+        daemon.onHealthChange = { logger.warning("\($0)") }
         let summary = try daemon.start()
         logger.info("reconciled with the chip: \(summary)")
         for d in summary.differing {
@@ -151,10 +154,6 @@ struct Hoistd: ParsableCommand {
                 try daemon.step(timeoutMilliseconds: 0)
             } else {
                 try daemon.step(timeoutMilliseconds: 5)
-            }
-            if let remote = driver as? RemoteChipDriver, let failure = remote.linkFailure {
-                logger.critical("lost the chip: \(failure)")
-                throw ExitCode(2)
             }
             control.serve()
             let changed = daemon.engine.takeChangedKeys()

@@ -8,7 +8,10 @@
 #include <sys/uio.h>
 #include <linux/if_packet.h>
 
-/// Opens (creating if needed) the TAP interface `name` (IFF_TAP | IFF_NO_PI), non-blocking.
+/// Opens the TAP interface `name` (IFF_TAP | IFF_NO_PI), non-blocking: attaches to it when
+/// it exists (a chip process that restarted finds its host interfaces with the kernel's
+/// configuration intact), creates it otherwise, and makes it persistent (TUNSETPERSIST),
+/// so it outlives this process — it goes with `ip link del` or with its namespace.
 /// Returns the file descriptor, or -errno.
 int hoist_tap_open(const char *name);
 
