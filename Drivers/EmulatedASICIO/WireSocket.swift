@@ -103,7 +103,6 @@ public final class WireSocket {
             guard opened >= 0 else { throw PacketIOError(operation: "AF_PACKET socket on \(interface)", code: -opened) }
         }
         fd = opened
-        ifindex = hoist_link_index(opened, interface)
         var ring = hoist_packet_ring()
         var step: UnsafePointer<CChar>?
         let rc = hoist_packet_ring_setup(fd, UInt32(geometry.blockSize), UInt32(geometry.blockCount),
@@ -114,6 +113,14 @@ public final class WireSocket {
             throw PacketIOError(operation: "\(what) on \(interface) (TPACKET_V3, \(geometry.blockCount) blocks of \(geometry.blockSize) bytes)",
                                 code: -rc)
         }
+        // Bound only now that the ring exists (see hoist_packet_bind).
+        let bound = hoist_packet_bind(fd, interface)
+        guard bound == 0 else {
+            hoist_packet_ring_unmap(&ring)
+            close(fd)
+            throw PacketIOError(operation: "bind to \(interface)", code: -bound)
+        }
+        ifindex = hoist_link_index(fd, interface)
         self.ring = ring
         rxBase = map
         scratchSize = geometry.blockSize + 4

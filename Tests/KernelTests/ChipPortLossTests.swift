@@ -108,6 +108,7 @@ struct ChipPortLossTests {
             print((try? HoistdCLITests.run("hoist", ["show", "ports", "--socket", control]).output) ?? "")
             print((try? sw.ip("link show")) ?? "", (try? sw.bridge("fdb show")) ?? "", (try? h1.ip("addr show")) ?? "")
             print((try? String(contentsOfFile: chipLog, encoding: .utf8)) ?? "")
+            print((try? wires.exec(["cat", "/proc/net/packet"])) ?? "", (try? wires.ip("-s link show")) ?? "")
         }
 
         // The host interface swp2 is deleted: the chip makes it again; the kernel's
