@@ -45,7 +45,7 @@ struct ChipPortLossTests {
         (try? host.exec(["ping", "-c", "\(count)", "-i", "0.2", "-W", "1", address])) != nil
     }
 
-    @Test("a wire deleted under a running chip: swp1 NO-CARRIER, port failed with the reason, the chip idles; the wire returns and forwarding resumes; a deleted swp2 is made again")
+    @Test("a wire set down, then deleted under a running chip: swp1 NO-CARRIER, port failed with the reason, the chip idles; the wire returns and forwarding resumes; a deleted swp2 is made again")
     func portsDisappear() throws {
         for tool in ["hoistd", "hoist-asic", "hoist"] {
             try #require(FileManager.default.isExecutableFile(atPath: HoistdCLITests.binaries.appendingPathComponent(tool).path),
@@ -81,6 +81,18 @@ struct ChipPortLossTests {
         func why(_ port: String) -> String {
             (try? HoistdCLITests.run("hoist", ["why", "port", port, "--socket", control]).output) ?? ""
         }
+
+        // The wire is set down (admin down, not a missing carrier): its socket reports
+        // ENETDOWN once; the chip clears it and idles, and the port works when it is up.
+        try wires.ip("link set fp1 down")
+        let downCPU = Self.cpuSeconds(chip.processIdentifier)
+        usleep(1_500_000)
+        let downLoad = (Self.cpuSeconds(chip.processIdentifier) - downCPU) / 1.5
+        print("hoist-asic CPU with a wire set down: \(Int(downLoad * 100)) %")
+        #expect(downLoad < 0.2, "hoist-asic used \(Int(downLoad * 100)) % CPU with a wire set down")
+        #expect(try sw.ip("link show swp1").contains("NO-CARRIER"))
+        try wires.ip("link set fp1 up")
+        #expect(Self.eventually(5) { Self.pings(h1, "10.0.0.2", count: 1) }, "no forwarding after the wire was set up again")
 
         // The wire goes (both veth ends): carrier down on swp1, the port failed with why.
         try wires.ip("link del fp1")
