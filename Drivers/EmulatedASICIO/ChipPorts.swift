@@ -37,12 +37,21 @@ public final class ChipPorts {
 
     public let chip: SwitchChip
     public let bindings: [Binding]
-    /// Per port index (0 unused): the wire and the TAP descriptor.
+    /// Where wires and TAPs live, and the wires' ring geometry: a port whose wire or TAP
+    /// went away opens them again with these.
+    public let wireNamespace: String?
+    public let hostNamespace: String?
+    public let geometry: WireSocket.Geometry
+    /// Called with what happened to a port's wire or TAP (gone, back, made again), for logging.
+    public var log: ((String) -> Void)?
+    /// Per port index (0 unused): the wire (nil while it is missing) and the TAP
+    /// descriptor (-1 while it is missing).
     var wires: [WireSocket?]
     var tapFDs: [Int32]
     /// The port index of each binding, in binding order.
     let portIndices: [Int]
-    /// Poll entries: each binding's wire, then its TAP, then the caller's extras.
+    /// Poll entries: each binding's wire, then its TAP (fd -1, which poll() skips, while
+    /// missing), then the caller's extras.
     var pollFDs: [pollfd] = []
     let buffer: UnsafeMutableRawPointer
     static let bufferSize = 65_536
@@ -60,26 +69,29 @@ public final class ChipPorts {
                 geometry: WireSocket.Geometry = .standard) throws {
         self.chip = chip
         self.bindings = bindings
+        self.wireNamespace = wireNamespace
+        self.hostNamespace = hostNamespace
+        self.geometry = geometry
         let size = Int(bindings.map(\.port.rawValue).max() ?? 0) + 1
         wires = Array(repeating: nil, count: size)
         tapFDs = Array(repeating: -1, count: size)
         portIndices = bindings.map { Int($0.port.rawValue) }
         buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
-        do {
-            for b in bindings {
+        // Every stored property is set: a throw from here on runs `deinit`, which closes
+        // what was opened and frees the buffer (freeing it here too was a double free).
+        for b in bindings {
+            do {
                 wires[Int(b.port.rawValue)] = try WireSocket(interface: b.wire, namespace: wireNamespace, geometry: geometry)
+            } catch let e as IOError {
+                throw e.on("port \(b.port.rawValue) (\(b.host)): front-panel wire \(b.wire)")
             }
-            try withNetworkNamespace(hostNamespace) {
-                for b in bindings {
-                    let tap = hoist_tap_open(b.host)
-                    guard tap >= 0 else { throw IOError(operation: "TAP \(b.host)", code: -tap) }
-                    tapFDs[Int(b.port.rawValue)] = tap
-                }
+        }
+        try withNetworkNamespace(hostNamespace) {
+            for b in bindings {
+                let tap = hoist_tap_open(b.host)
+                guard tap >= 0 else { throw IOError(operation: "port \(b.port.rawValue): host interface \(b.host): TAP via /dev/net/tun", code: -tap) }
+                tapFDs[Int(b.port.rawValue)] = tap
             }
-        } catch {
-            closeAll()
-            buffer.deallocate()
-            throw error
         }
         for i in portIndices {
             pollFDs.append(pollfd(fd: wires[i]!.fd, events: Int16(POLLIN), revents: 0))
@@ -96,6 +108,13 @@ public final class ChipPorts {
         for fd in tapFDs where fd >= 0 { close(fd) }
         tapFDs = tapFDs.map { _ in -1 }
         wires = wires.map { _ in nil }
+    }
+
+    /// Points binding `k`'s poll entries at its current wire and TAP.
+    func updatePollEntries(_ k: Int) {
+        let i = portIndices[k]
+        pollFDs[2 * k].fd = wires[i]?.fd ?? -1
+        pollFDs[2 * k + 1].fd = tapFDs[i]
     }
 
     /// Mirrors a port's link state to its TAP's carrier, so the kernel sees the port down.
@@ -127,7 +146,7 @@ public final class ChipPorts {
     @discardableResult
     public func pollOnce(timeoutMilliseconds: Int32, budget: Int = 256, also extra: inout [pollfd]) throws -> Int {
         let ports = pollFDs.count
-        let backlog = portIndices.contains { wires[$0]!.hasFrames }
+        let backlog = portIndices.contains { wires[$0]?.hasFrames == true }
         pollFDs.append(contentsOf: extra)
         defer { pollFDs.removeSubrange(ports...) }
         let ready = poll(&pollFDs, nfds_t(pollFDs.count), backlog ? 0 : timeoutMilliseconds)
@@ -139,28 +158,40 @@ public final class ChipPorts {
         guard ready > 0 || backlog else { return 0 }
         var handled = 0
         var sink = WireSink(wires: wires, tapFDs: tapFDs)
+        let failed = Int16(POLLERR | POLLHUP | POLLNVAL)
         for (k, i) in portIndices.enumerated() {
+            // A wire that reports an error may be gone (`ip link del`): its socket would
+            // report it forever, and poll() would never sleep.
+            if pollFDs[2 * k].revents & failed != 0 { checkWire(k) }
             // The wire: its ring is read whether or not poll() saw it (a block may have
             // been handed over since, or be left from the last burst).
-            let wire = wires[i]!
+            let wire = wires[i]
             let port = PortID(UInt16(i))
-            let n = wire.receive(budget: budget) { frame, checksumPending in
-                if checksumPending { ChecksumCompletion.complete(frame) }
-                chip.process(UnsafeRawBufferPointer(frame), from: port, into: &sink)
+            if let wire {
+                let n = wire.receive(budget: budget) { frame, checksumPending in
+                    if checksumPending { ChecksumCompletion.complete(frame) }
+                    chip.process(UnsafeRawBufferPointer(frame), from: port, into: &sink)
+                }
+                wireFrames += n
+                handled += n
+                if n > 0 { sink.flush() }
             }
-            wireFrames += n
-            handled += n
-            if n > 0 { sink.flush() }
-            // The TAP: a character device, one read() per frame.
-            guard pollFDs[2 * k + 1].revents & Int16(POLLIN) != 0 else { continue }
+            // The TAP: a character device, one read() per frame. One whose interface was
+            // deleted reports an error: it is made again.
+            if pollFDs[2 * k + 1].revents & failed != 0 {
+                checkHostInterface(k)
+                continue
+            }
+            guard pollFDs[2 * k + 1].revents & Int16(POLLIN) != 0, tapFDs[i] >= 0 else { continue }
             var fromHost = 0
             while fromHost < budget {
                 let m = read(tapFDs[i], buffer, Self.bufferSize)
                 guard m > 0 else { break }
                 fromHost += 1
-                wire.enqueue(UnsafeRawBufferPointer(start: buffer, count: m))
+                // With the wire missing the frame is lost, as on an unplugged port.
+                wire?.enqueue(UnsafeRawBufferPointer(start: buffer, count: m))
             }
-            wire.flush()
+            wire?.flush()
             hostFrames += fromHost
             handled += fromHost
         }

@@ -70,6 +70,9 @@ public final class WireSocket {
     public let interface: String
     public let geometry: Geometry
     public let fd: Int32
+    /// The interface index bound at open: a wire made again under the same name has
+    /// another, and this socket no longer sees it.
+    public let ifindex: Int32
     public private(set) var statistics = Statistics()
 
     private var ring: hoist_packet_ring
@@ -110,6 +113,14 @@ public final class WireSocket {
             throw PacketIOError(operation: "\(what) on \(interface) (TPACKET_V3, \(geometry.blockCount) blocks of \(geometry.blockSize) bytes)",
                                 code: -rc)
         }
+        // Bound only now that the ring exists (see hoist_packet_bind).
+        let bound = hoist_packet_bind(fd, interface)
+        guard bound == 0 else {
+            hoist_packet_ring_unmap(&ring)
+            close(fd)
+            throw PacketIOError(operation: "bind to \(interface)", code: -bound)
+        }
+        ifindex = hoist_link_index(fd, interface)
         self.ring = ring
         rxBase = map
         scratchSize = geometry.blockSize + 4
@@ -244,6 +255,11 @@ public struct PacketIOError: Error, CustomStringConvertible {
         self.code = code
     }
     public var description: String { "\(operation): \(String(cString: strerror(code)))" }
+
+    /// The same failure, its operation prefixed with what it was for (`port 1 (swp1): …`).
+    public func on(_ context: String) -> PacketIOError {
+        PacketIOError(operation: "\(context): \(operation)", code: code)
+    }
 }
 
 /// Runs `body` with the calling thread in network namespace `namespace` (a name under

@@ -23,7 +23,7 @@ int hoist_tap_open(const char *name) {
     memset(&ifr, 0, sizeof ifr);
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
     strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0) {
         int e = errno;
         close(fd);
         return -e;
@@ -31,17 +31,25 @@ int hoist_tap_open(const char *name) {
     return fd;
 }
 
+int hoist_tap_attached(int fd) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    return ioctl(fd, TUNGETIFF, &ifr) < 0 ? -errno : 0;
+}
+
+int hoist_socket_take_error(int fd) {
+    int error = 0;
+    socklen_t len = sizeof error;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0) return -errno;
+    return error;
+}
+
 int hoist_packet_open(const char *ifname) {
     int ifindex = (int)if_nametoindex(ifname);
     if (ifindex == 0) return -errno;
-    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    /* Protocol 0: no frames until hoist_packet_bind. */
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
-    struct sockaddr_ll addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sll_family = AF_PACKET;
-    addr.sll_protocol = htons(ETH_P_ALL);
-    addr.sll_ifindex = ifindex;
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) goto fail;
     struct packet_mreq mreq;
     memset(&mreq, 0, sizeof mreq);
     mreq.mr_ifindex = ifindex;
@@ -54,6 +62,19 @@ fail:;
     int e = errno;
     close(fd);
     return -e;
+}
+
+int hoist_packet_bind(int fd, const char *ifname) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+    if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0) return -errno;
+    struct sockaddr_ll addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sll_family = AF_PACKET;
+    addr.sll_protocol = htons(ETH_P_ALL);
+    addr.sll_ifindex = ifr.ifr_ifindex;
+    return bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 ? -errno : 0;
 }
 
 int hoist_netns_enter(const char *name) {

@@ -6,30 +6,44 @@ import UnixSocket
 /// chip link. Each method is one request/response round trip; `apply` batches as the
 /// engine hands them.
 ///
-/// The driver protocol does not throw: when the link fails, `linkFailure` says why, `apply`
-/// answers `invalid("chip link down: …")` for every item, the rest answer empty; the
-/// daemon checks `linkFailure` after each step and stops.
+/// The driver protocol does not throw: when the link fails, `linkFailure` says why and
+/// `health` is `lost`, `apply` answers `invalid("chip link down: …")` for every item, the
+/// rest answer empty. `reconnect()` connects again (a restarted chip process listens on
+/// the same path); the chip behind it may be a new, empty one, so the caller reads it back.
 public final class RemoteChipDriver: SwitchDriver {
     public let path: String
     public private(set) var capabilities: DriverCapabilities
-    /// Why the link failed, once it has.
+    /// Why the link failed, once it has (nil again after a successful `reconnect()`).
     public private(set) var linkFailure: ChipLinkError?
-    let fd: Int32
+    let timeoutMilliseconds: Int
+    var fd: Int32 = -1
     var buffer = [UInt8](repeating: 0, count: 1 << 16)
 
     /// Connects to the chip at `path` and says hello; throws when nothing listens or the
     /// chip speaks another version.
     public init(path: String = ChipLink.defaultSocketPath, timeoutMilliseconds: Int = 60_000) throws {
         self.path = path
+        self.timeoutMilliseconds = timeoutMilliseconds
+        capabilities = DriverCapabilities(name: "", ports: [], tables: [:], features: [])
+        try connect()
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Opens a connection and says hello; on success `fd` and `capabilities` are the new
+    /// connection's, on failure nothing is left open.
+    private func connect() throws {
+        let socket: Int32
         do {
-            fd = try UnixSocket.connect(path: path)
+            socket = try UnixSocket.connect(path: path)
         } catch let failure as UnixSocket.Failure where failure.isNotListening {
             throw ChipLinkError.connection("no chip listens on \(path); start hoist-asic, or pass --asic")
         } catch {
             throw ChipLinkError.connection("\(error)")
         }
-        UnixSocket.setReceiveTimeout(fd, milliseconds: timeoutMilliseconds)
-        capabilities = DriverCapabilities(name: "", ports: [], tables: [:], features: [])
+        UnixSocket.setReceiveTimeout(socket, milliseconds: timeoutMilliseconds)
+        let previous = fd
+        fd = socket
         do {
             switch try call(.hello(version: ChipLink.version)) {
             case .hello(let version, let caps):
@@ -39,12 +53,33 @@ public final class RemoteChipDriver: SwitchDriver {
             default: throw ChipLinkError.connection("the chip did not answer hello")
             }
         } catch {
-            close(fd)
+            close(socket)
+            fd = previous
             throw error
         }
+        if previous >= 0 { close(previous) }
     }
 
-    deinit { close(fd) }
+    /// `lost` with the link's failure, once a request failed.
+    public var health: DriverHealth {
+        linkFailure.map { .lost("\($0)") } ?? .connected
+    }
+
+    /// After a failure, connects to the chip at `path` again (one attempt, no waiting
+    /// beyond the hello's timeout). Returns `connected` when a chip answered; its
+    /// capabilities replace the old ones.
+    public func reconnect() -> DriverHealth {
+        guard linkFailure != nil else { return .connected }
+        do {
+            try connect()
+            linkFailure = nil
+        } catch let e as ChipLinkError {
+            linkFailure = e
+        } catch {
+            linkFailure = .connection("\(error)")
+        }
+        return health
+    }
 
     public func apply(_ batch: [DriverOperation]) -> [DriverResult] {
         if case .results(let rs)? = attempt(.apply(batch)), rs.count == batch.count { return rs }

@@ -40,6 +40,8 @@ public final class SwitchDaemon {
         public var learnedReconciliations = 0
         public var staleLearnedRemoved = 0
         public var missingLearnedAdded = 0
+        /// Times the hardware was lost (`DriverHealth.lost`).
+        public var hardwareLosses = 0
         public init() {}
     }
 
@@ -72,6 +74,8 @@ public final class SwitchDaemon {
     public internal(set) var learned: [HardwareKey: HardwareFDBEntry] = [:]
     /// Whether the driver reads its learned MACs back (then ``learned`` is complete).
     public internal(set) var readsLearnedMACs = false
+    /// Called when the hardware is lost and when it is back, for logging.
+    public var onHealthChange: ((String) -> Void)?
 
     var stages: StagePipeline
     let requests: NetlinkChannel
@@ -79,6 +83,9 @@ public final class SwitchDaemon {
     public let netfilter: NetfilterWatcher?
     let portNames: [PortID: String]
     var portIndexes: [PortID: IfIndex] = [:]
+    /// While the hardware is lost: when to try reconnecting next, and the delay after that.
+    var nextReconnect = ContinuousClock.now
+    var reconnectDelay: Duration = .milliseconds(100)
 
     /// Mirrors the kernel of `namespace` (the caller's when nil) onto `driver`.
     public init(namespace: String? = nil, driver: any SwitchDriver,
@@ -134,21 +141,25 @@ public final class SwitchDaemon {
     }
 
     /// Waits up to `timeoutMilliseconds` for kernel changes, programs them, and writes
-    /// back what the hardware learned or aged meanwhile.
+    /// back what the hardware learned or aged meanwhile. While the hardware is lost, the
+    /// kernel is still mirrored and the changes wait; the daemon reconnects
+    /// (`followHealth`) and then programs everything.
     public func step(timeoutMilliseconds: Int32) throws {
         if let deltas = try mirror.poll(timeoutMilliseconds: timeoutMilliseconds) { apply(deltas) }
         if let change = netfilter?.poll() { apply([.netfilter(change)]) }
+        guard followHealth() else { return }
         if engine.hasWork { engine.run() }
         if handle(driver.pollEvents(limit: 4096)) {
             if let result = try reconcileLearnedMACs() { onLearnedReconciled?(result) }
         }
+        _ = followHealth()
         auditStep()
     }
 
     func apply(_ deltas: [MirrorDelta]) {
         guard !deltas.isEmpty else { return }
         submit(deltas)
-        engine.run()
+        if engine.unavailableReason == nil { engine.run() }
     }
 
     private func submit(_ deltas: [MirrorDelta]) {

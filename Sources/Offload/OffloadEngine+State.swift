@@ -9,6 +9,7 @@ extension OffloadEngine {
     /// million routes behind it without touching them.
     public func state(of key: HardwareKey) -> OffloadState? {
         guard let e = entries[key], let d = e.desired else { return nil }
+        if let unavailable { return .pending(reason: unavailable) }
         switch e.status {
         case .pending:
             return .pending(reason: "waiting to be programmed")

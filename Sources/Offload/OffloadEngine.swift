@@ -80,6 +80,8 @@ public final class OffloadEngine {
     var routesProgrammedBesideFailures = false
     /// The sliced audit pass under way (`beginAudit`), if any.
     var auditPass: AuditPass?
+    /// Why the hardware cannot be reached, while it cannot (`hardwareLost`).
+    var unavailable: String?
 
     public init(driver: any SwitchDriver, configuration: Configuration = Configuration()) {
         self.driver = driver

@@ -6,6 +6,7 @@
 ///        │  ◄──readBack()── what is programmed (reconciliation, audit)
 ///        └──── pollEvents() ── learned / moved / aged MACs, port state, traps
 ///              counters()    ── per port, per table, per trap, per drop reason
+///              health        ── connected, or lost (a chip process that died); reconnect()
 /// ```
 ///
 /// Objects are whole values keyed by `HardwareKey`: `set` replaces, `remove` deletes.
@@ -41,6 +42,14 @@ public protocol SwitchDriver: AnyObject {
 
     /// A snapshot of the counters.
     func counters() -> DriverCounters
+
+    /// Whether the hardware can be reached now. Drivers whose hardware cannot go away
+    /// (in process, or reached through the kernel) take the default: `connected`.
+    var health: DriverHealth { get }
+
+    /// After `lost`: one attempt to reach the hardware again. When it answers it may be new
+    /// hardware (a restarted chip process starts empty): the caller reads it back.
+    func reconnect() -> DriverHealth
 }
 
 extension SwitchDriver {

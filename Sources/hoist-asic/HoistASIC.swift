@@ -11,7 +11,9 @@ import SwitchDriver
 /// It forwards between its front-panel veths, traps to the TAP host interfaces (`swp1`…)
 /// and mirrors wire carrier to them, and serves the chip link on a unix socket for
 /// `hoistd --asic`. It keeps forwarding while hoistd restarts; hoistd reads back and
-/// repairs only the difference.
+/// repairs only the difference. The TAPs are persistent: they outlive this process with
+/// their kernel configuration, and a restarted hoist-asic attaches to them (hoistd then
+/// reprograms the empty chip).
 @main
 struct HoistASIC: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -82,6 +84,7 @@ struct HoistASIC: ParsableCommand {
         let asic = EmulatedASIC(profile: tableProfile)
         for (table, n) in try shrinks() { asic.inject(.shrink(table, capacity: n)) }
         let io = try ChipPorts(chip: asic.chip, bindings: try bindings(), wireNamespace: wireNamespace ?? namespace, hostNamespace: namespace)
+        io.log = { logger.warning("\($0)") }
         let link = try ChipLinkServer(path: socket, driver: asic)
         link.onConnectionError = { logger.warning("chip link: \($0)") }
         logger.info("running: \(io.bindings.count) ports, profile \(profile)\(namespace.map { ", netns \($0)" } ?? ""), chip link \(link.path)")

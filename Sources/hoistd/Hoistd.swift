@@ -17,7 +17,9 @@ import SwitchModel
 ///
 /// With `--asic SOCKET` the chip is a separate `hoist-asic` process reached over the chip
 /// link, so hoistd can restart while the chip keeps forwarding; on start it reads the
-/// chip back and repairs only the difference. Without it, hoistd embeds the chip and its
+/// chip back and repairs only the difference. When the chip process dies, hoistd stays up
+/// with every object pending ("chip not connected"), reconnects, and reprograms the new
+/// chip. Without it, hoistd embeds the chip and its
 /// port I/O (`--port N=WIRE …`), for a one-process demo. With `--driver switchdev` it
 /// drives the kernel switchdev ports of its namespace (rocker, netdevsim, mlxsw): the
 /// kernel's driver programs them, and hoistd reports what the kernel flags as offloaded.
@@ -132,7 +134,9 @@ struct Hoistd: ParsableCommand {
             driver = remote
         } else {
             let chip = EmulatedASIC(profile: TableProfile.all[profile]!)
-            embedded = (chip, try ChipPorts(chip: chip.chip, bindings: try bindings(), wireNamespace: wireNamespace ?? namespace, hostNamespace: namespace))
+            let io = try ChipPorts(chip: chip.chip, bindings: try bindings(), wireNamespace: wireNamespace ?? namespace, hostNamespace: namespace)
+            io.log = { logger.warning("\($0)") }
+            embedded = (chip, io)
             driver = chip
         }
         let daemon = try SwitchDaemon(namespace: namespace, driver: driver)
@@ -150,6 +154,7 @@ struct Hoistd: ParsableCommand {
             logger.warning("the chip lost \($0) events (event queue overflow); reconciling learned MACs")
         }
         daemon.onLearnedReconciled = { logger.notice("learned MACs reconciled with the chip: \($0)") }
+        daemon.onHealthChange = { logger.warning("\($0)") }
         let summary = try daemon.start()
         logger.info("reconciled with the chip: \(summary)")
         for d in summary.differing {
@@ -170,10 +175,6 @@ struct Hoistd: ParsableCommand {
                 try daemon.step(timeoutMilliseconds: 0)
             } else {
                 try daemon.step(timeoutMilliseconds: 5)
-            }
-            if let remote = driver as? RemoteChipDriver, let failure = remote.linkFailure {
-                logger.critical("lost the chip: \(failure)")
-                throw ExitCode(2)
             }
             control.serve()
             let changed = daemon.engine.takeChangedKeys()
@@ -204,8 +205,9 @@ final class AuditConnection: @unchecked Sendable {
     let driver: RemoteChipDriver
     init(_ driver: RemoteChipDriver) { self.driver = driver }
 
-    /// The chip's objects, or nil when the link failed.
+    /// The chip's objects, or nil when the link failed (a restarted chip: connects again first).
     func readBack() -> [HardwareObject]? {
+        if case .lost = driver.health, case .lost = driver.reconnect() { return nil }
         let objects = driver.readBack()
         return driver.linkFailure == nil ? objects : nil
     }

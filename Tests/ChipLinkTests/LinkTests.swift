@@ -112,6 +112,33 @@ struct LinkTests {
         #expect(driver.linkFailure == nil)
     }
 
+    @Test("a chip process that restarts: health is lost, reconnect() reaches the new, empty chip at the same path")
+    func chipRestarts() throws {
+        var chip: BackgroundChipLink? = try servedChip()
+        let path = chip!.path
+        let driver = try RemoteChipDriver(path: path, timeoutMilliseconds: 2000)
+        #expect(driver.apply([.set(.bridge(BridgeSettings(bridge: 1)))]) == [.ok])
+        #expect(driver.health == .connected)
+        chip!.stop()
+        chip = nil
+        #expect(driver.readBack().isEmpty)
+        guard case .lost = driver.health else {
+            Issue.record("a closed link is not reported: \(driver.health)")
+            return
+        }
+        guard case .lost = driver.reconnect() else {
+            Issue.record("reconnected with nothing listening")
+            return
+        }
+        let second = try BackgroundChipLink(path: path, driver: EmulatedASIC(profile: .small))
+        defer { second.stop() }
+        #expect(driver.reconnect() == .connected)
+        #expect(driver.linkFailure == nil)
+        #expect(driver.readBack().isEmpty, "the new chip starts empty")
+        #expect(driver.apply([.set(.bridge(BridgeSettings(bridge: 1)))]) == [.ok])
+        #expect(driver.readBack() == [.bridge(BridgeSettings(bridge: 1))])
+    }
+
     @Test("a chip that goes away is reported, not hung on")
     func chipGone() throws {
         let chip = try servedChip()

@@ -79,6 +79,8 @@ extension ChipRestartTests {
     /// the order a dump returns them; nexthop objects and a group; a bridge with a VXLAN
     /// device, its flood list and static FDB entries; permanent neighbours.
     static func configureMix(_ sw: TestNamespace) throws {
+        // A router forwards (with ip_forward=0 the kernel would not, and every route shows trapped).
+        try sw.exec(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
         try sw.ipScript("""
             addr add 10.0.1.1/24 dev swp1
             link set swp1 up

@@ -36,6 +36,8 @@ extension EmulatedASIC {
         ps.settings = s
         chip.ports[i] = ps
         if !s.stpState.learns || !s.adminUp { chip.flushLearned(port: i) }
+        // New settings do not mend a broken port: its verdict is reported again.
+        if chip.portFaults[s.port] != nil { chip.reportFault(s.port) }
         return .ok
     }
 

@@ -4,8 +4,10 @@ import SwitchModel
 extension EmulatedASIC {
     /// Everything in the chip's tables, decoded back into objects. Routes and FDB entries
     /// are read from the lookup tables themselves, so a change behind the driver's back
-    /// shows up here.
+    /// shows up here. Broken ports (`SwitchChip.portFaults`) are reported again as
+    /// events, so whoever reads the chip back also learns their state.
     public func readBack() -> [HardwareObject] {
+        chip.reportFaults()
         var out: [HardwareObject] = []
         for i in 1...profile.ports {
             if let s = chip.ports[i].settings, chip.ports[i].configured { out.append(.port(s)) }

@@ -191,6 +191,33 @@ public final class SwitchChip {
         if !up { flushLearned(port: p) }
     }
 
+    /// Ports the packet I/O reports broken (a front-panel wire that is gone), with why.
+    public private(set) var portFaults: [PortID: String] = [:]
+
+    /// Marks a port broken (`reason`) or working again (nil), as a PHY reports a missing
+    /// transceiver: a broken port's link goes down, and the verdict is reported on the port
+    /// object (`objectState(.port, hardwareFailure(reason))`, then `ok` when it works again).
+    /// The link comes back up with the next carrier check, not here.
+    public func setPortFault(_ port: PortID, _ reason: String?) {
+        let p = Int(port.rawValue)
+        guard p >= 1, p <= portCount, portFaults[port] != reason else { return }
+        portFaults[port] = reason
+        if reason != nil { setLink(port, up: false) }
+        reportFault(port)
+    }
+
+    /// Reports a port's fault, or that it has none, on its port object.
+    func reportFault(_ port: PortID) {
+        post(.objectState(.port(port), portFaults[port].map { .hardwareFailure($0) } ?? .ok))
+    }
+
+    /// Reports every broken port again: after a read-back (a control plane that restarted
+    /// learns the verdicts on what it read) and after a port object is set (its new
+    /// settings do not mend the wire).
+    func reportFaults() {
+        for port in portFaults.keys.sorted(by: { $0.rawValue < $1.rawValue }) { reportFault(port) }
+    }
+
     // MARK: FDB keys: 4 bits bridge slot, 12 bits VID, 48 bits MAC.
 
     @inline(__always) static func fdbKey(slot: Int, vid: UInt16, mac: UInt64) -> UInt64 {

@@ -6,4 +6,9 @@
 /// or -errno.
 int hoist_link_running(int fd, const char *ifname);
 
+/// The interface index of `ifname` in the namespace of socket `fd` (SIOCGIFINDEX): a
+/// wire deleted and made again under the same name has a new index. Returns it, or -errno
+/// (-ENODEV when no such interface exists).
+int hoist_link_index(int fd, const char *ifname);
+
 #endif

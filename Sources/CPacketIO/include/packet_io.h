@@ -8,14 +8,34 @@
 #include <sys/uio.h>
 #include <linux/if_packet.h>
 
-/// Opens (creating if needed) the TAP interface `name` (IFF_TAP | IFF_NO_PI), non-blocking.
+/// Opens the TAP interface `name` (IFF_TAP | IFF_NO_PI), non-blocking: attaches to it when
+/// it exists (a chip process that restarted finds its host interfaces with the kernel's
+/// configuration intact), creates it otherwise, and makes it persistent (TUNSETPERSIST),
+/// so it outlives this process — it goes with `ip link del` or with its namespace.
 /// Returns the file descriptor, or -errno.
 int hoist_tap_open(const char *name);
 
-/// Opens an AF_PACKET raw socket bound to interface `ifname` for all protocols, in
-/// promiscuous mode, non-blocking, with PACKET_IGNORE_OUTGOING so it does not see its own
-/// transmissions. Returns the file descriptor, or -errno.
+/// Whether TAP descriptor `fd` is still attached to its interface (TUNGETIFF): 0, or
+/// -errno (-EBADFD once the interface was deleted, `ip link del`).
+int hoist_tap_attached(int fd);
+
+/// Reads and clears a socket's pending error (SO_ERROR): an AF_PACKET socket whose
+/// interface went away holds ENETDOWN, and poll() reports POLLERR until it is read.
+/// Returns the error (0 when none), or -errno.
+int hoist_socket_take_error(int fd);
+
+/// Opens an AF_PACKET raw socket for interface `ifname` (in the calling thread's
+/// namespace), in promiscuous mode, non-blocking, with PACKET_IGNORE_OUTGOING so it does
+/// not see its own transmissions. It receives nothing until `hoist_packet_bind`: set the
+/// ring up first. Returns the file descriptor, or -errno.
 int hoist_packet_open(const char *ifname);
+
+/// Binds socket `fd` to interface `ifname` (looked up in the socket's namespace) for all
+/// protocols. Call it after `hoist_packet_ring_setup`: a ring set up on a bound socket
+/// whose interface is down races with the interface coming up (PACKET_RX_RING detaches
+/// the socket meanwhile, and a NETDEV_UP in that window leaves it detached for good).
+/// Returns 0, or -errno.
+int hoist_packet_bind(int fd, const char *ifname);
 
 /// Moves the calling thread into the network namespace /var/run/netns/`name`. Returns a
 /// descriptor of the thread's previous namespace for `hoist_netns_leave`, or -errno.
