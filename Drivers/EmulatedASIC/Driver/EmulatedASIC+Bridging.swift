@@ -33,8 +33,11 @@ extension EmulatedASIC {
         ps.broadcastFlood = s.broadcastFlood
         ps.multicastRouter = s.multicastRouter
         ps.isolated = s.isolated
+        ps.trapIngress = s.ingressTrap != nil
+        ps.trapEgress = s.egressTrap != nil
         ps.settings = s
         chip.ports[i] = ps
+        if ps.trapEgress { chip.egressTrapPorts.insert(s.port) } else { chip.egressTrapPorts.remove(s.port) }
         if !s.stpState.learns || !s.adminUp { chip.flushLearned(port: i) }
         return .ok
     }
@@ -44,6 +47,7 @@ extension EmulatedASIC {
         guard chip.ports[i].rif < 0 else { return .invalid("\(p) still has a router interface") }
         if chip.ports[i].bridge >= 0 { leaveBridge(port: i, slot: chip.ports[i].bridge) }
         let link = chip.ports[i].linkUp
+        chip.egressTrapPorts.remove(p)
         chip.ports[i] = PortState()
         chip.ports[i].linkUp = link
         return .ok

@@ -56,6 +56,11 @@ extension SwitchChip {
                 return
             }
             guard let out = rifs[Int(outRIF)] else { return }
+            // Out of a port whose egress stays on the CPU: the kernel routes the original.
+            if !egressTrapPorts.isEmpty, mayLeave(out.object.binding, through: egressTrapPorts) {
+                trap(frame, port: ingressPort, .portTrap, &sink)
+                return
+            }
             // The IP packet without the Ethernet padding that may follow it.
             let ipLength = pf.ipTotalLength
             guard UInt32(ipLength) <= out.object.mtu else {
@@ -82,6 +87,19 @@ extension SwitchChip {
             let length = max(14 + ipLength, 60)
             if length > 14 + ipLength { (buf + 14 + ipLength).initializeMemory(as: UInt8.self, repeating: 0, count: length - 14 - ipLength) }
             outputRouted(UnsafeRawBufferPointer(start: buf, count: length), rif: outRIF, &sink)
+        }
+    }
+
+    /// Whether a frame routed out of `binding` may leave through one of `ports`: the port
+    /// itself, or any port of the bridge VLAN (the FDB decides later which one).
+    func mayLeave(_ binding: RouterInterfaceBinding, through ports: PortSet) -> Bool {
+        switch binding {
+        case .port(let p):
+            return ports.contains(p)
+        case .bridge(let id, let vid):
+            guard let slot = bridgeSlots[id], let b = bridges[slot] else { return false }
+            let members = b.settings.vlanFiltering ? vlanTables[slot][b.vlanIndex(vid.rawValue)].members : b.ports
+            return !(members & ports).isEmpty
         }
     }
 
