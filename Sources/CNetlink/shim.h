@@ -49,6 +49,7 @@ static const int CNL_MDBA_MDB_MAX = __MDBA_MDB_MAX - 1;
 static const int CNL_MDBA_MDB_EATTR_MAX = __MDBA_MDB_EATTR_MAX - 1;
 static const int CNL_BRIDGE_VLANDB_MAX = __BRIDGE_VLANDB_MAX - 1;
 static const int CNL_BRIDGE_VLANDB_ENTRY_MAX = __BRIDGE_VLANDB_ENTRY_MAX - 1;
+static const int CNL_TCA_MAX = __TCA_MAX - 1;
 static const int CNL_NLMSGERR_ATTR_MAX = __NLMSGERR_ATTR_MAX - 1;
 static const int CNL_IFLA_TUN_TYPE = 1;  /* IFLA_TUN_TYPE inside IFLA_INFO_DATA of kind "tun" */
 static const int CNL_IFLA_VF_INFO_MAX = __IFLA_VF_INFO_MAX - 1;

@@ -220,7 +220,7 @@ public final class KernelMirror {
 
     private func dumpAll() throws -> MirrorTables {
         var fresh = MirrorTables()
-        try dump([.links, .bridgePorts, .fdb, .mdb, .addresses, .nexthops, .routes, .neighbors], into: &fresh)
+        try dump([.links, .bridgePorts, .fdb, .mdb, .addresses, .nexthops, .routes, .neighbors, .qdiscs], into: &fresh)
         // Per-VLAN state exists only on kernels with bridge VLAN filtering; elsewhere the
         // dump is refused, which is not an error for the mirror.
         do {

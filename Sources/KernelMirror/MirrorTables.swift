@@ -12,6 +12,9 @@ public struct MirrorTables: Sendable, Equatable {
     public var routes = RouteStore()
     public var nexthops: [UInt32: NexthopObject] = [:]
     public var neighbors: [Neighbor.Key: Neighbor] = [:]
+    /// Qdiscs and tc filters (`tc qdisc`, `tc filter`).
+    public var qdiscs: [Qdisc.Key: Qdisc] = [:]
+    public var tcFilters: [TCFilter.Key: TCFilter] = [:]
 
     public init() {}
 
@@ -89,6 +92,23 @@ public struct MirrorTables: Sendable, Equatable {
             neighbors.upsert(n.key, n, MirrorDelta.neighbor, into: &deltas)
         case .delNeighbor(let n):
             neighbors.remove(n.key, MirrorDelta.neighbor, into: &deltas)
+        case .newQdisc(let q):
+            qdiscs.upsert(q.key, q, MirrorDelta.qdisc, into: &deltas)
+        case .delQdisc(let q):
+            qdiscs.remove(q.key, MirrorDelta.qdisc, into: &deltas)
+            // Its filters go with it, unannounced.
+            for (k, _) in tcFilters where k.interface == q.key.interface && k.parent >> 16 == q.key.handle >> 16 {
+                tcFilters.remove(k, MirrorDelta.tcFilter, into: &deltas)
+            }
+        case .newTCFilter(let f):
+            tcFilters.upsert(f.key, f, MirrorDelta.tcFilter, into: &deltas)
+        case .delTCFilter(let f):
+            // `tc filter del dev X ingress [prio P]` deletes a whole priority or hook at once.
+            let w = f.key
+            for (k, _) in tcFilters where k.interface == w.interface && k.parent == w.parent
+                && (w.priority == 0 || k.priority == w.priority) && (w.handle == 0 || k.handle == w.handle) {
+                tcFilters.remove(k, MirrorDelta.tcFilter, into: &deltas)
+            }
         }
         return []
     }
@@ -118,6 +138,8 @@ public struct MirrorTables: Sendable, Equatable {
         removeVLANs(of: index, into: &deltas)
         for (k, _) in fdb where k.port == index { fdb.remove(k, MirrorDelta.fdb, into: &deltas) }
         for (k, _) in mdb where k.port == index || k.bridge == index { mdb.remove(k, MirrorDelta.mdb, into: &deltas) }
+        for (k, _) in tcFilters where k.interface == index { tcFilters.remove(k, MirrorDelta.tcFilter, into: &deltas) }
+        for (k, _) in qdiscs where k.interface == index { qdiscs.remove(k, MirrorDelta.qdisc, into: &deltas) }
         for (k, _) in addresses where k.interface == index { addresses.remove(k, MirrorDelta.address, into: &deltas) }
         for (k, _) in neighbors where k.interface == index { neighbors.remove(k, MirrorDelta.neighbor, into: &deltas) }
         links.remove(index, MirrorDelta.link, into: &deltas)
@@ -149,10 +171,13 @@ public struct MirrorTables: Sendable, Equatable {
         nexthops.diff(to: new.nexthops, MirrorDelta.nexthop, into: &deltas)
         routes.diff(to: new.routes, into: &deltas)
         neighbors.diff(to: new.neighbors, MirrorDelta.neighbor, into: &deltas)
+        qdiscs.diff(to: new.qdiscs, MirrorDelta.qdisc, into: &deltas)
+        tcFilters.diff(to: new.tcFilters, MirrorDelta.tcFilter, into: &deltas)
     }
 
     /// The number of objects across all tables.
     public var objectCount: Int {
         links.count + vlans.count + fdb.count + mdb.count + addresses.count + routes.count + nexthops.count + neighbors.count
+            + qdiscs.count + tcFilters.count
     }
 }

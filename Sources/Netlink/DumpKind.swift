@@ -22,6 +22,8 @@ public enum DumpKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case routes
     /// `RTM_GETNEIGH`, AF_UNSPEC: ARP and ND entries.
     case neighbors
+    /// `RTM_GETQDISC`: every qdisc of every interface (tc filters have no all-device dump).
+    case qdiscs
 
     public var description: String { rawValue }
 
@@ -60,6 +62,9 @@ public enum DumpKind: String, CaseIterable, Sendable, CustomStringConvertible {
         case .routes:
             return NetlinkMessageBuilder(type: UInt16(RTM_GETROUTE), flags: flags, sequence: sequence)
                 .append(header: Self.bytes(of: rtmsg()))
+        case .qdiscs:
+            return NetlinkMessageBuilder(type: UInt16(RTM_GETQDISC), flags: flags, sequence: sequence)
+                .append(header: Self.bytes(of: tcmsg()))
         }
     }
 

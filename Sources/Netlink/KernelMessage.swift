@@ -35,6 +35,12 @@ public enum KernelMessage: Sendable, Equatable {
     /// `RTM_NEWNEIGH` / `RTM_DELNEIGH` (AF_INET, AF_INET6).
     case newNeighbor(Neighbor)
     case delNeighbor(Neighbor)
+    /// `RTM_NEWQDISC` / `RTM_DELQDISC`.
+    case newQdisc(Qdisc)
+    case delQdisc(Qdisc)
+    /// `RTM_NEWTFILTER` / `RTM_DELTFILTER`.
+    case newTCFilter(TCFilter)
+    case delTCFilter(TCFilter)
 }
 
 /// What an AF_BRIDGE link message says about one interface: its bridge-port attributes

@@ -211,6 +211,28 @@ public struct IPRouteJSON {
         return o.value
     }
 
+    /// `tc -j qdisc show`: kind, handle, parent, dev.
+    public func qdisc(_ q: Qdisc) -> JSONValue {
+        var o = JSONObject()
+        o["kind"] = .string(q.kind)
+        o["handle"] = .string(Qdisc.handleText(q.key.handle))
+        o["parent"] = .string(q.parent == Qdisc.rootParent ? "root" : Qdisc.handleText(q.parent))
+        o["dev"] = name(q.key.interface)
+        return o.value
+    }
+
+    /// `tc -j filter show`: parent, protocol, pref, kind, handle, dev.
+    public func tcFilter(_ f: TCFilter) -> JSONValue {
+        var o = JSONObject()
+        o["parent"] = .string(Qdisc.handleText(f.key.parent))
+        o["protocol"] = .string("0x" + String(UInt16(bigEndian: f.key.proto), radix: 16))
+        o["pref"] = .int(Int64(f.key.priority))
+        o["kind"] = .string(f.kind)
+        o["handle"] = .string("0x" + String(f.key.handle, radix: 16))
+        o["dev"] = name(f.key.interface)
+        return o.value
+    }
+
     /// iproute2's names for `ifi_flags`, in its order; `NO-CARRIER` first when up without carrier.
     public static func linkFlagNames(_ flags: UInt32) -> [String] {
         let table: [(UInt32, String)] = [
@@ -237,6 +259,8 @@ public struct IPRouteJSON {
             ("routes", .array(t.routes.all.sorted { $0.key < $1.key }.map(r.route))),
             ("nexthops", .array(t.nexthops.values.sorted { $0.id < $1.id }.map(r.nexthop))),
             ("neighbors", .array(t.neighbors.values.sorted { $0.key < $1.key }.map(r.neighbor))),
+            ("qdiscs", .array(t.qdiscs.values.sorted { $0.key < $1.key }.map(r.qdisc))),
+            ("filters", .array(t.tcFilters.values.sorted { $0.key < $1.key }.map(r.tcFilter))),
         ])
     }
 
@@ -259,6 +283,8 @@ public struct IPRouteJSON {
         case .route(let c): return wrap(c, route)
         case .nexthop(let c): return wrap(c, nexthop)
         case .neighbor(let c): return wrap(c, neighbor)
+        case .qdisc(let c): return wrap(c, qdisc)
+        case .tcFilter(let c): return wrap(c, tcFilter)
         }
     }
 }

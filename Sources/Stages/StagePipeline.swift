@@ -98,6 +98,14 @@ public struct StagePipeline: Sendable {
             let before = touched.map { value(of: $0, in: topology) }
             router.apply(change)
             emit(touched, from: before, into: &sink)
+        case .qdisc(let change):
+            let before = topology
+            topology.apply(change)
+            settle([change.current.key.interface], from: before, into: &sink)
+        case .tcFilter(let change):
+            let before = topology
+            topology.apply(change)
+            settle([change.current.key.interface], from: before, into: &sink)
         case .route(let change):
             router.apply(change, in: topology, into: &sink)
         case .nexthop(let change):

@@ -30,6 +30,9 @@ struct Topology: Sendable {
     private var pvids: [IfIndex: Set<VLANID>] = [:]
     /// Addresses other than IPv6 link-local (fe80::/10), per interface.
     private var addresses: [IfIndex: Set<InterfaceAddress.Key>] = [:]
+    /// Qdiscs and tc filters, per interface (`Topology+PortTraps.swift`).
+    private(set) var qdiscs: [IfIndex: [UInt32: Qdisc]] = [:]
+    private(set) var tcFilters: [IfIndex: [TCFilter.Key: TCFilter]] = [:]
 
     init(capabilities: DriverCapabilities) {
         features = capabilities.features
@@ -78,6 +81,26 @@ struct Topology: Sendable {
             if addresses[key.interface]?.isEmpty == true { addresses[key.interface] = nil }
         } else {
             addresses[key.interface, default: []].insert(key)
+        }
+    }
+
+    mutating func apply(_ change: Change<Qdisc>) {
+        let q = change.current
+        if case .removed = change {
+            qdiscs[q.key.interface]?[q.key.handle] = nil
+            if qdiscs[q.key.interface]?.isEmpty == true { qdiscs[q.key.interface] = nil }
+        } else {
+            qdiscs[q.key.interface, default: [:]][q.key.handle] = q
+        }
+    }
+
+    mutating func apply(_ change: Change<TCFilter>) {
+        let f = change.current
+        if case .removed = change {
+            tcFilters[f.key.interface]?[f.key] = nil
+            if tcFilters[f.key.interface]?.isEmpty == true { tcFilters[f.key.interface] = nil }
+        } else {
+            tcFilters[f.key.interface, default: [:]][f.key] = f
         }
     }
 

@@ -36,6 +36,8 @@ public enum MirrorDelta: Sendable, Equatable {
     case route(Change<Route>)
     case nexthop(Change<NexthopObject>)
     case neighbor(Change<Neighbor>)
+    case qdisc(Change<Qdisc>)
+    case tcFilter(Change<TCFilter>)
 
     /// The object kind, as a table name (`links`, `fdb`, …).
     public var table: String {
@@ -48,6 +50,8 @@ public enum MirrorDelta: Sendable, Equatable {
         case .route: "route"
         case .nexthop: "nexthop"
         case .neighbor: "neighbor"
+        case .qdisc: "qdisc"
+        case .tcFilter: "filter"
         }
     }
 }

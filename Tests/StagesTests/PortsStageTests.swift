@@ -83,4 +83,27 @@ struct PortsStageTests {
         g.step("br0 with swp1 (learning on in the kernel)", [.link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0)))])
         try g.verify()
     }
+
+    @Test("tc: an operator's root qdisc traps egress, an ingress/clsact hook traps ingress (clsact also egress), default qdiscs nothing")
+    func trafficControl() throws {
+        var g = GoldenSession("ports-tc")
+        let tbf = Qdisc(interface: swp(2), handle: 0x8001_0000, parent: Qdisc.rootParent, kind: "tbf")
+        let clsact = Qdisc(interface: swp(1), handle: 0xFFFF_0000, parent: Qdisc.ingressParent, kind: "clsact")
+        let u32 = TCFilter(key: .init(interface: swp(1), parent: TCFilter.ingressHook, priority: 1, proto: 0x0300, handle: 0x800_800),
+                           kind: "u32")
+        g.step("br0 with swp1 and swp2", [.link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0))), .link(.added(chipPort(2, master: br0)))])
+        g.step("the kernel's default qdiscs (handle 0): nothing changes", [
+            .qdisc(.added(Qdisc(interface: swp(1), handle: 0, parent: Qdisc.rootParent, kind: "fq_codel"))),
+            .qdisc(.added(Qdisc(interface: swp(2), handle: 0, parent: Qdisc.rootParent, kind: "pfifo_fast"))),
+        ])
+        g.step("tc qdisc add dev swp2 root tbf …: swp2 egress trapped", [.qdisc(.added(tbf))])
+        g.step("tc qdisc add dev swp1 clsact: both directions of swp1 trapped", [.qdisc(.added(clsact))])
+        g.step("tc filter add dev swp1 ingress u32 …: the reason names the filter", [.tcFilter(.added(u32))])
+        g.step("the filter and the clsact go: swp1 back to the chip", [.tcFilter(.removed(u32)), .qdisc(.removed(clsact))])
+        g.step("tc qdisc del dev swp2 root: swp2 back to the chip", [.qdisc(.removed(tbf))])
+        g.step("tc qdisc add dev swp1 ingress: ingress only", [
+            .qdisc(.added(Qdisc(interface: swp(1), handle: 0xFFFF_0000, parent: Qdisc.ingressParent, kind: "ingress"))),
+        ])
+        try g.verify()
+    }
 }

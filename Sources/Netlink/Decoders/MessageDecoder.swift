@@ -13,6 +13,7 @@ enum MessageDecoder {
         // The kernel answers an MDB dump with RTM_GETMDB messages (br_mdb_dump), not RTM_NEWMDB.
         case RTM_NEWMDB, RTM_DELMDB, RTM_GETMDB: try MDBDecoder.decode(message, emit: emit)
         case RTM_NEWVLAN, RTM_DELVLAN: try VLANDecoder.decode(message, emit: emit)
+        case RTM_NEWQDISC, RTM_DELQDISC, RTM_NEWTFILTER, RTM_DELTFILTER: try TrafficControlDecoder.decode(message, emit: emit)
         default: return
         }
     }

@@ -165,9 +165,11 @@ public struct RouteNetlinkGroup: RawRepresentable, Hashable, Sendable {
     public static let mdb = RouteNetlinkGroup(rawValue: RTNLGRP_MDB.rawValue)
     public static let nexthop = RouteNetlinkGroup(rawValue: RTNLGRP_NEXTHOP.rawValue)
     public static let bridgeVLAN = RouteNetlinkGroup(rawValue: RTNLGRP_BRVLAN.rawValue)
+    /// Qdiscs and tc filters (`RTM_NEWQDISC`, `RTM_NEWTFILTER`, …).
+    public static let trafficControl = RouteNetlinkGroup(rawValue: RTNLGRP_TC.rawValue)
 
     /// Every group the kernel mirror listens to.
     public static let mirror: [RouteNetlinkGroup] = [
-        .link, .neighbor, .ipv4Address, .ipv6Address, .ipv4Route, .ipv6Route, .mdb, .nexthop, .bridgeVLAN,
+        .link, .neighbor, .ipv4Address, .ipv6Address, .ipv4Route, .ipv6Route, .mdb, .nexthop, .bridgeVLAN, .trafficControl,
     ]
 }

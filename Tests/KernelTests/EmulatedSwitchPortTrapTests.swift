@@ -1,0 +1,61 @@
+import Daemon
+import EmulatedASIC
+import EmulatedASICIO
+import Foundation
+import SwitchDriver
+import SwitchModel
+import Testing
+
+/// Kernel state on a chip port that the chip cannot express (tc, locked ports, macvlan
+/// uppers) traps the affected direction to the CPU: real pings through the emulated switch
+/// give the kernel's result, and the port's state says why.
+@Suite("Emulated switch: port traps end to end", needsRoot, .serialized)
+struct EmulatedSwitchPortTrapTests {
+    typealias Lab = EmulatedSwitchL2Tests.Lab
+
+    /// The engine's state of chip port `n`, once `condition` holds for it.
+    static func portState(_ lab: Lab, _ n: UInt16, until condition: (OffloadState?) -> Bool) throws -> OffloadState? {
+        _ = try lab.pump(until: { condition(lab.daemon.engine.state(of: .port(PortID(n)))) })
+        return lab.daemon.engine.state(of: .port(PortID(n)))
+    }
+
+    static func ping(_ lab: Lab, from h: Int, to address: String, count: Int = 5) throws -> Int32 {
+        try lab.run(["ping", "-c", "\(count)", "-i", "0.1", "-W", "1", address], in: lab.hosts[h], seconds: Double(count) * 0.1 + 3)
+    }
+
+    @Test("tc: a root tbf on swp2 traps its egress — pings dropped by the tbf as in the kernel; removing it, the chip forwards again")
+    func egressQdisc() throws {
+        let lab = try Lab()
+        #expect(try Self.ping(lab, from: 0, to: "10.0.0.2") == 0, "no ping through the chip to begin with")
+        // A bucket smaller than an echo request: the kernel's tbf drops every one of them.
+        _ = try lab.sw.exec(["tc", "qdisc", "add", "dev", "swp2", "root", "tbf", "rate", "1mbit", "burst", "90", "limit", "1000"])
+        let state = try Self.portState(lab, 2) { if case .trapped = $0 { true } else { false } }
+        #expect(state == .trapped(reason: "egress: egress qdisc tbf on swp2 not offloaded"), "swp2 is \(String(describing: state))")
+        let chipBefore = lab.asic.counters().ports[2]?.txPackets ?? 0
+        #expect(try Self.ping(lab, from: 0, to: "10.0.0.2") != 0, "pings passed a tbf that drops them: the chip bypassed the qdisc")
+        #expect((lab.asic.counters().traps[.portTrap]?.packets ?? 0) >= 5, "the echo requests were not trapped")
+        // Echo requests reached the tbf (and nothing else left swp2's wire but what the kernel sent).
+        let qdisc = try lab.sw.exec(["tc", "-s", "-j", "qdisc", "show", "dev", "swp2"])
+        #expect(qdisc.contains("\"drops\":") && !qdisc.contains("\"drops\":0,"), "the tbf dropped nothing: \(qdisc)")
+        _ = chipBefore
+        _ = try lab.sw.exec(["tc", "qdisc", "del", "dev", "swp2", "root"])
+        #expect(try Self.portState(lab, 2) { $0 == .offloaded } == .offloaded)
+        let before = lab.asic.counters().ports[2]?.txPackets ?? 0
+        #expect(try Self.ping(lab, from: 0, to: "10.0.0.2") == 0, "pings fail after the tbf went")
+        #expect((lab.asic.counters().ports[2]?.txPackets ?? 0) - before >= 5, "the chip does not forward again")
+    }
+
+    @Test("tc: a clsact on swp1 traps both directions; pings still pass through the kernel; deleting it gives the port back to the chip")
+    func clsactHook() throws {
+        let lab = try Lab()
+        _ = try lab.sw.exec(["tc", "qdisc", "add", "dev", "swp1", "clsact"])
+        let state = try Self.portState(lab, 1) { if case .trapped = $0 { true } else { false } }
+        #expect(state == .trapped(reason: "ingress: tc clsact qdisc on swp1: its ingress filters are not offloaded; "
+                                  + "egress: tc clsact qdisc on swp1: its egress filters are not offloaded"))
+        let trapsBefore = lab.asic.counters().traps[.portTrap]?.packets ?? 0
+        #expect(try Self.ping(lab, from: 0, to: "10.0.0.2") == 0, "the kernel's path through a trapped port fails")
+        #expect((lab.asic.counters().traps[.portTrap]?.packets ?? 0) - trapsBefore >= 10, "requests and replies were not all trapped")
+        _ = try lab.sw.exec(["tc", "qdisc", "del", "dev", "swp1", "clsact"])
+        #expect(try Self.portState(lab, 1) { $0 == .offloaded } == .offloaded)
+    }
+}
