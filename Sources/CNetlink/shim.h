@@ -37,7 +37,9 @@ static const int CNL_CLONE_NEWNET = 0x40000000;
 static const int CNL_IFLA_MAX = __IFLA_MAX - 1;
 static const int CNL_IFLA_INFO_MAX = __IFLA_INFO_MAX - 1;
 static const int CNL_IFLA_BR_MAX = __IFLA_BR_MAX - 1;
-static const int CNL_IFLA_BRPORT_MAX = __IFLA_BRPORT_MAX - 1;
+/* IFLA_BRPORT_MAB (Linux 6.2) follows IFLA_BRPORT_LOCKED; older uapi headers lack it. */
+static const int CNL_IFLA_BRPORT_MAB = IFLA_BRPORT_LOCKED + 1;
+static const int CNL_IFLA_BRPORT_MAX = (__IFLA_BRPORT_MAX - 1) > IFLA_BRPORT_LOCKED + 1 ? (__IFLA_BRPORT_MAX - 1) : IFLA_BRPORT_LOCKED + 1;
 static const int CNL_IFLA_VXLAN_MAX = __IFLA_VXLAN_MAX - 1;
 static const int CNL_IFLA_BRIDGE_MAX = __IFLA_BRIDGE_MAX - 1;
 static const int CNL_NDA_MAX = __NDA_MAX - 1;

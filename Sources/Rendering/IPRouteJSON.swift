@@ -61,6 +61,8 @@ public struct IPRouteJSON {
         o["hairpin"] = .bool(p.hairpin)
         o["guard"] = .bool(p.bpduGuard)
         o["root_block"] = .bool(p.rootBlock)
+        o["locked"] = .bool(p.locked)
+        o["mab"] = .bool(p.mab)
         o["fastleave"] = .bool(p.fastLeave)
         o["learning"] = .bool(p.learning)
         o["flood"] = .bool(p.unicastFlood)

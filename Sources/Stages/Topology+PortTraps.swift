@@ -12,6 +12,10 @@ extension Topology {
         var ingress: [String] = []
         var egress: [String] = []
         trafficControlTraps(of: link, ingress: &ingress, egress: &egress)
+        if let a = links[link]?.bridgePort, a.locked, bridge(of: link) != nil {
+            // The chip has no per-port source-MAC authorisation: the kernel checks each frame.
+            ingress.append("locked bridge port \(name(of: link))\(a.mab ? " with MAB" : ""): the kernel authorises source MACs")
+        }
         return (ingress.isEmpty ? nil : ingress.joined(separator: ", "), egress.isEmpty ? nil : egress.joined(separator: ", "))
     }
 

@@ -58,4 +58,28 @@ struct EmulatedSwitchPortTrapTests {
         _ = try lab.sw.exec(["tc", "qdisc", "del", "dev", "swp1", "clsact"])
         #expect(try Self.portState(lab, 1) { $0 == .offloaded } == .offloaded)
     }
+
+    @Test("locked port: a host behind it cannot ping until `bridge fdb add MAC dev swp1 master static`, as in the kernel")
+    func lockedPort() throws {
+        let lab = try Lab(configure: { sw in
+            try Lab.bridgeAll(sw)
+            _ = try sw.bridge("link set dev swp1 locked on")
+        })
+        let state = try Self.portState(lab, 1) { if case .trapped = $0 { true } else { false } }
+        #expect(state == .trapped(reason: "ingress: locked bridge port swp1: the kernel authorises source MACs"))
+        #expect(try Self.ping(lab, from: 0, to: "10.0.0.2", count: 3) != 0, "a host behind a locked port pinged without authorisation")
+        #expect(try Self.ping(lab, from: 1, to: "10.0.0.1", count: 3) != 0, "a host behind a locked port answered without authorisation")
+        _ = try lab.sw.bridge("fdb add 02:00:00:00:10:01 dev swp1 master static")
+        _ = try lab.pump(until: { lab.daemon.engine.state(of: .fdb(BridgeID(rawValue: try! Self.ifindex(lab, "br0")), .none,
+                                                                  MACAddress("02:00:00:00:10:01")!)) == .offloaded })
+        #expect(try Self.ping(lab, from: 0, to: "10.0.0.2") == 0, "the authorised host cannot ping")
+        // Replies towards the authorised host are forwarded by the chip (its static entry).
+        let before = lab.asic.counters().ports[1]?.txPackets ?? 0
+        #expect(try Self.ping(lab, from: 0, to: "10.0.0.2") == 0)
+        #expect((lab.asic.counters().ports[1]?.txPackets ?? 0) - before >= 5, "the chip did not forward the replies")
+    }
+
+    static func ifindex(_ lab: Lab, _ name: String) throws -> UInt32 {
+        UInt32(try lab.sw.ipJSON("link show \(name)").first?["ifindex"] as? Int ?? 0)
+    }
 }

@@ -106,4 +106,18 @@ struct PortsStageTests {
         ])
         try g.verify()
     }
+
+    @Test("locked bridge port (802.1X, MAB): its ingress is trapped, the kernel authorises source MACs")
+    func locked() throws {
+        var g = GoldenSession("ports-locked")
+        g.step("br0 with swp1 and swp2", [.link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0))), .link(.added(chipPort(2, master: br0)))])
+        var a = BridgePortAttributes()
+        a.locked = true
+        g.step("bridge link set dev swp1 locked on", [.link(.changed(old: chipPort(1, master: br0), new: chipPort(1, master: br0, attributes: a)))])
+        var b = a
+        b.mab = true
+        g.step("bridge link set dev swp1 mab on", [.link(.changed(old: chipPort(1, master: br0, attributes: a), new: chipPort(1, master: br0, attributes: b)))])
+        g.step("swp1 leaves br0: a standalone port, nothing to authorise", [.link(.changed(old: chipPort(1, master: br0, attributes: b), new: chipPort(1)))])
+        try g.verify()
+    }
 }

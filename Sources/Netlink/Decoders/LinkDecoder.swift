@@ -111,6 +111,8 @@ enum LinkDecoder {
         p.broadcastFlood = try a.bool(Int(IFLA_BRPORT_BCAST_FLOOD)) ?? p.broadcastFlood
         p.neighSuppress = try a.bool(Int(IFLA_BRPORT_NEIGH_SUPPRESS)) ?? p.neighSuppress
         p.isolated = try a.bool(Int(IFLA_BRPORT_ISOLATED)) ?? p.isolated
+        p.locked = try a.bool(Int(IFLA_BRPORT_LOCKED)) ?? p.locked
+        p.mab = try a.bool(Int(CNL_IFLA_BRPORT_MAB)) ?? p.mab
         return p
     }
 
