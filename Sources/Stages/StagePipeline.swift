@@ -70,6 +70,7 @@ public struct StagePipeline: Sendable {
                 if pvid {
                     tunnels.keys(of: v.port, in: t, into: &keys)
                     router.keys(of: v.port, in: t, into: &keys)
+                    t.macvlanKeys(of: v.port, into: &keys)
                 }
             }
             settle(keys, pvid ? [v.port] : [], from: before, into: &sink)
@@ -125,6 +126,7 @@ public struct StagePipeline: Sendable {
                 tunnels.keys(of: link, in: t, into: &keys)
                 router.keys(of: link, in: t, into: &keys)
                 sriov.keys(of: link, in: t, into: &keys)
+                t.macvlanKeys(of: link, into: &keys)
             }
         }
         settle(keys, scope, from: before, into: &sink)
@@ -153,8 +155,11 @@ public struct StagePipeline: Sendable {
         case .vlanMember(let b, let p, let vid):
             return bridges.memberValue(b, p, vid, in: t)
         case .fdb(let b, let vid, let mac):
-            let claims = [bridges.fdbCandidate(b, vid, mac, in: t), tunnels.fdbCandidate(b, vid, mac, in: t)]
-            return FDBCandidate.best(claims.compactMap { $0 }).map { DesiredObject(.fdb($0.object)) }
+            let macvlan = t.macvlanClaim(b, vid, mac)
+            let claims = [bridges.fdbCandidate(b, vid, mac, in: t), tunnels.fdbCandidate(b, vid, mac, in: t), macvlan?.0]
+            return FDBCandidate.best(claims.compactMap { $0 }).map {
+                DesiredObject(.fdb($0.object), trapReason: $0.object.destination == .cpu ? macvlan?.1 : nil)
+            }
         case .mdb(let b, let vid, let group):
             return multicast.value(b, vid, group, in: t)
         case .routerInterface(let r):

@@ -12,6 +12,9 @@ extension Topology {
         var ingress: [String] = []
         var egress: [String] = []
         trafficControlTraps(of: link, ingress: &ingress, egress: &egress)
+        for mv in macvlanLinks(on: link) {
+            ingress.append(Self.macvlanReason(mv, on: name(of: link)))
+        }
         if let a = links[link]?.bridgePort, a.locked, bridge(of: link) != nil {
             // The chip has no per-port source-MAC authorisation: the kernel checks each frame.
             ingress.append("locked bridge port \(name(of: link))\(a.mab ? " with MAB" : ""): the kernel authorises source MACs")
@@ -51,5 +54,60 @@ extension Topology {
                 egress.append("egress qdisc \(q.kind) on \(name) not offloaded")
             }
         }
+    }
+
+    // MARK: macvlan uppers
+
+    /// The macvlan links whose lower is `link`, by ifindex.
+    func macvlanLinks(on link: IfIndex) -> [Link] {
+        (macvlans[link] ?? []).sorted().compactMap { links[$0] }
+    }
+
+    static func macvlanReason(_ mv: Link, on lower: String) -> String {
+        "macvlan \(mv.name) on \(lower): frames to \(mv.mac.map(\.description) ?? "its MAC") go to the CPU"
+    }
+
+    /// The hardware keys a macvlan decides: on a chip port, the port (its ingress trap);
+    /// on an offloaded bridge, the FDB entry sending its MAC to the CPU. Valued for the
+    /// macvlan itself and for its lower.
+    func macvlanKeys(of link: IfIndex, into keys: inout Set<HardwareKey>) {
+        guard let l = links[link] else { return }
+        var uppers = macvlanLinks(on: link)
+        var lower = link
+        if l.kind == .macvlan, let low = l.link {
+            uppers = [l]
+            lower = low
+        }
+        guard !uppers.isEmpty else { return }
+        if let p = portID(of: lower) { keys.insert(.port(p)) }
+        for mv in uppers {
+            if let entry = macvlanFDB(mv, on: lower) { keys.insert(HardwareObject.fdb(entry).key) }
+        }
+    }
+
+    /// The FDB entry that sends a macvlan's MAC to the CPU in its lower bridge: the
+    /// kernel bridge delivers frames to an upper's MAC to the bridge device (a bridge with
+    /// a macvlan is promiscuous), and the chip has no other way to know the MAC is local.
+    /// VID 0 without VLAN filtering, else the bridge's own PVID (untagged on br0).
+    func macvlanFDB(_ mv: Link, on lower: IfIndex) -> HardwareFDBEntry? {
+        guard let mac = mv.mac, let settings = offloadedBridge(lower) else { return nil }
+        let vid: VLANID
+        if settings.vlanFiltering {
+            guard let p = pvid(of: lower) else { return nil }
+            vid = p
+        } else {
+            vid = .none
+        }
+        return HardwareFDBEntry(bridge: settings.bridge, vid: vid, mac: mac, destination: .cpu)
+    }
+
+    /// A macvlan's claim on an FDB key, with its reason.
+    func macvlanClaim(_ bridge: BridgeID, _ vid: VLANID, _ mac: MACAddress) -> (FDBCandidate, String)? {
+        let lower = IfIndex(rawValue: bridge.rawValue)
+        for mv in macvlanLinks(on: lower) where mv.mac == mac {
+            guard let entry = macvlanFDB(mv, on: lower), entry.vid == vid else { continue }
+            return (FDBCandidate(object: entry, priority: 3, sequence: 0), Self.macvlanReason(mv, on: name(of: lower)))
+        }
+        return nil
     }
 }

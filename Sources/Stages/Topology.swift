@@ -30,6 +30,8 @@ struct Topology: Sendable {
     private var pvids: [IfIndex: Set<VLANID>] = [:]
     /// Addresses other than IPv6 link-local (fe80::/10), per interface.
     private var addresses: [IfIndex: Set<InterfaceAddress.Key>] = [:]
+    /// macvlan uppers by their lower (`IFLA_LINK`), `Topology+PortTraps.swift`.
+    private(set) var macvlans: [IfIndex: Set<IfIndex>] = [:]
     /// Qdiscs and tc filters, per interface (`Topology+PortTraps.swift`).
     private(set) var qdiscs: [IfIndex: [UInt32: Qdisc]] = [:]
     private(set) var tcFilters: [IfIndex: [TCFilter.Key: TCFilter]] = [:]
@@ -51,6 +53,10 @@ struct Topology: Sendable {
                 if enslaved[m]?.isEmpty == true { enslaved[m] = nil }
             }
             if let p = portIDs[old.name], chipLinks[p] == index { chipLinks[p] = nil }
+            if old.kind == .macvlan, let lower = old.link {
+                macvlans[lower]?.remove(index)
+                if macvlans[lower]?.isEmpty == true { macvlans[lower] = nil }
+            }
         }
         // A removed link's VLANs and addresses go by their own deltas (the mirror sends them).
         if case .removed = change { return }
@@ -58,6 +64,7 @@ struct Topology: Sendable {
         links[index] = link
         if let m = link.master { enslaved[m, default: []].insert(index) }
         if let p = portIDs[link.name] { chipLinks[p] = index }
+        if link.kind == .macvlan, let lower = link.link { macvlans[lower, default: []].insert(index) }
     }
 
     mutating func apply(_ change: Change<BridgeVLAN>) {

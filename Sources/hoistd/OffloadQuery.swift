@@ -32,6 +32,11 @@ struct OffloadQuery {
             let states = daemon.engine.states()
             var matches = states.filter { $0.key.description == wanted }
             if matches.isEmpty { matches = states.filter { $0.key.description.contains(wanted) } }
+            // Kernel objects without a hardware object of their own (a macvlan, a tc qdisc)
+            // are named in the reasons of the objects they trap.
+            if matches.isEmpty, !wanted.isEmpty {
+                matches = states.filter { $0.state.reason?.split(whereSeparator: { " :;,".contains($0) }).contains { $0 == wanted } == true }
+            }
             guard !matches.isEmpty else {
                 return .error("no object matches '\(wanted)'; `hoist show routes` (or ports, fdb, …) lists them")
             }

@@ -120,4 +120,25 @@ struct PortsStageTests {
         g.step("swp1 leaves br0: a standalone port, nothing to authorise", [.link(.changed(old: chipPort(1, master: br0, attributes: b), new: chipPort(1)))])
         try g.verify()
     }
+
+    @Test("macvlan uppers: on a standalone chip port its ingress is trapped; on an offloaded bridge its MAC goes to the CPU")
+    func macvlan() throws {
+        var g = GoldenSession("ports-macvlan")
+        func mv(_ index: IfIndex, _ name: String, on lower: IfIndex, _ m: String) -> Link {
+            var l = otherLink(index, name, kind: .macvlan)
+            l.link = lower
+            l.mac = mac(m)
+            return l
+        }
+        let mv0 = mv(70, "mv0", on: swp(1), "02:00:00:00:00:70")
+        let mv1 = mv(71, "mv1", on: br0, "02:00:00:00:00:71")
+        g.step("swp1 standalone; br0 with swp2", [
+            .link(.added(chipPort(1))), .link(.added(bridgeLink())), .link(.added(chipPort(2, master: br0))),
+        ])
+        g.step("ip link add link swp1 name mv0 type macvlan: swp1 ingress trapped", [.link(.added(mv0))])
+        g.step("ip link add link br0 name mv1 type macvlan: its MAC to the CPU in br0", [.link(.added(mv1))])
+        g.step("mv1 changes its MAC", [.link(.changed(old: mv1, new: mv(71, "mv1", on: br0, "02:00:00:00:00:72")))])
+        g.step("both go", [.link(.removed(mv0)), .link(.removed(mv(71, "mv1", on: br0, "02:00:00:00:00:72")))])
+        try g.verify()
+    }
 }
