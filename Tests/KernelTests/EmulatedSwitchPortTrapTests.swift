@@ -86,6 +86,8 @@ struct EmulatedSwitchPortTrapTests {
     @Test("macvlan on a routed chip port: pings to its address work (no `drop hairpin`), and it has a state by name")
     func macvlanOnPort() throws {
         let lab = try Lab(hosts: 1, configure: { sw in
+            // Only the macvlan answers ARP for its address (as in a container), with its own MAC.
+            _ = try sw.exec(["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1"])
             try sw.ipScript("""
                 addr add 10.0.0.254/24 dev swp1
                 link set swp1 up
@@ -108,6 +110,7 @@ struct EmulatedSwitchPortTrapTests {
     func macvlanOnBridge() throws {
         let lab = try Lab(configure: { sw in
             try Lab.bridgeAll(sw)
+            _ = try sw.exec(["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1"])
             try sw.ipScript("""
                 addr add 10.0.0.254/24 dev br0
                 link add link br0 name mv1 address 02:00:00:00:77:02 type macvlan mode bridge
