@@ -67,6 +67,7 @@ public struct StagePipeline: Sendable {
             var keys = Set<HardwareKey>()
             for t in [before, topology] {
                 bridges.memberKeys(of: v.port, vids: [v.vlan.vid], in: t, into: &keys)
+                ports.keys(of: v.port, in: t, into: &keys)     // per-VLAN STP state (port traps)
                 if pvid {
                     tunnels.keys(of: v.port, in: t, into: &keys)
                     router.keys(of: v.port, in: t, into: &keys)

@@ -15,6 +15,7 @@ extension Topology {
         for mv in macvlanLinks(on: link) {
             ingress.append(Self.macvlanReason(mv, on: name(of: link)))
         }
+        spanningTreeTraps(of: link, ingress: &ingress, egress: &egress)
         if let a = links[link]?.bridgePort, a.locked, bridge(of: link) != nil {
             // The chip has no per-port source-MAC authorisation: the kernel checks each frame.
             ingress.append("locked bridge port \(name(of: link))\(a.mab ? " with MAB" : ""): the kernel authorises source MACs")
@@ -109,5 +110,27 @@ extension Topology {
             return (FDBCandidate(object: entry, priority: 3, sequence: 0), Self.macvlanReason(mv, on: name(of: lower)))
         }
         return nil
+    }
+
+    // MARK: per-VLAN STP (MST)
+
+    /// Per-VLAN STP states (`BRIDGE_VLANDB_ENTRY_STATE`, `bridge vlan set … state`) and
+    /// MST (`mst_enabled`): the chip keeps one STP state per port, so a port of a bridge
+    /// with MST, or with any VLAN not forwarding, keeps both directions on the CPU, where
+    /// the kernel applies the per-VLAN state.
+    private func spanningTreeTraps(of link: IfIndex, ingress: inout [String], egress: inout [String]) {
+        guard let bridge = bridge(of: link), offloadedBridge(bridge) != nil else { return }
+        let name = name(of: link)
+        var reasons: [String] = []
+        if links[bridge]?.bridge?.mstEnabled == true {
+            reasons.append("\(self.name(of: bridge)) has mst_enabled: per-MSTI port states not offloaded")
+        }
+        let blocked = vlans(of: link).values.filter { $0.state != nil && $0.state != .forwarding }.sorted()
+        if let v = blocked.first {
+            let more = blocked.count > 1 ? " (and \(blocked.count - 1) more)" : ""
+            reasons.append("per-VLAN STP state \(v.state!) in VLAN \(v.vid) on \(name)\(more) not offloaded")
+        }
+        ingress += reasons
+        egress += reasons
     }
 }

@@ -132,7 +132,8 @@ struct Topology: Sendable {
                 scope.insert(master)
                 scope.formUnion(t.enslaved[master] ?? [])
             }
-            if structural || old.bridgeState(index) != new.bridgeState(index) {
+            if structural || old.bridgeState(index) != new.bridgeState(index)
+                || old.links[index]?.bridge?.mstEnabled != new.links[index]?.bridge?.mstEnabled {
                 scope.formUnion(t.enslaved[index] ?? [])
             }
         }

@@ -21,6 +21,9 @@ public struct BridgeAttributes: Hashable, Sendable {
     public var defaultPVID: UInt16?
     /// `IFLA_BR_MCAST_SNOOPING`; nil when not reported.
     public var multicastSnooping: Bool?
+    /// `BR_BOOLOPT_MST_ENABLE` in `IFLA_BR_MULTI_BOOLOPT` (`mst_enabled`): per-VLAN STP
+    /// states follow multiple spanning tree instances.
+    public var mstEnabled: Bool = false
 
     public init(stpState: UInt32 = 0, ageingTime: UInt32 = 30000, forwardDelay: UInt32 = 1500,
                 helloTime: UInt32 = 200, maxAge: UInt32 = 2000, priority: UInt16 = 32768,

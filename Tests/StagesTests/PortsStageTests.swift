@@ -141,4 +141,25 @@ struct PortsStageTests {
         g.step("both go", [.link(.removed(mv0)), .link(.removed(mv(71, "mv1", on: br0, "02:00:00:00:00:72")))])
         try g.verify()
     }
+
+    @Test("per-VLAN STP states and mst_enabled: the port's both directions are trapped")
+    func perVLANState() throws {
+        var g = GoldenSession("ports-mst")
+        let filtering = bridgeLink(filtering: true)
+        g.step("VLAN-filtering br0 with swp1 and swp2 in VLAN 10", [
+            .link(.added(filtering)), .link(.added(chipPort(1, master: br0))), .link(.added(chipPort(2, master: br0))),
+            .vlan(.added(vlan(swp(1), VLANID(rawValue: 10)!))), .vlan(.added(vlan(swp(2), VLANID(rawValue: 10)!))),
+        ])
+        var blocked = vlan(swp(1), VLANID(rawValue: 10)!)
+        blocked.vlan.state = .blocking
+        var forwarding = blocked
+        forwarding.vlan.state = .forwarding
+        g.step("bridge vlan set dev swp1 vid 10 state blocking", [.vlan(.changed(old: vlan(swp(1), VLANID(rawValue: 10)!), new: blocked))])
+        g.step("… state forwarding", [.vlan(.changed(old: blocked, new: forwarding))])
+        var mst = filtering
+        mst.bridge?.mstEnabled = true
+        g.step("ip link set br0 type bridge mst_enabled 1: every port trapped", [.link(.changed(old: filtering, new: mst))])
+        g.step("mst_enabled 0", [.link(.changed(old: mst, new: filtering))])
+        try g.verify()
+    }
 }
