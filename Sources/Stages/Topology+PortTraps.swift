@@ -24,37 +24,24 @@ extension Topology {
     }
 
     /// tc (`RTM_NEWQDISC`, `RTM_NEWTFILTER`): the chip runs no qdisc and no classifier.
-    /// - a qdisc an operator added (handle ≠ 0: `tbf`, `htb`, `prio`, …) shapes, reorders
-    ///   or drops what leaves the port → egress trapped;
-    /// - an `ingress` qdisc is the hook of ingress filters → ingress trapped; a `clsact`
-    ///   qdisc hooks both directions → both trapped. The hook itself decides, not the
-    ///   filters seen: the kernel has no all-device filter dump, so filters present before
-    ///   hoistd started are known only by their hook. Known filters name the reason.
+    /// - a qdisc an operator added at the root (handle ≠ 0: `tbf`, `htb`, `prio`, …)
+    ///   shapes, reorders or drops what leaves the port → egress trapped;
+    /// - a filter on the ingress hook (`ingress` or `clsact`) → ingress trapped; on the
+    ///   egress hook (`clsact`) → egress trapped. A hook without filters does nothing.
     private func trafficControlTraps(of link: IfIndex, ingress: inout [String], egress: inout [String]) {
-        guard let qdiscs = qdiscs[link] else { return }
         let name = name(of: link)
-        let filters = (tcFilters[link] ?? [:]).values
-        func filterKinds(ingress wanted: Bool) -> String? {
-            let kinds = Set(filters.filter { $0.isIngress == wanted && !$0.kind.isEmpty }.map(\.kind)).sorted()
-            return kinds.isEmpty ? nil : kinds.joined(separator: "/")
-        }
-        for q in qdiscs.values.sorted(by: { $0.key < $1.key }) {
-            if q.isClassifierHook {
-                if let kinds = filterKinds(ingress: true) {
-                    ingress.append("tc ingress filter \(kinds) on \(name) not offloaded")
-                } else {
-                    ingress.append("tc \(q.kind) qdisc on \(name): its ingress filters are not offloaded")
-                }
-                guard q.kind == "clsact" else { continue }
-                if let kinds = filterKinds(ingress: false) {
-                    egress.append("tc egress filter \(kinds) on \(name) not offloaded")
-                } else {
-                    egress.append("tc clsact qdisc on \(name): its egress filters are not offloaded")
-                }
-            } else if !q.isDefault, q.parent == Qdisc.rootParent {
+        if let qdiscs = qdiscs[link] {
+            for q in qdiscs.values.sorted(by: { $0.key < $1.key }) where !q.isDefault && q.parent == Qdisc.rootParent {
                 egress.append("egress qdisc \(q.kind) on \(name) not offloaded")
             }
         }
+        guard let filters = tcFilters[link]?.values else { return }
+        func kinds(_ wanted: (TCFilter) -> Bool) -> String? {
+            let k = Set(filters.filter(wanted).map { $0.kind.isEmpty ? "filter" : $0.kind }).sorted()
+            return k.isEmpty ? nil : k.joined(separator: "/")
+        }
+        if let k = kinds({ $0.isIngress }) { ingress.append("tc ingress filter \(k) on \(name) not offloaded") }
+        if let k = kinds({ $0.key.parent == TCFilter.egressHook }) { egress.append("tc egress filter \(k) on \(name) not offloaded") }
     }
 
     // MARK: macvlan uppers

@@ -45,18 +45,28 @@ struct EmulatedSwitchPortTrapTests {
         #expect((lab.asic.counters().ports[2]?.txPackets ?? 0) - before >= 5, "the chip does not forward again")
     }
 
-    @Test("tc: a clsact on swp1 traps both directions; pings still pass through the kernel; deleting it gives the port back to the chip")
-    func clsactHook() throws {
-        let lab = try Lab()
-        _ = try lab.sw.exec(["tc", "qdisc", "add", "dev", "swp1", "clsact"])
-        let state = try Self.portState(lab, 1) { if case .trapped = $0 { true } else { false } }
-        #expect(state == .trapped(reason: "ingress: tc clsact qdisc on swp1: its ingress filters are not offloaded; "
-                                  + "egress: tc clsact qdisc on swp1: its egress filters are not offloaded"))
+    @Test("tc filters: one present before hoistd starts traps swp1's ingress (dumped); removing it, adding an egress one, deleting the clsact")
+    func clsactFilters() throws {
+        let lab = try Lab(configure: { sw in
+            try Lab.bridgeAll(sw)
+            _ = try sw.exec(["tc", "qdisc", "add", "dev", "swp1", "clsact"])
+            _ = try sw.exec(["tc", "filter", "add", "dev", "swp1", "ingress", "protocol", "all", "prio", "1", "u32", "match", "u32", "0", "0", "classid", "1:1"])
+        })
+        let trapped = { (s: OffloadState?) -> Bool in if case .trapped = s { true } else { false } }
+        #expect(try Self.portState(lab, 1, until: trapped) == .trapped(reason: "ingress: tc ingress filter u32 on swp1 not offloaded"))
         let trapsBefore = lab.asic.counters().traps[.portTrap]?.packets ?? 0
         #expect(try Self.ping(lab, from: 0, to: "10.0.0.2") == 0, "the kernel's path through a trapped port fails")
-        #expect((lab.asic.counters().traps[.portTrap]?.packets ?? 0) - trapsBefore >= 10, "requests and replies were not all trapped")
+        #expect((lab.asic.counters().traps[.portTrap]?.packets ?? 0) - trapsBefore >= 5, "the echo requests were not trapped")
+        // The filter goes, the clsact stays: an empty hook does nothing, the chip forwards.
+        _ = try lab.sw.exec(["tc", "filter", "del", "dev", "swp1", "ingress"])
+        #expect(try Self.portState(lab, 1) { $0 == .offloaded } == .offloaded)
+        _ = try lab.sw.exec(["tc", "filter", "add", "dev", "swp1", "egress", "bpf", "bytecode", "1,6 0 0 0"])
+        #expect(try Self.portState(lab, 1, until: trapped) == .trapped(reason: "egress: tc egress filter bpf on swp1 not offloaded"))
+        #expect(try Self.ping(lab, from: 1, to: "10.0.0.1") == 0, "the kernel's path through an egress-trapped port fails")
+        // Deleting the clsact takes its filters with it.
         _ = try lab.sw.exec(["tc", "qdisc", "del", "dev", "swp1", "clsact"])
         #expect(try Self.portState(lab, 1) { $0 == .offloaded } == .offloaded)
+        #expect(lab.daemon.mirror.tables.tcFilters.isEmpty)
     }
 
     @Test("locked port: a host behind it cannot ping until `bridge fdb add MAC dev swp1 master static`, as in the kernel")

@@ -84,7 +84,7 @@ struct PortsStageTests {
         try g.verify()
     }
 
-    @Test("tc: an operator's root qdisc traps egress, an ingress/clsact hook traps ingress (clsact also egress), default qdiscs nothing")
+    @Test("tc: an operator's root qdisc traps egress, filters trap their hook's direction, default qdiscs and empty hooks nothing")
     func trafficControl() throws {
         var g = GoldenSession("ports-tc")
         let tbf = Qdisc(interface: swp(2), handle: 0x8001_0000, parent: Qdisc.rootParent, kind: "tbf")
@@ -97,13 +97,12 @@ struct PortsStageTests {
             .qdisc(.added(Qdisc(interface: swp(2), handle: 0, parent: Qdisc.rootParent, kind: "pfifo_fast"))),
         ])
         g.step("tc qdisc add dev swp2 root tbf …: swp2 egress trapped", [.qdisc(.added(tbf))])
-        g.step("tc qdisc add dev swp1 clsact: both directions of swp1 trapped", [.qdisc(.added(clsact))])
-        g.step("tc filter add dev swp1 ingress u32 …: the reason names the filter", [.tcFilter(.added(u32))])
-        g.step("the filter and the clsact go: swp1 back to the chip", [.tcFilter(.removed(u32)), .qdisc(.removed(clsact))])
+        g.step("tc qdisc add dev swp1 clsact: no filter yet, nothing changes", [.qdisc(.added(clsact))])
+        g.step("tc filter add dev swp1 ingress u32 …: swp1 ingress trapped", [.tcFilter(.added(u32))])
+        let bpf = TCFilter(key: .init(interface: swp(1), parent: TCFilter.egressHook, priority: 2, proto: 0x0300, handle: 1), kind: "bpf")
+        g.step("tc filter add dev swp1 egress bpf …: and its egress", [.tcFilter(.added(bpf))])
+        g.step("the filters go, the clsact stays: swp1 back to the chip", [.tcFilter(.removed(u32)), .tcFilter(.removed(bpf))])
         g.step("tc qdisc del dev swp2 root: swp2 back to the chip", [.qdisc(.removed(tbf))])
-        g.step("tc qdisc add dev swp1 ingress: ingress only", [
-            .qdisc(.added(Qdisc(interface: swp(1), handle: 0xFFFF_0000, parent: Qdisc.ingressParent, kind: "ingress"))),
-        ])
         try g.verify()
     }
 
