@@ -53,6 +53,8 @@ struct FDBCandidate: Sendable {
     var object: HardwareFDBEntry
     var priority: UInt8
     var sequence: UInt64
+    /// Why the entry sends its MAC to the CPU, when that is a trap rather than a local address.
+    var trapReason: String? = nil
 
     func beats(_ other: FDBCandidate?) -> Bool {
         guard let other else { return true }

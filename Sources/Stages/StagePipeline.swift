@@ -159,7 +159,7 @@ public struct StagePipeline: Sendable {
             let macvlan = t.macvlanClaim(b, vid, mac)
             let claims = [bridges.fdbCandidate(b, vid, mac, in: t), tunnels.fdbCandidate(b, vid, mac, in: t), macvlan?.0]
             return FDBCandidate.best(claims.compactMap { $0 }).map {
-                DesiredObject(.fdb($0.object), trapReason: $0.object.destination == .cpu ? macvlan?.1 : nil)
+                DesiredObject(.fdb($0.object), trapReason: $0.trapReason ?? ($0.object.destination == .cpu ? macvlan?.1 : nil))
             }
         case .mdb(let b, let vid, let group):
             return multicast.value(b, vid, group, in: t)

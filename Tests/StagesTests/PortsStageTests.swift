@@ -116,7 +116,13 @@ struct PortsStageTests {
         var b = a
         b.mab = true
         g.step("bridge link set dev swp1 mab on", [.link(.changed(old: chipPort(1, master: br0, attributes: a), new: chipPort(1, master: br0, attributes: b)))])
-        g.step("swp1 leaves br0: a standalone port, nothing to authorise", [.link(.changed(old: chipPort(1, master: br0, attributes: b), new: chipPort(1)))])
+        let locked = fdb(swp(1), "02:00:00:00:00:99", flags: [.master, .locked])
+        g.step("MAB: the kernel adds a locked entry for an unauthorised host — its MAC goes to the CPU", [.fdb(.added(locked))])
+        let authorised = fdb(swp(1), "02:00:00:00:00:99", state: .static, flags: [.master])
+        g.step("user space authorises it (bridge fdb replace … static): the chip forwards to swp1", [.fdb(.changed(old: locked, new: authorised))])
+        g.step("swp1 leaves br0: a standalone port, nothing to authorise", [
+            .fdb(.removed(authorised)), .link(.changed(old: chipPort(1, master: br0, attributes: b), new: chipPort(1))),
+        ])
         try g.verify()
     }
 
