@@ -15,6 +15,12 @@ extension Topology {
         for mv in macvlanLinks(on: link) {
             ingress.append(Self.macvlanReason(mv, on: name(of: link)))
         }
+        // A macvlan on the port's bridge hears ARP / ND through the bridge: the chip copies
+        // them to the CPU only in a VLAN with a router interface, so without an address on
+        // the bridge its ports' ingress stays on the CPU.
+        if let b = bridge(of: link), offloadedBridge(b) != nil, !hasRoutableAddress(b), let mv = macvlanLinks(on: b).first {
+            ingress.append("macvlan \(mv.name) on \(name(of: b)): ARP and ND for it reach the CPU only through a router interface, and \(name(of: b)) has no address")
+        }
         spanningTreeTraps(of: link, ingress: &ingress, egress: &egress)
         if let a = links[link]?.bridgePort, a.locked, bridge(of: link) != nil {
             // The chip has no per-port source-MAC authorisation: the kernel checks each frame.
@@ -68,6 +74,9 @@ extension Topology {
         }
         guard !uppers.isEmpty else { return }
         if let p = portID(of: lower) { keys.insert(.port(p)) }
+        if isBridge(lower) {
+            for m in members(of: lower) { if let p = portID(of: m) { keys.insert(.port(p)) } }
+        }
         for mv in uppers {
             if let entry = macvlanFDB(mv, on: lower) { keys.insert(HardwareObject.fdb(entry).key) }
         }

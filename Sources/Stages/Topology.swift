@@ -180,6 +180,9 @@ struct Topology: Sendable {
         return nil
     }
 
+    /// The links enslaved to `master`.
+    func members(of master: IfIndex) -> Set<IfIndex> { enslaved[master] ?? [] }
+
     /// The VLANs of a bridge port, or of the bridge itself (its "self" VLANs).
     func vlans(of link: IfIndex) -> [VLANID: PortVLAN] { vlans[link] ?? [:] }
 

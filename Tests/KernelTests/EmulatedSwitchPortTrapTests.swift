@@ -139,4 +139,26 @@ struct EmulatedSwitchPortTrapTests {
         #expect(try Self.ping(lab, from: 0, to: "10.0.0.2") == 0)
         #expect((lab.asic.counters().ports[2]?.txPackets ?? 0) - before >= 5)
     }
+
+    @Test("macvlan on a bridge without an address: its ARP goes through the CPU (the bridge's ports trapped), pings to it work")
+    func macvlanOnBridgeWithoutAddress() throws {
+        let lab = try Lab(configure: { sw in
+            try Lab.bridgeAll(sw)
+            try sw.ipScript("""
+                link add link br0 name mv1 address 02:00:00:00:77:03 type macvlan mode bridge
+                addr add 10.0.0.100/24 dev mv1
+                link set mv1 up
+                """)
+        })
+        let state = try Self.portState(lab, 1) { if case .trapped = $0 { true } else { false } }
+        #expect(state == .trapped(reason: "ingress: macvlan mv1 on br0: ARP and ND for it reach the CPU only through a router interface, and br0 has no address"))
+        #expect(try Self.ping(lab, from: 0, to: "10.0.0.100") == 0, "pings to a macvlan on an address-less bridge are lost")
+        #expect(try Self.ping(lab, from: 0, to: "10.0.0.2") == 0, "host to host through the trapped bridge fails")
+        // An address on br0: a router interface copies ARP to the CPU; the ports go back to the chip.
+        try lab.sw.ip("addr add 10.0.0.254/24 dev br0")
+        #expect(try Self.portState(lab, 1) { $0 == .offloaded } == .offloaded)
+        try lab.sw.ip("neigh flush dev mv1")
+        try lab.hosts[0].ip("neigh flush dev eth0")
+        #expect(try Self.ping(lab, from: 0, to: "10.0.0.100") == 0, "pings to the macvlan are lost once the ports are offloaded")
+    }
 }

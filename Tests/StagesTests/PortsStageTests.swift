@@ -141,7 +141,10 @@ struct PortsStageTests {
             .link(.added(chipPort(1))), .link(.added(bridgeLink())), .link(.added(chipPort(2, master: br0))),
         ])
         g.step("ip link add link swp1 name mv0 type macvlan: swp1 ingress trapped", [.link(.added(mv0))])
-        g.step("ip link add link br0 name mv1 type macvlan: its MAC to the CPU in br0", [.link(.added(mv1))])
+        g.step("ip link add link br0 name mv1 type macvlan: its MAC to the CPU in br0; br0 has no address, so swp2's ingress too", [.link(.added(mv1))])
+        g.step("br0 gets an address (a router interface copies ARP/ND to the CPU): swp2 back to the chip", [
+            .address(.added(address(br0, "10.0.0.254/24"))),
+        ])
         g.step("mv1 changes its MAC", [.link(.changed(old: mv1, new: mv(71, "mv1", on: br0, "02:00:00:00:00:72")))])
         g.step("both go", [.link(.removed(mv0)), .link(.removed(mv(71, "mv1", on: br0, "02:00:00:00:00:72")))])
         try g.verify()
