@@ -104,7 +104,7 @@ struct BridgeStage: Sendable {
         } else {
             return nil
         }
-        if e.flags.contains(.locked) {
+        if e.flags.contains(.locked), topology.features.contains(.portTraps) {
             // A MAB entry: whether the kernel forwards to it is the kernel's business (it is
             // not an authorised host); frames to it go to the CPU.
             let object = HardwareFDBEntry(bridge: settings.bridge, vid: e.key.vlan, mac: e.key.mac, destination: .cpu)

@@ -9,6 +9,7 @@ import SwitchModel
 /// own path applies it.
 extension Topology {
     func portTraps(of link: IfIndex) -> (ingress: String?, egress: String?) {
+        guard features.contains(.portTraps) else { return (nil, nil) }
         var ingress: [String] = []
         var egress: [String] = []
         trafficControlTraps(of: link, ingress: &ingress, egress: &egress)
@@ -87,7 +88,7 @@ extension Topology {
     /// a macvlan is promiscuous), and the chip has no other way to know the MAC is local.
     /// VID 0 without VLAN filtering, else the bridge's own PVID (untagged on br0).
     func macvlanFDB(_ mv: Link, on lower: IfIndex) -> HardwareFDBEntry? {
-        guard let mac = mv.mac, let settings = offloadedBridge(lower) else { return nil }
+        guard features.contains(.portTraps), let mac = mv.mac, let settings = offloadedBridge(lower) else { return nil }
         let vid: VLANID
         if settings.vlanFiltering {
             guard let p = pvid(of: lower) else { return nil }

@@ -170,4 +170,20 @@ struct PortsStageTests {
         g.step("mst_enabled 0", [.link(.changed(old: mst, new: filtering))])
         try g.verify()
     }
+
+    @Test("a driver without port traps (an observer): tc, locked and macvlan are left to the kernel's driver")
+    func noPortTraps() throws {
+        var g = GoldenSession("ports-no-port-traps", capabilities: testCapabilities(features: DriverCapabilities.Features.all.subtracting(.portTraps)))
+        var a = BridgePortAttributes()
+        a.locked = true
+        var mv = otherLink(70, "mv1", kind: .macvlan)
+        mv.link = br0
+        mv.mac = mac("02:00:00:00:00:71")
+        g.step("br0 with a locked swp1, a tbf on it, a macvlan on br0: nothing trapped", [
+            .link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0, attributes: a))),
+            .qdisc(.added(Qdisc(interface: swp(1), handle: 0x8001_0000, parent: Qdisc.rootParent, kind: "tbf"))),
+            .link(.added(mv)),
+        ])
+        try g.verify()
+    }
 }
