@@ -85,4 +85,24 @@ struct ChipPortTrapTests {
         #expect(sw.drainCounts().isEmpty)
         try sw.finish()
     }
+
+    @Test("VXLAN out of an egress-trapped underlay port: unicast into the tunnel and head-end replication trap the original frame")
+    func tunnelEgressTrap() throws {
+        let sw = try ChipVXLANTests.vtep()
+        try sw.program([
+            .port(PortSettings(port: 4, egressTrap: "egress qdisc tbf on swp4 not offloaded")),
+            .fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(50), destination: .tunnel(vni: 100, remote: ChipVXLANTests.remote))),
+            .vxlanFlood(VXLANFloodEntry(vni: 100, remote: ChipVXLANTests.remote)),
+        ])
+        let unicast = Frame.udp(from: 1, to: 50)
+        sw.inject(unicast, on: 1)
+        let t = try #require(sw.readTrapped())
+        #expect(t.port == 1 && t.reason == .portTrap && t.frame == unicast)
+        // A flood that would reach port 2 and the remote VTEP: whole to the CPU, port 2 gets nothing.
+        sw.inject(Frame.udp(from: 1, to: 77), on: 1)
+        #expect(sw.drainTrapReasons() == [.portTrap])
+        #expect(sw.drainCounts().isEmpty)
+        _ = sw.readEvents()
+        try sw.finish()
+    }
 }

@@ -196,6 +196,10 @@ extension SwitchChip {
             // Split horizon: what came out of a tunnel never goes back into one.
             guard ctx.tunnel < 0 else { return }
             guard let r = remotes[Int(dest & ~FDBValue.tunnelFlag)] else { return }
+            if ctx.port > 0, encapsulationTrapsEgress(tunnel: r.tunnel, remote: r.address, hash: flowHash(pf)) {
+                trap(frame, port: ctx.port, .portTrap, &sink)
+                return
+            }
             encapsulate(frame, pf, tunnel: r.tunnel, remote: r.address, bridge: bridge, ingressPort: ctx.port, &sink)
         }
     }
@@ -249,7 +253,7 @@ extension SwitchChip {
                              allowed: (PortState) -> Bool, _ sink: inout S) {
         guard let bridge = bridges[ctx.bridge] else { return }
         let set = floodSet(bridge, ctx, vlan: vlan, allowed: allowed)
-        if trapsEgress(set) {
+        if trapsEgress(set) || (ctx.port > 0 && floodTunnelsTrapEgress(pf, ctx, vlan: vlan)) {
             trap(frame, port: ctx.port, .portTrap, &sink)
             return
         }
