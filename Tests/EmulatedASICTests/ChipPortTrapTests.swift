@@ -105,4 +105,17 @@ struct ChipPortTrapTests {
         _ = sw.readEvents()
         try sw.finish()
     }
+
+    @Test("trapping a port's ingress flushes what the chip learned there (the kernel learns from the trapped frames)")
+    func ingressTrapFlushes() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        sw.inject(Frame.udp(from: 1, to: 2), on: 1)
+        _ = sw.drainOutbound()
+        _ = sw.readEvents()
+        try sw.setPort(1) { $0.ingressTrap = "locked bridge port swp1: the kernel authorises source MACs" }
+        #expect(sw.readEvents() == [.macAged(bridge: 10, vid: .none, mac: Host.mac(1), destination: .port(1))])
+        try sw.setPort(1) { $0.ingressTrap = "still trapped, another reason" }
+        #expect(sw.readEvents().isEmpty)
+        try sw.finish()
+    }
 }

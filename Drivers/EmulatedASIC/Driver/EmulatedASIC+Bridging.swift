@@ -22,6 +22,7 @@ extension EmulatedASIC {
             if slot >= 0 { chip.bridges[slot]!.ports.insert(s.port) }
         }
         var ps = chip.ports[i]
+        let wasTrappingIngress = ps.trapIngress
         ps.configured = true
         ps.adminUp = s.adminUp
         ps.mtu = s.mtu
@@ -38,7 +39,10 @@ extension EmulatedASIC {
         ps.settings = s
         chip.ports[i] = ps
         if ps.trapEgress { chip.egressTrapPorts.insert(s.port) } else { chip.egressTrapPorts.remove(s.port) }
-        if !s.stpState.learns || !s.adminUp { chip.flushLearned(port: i) }
+        // A port that stops learning flushes what it learned; so does one whose ingress goes
+        // to the CPU: the kernel learns there now, and its entries come back as programmed
+        // ones the kernel ages (the chip, seeing no traffic, would age them wrongly).
+        if !s.stpState.learns || !s.adminUp || (ps.trapIngress && !wasTrappingIngress) { chip.flushLearned(port: i) }
         return .ok
     }
 
