@@ -18,7 +18,13 @@ enum TrafficControlDecoder {
             let key = TCFilter.Key(interface: interface, parent: header.tcm_parent, priority: UInt16(header.tcm_info >> 16),
                                    proto: UInt16(truncatingIfNeeded: header.tcm_info), handle: header.tcm_handle)
             let f = TCFilter(key: key, kind: kind)
-            emit(message.type == UInt16(RTM_NEWTFILTER) ? .newTCFilter(f) : .delTCFilter(f))
+            guard message.type == UInt16(RTM_NEWTFILTER) else { return emit(.delTCFilter(f)) }
+            // A dump also lists each classifier instance without a handle (`tcf_fill_node`
+            // with no filter) and u32's hash tables (node 0 of a handle): containers, never
+            // announced on their own. Only filters are kept. (A delete with handle 0 is
+            // meaningful: a whole priority.)
+            if header.tcm_handle == 0 || (kind == "u32" && header.tcm_handle & 0xFFF == 0) { return }
+            emit(.newTCFilter(f))
         }
     }
 }
