@@ -115,4 +115,45 @@ if ip netns exec sw tc filter add dev swp1 ingress protocol ip flower ip_proto i
 else
   fail tc-filter-trapped "tc filter add refused: $(cat /tmp/tc.err)"
 fi
+say "MST: mst_enabled on br0 traps both ports; hosts still reach each other through the kernel"
+# iproute2 6.1 cannot set mst_enabled: RTM_NEWLINK with IFLA_BR_MULTI_BOOLOPT (46),
+# BR_BOOLOPT_MST_ENABLE (bit 2), by hand. MST mode changes only while no port has VLANs.
+set_mst() { # 0 or 1
+  ip netns exec sw python3 - "$(ip -n sw -j link show br0 | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["ifindex"])')" "$1" <<'EOP'
+import socket, struct, sys
+index, on = int(sys.argv[1]), int(sys.argv[2])
+def attr(t, payload):
+    n = 4 + len(payload)
+    return struct.pack("HH", n, t) + payload + b"\0" * ((4 - n % 4) % 4)
+data = attr(46, struct.pack("II", (1 << 2) if on else 0, 1 << 2))
+body = struct.pack("BxHiII", 0, 0, index, 0, 0) + attr(18, attr(1, b"bridge\0") + attr(2, data))
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+s.send(struct.pack("IHHII", 16 + len(body), 16, 1 | 4, 1, 0) + body)
+reply = s.recv(4096)
+code = struct.unpack("i", reply[16:20])[0]
+sys.exit(0 if code == 0 else -code)
+EOP
+}
+for p in swp1 swp2; do bridge -n sw vlan del vid 10 dev $p; done
+if set_mst 1; then
+  for p in swp1 swp2; do bridge -n sw vlan add vid 10 dev $p pvid untagged; done
+  if wait_state swp1 "trapped|ingress: br0 has mst_enabled" 10 && wait_state swp2 "trapped|ingress: br0 has mst_enabled" 5; then
+    pass mst-trapped
+  else
+    fail mst-trapped "swp1: $(port_state swp1) swp2: $(port_state swp2)"
+  fi
+  traps() { show traps | python3 -c 'import json, sys; print(next((r["packets"] for r in json.load(sys.stdin) if r["trap"] == "port_trap"), 0))'; }
+  before=$(traps)
+  if ping_from h1 10.0.10.2 3 && [ $(($(traps) - before)) -ge 6 ]; then
+    pass mst-kernel-forwards
+  else
+    fail mst-kernel-forwards "port_trap $before -> $(traps)"
+  fi
+  for p in swp1 swp2; do bridge -n sw vlan del vid 10 dev $p; done
+  set_mst 0
+  for p in swp1 swp2; do bridge -n sw vlan add vid 10 dev $p pvid untagged; done
+  if wait_state swp1 "offloaded|" 10 && wait_state swp2 "offloaded|" 5; then pass mst-off-offloaded; else fail mst-off-offloaded "$(port_state swp1) $(port_state swp2)"; fi
+else
+  fail mst-trapped "setting mst_enabled failed ($?)"
+fi
 exit $failures
