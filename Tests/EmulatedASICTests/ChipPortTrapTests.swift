@@ -118,4 +118,16 @@ struct ChipPortTrapTests {
         #expect(sw.readEvents().isEmpty)
         try sw.finish()
     }
+
+    @Test("ARP broadcast in a VLAN with a router interface and an egress-trapped member: one copy to the CPU, not two")
+    func arpCopyNotDuplicated() throws {
+        let sw = try EmbeddedSwitch.bridged(ports: [1, 2]) { if $0.port == 2 { $0.egressTrap = "egress qdisc tbf on swp2 not offloaded" } }
+        try sw.program([.routerInterface(RouterInterface(id: 10, binding: .bridge(10, .none), mac: Host.routerMAC))])
+        let arp = FrameBuilder.arpRequest(srcMAC: Host.mac(1), senderIP: Host.ip("10.0.0.1"), targetIP: Host.ip("10.0.0.254"))
+        sw.inject(arp, on: 1)
+        #expect(sw.drainTrapReasons() == [.portTrap])
+        #expect(sw.drainCounts().isEmpty)
+        _ = sw.readEvents()
+        try sw.finish()
+    }
 }

@@ -119,6 +119,13 @@ extension SwitchChip {
         guard let bridge = bridges[ctx.bridge] else { return }
         let vlan = vlanTables[ctx.bridge][bridge.vlanIndex(ctx.vid)]
         let isMulticast = pf.dst & (1 << 40) != 0
+        // Broadcast and multicast that may reach an egress-trapped port go whole to the CPU
+        // once, before any copy (ARP/ND to the router, IGMP/MLD) could send a second one up.
+        if isMulticast, !egressTrapPorts.isEmpty, ctx.port > 0 || ctx.tunnel >= 0,
+           trapsEgress(floodSet(bridge, ctx, vlan: vlan, allowed: { _ in true })) {
+            trap(frame, port: ctx.port, .portTrap, &sink)
+            return
+        }
         if vlan.rif >= 0 {
             let rifMAC = rifs[Int(vlan.rif)]?.object.mac.rawValue ?? 0
             if pf.dst == rifMAC {
