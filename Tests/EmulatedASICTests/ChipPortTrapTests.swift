@@ -130,4 +130,27 @@ struct ChipPortTrapTests {
         _ = sw.readEvents()
         try sw.finish()
     }
+
+    @Test("routing into a bridge VLAN whose VXLAN underlay leaves through an egress-trapped port traps the original frame")
+    func routedIntoTunnelEgressTrap() throws {
+        let sw = try ChipVXLANTests.vtep()
+        try sw.program([
+            .port(PortSettings(port: 3)),
+            .routerInterface(RouterInterface(id: 3, binding: .port(3), mac: Host.routerMAC)),
+            .routerInterface(RouterInterface(id: 10, binding: .bridge(10, .none), mac: Host.routerMAC)),
+            .route(HardwareRoute(prefix: IPPrefix("10.0.10.0/24")!, action: .attached(10))),
+            .neighbor(HardwareNeighbor(rif: 10, address: Host.ip("10.0.10.50"), mac: Host.mac(50))),
+            .fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(50), destination: .tunnel(vni: 100, remote: ChipVXLANTests.remote))),
+        ])
+        let frame = Frame.udp(from: 3, to: Host.routerMAC, src: "10.0.3.2", dst: "10.0.10.50")
+        sw.inject(frame, on: 3)
+        #expect(sw.drainCounts() == [4: 1], "the chip routes and encapsulates while nothing is trapped")
+        try sw.program([.port(PortSettings(port: 4, egressTrap: "egress qdisc tbf on swp4 not offloaded"))])
+        sw.inject(frame, on: 3)
+        let t = try #require(sw.readTrapped())
+        #expect(t.port == 3 && t.reason == .portTrap && t.frame == frame)
+        #expect(sw.drainCounts().isEmpty)
+        _ = sw.readEvents()
+        try sw.finish()
+    }
 }
