@@ -53,8 +53,15 @@ struct FDBCandidate: Sendable {
     var object: HardwareFDBEntry
     var priority: UInt8
     var sequence: UInt64
-    /// Why the entry sends its MAC to the CPU, when that is a trap rather than a local address.
+    /// Why the entry's traffic is the CPU's (a MAC behind a port the chip does not have),
+    /// or why there is nothing to program.
     var trapReason: String? = nil
+    /// False for a record of a kernel entry the chip has no use for (priority 0): shown
+    /// `trapped(trapReason)`, never programmed.
+    var programmable = true
+
+    /// What the engine is asked for.
+    var desired: DesiredObject { DesiredObject(.fdb(object), trapReason: trapReason, programmable: programmable) }
 
     func beats(_ other: FDBCandidate?) -> Bool {
         guard let other else { return true }

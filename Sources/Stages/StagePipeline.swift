@@ -156,11 +156,9 @@ public struct StagePipeline: Sendable {
         case .vlanMember(let b, let p, let vid):
             return bridges.memberValue(b, p, vid, in: t)
         case .fdb(let b, let vid, let mac):
-            let macvlan = t.macvlanClaim(b, vid, mac)
-            let claims = [bridges.fdbCandidate(b, vid, mac, in: t), tunnels.fdbCandidate(b, vid, mac, in: t), macvlan?.0]
-            return FDBCandidate.best(claims.compactMap { $0 }).map {
-                DesiredObject(.fdb($0.object), trapReason: $0.trapReason ?? ($0.object.destination == .cpu ? macvlan?.1 : nil))
-            }
+            let claims = [bridges.fdbCandidate(b, vid, mac, in: t), tunnels.fdbCandidate(b, vid, mac, in: t),
+                          t.macvlanClaim(b, vid, mac)]
+            return FDBCandidate.best(claims.compactMap { $0 })?.desired
         case .mdb(let b, let vid, let group):
             return multicast.value(b, vid, group, in: t)
         case .routerInterface(let r):

@@ -99,12 +99,12 @@ extension Topology {
         return HardwareFDBEntry(bridge: settings.bridge, vid: vid, mac: mac, destination: .cpu)
     }
 
-    /// A macvlan's claim on an FDB key, with its reason.
-    func macvlanClaim(_ bridge: BridgeID, _ vid: VLANID, _ mac: MACAddress) -> (FDBCandidate, String)? {
+    /// A macvlan's claim on an FDB key (as strong as a local address), with its reason.
+    func macvlanClaim(_ bridge: BridgeID, _ vid: VLANID, _ mac: MACAddress) -> FDBCandidate? {
         let lower = IfIndex(rawValue: bridge.rawValue)
         for mv in macvlanLinks(on: lower) where mv.mac == mac {
             guard let entry = macvlanFDB(mv, on: lower), entry.vid == vid else { continue }
-            return (FDBCandidate(object: entry, priority: 3, sequence: 0), Self.macvlanReason(mv, on: name(of: lower)))
+            return FDBCandidate(object: entry, priority: 3, sequence: 0, trapReason: Self.macvlanReason(mv, on: name(of: lower)))
         }
         return nil
     }
