@@ -12,7 +12,7 @@ import SwitchDriver
 /// registers, prestera's firmware messages): batched writes, read-back for reconciliation.
 public enum ChipLink {
     /// The protocol version; bumped on any incompatible change of the frame or codec.
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 3   // 3: port objects carry ingress/egress trap reasons (2 on main: learned MACs)
     /// The largest frame either side accepts (a read-back of a million routes is ~40 MB).
     public static let maxFrameBytes = 256 << 20
     /// hoist-asic's default socket.

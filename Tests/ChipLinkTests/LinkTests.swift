@@ -94,7 +94,7 @@ struct LinkTests {
         #expect(noHello == [.error("the first request must be hello")])
         // Another protocol version.
         let wrong = try decodeResponses(try rawExchange(chip.path, ChipLink.frame { ChipRequest.hello(version: 99).encode(into: &$0) }))
-        #expect(wrong == [.error("chip-link version mismatch: this side speaks 1, the chip 99")])
+        #expect(wrong == [.error("chip-link version mismatch: this side speaks \(ChipLink.version), the chip 99")])
         // A frame header announcing 1 GiB.
         let huge = try decodeResponses(try rawExchange(chip.path, [0, 0, 0, 0x40, 1, 2, 3]))
         #expect(huge.count == 1 && "\(huge)".contains("frame length 1073741824 outside"))
