@@ -11,6 +11,7 @@ extension ByteWriter {
             u8(0); u16(p.port.rawValue); bool(p.adminUp); u32(p.mtu)
             optionalBridge(p.bridge); u8(p.stpState.rawValue)
             u8(flags([p.learning, p.unicastFlood, p.multicastFlood, p.broadcastFlood, p.multicastRouter, p.isolated]))
+            optionalString(p.ingressTrap); optionalString(p.egressTrap)
         case .bridge(let b):
             u8(1); u32(b.bridge.rawValue); bool(b.vlanFiltering); u16(b.vlanProtocol); u32(b.ageingTime); bool(b.multicastSnooping)
         case .vlanMember(let m):
@@ -71,6 +72,10 @@ extension ByteWriter {
         bool(b != nil)
         if let b { u32(b.rawValue) }
     }
+    mutating func optionalString(_ s: String?) {
+        bool(s != nil)
+        if let s { string(s) }
+    }
     mutating func group(_ g: MDBGroup) {
         switch g {
         case .ip(let a): u8(0); ip(a)
@@ -116,7 +121,8 @@ extension ByteReader {
             let bit = { (k: UInt8) in f & (1 << k) != 0 }
             return .port(PortSettings(port: port, adminUp: up, mtu: mtu, bridge: bridge, stpState: stp, learning: bit(0),
                                       unicastFlood: bit(1), multicastFlood: bit(2), broadcastFlood: bit(3),
-                                      multicastRouter: bit(4), isolated: bit(5)))
+                                      multicastRouter: bit(4), isolated: bit(5),
+                                      ingressTrap: try optionalString(), egressTrap: try optionalString()))
         case 1:
             let b = BridgeID(rawValue: try u32()), filtering = try bool(), proto = try u16(), ageing = try u32()
             return .bridge(BridgeSettings(bridge: b, vlanFiltering: filtering, vlanProtocol: proto, ageingTime: ageing,
@@ -223,6 +229,9 @@ extension ByteReader {
 
     mutating func optionalBridge() throws -> BridgeID? {
         try bool() ? BridgeID(rawValue: try u32()) : nil
+    }
+    mutating func optionalString() throws -> String? {
+        try bool() ? try string() : nil
     }
     mutating func group() throws -> MDBGroup {
         let tag = try u8()

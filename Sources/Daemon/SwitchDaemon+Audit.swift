@@ -245,6 +245,8 @@ extension SwitchDaemon {
         }
         t.fdb = t.fdb.filter { !($0.key.isSelf && $0.key.mac.isMulticast && $0.value.state == .permanent) }
         t.neighbors = t.neighbors.filter { !$0.value.state.contains(.noarp) }
+        // The kernel attaches its default qdiscs (handle 0) when a link comes up, unannounced.
+        t.qdiscs = t.qdiscs.filter { !$0.value.isDefault }
         return t
     }
 
@@ -273,6 +275,8 @@ extension SwitchDaemon {
         case .netfilter(let c): return describe(c)
         case .netconf(let c): return describe(c)
         case .rule(let c): return describe(c)
+        case .qdisc(let c): return describe(c)
+        case .tcFilter(let c): return describe(c)
         }
     }
 }

@@ -237,7 +237,8 @@ public final class KernelMirror {
 
     private func dumpAll() throws -> MirrorTables {
         var fresh = MirrorTables()
-        try dump([.links, .bridgePorts, .fdb, .mdb, .addresses, .nexthops, .routes, .neighbors, .netconf, .rules], into: &fresh)
+        try dump([.links, .bridgePorts, .fdb, .mdb, .addresses, .nexthops, .routes, .neighbors, .netconf, .rules, .qdiscs],
+                 into: &fresh)
         // Per-VLAN state exists only on kernels with bridge VLAN filtering; elsewhere the
         // dump is refused, which is not an error for the mirror.
         do {
@@ -246,7 +247,34 @@ public final class KernelMirror {
             fresh = withVLANs
         } catch let error as NetlinkError where error.code == EOPNOTSUPP || error.code == EINVAL {
         }
+        try dumpFilters(into: &fresh)
         return fresh
+    }
+
+    /// tc filters have no all-device dump: dump the hooks of every `ingress` / `clsact`
+    /// qdisc the qdisc dump found (the qdisc must come first). A hook that vanished
+    /// meanwhile (`EINVAL`, `ENOENT`) has no filters; its qdisc's removal follows as an event.
+    private func dumpFilters(into tables: inout MirrorTables) throws {
+        let hooks = tables.qdiscs.values.filter(\.isClassifierHook).sorted { $0.key < $1.key }
+        for q in hooks {
+            let parents = q.kind == "clsact" ? [TCFilter.ingressHook, TCFilter.egressHook] : [TCFilter.ingressHook]
+            for parent in parents {
+                var attempt = 1
+                while true {
+                    var scratch = tables
+                    var ignored: [MirrorDelta] = []
+                    do {
+                        try requests.dumpFilters(interface: q.key.interface, parent: parent) { _ = scratch.apply($0, into: &ignored) }
+                        tables = scratch
+                        break
+                    } catch let error as NetlinkError where error.code == EINTR && attempt < configuration.dumpAttempts {
+                        attempt += 1
+                    } catch let error as NetlinkError where error.code == EINVAL || error.code == ENOENT || error.code == ENODEV {
+                        break
+                    }
+                }
+            }
+        }
     }
 
     private func dump(_ kinds: [DumpKind], into tables: inout MirrorTables) throws {

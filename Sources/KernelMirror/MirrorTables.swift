@@ -17,6 +17,9 @@ public struct MirrorTables: Sendable, Equatable {
     /// Policy routing rules (`ip rule`), each with how many identical copies the kernel holds
     /// (it has no id for a rule, and `RTM_DELRULE` removes one copy).
     public var rules: [RoutingRule: Int] = [:]
+    /// Qdiscs and tc filters (`tc qdisc`, `tc filter`).
+    public var qdiscs: [Qdisc.Key: Qdisc] = [:]
+    public var tcFilters: [TCFilter.Key: TCFilter] = [:]
 
     public init() {}
 
@@ -105,6 +108,23 @@ public struct MirrorTables: Sendable, Equatable {
             guard let n = rules[r] else { return [] }
             rules[r] = n > 1 ? n - 1 : nil
             if n == 1 { deltas.append(.rule(.removed(r))) }
+        case .newQdisc(let q):
+            qdiscs.upsert(q.key, q, MirrorDelta.qdisc, into: &deltas)
+        case .delQdisc(let q):
+            qdiscs.remove(q.key, MirrorDelta.qdisc, into: &deltas)
+            // Its filters go with it, unannounced.
+            for (k, _) in tcFilters where k.interface == q.key.interface && k.parent >> 16 == q.key.handle >> 16 {
+                tcFilters.remove(k, MirrorDelta.tcFilter, into: &deltas)
+            }
+        case .newTCFilter(let f):
+            tcFilters.upsert(f.key, f, MirrorDelta.tcFilter, into: &deltas)
+        case .delTCFilter(let f):
+            // `tc filter del dev X ingress [prio P]` deletes a whole priority or hook at once.
+            let w = f.key
+            for (k, _) in tcFilters where k.interface == w.interface && k.parent == w.parent
+                && (w.priority == 0 || k.priority == w.priority) && (w.handle == 0 || k.handle == w.handle) {
+                tcFilters.remove(k, MirrorDelta.tcFilter, into: &deltas)
+            }
         }
         return []
     }
@@ -134,6 +154,8 @@ public struct MirrorTables: Sendable, Equatable {
         removeVLANs(of: index, into: &deltas)
         for (k, _) in fdb where k.port == index { fdb.remove(k, MirrorDelta.fdb, into: &deltas) }
         for (k, _) in mdb where k.port == index || k.bridge == index { mdb.remove(k, MirrorDelta.mdb, into: &deltas) }
+        for (k, _) in tcFilters where k.interface == index { tcFilters.remove(k, MirrorDelta.tcFilter, into: &deltas) }
+        for (k, _) in qdiscs where k.interface == index { qdiscs.remove(k, MirrorDelta.qdisc, into: &deltas) }
         for (k, _) in addresses where k.interface == index { addresses.remove(k, MirrorDelta.address, into: &deltas) }
         for (k, _) in neighbors where k.interface == index { neighbors.remove(k, MirrorDelta.neighbor, into: &deltas) }
         for (k, _) in netconf where k.scope == .interface(index) { netconf.remove(k, MirrorDelta.netconf, into: &deltas) }
@@ -170,11 +192,13 @@ public struct MirrorTables: Sendable, Equatable {
         // Rules are compared by presence: a second identical copy is no new object.
         for r in rules.keys where new.rules[r] == nil { deltas.append(.rule(.removed(r))) }
         for r in new.rules.keys where rules[r] == nil { deltas.append(.rule(.added(r))) }
+        qdiscs.diff(to: new.qdiscs, MirrorDelta.qdisc, into: &deltas)
+        tcFilters.diff(to: new.tcFilters, MirrorDelta.tcFilter, into: &deltas)
     }
 
     /// The number of objects across all tables.
     public var objectCount: Int {
         links.count + vlans.count + fdb.count + mdb.count + addresses.count + routes.count + nexthops.count + neighbors.count
-            + netconf.count + rules.count
+            + netconf.count + rules.count + qdiscs.count + tcFilters.count
     }
 }

@@ -26,6 +26,8 @@ public enum DumpKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case netconf
     /// `RTM_GETRULE`, AF_UNSPEC: the policy routing rules of both IP families.
     case rules
+    /// `RTM_GETQDISC`: every qdisc of every interface (tc filters have no all-device dump).
+    case qdiscs
 
     public var description: String { rawValue }
 
@@ -71,8 +73,22 @@ public enum DumpKind: String, CaseIterable, Sendable, CustomStringConvertible {
         case .rules:
             return NetlinkMessageBuilder(type: UInt16(RTM_GETRULE), flags: flags, sequence: sequence)
                 .append(header: Self.bytes(of: fib_rule_hdr()))
+        case .qdiscs:
+            return NetlinkMessageBuilder(type: UInt16(RTM_GETQDISC), flags: flags, sequence: sequence)
+                .append(header: Self.bytes(of: tcmsg()))
         }
     }
 
     static func bytes<T>(of value: T) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
+
+    /// `RTM_GETTFILTER` for one hook or class of one interface: the kernel dumps filters
+    /// per block (`tc_dump_tfilter` ignores a request without `tcm_ifindex`).
+    static func filterRequest(interface: IfIndex, parent: UInt32) -> NetlinkMessageBuilder {
+        var header = tcmsg()
+        header.tcm_family = UInt8(AF_UNSPEC)
+        header.tcm_ifindex = Int32(bitPattern: interface.rawValue)
+        header.tcm_parent = parent
+        return NetlinkMessageBuilder(type: UInt16(RTM_GETTFILTER), flags: UInt16(NLM_F_REQUEST | NLM_F_DUMP))
+            .append(header: bytes(of: header))
+    }
 }

@@ -42,6 +42,12 @@ public enum KernelMessage: Sendable, Equatable {
     /// `RTM_NEWRULE` / `RTM_DELRULE` (AF_INET, AF_INET6).
     case newRule(RoutingRule)
     case delRule(RoutingRule)
+    /// `RTM_NEWQDISC` / `RTM_DELQDISC`.
+    case newQdisc(Qdisc)
+    case delQdisc(Qdisc)
+    /// `RTM_NEWTFILTER` / `RTM_DELTFILTER`.
+    case newTCFilter(TCFilter)
+    case delTCFilter(TCFilter)
 }
 
 /// What an AF_BRIDGE link message says about one interface: its bridge-port attributes

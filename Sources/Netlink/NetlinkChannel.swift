@@ -1,4 +1,5 @@
 internal import CNetlink
+import SwitchModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,6 +48,13 @@ public final class NetlinkChannel {
     ///   discards what it got and dumps again.
     public func dump(_ kind: DumpKind, emit: (KernelMessage) -> Void) throws {
         try dumpMessages(kind.request(sequence: 0), operation: "dump \(kind)") { decode($0, emit: emit) }
+    }
+
+    /// Dumps the tc filters of one interface's hook or class (`parent`), calling `emit`
+    /// for each (`RTM_NEWTFILTER`). Errors as in ``dump(_:emit:)``.
+    public func dumpFilters(interface: IfIndex, parent: UInt32, emit: (KernelMessage) -> Void) throws {
+        try dumpMessages(DumpKind.filterRequest(interface: interface, parent: parent),
+                         operation: "dump filters of ifindex \(interface) parent \(Qdisc.handleText(parent))") { decode($0, emit: emit) }
     }
 
     // MARK: Requests

@@ -61,6 +61,8 @@ public struct IPRouteJSON {
         o["hairpin"] = .bool(p.hairpin)
         o["guard"] = .bool(p.bpduGuard)
         o["root_block"] = .bool(p.rootBlock)
+        o["locked"] = .bool(p.locked)
+        o["mab"] = .bool(p.mab)
         o["fastleave"] = .bool(p.fastLeave)
         o["learning"] = .bool(p.learning)
         o["flood"] = .bool(p.unicastFlood)
@@ -243,6 +245,28 @@ public struct IPRouteJSON {
         return o.value
     }
 
+    /// `tc -j qdisc show`: kind, handle, parent, dev.
+    public func qdisc(_ q: Qdisc) -> JSONValue {
+        var o = JSONObject()
+        o["kind"] = .string(q.kind)
+        o["handle"] = .string(Qdisc.handleText(q.key.handle))
+        o["parent"] = .string(q.parent == Qdisc.rootParent ? "root" : Qdisc.handleText(q.parent))
+        o["dev"] = name(q.key.interface)
+        return o.value
+    }
+
+    /// `tc -j filter show`: parent, protocol, pref, kind, handle, dev.
+    public func tcFilter(_ f: TCFilter) -> JSONValue {
+        var o = JSONObject()
+        o["parent"] = .string(Qdisc.handleText(f.key.parent))
+        o["protocol"] = .string("0x" + String(UInt16(bigEndian: f.key.proto), radix: 16))
+        o["pref"] = .int(Int64(f.key.priority))
+        o["kind"] = .string(f.kind)
+        o["handle"] = .string("0x" + String(f.key.handle, radix: 16))
+        o["dev"] = name(f.key.interface)
+        return o.value
+    }
+
     /// iproute2's names for `ifi_flags`, in its order; `NO-CARRIER` first when up without carrier.
     public static func linkFlagNames(_ flags: UInt32) -> [String] {
         let table: [(UInt32, String)] = [
@@ -271,6 +295,8 @@ public struct IPRouteJSON {
             ("neighbors", .array(t.neighbors.values.sorted { $0.key < $1.key }.map(r.neighbor))),
             ("netconf", .array(t.netconf.values.sorted { $0.key < $1.key }.map(r.netconf))),
             ("rules", .array(t.rules.keys.sorted().map(r.rule))),
+            ("qdiscs", .array(t.qdiscs.values.sorted { $0.key < $1.key }.map(r.qdisc))),
+            ("filters", .array(t.tcFilters.values.sorted { $0.key < $1.key }.map(r.tcFilter))),
         ])
     }
 
@@ -296,6 +322,8 @@ public struct IPRouteJSON {
         case .netfilter(let c): return wrap(c, netfilter)
         case .netconf(let c): return wrap(c, netconf)
         case .rule(let c): return wrap(c, rule)
+        case .qdisc(let c): return wrap(c, qdisc)
+        case .tcFilter(let c): return wrap(c, tcFilter)
         }
     }
 

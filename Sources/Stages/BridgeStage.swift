@@ -124,6 +124,13 @@ struct BridgeStage: Sendable {
         } else {
             return nil
         }
+        if e.flags.contains(.locked), topology.features.contains(.portTraps) {
+            // A MAB entry: whether the kernel forwards to it is the kernel's business (it is
+            // not an authorised host); frames to it go to the CPU.
+            let object = HardwareFDBEntry(bridge: settings.bridge, vid: e.key.vlan, mac: e.key.mac, destination: .cpu)
+            return FDBCandidate(object: object, priority: priority, sequence: sequence,
+                                trapReason: "locked FDB entry (MAB) on \(topology.name(of: port)): the kernel decides")
+        }
         let object = HardwareFDBEntry(bridge: settings.bridge, vid: e.key.vlan, mac: e.key.mac,
                                       destination: destination, isStatic: priority > 1)
         return FDBCandidate(object: object, priority: priority, sequence: sequence)

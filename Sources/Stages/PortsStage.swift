@@ -28,6 +28,11 @@ struct PortsStage: Sendable {
             settings.multicastRouter = a.multicastRouter == 2
             settings.isolated = a.isolated
         }
-        return DesiredObject(.port(settings))
+        // Kernel state on the port that the chip cannot express keeps that direction of its
+        // traffic on the CPU (Docs/Offload.md, "Port traps").
+        let traps = topology.portTraps(of: index)
+        settings.ingressTrap = traps.ingress
+        settings.egressTrap = traps.egress
+        return DesiredObject(.port(settings), trapReason: settings.trapReason)
     }
 }

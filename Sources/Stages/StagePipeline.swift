@@ -74,9 +74,13 @@ public struct StagePipeline: Sendable {
             var keys = Set<HardwareKey>()
             for t in [before, topology] {
                 bridges.memberKeys(of: v.port, vids: [v.vlan.vid], in: t, into: &keys)
+                ports.keys(of: v.port, in: t, into: &keys)     // per-VLAN STP state (port traps)
                 // A vxlan port's tunnel depends on all of its VLANs (one, PVID, untagged).
                 tunnels.keys(of: v.port, in: t, into: &keys)
-                if pvid { router.keys(of: v.port, in: t, into: &keys) }
+                if pvid {
+                    router.keys(of: v.port, in: t, into: &keys)
+                    t.macvlanKeys(of: v.port, into: &keys)
+                }
             }
             settle(keys, pvid ? [v.port] : [], from: before, into: &sink)
             // A vxlan port's VLANs decide whether its bridge can stay in the chip.
@@ -107,6 +111,14 @@ public struct StagePipeline: Sendable {
             let before = touched.map { value(of: $0, in: topology) }
             router.apply(change)
             emit(touched, from: before, into: &sink)
+        case .qdisc(let change):
+            let before = topology
+            topology.apply(change)
+            settle([change.current.key.interface], from: before, into: &sink)
+        case .tcFilter(let change):
+            let before = topology
+            topology.apply(change)
+            settle([change.current.key.interface], from: before, into: &sink)
         case .route(let change):
             router.apply(change, in: topology, into: &sink)
         case .nexthop(let change):
@@ -129,6 +141,7 @@ public struct StagePipeline: Sendable {
             // hooks keep that family from being routed by the chip (`Topology.familyBlocker`).
             let before = topology
             topology.netfilter = change.current
+            // …and chains on a chip port's own hooks keep that direction of the port on the CPU.
             settle(Topology.bridgeScope(from: before, to: topology).union(topology.routerInterfaceCandidates),
                    from: before, into: &sink)
         }
@@ -146,6 +159,7 @@ public struct StagePipeline: Sendable {
                 tunnels.keys(of: link, in: t, into: &keys)
                 router.keys(of: link, in: t, into: &keys)
                 sriov.keys(of: link, in: t, into: &keys)
+                t.macvlanKeys(of: link, into: &keys)
             }
         }
         settle(keys, scope, from: before, into: &sink)
@@ -175,7 +189,8 @@ public struct StagePipeline: Sendable {
         case .vlanMember(let b, let p, let vid):
             return bridges.memberValue(b, p, vid, in: t)
         case .fdb(let b, let vid, let mac):
-            let claims = [bridges.fdbCandidate(b, vid, mac, in: t), tunnels.fdbCandidate(b, vid, mac, in: t)]
+            let claims = [bridges.fdbCandidate(b, vid, mac, in: t), tunnels.fdbCandidate(b, vid, mac, in: t),
+                          t.macvlanClaim(b, vid, mac)]
             return FDBCandidate.best(claims.compactMap { $0 })?.desired
         case .mdb(let b, let vid, let group):
             return multicast.value(b, vid, group, in: t)

@@ -37,6 +37,11 @@ struct Topology: Sendable {
     /// (Topology+RoutingPolicy.swift).
     var forwarding: [NetConf.Key: Bool] = [:]
     var rules: Set<RoutingRule> = []
+    /// macvlan uppers by their lower (`IFLA_LINK`), `Topology+PortTraps.swift`.
+    private(set) var macvlans: [IfIndex: Set<IfIndex>] = [:]
+    /// Qdiscs and tc filters, per interface (`Topology+PortTraps.swift`).
+    private(set) var qdiscs: [IfIndex: [UInt32: Qdisc]] = [:]
+    private(set) var tcFilters: [IfIndex: [TCFilter.Key: TCFilter]] = [:]
 
     init(capabilities: DriverCapabilities) {
         features = capabilities.features
@@ -55,6 +60,10 @@ struct Topology: Sendable {
                 if enslaved[m]?.isEmpty == true { enslaved[m] = nil }
             }
             if let p = portIDs[old.name], chipLinks[p] == index { chipLinks[p] = nil }
+            if old.kind == .macvlan, let lower = old.link {
+                macvlans[lower]?.remove(index)
+                if macvlans[lower]?.isEmpty == true { macvlans[lower] = nil }
+            }
         }
         // A removed link's VLANs and addresses go by their own deltas (the mirror sends them).
         if case .removed = change { return }
@@ -62,6 +71,7 @@ struct Topology: Sendable {
         links[index] = link
         if let m = link.master { enslaved[m, default: []].insert(index) }
         if let p = portIDs[link.name] { chipLinks[p] = index }
+        if link.kind == .macvlan, let lower = link.link { macvlans[lower, default: []].insert(index) }
     }
 
     mutating func apply(_ change: Change<BridgeVLAN>) {
@@ -88,6 +98,26 @@ struct Topology: Sendable {
         }
     }
 
+    mutating func apply(_ change: Change<Qdisc>) {
+        let q = change.current
+        if case .removed = change {
+            qdiscs[q.key.interface]?[q.key.handle] = nil
+            if qdiscs[q.key.interface]?.isEmpty == true { qdiscs[q.key.interface] = nil }
+        } else {
+            qdiscs[q.key.interface, default: [:]][q.key.handle] = q
+        }
+    }
+
+    mutating func apply(_ change: Change<TCFilter>) {
+        let f = change.current
+        if case .removed = change {
+            tcFilters[f.key.interface]?[f.key] = nil
+            if tcFilters[f.key.interface]?.isEmpty == true { tcFilters[f.key.interface] = nil }
+        } else {
+            tcFilters[f.key.interface, default: [:]][f.key] = f
+        }
+    }
+
     /// False only for IPv6 link-local addresses (fe80::/10), which never make a router interface.
     static func isRoutable(_ address: IPAddress) -> Bool {
         address.isIPv4 || address.high >> 54 != 0x3FA
@@ -109,7 +139,8 @@ struct Topology: Sendable {
                 scope.insert(master)
                 scope.formUnion(t.enslaved[master] ?? [])
             }
-            if structural || old.bridgeState(index) != new.bridgeState(index) {
+            if structural || old.bridgeState(index) != new.bridgeState(index)
+                || old.links[index]?.bridge?.mstEnabled != new.links[index]?.bridge?.mstEnabled {
                 scope.formUnion(t.enslaved[index] ?? [])
             }
         }
@@ -230,6 +261,9 @@ struct Topology: Sendable {
         if case .offloaded(let s)? = bridgeState(bridge) { return s }
         return nil
     }
+
+    /// The links enslaved to `master`.
+    func members(of master: IfIndex) -> Set<IfIndex> { enslaved[master] ?? [] }
 
     /// The VLANs of a bridge port, or of the bridge itself (its "self" VLANs).
     func vlans(of link: IfIndex) -> [VLANID: PortVLAN] { vlans[link] ?? [:] }

@@ -27,8 +27,13 @@ public struct DriverCapabilities: Hashable, Sendable {
         public static let ipv6Routing = Features(rawValue: 1 << 5)
         public static let ecmp = Features(rawValue: 1 << 6)
         public static let learning = Features(rawValue: 1 << 7)
-        /// The switch features above (not `sriov`).
-        public static let all = Features(rawValue: 0xFF)
+        /// Port traps (`PortSettings.ingressTrap` / `.egressTrap`): the chip can send one
+        /// direction of a port's traffic to the CPU. Without it (an observer, whose kernel
+        /// driver decides itself), kernel state the stages would trap for is left to the
+        /// kernel's driver.
+        public static let portTraps = Features(rawValue: 1 << 9)
+        /// The switch features (not `sriov`).
+        public static let all = Features(rawValue: 0xFF | 1 << 9)
         /// SR-IOV: the ports are physical functions whose VFs the stages map to `.vf` objects.
         public static let sriov = Features(rawValue: 1 << 8)
     }

@@ -21,11 +21,21 @@ public struct PortSettings: Hashable, Sendable {
     public var multicastRouter: Bool
     /// An isolated port forwards only to non-isolated ports.
     public var isolated: Bool
+    /// Set when kernel state the chip cannot express acts on frames *arriving* on the port
+    /// (a tc ingress filter, a locked port, a macvlan upper, per-VLAN STP states): every
+    /// frame received there goes to the CPU (`TrapReason.portTrap`, up the port's host
+    /// interface) and the chip forwards none of it. The reason says why, in words.
+    public var ingressTrap: String?
+    /// Set when kernel state the chip cannot express acts on frames *leaving* the port (an
+    /// egress qdisc or tc filter): a frame the chip would send out of this port — bridged,
+    /// flooded or routed — goes whole to the CPU instead, and the chip forwards it nowhere
+    /// (the kernel forwards it, so hosts never get two copies).
+    public var egressTrap: String?
 
     public init(port: PortID, adminUp: Bool = true, mtu: UInt32 = 1500, bridge: BridgeID? = nil,
                 stpState: STPState = .forwarding, learning: Bool = true, unicastFlood: Bool = true,
                 multicastFlood: Bool = true, broadcastFlood: Bool = true, multicastRouter: Bool = false,
-                isolated: Bool = false) {
+                isolated: Bool = false, ingressTrap: String? = nil, egressTrap: String? = nil) {
         self.port = port
         self.adminUp = adminUp
         self.mtu = mtu
@@ -37,6 +47,14 @@ public struct PortSettings: Hashable, Sendable {
         self.broadcastFlood = broadcastFlood
         self.multicastRouter = multicastRouter
         self.isolated = isolated
+        self.ingressTrap = ingressTrap
+        self.egressTrap = egressTrap
+    }
+
+    /// The port's trap reasons in words (`ingress: …; egress: …`), nil when it traps nothing.
+    public var trapReason: String? {
+        let parts = [ingressTrap.map { "ingress: \($0)" }, egressTrap.map { "egress: \($0)" }].compactMap { $0 }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 }
 
@@ -270,6 +288,7 @@ public enum TrapReason: String, Hashable, Sendable, CaseIterable, CustomStringCo
     case ipOptions = "ip_options"
     case unknownPort = "standalone_port"      // a port the control plane has not bridged or routed
     case routingDisabled = "routing_disabled" // the ingress router interface does not route this family
+    case portTrap = "port_trap"               // a port whose ingress or egress the control plane keeps on the CPU
 
     public var description: String { rawValue }
 }

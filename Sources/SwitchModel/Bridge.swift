@@ -21,6 +21,9 @@ public struct BridgeAttributes: Hashable, Sendable {
     public var defaultPVID: UInt16?
     /// `IFLA_BR_MCAST_SNOOPING`; nil when not reported.
     public var multicastSnooping: Bool?
+    /// `BR_BOOLOPT_MST_ENABLE` in `IFLA_BR_MULTI_BOOLOPT` (`mst_enabled`): per-VLAN STP
+    /// states follow multiple spanning tree instances.
+    public var mstEnabled: Bool = false
 
     public init(stpState: UInt32 = 0, ageingTime: UInt32 = 30000, forwardDelay: UInt32 = 1500,
                 helloTime: UInt32 = 200, maxAge: UInt32 = 2000, priority: UInt16 = 32768,
@@ -95,12 +98,18 @@ public struct BridgePortAttributes: Hashable, Sendable {
     public var bpduGuard: Bool
     /// `IFLA_BRPORT_PROTECT` (root block).
     public var rootBlock: Bool
+    /// `IFLA_BRPORT_LOCKED` (802.1X): the bridge forwards a frame from this port only when
+    /// its source MAC has an FDB entry on the port that is not itself locked.
+    public var locked: Bool
+    /// `IFLA_BRPORT_MAB` (MAC authentication bypass, on a locked port): an unknown source
+    /// MAC creates a locked FDB entry for user space to authorise; the frame is dropped.
+    public var mab: Bool
 
     public init(state: STPState = .forwarding, priority: UInt16 = 32, cost: UInt32 = 100,
                 learning: Bool = true, unicastFlood: Bool = true, multicastFlood: Bool = true,
                 broadcastFlood: Bool = true, multicastRouter: UInt8 = 1, neighSuppress: Bool = false,
                 isolated: Bool = false, hairpin: Bool = false, fastLeave: Bool = false,
-                bpduGuard: Bool = false, rootBlock: Bool = false) {
+                bpduGuard: Bool = false, rootBlock: Bool = false, locked: Bool = false, mab: Bool = false) {
         self.state = state
         self.priority = priority
         self.cost = cost
@@ -115,6 +124,8 @@ public struct BridgePortAttributes: Hashable, Sendable {
         self.fastLeave = fastLeave
         self.bpduGuard = bpduGuard
         self.rootBlock = rootBlock
+        self.locked = locked
+        self.mab = mab
     }
 }
 

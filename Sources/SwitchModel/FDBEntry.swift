@@ -102,6 +102,9 @@ public struct FDBFlags: OptionSet, Hashable, Sendable {
     public static let sticky = FDBFlags(rawValue: 1 << 4)
     /// `NTF_ROUTER`.
     public static let router = FDBFlags(rawValue: 1 << 5)
+    /// `NTF_EXT_LOCKED` in `NDA_FLAGS_EXT` (Linux 6.2, MAB): the bridge created the entry
+    /// for an unauthorised host behind a locked port, for user space to authorise.
+    public static let locked = FDBFlags(rawValue: 1 << 6)
 
     /// The flags as iproute2 names them in `bridge -j fdb show`, in its order.
     public var names: [String] {
@@ -112,6 +115,7 @@ public struct FDBFlags: OptionSet, Hashable, Sendable {
         if contains(.offload) { out.append("offload") }
         if contains(.master) { out.append("master") }
         if contains(.sticky) { out.append("sticky") }
+        if contains(.locked) { out.append("locked") }
         return out
     }
 }

@@ -40,6 +40,8 @@ public enum MirrorDelta: Sendable, Equatable {
     case netfilter(Change<NetfilterState>)
     case netconf(Change<NetConf>)
     case rule(Change<RoutingRule>)
+    case qdisc(Change<Qdisc>)
+    case tcFilter(Change<TCFilter>)
 
     /// The object kind, as a table name (`links`, `fdb`, …).
     public var table: String {
@@ -55,6 +57,8 @@ public enum MirrorDelta: Sendable, Equatable {
         case .netfilter: "netfilter"
         case .netconf: "netconf"
         case .rule: "rule"
+        case .qdisc: "qdisc"
+        case .tcFilter: "filter"
         }
     }
 }

@@ -43,6 +43,11 @@ struct OffloadQuery {
             if matches.isEmpty { matches = states.filter { $0.key.description.contains(wanted) } }
             // MACs the chip learned itself have no engine state; they are found by name too.
             let learned = matches.isEmpty ? chipLearned().filter { Self.name(of: $0)?.contains(wanted) == true } : []
+            // Kernel objects without a hardware object of their own (a macvlan, a tc qdisc)
+            // are named in the reasons of the objects they trap.
+            if matches.isEmpty, learned.isEmpty, !wanted.isEmpty {
+                matches = states.filter { $0.state.reason?.split(whereSeparator: { " :;,".contains($0) }).contains { $0 == wanted } == true }
+            }
             guard !matches.isEmpty || !learned.isEmpty else {
                 return .error("no object matches '\(wanted)'; `hoist show routes` (or ports, fdb, …) lists them")
             }

@@ -86,6 +86,18 @@ struct HoistdCLITests {
         let why = try Self.run("hoist", ["why", "port", "swp1", "--socket", socket])
         #expect(why.status == 0 && why.output.contains("offloaded"), "\(why.output) \(why.error)")
 
+        // A macvlan has no hardware object of its own: `hoist why mv9` finds what it traps.
+        try sw.ip("link add link br0 name mv9 type macvlan mode bridge")
+        var byName = Run(status: 1, output: "", error: "")
+        for _ in 0..<100 {
+            byName = try Self.run("hoist", ["why", "mv9", "--socket", socket])
+            if byName.status == 0 && byName.output.contains("macvlan mv9 on br0") { break }
+            usleep(20_000)
+        }
+        #expect(byName.status == 0 && byName.output.contains("trapped") && byName.output.contains("macvlan mv9 on br0"),
+                "\(byName.output) \(byName.error)")
+        try sw.ip("link del mv9")
+
         let bogus = try Self.run("hoist", ["show", "bogus", "--socket", socket])
         #expect(bogus.status != 0 && bogus.error.contains("unknown object 'bogus'"))
         let nothing = try Self.run("hoist", ["why", "route", "203.0.113.0/24", "--socket", socket])

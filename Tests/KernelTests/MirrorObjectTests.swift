@@ -179,6 +179,41 @@ struct MirrorObjectTests {
         #expect(one.held)
     }
 
+    @Test("qdiscs and tc filters match tc -j; a filter deleted by pref, a clsact deleted with its filters; equal to a fresh dump")
+    func trafficControl() throws {
+        func tc(_ args: String) throws { _ = try ns.exec(["tc"] + args.split(separator: " ").map(String.init)) }
+        try tc("qdisc add dev swp2 root tbf rate 1mbit burst 10k limit 10k")
+        try tc("qdisc add dev swp1 clsact")
+        try tc("filter add dev swp1 ingress protocol all pref 1 u32 match u32 0 0 classid 1:1")
+        _ = try ns.exec(["tc", "filter", "add", "dev", "swp1", "egress", "protocol", "ip", "pref", "2", "bpf", "bytecode", "1,6 0 0 0"])
+        let swp1 = try #require(mirror.tables.link(named: "swp1")?.index)
+        var result = try mirror.pump { t in
+            t.qdiscs.values.contains { $0.kind == "tbf" } && t.tcFilters.values.contains { $0.kind == "bpf" }
+        }
+        #expect(result.held, "qdiscs \(mirror.tables.qdiscs.values) filters \(mirror.tables.tcFilters.values)")
+        _ = try mirror.settle()
+        let kernelQdiscs = try JSONSerialization.jsonObject(with: Data(try ns.exec(["tc", "-j", "qdisc", "show"]).utf8)) as! [[String: Any]]
+        #expect(kernelQdiscs.count == mirror.tables.qdiscs.count, "tc lists \(kernelQdiscs.count) qdiscs, the mirror \(mirror.tables.qdiscs.count)")
+        for q in kernelQdiscs {
+            let dev = q["dev"] as? String
+            #expect(mirror.tables.qdiscs.values.contains { $0.kind == q["kind"] as? String && mirror.tables.links[$0.key.interface]?.name == dev },
+                    "\(q) not mirrored")
+        }
+        let ingress = mirror.tables.tcFilters.values.filter { $0.key.interface == swp1 && $0.isIngress }
+        #expect(!ingress.isEmpty && ingress.allSatisfy { $0.kind == "u32" && $0.key.priority == 1 })
+        // A fresh mirror dumps the same (filters per hook).
+        let fresh = try KernelMirror(namespace: ns.name)
+        try fresh.start()
+        #expect(fresh.tables.qdiscs == mirror.tables.qdiscs)
+        #expect(fresh.tables.tcFilters == mirror.tables.tcFilters)
+        try tc("filter del dev swp1 ingress pref 1")
+        result = try mirror.pump { t in !t.tcFilters.values.contains { $0.kind == "u32" } }
+        #expect(result.held && result.deltas.contains { if case .tcFilter(.removed) = $0 { true } else { false } })
+        try tc("qdisc del dev swp1 clsact")
+        result = try mirror.pump { t in t.tcFilters.isEmpty && !t.qdiscs.values.contains { $0.kind == "clsact" } }
+        #expect(result.held, "filters left after the clsact went: \(mirror.tables.tcFilters.values)")
+    }
+
     @Test("deleting a link removes it and everything on it")
     func linkDeletion() throws {
         try ns.ip("link add dummyport type veth peer name dummypeer")

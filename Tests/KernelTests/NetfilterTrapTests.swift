@@ -110,6 +110,27 @@ struct NetfilterTrapTests {
         #expect(try lab.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.2.0.2"], in: lab.hosts[0]) == 0)
     }
 
+    @Test("a netdev ingress chain on a chip port: the port's ingress stays on the CPU and the chain's drop is what the host sees")
+    func netdevIngress() throws {
+        let lab = try Lab()
+        var swp1: Link?
+        _ = try lab.pump(until: { swp1 = lab.daemon.mirror.tables.links.values.first { $0.name == "swp1" }; return swp1 != nil })
+        let port = HardwareKey.port(1)
+        #expect(try lab.pump(until: { lab.daemon.engine.state(of: port) == .offloaded }))
+        try Self.nft(lab.sw, "table netdev n { chain ing { type filter hook ingress device swp1 priority 0; ip saddr 10.0.0.1 drop; }; }")
+        var state: OffloadState?
+        #expect(try lab.pump(until: {
+            state = lab.daemon.engine.state(of: port)
+            if case .trapped(let r)? = state { return r.contains("nftables netdev n chain ing") }
+            return false
+        }), "swp1 is \(String(describing: state))")
+        #expect(try lab.run(["ping", "-c", "3", "-i", "0.2", "-W", "1", "10.0.0.2"], in: lab.hosts[0]) != 0,
+                "host 1's pings crossed a netdev ingress chain that drops them")
+        try lab.sw.exec(["nft", "delete", "table", "netdev", "n"])
+        #expect(try lab.pump(until: { lab.daemon.engine.state(of: port) == .offloaded }))
+        #expect(try lab.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.0.2"], in: lab.hosts[0]) == 0)
+    }
+
     @Test("br_netfilter: an ip-family forward rule sees bridged IPv4 while bridge-nf-call-iptables is 1",
           .enabled(if: FileManager.default.fileExists(atPath: "/proc/sys/net/bridge/bridge-nf-call-iptables"),
                    "br_netfilter is not loaded: bridged traffic cannot reach ip-family chains"))

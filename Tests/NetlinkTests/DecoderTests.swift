@@ -130,4 +130,30 @@ struct MalformedMessageTests {
         let (messages, malformed) = try Fixtures.decode(datagrams)
         #expect(messages.count + malformed > 0)
     }
+
+    @Test("bridge port locked and mab (IFLA_BRPORT_MAB is newer than these headers)")
+    func lockedMAB() throws {
+        let (messages, malformed) = try Fixtures.decode([Fixtures.lockedPortLink(index: 4, master: 2, mab: 1)])
+        #expect(malformed == 0)
+        guard case .bridgePort(let info) = try #require(messages.first) else { Issue.record("no bridge port"); return }
+        #expect(info.attributes?.locked == true && info.attributes?.mab == true)
+    }
+
+    @Test("mst_enabled from IFLA_BR_MULTI_BOOLOPT")
+    func mstEnabled() throws {
+        for enabled in [true, false] {
+            let (messages, _) = try Fixtures.decode([Fixtures.mstBridgeLink(index: 2, enabled: enabled)])
+            guard case .newLink(let link) = try #require(messages.first) else { Issue.record("no link"); return }
+            #expect(link.bridge?.mstEnabled == enabled)
+        }
+    }
+
+    @Test("a MAB entry: NTF_EXT_LOCKED in NDA_FLAGS_EXT")
+    func lockedFDBEntry() throws {
+        let (messages, malformed) = try Fixtures.decode([Fixtures.lockedFDB(port: 4, master: 2)])
+        #expect(malformed == 0)
+        guard case .newFDB(let e) = try #require(messages.first) else { Issue.record("no FDB entry: \(messages)"); return }
+        #expect(e.flags.contains(.locked) && e.flags.contains(.master))
+        #expect(e.flags.names.contains("locked"))
+    }
 }

@@ -36,6 +36,48 @@ enum Fixtures {
         return b.bytes
     }
 
+    /// An AF_BRIDGE `RTM_NEWLINK` of a locked port with MAB (`IFLA_BRPORT_LOCKED` 39,
+    /// `IFLA_BRPORT_MAB` 40 — newer than this machine's uapi headers).
+    static func lockedPortLink(index: UInt32, master: UInt32, mab: UInt8) -> [UInt8] {
+        let b = NetlinkMessageBuilder(type: RTM_NEWLINK)
+        b.append(header: ifinfomsg(family: AF_BRIDGE, index: index))
+        b.put(3, string: "swp\(index)")
+        b.put(10, u32: master)
+        b.nest(12 | 0x8000) { p in
+            p.put(1, u8: 3)
+            p.put(39, u8: 1)
+            p.put(40, u8: mab)
+        }
+        return b.bytes
+    }
+
+    /// A bridge with `mst_enabled` (`IFLA_BR_MULTI_BOOLOPT` 46: `struct br_boolopt_multi`
+    /// with `BR_BOOLOPT_MST_ENABLE`, bit 2).
+    static func mstBridgeLink(index: UInt32, enabled: Bool) -> [UInt8] {
+        let b = NetlinkMessageBuilder(type: RTM_NEWLINK)
+        b.append(header: ifinfomsg(index: index, flags: 0x1003))
+        b.put(3, string: "br0")
+        b.nest(18) { li in
+            li.put(1, string: "bridge")
+            li.nest(2) { d in
+                d.put(7, u8: 1)
+                d.put(46, bytes: le32(enabled ? 1 << 2 : 0) + le32(0x7))
+            }
+        }
+        return b.bytes
+    }
+
+    /// An AF_BRIDGE `RTM_NEWNEIGH` with `NDA_FLAGS_EXT` = `NTF_EXT_LOCKED` (a MAB entry).
+    static func lockedFDB(port: UInt32, master: UInt32) -> [UInt8] {
+        let b = NetlinkMessageBuilder(type: 28)
+        // struct ndmsg: family, pad1, pad2, ifindex, state (NUD_REACHABLE), flags (NTF_MASTER), type
+        b.append(header: [AF_BRIDGE, 0, 0, 0] + le32(port) + le16(0x02) + [0x04, 0])
+        b.put(2, bytes: [0x02, 0, 0, 0, 0, 0x99])     // NDA_LLADDR
+        b.put(9, u32: master)                        // NDA_MASTER
+        b.put(15, u32: 1 << 1)                       // NDA_FLAGS_EXT: NTF_EXT_LOCKED
+        return b.bytes
+    }
+
     /// An AF_UNSPEC `RTM_NEWLINK` for a bridge with the given VLAN protocol.
     static func bridgeLink(index: UInt32, name: String, vlanProtocol: UInt16, vlanFiltering: UInt8) -> [UInt8] {
         let b = NetlinkMessageBuilder(type: RTM_NEWLINK)

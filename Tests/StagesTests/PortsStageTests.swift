@@ -83,4 +83,107 @@ struct PortsStageTests {
         g.step("br0 with swp1 (learning on in the kernel)", [.link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0)))])
         try g.verify()
     }
+
+    @Test("tc: an operator's root qdisc traps egress, filters trap their hook's direction, default qdiscs and empty hooks nothing")
+    func trafficControl() throws {
+        var g = GoldenSession("ports-tc")
+        let tbf = Qdisc(interface: swp(2), handle: 0x8001_0000, parent: Qdisc.rootParent, kind: "tbf")
+        let clsact = Qdisc(interface: swp(1), handle: 0xFFFF_0000, parent: Qdisc.ingressParent, kind: "clsact")
+        let u32 = TCFilter(key: .init(interface: swp(1), parent: TCFilter.ingressHook, priority: 1, proto: 0x0300, handle: 0x800_800),
+                           kind: "u32")
+        g.step("br0 with swp1 and swp2", [.link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0))), .link(.added(chipPort(2, master: br0)))])
+        g.step("the kernel's default qdiscs (handle 0): nothing changes", [
+            .qdisc(.added(Qdisc(interface: swp(1), handle: 0, parent: Qdisc.rootParent, kind: "fq_codel"))),
+            .qdisc(.added(Qdisc(interface: swp(2), handle: 0, parent: Qdisc.rootParent, kind: "pfifo_fast"))),
+        ])
+        g.step("tc qdisc add dev swp2 root tbf …: swp2 egress trapped", [.qdisc(.added(tbf))])
+        g.step("tc qdisc add dev swp1 clsact: no filter yet, nothing changes", [.qdisc(.added(clsact))])
+        g.step("tc filter add dev swp1 ingress u32 …: swp1 ingress trapped", [.tcFilter(.added(u32))])
+        let bpf = TCFilter(key: .init(interface: swp(1), parent: TCFilter.egressHook, priority: 2, proto: 0x0300, handle: 1), kind: "bpf")
+        g.step("tc filter add dev swp1 egress bpf …: and its egress", [.tcFilter(.added(bpf))])
+        g.step("the filters go, the clsact stays: swp1 back to the chip", [.tcFilter(.removed(u32)), .tcFilter(.removed(bpf))])
+        g.step("tc qdisc del dev swp2 root: swp2 back to the chip", [.qdisc(.removed(tbf))])
+        try g.verify()
+    }
+
+    @Test("locked bridge port (802.1X, MAB): its ingress is trapped, the kernel authorises source MACs")
+    func locked() throws {
+        var g = GoldenSession("ports-locked")
+        g.step("br0 with swp1 and swp2", [.link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0))), .link(.added(chipPort(2, master: br0)))])
+        var a = BridgePortAttributes()
+        a.locked = true
+        g.step("bridge link set dev swp1 locked on", [.link(.changed(old: chipPort(1, master: br0), new: chipPort(1, master: br0, attributes: a)))])
+        var b = a
+        b.mab = true
+        g.step("bridge link set dev swp1 mab on", [.link(.changed(old: chipPort(1, master: br0, attributes: a), new: chipPort(1, master: br0, attributes: b)))])
+        let locked = fdb(swp(1), "02:00:00:00:00:99", flags: [.master, .locked])
+        g.step("MAB: the kernel adds a locked entry for an unauthorised host — its MAC goes to the CPU", [.fdb(.added(locked))])
+        let authorised = fdb(swp(1), "02:00:00:00:00:99", state: .static, flags: [.master])
+        g.step("user space authorises it (bridge fdb replace … static): the chip forwards to swp1", [.fdb(.changed(old: locked, new: authorised))])
+        g.step("swp1 leaves br0: a standalone port, nothing to authorise", [
+            .fdb(.removed(authorised)), .link(.changed(old: chipPort(1, master: br0, attributes: b), new: chipPort(1))),
+        ])
+        try g.verify()
+    }
+
+    @Test("macvlan uppers: on a standalone chip port its ingress is trapped; on an offloaded bridge its MAC goes to the CPU")
+    func macvlan() throws {
+        var g = GoldenSession("ports-macvlan")
+        func mv(_ index: IfIndex, _ name: String, on lower: IfIndex, _ m: String) -> Link {
+            var l = otherLink(index, name, kind: .macvlan)
+            l.link = lower
+            l.mac = mac(m)
+            return l
+        }
+        let mv0 = mv(70, "mv0", on: swp(1), "02:00:00:00:00:70")
+        let mv1 = mv(71, "mv1", on: br0, "02:00:00:00:00:71")
+        g.step("swp1 standalone; br0 with swp2", [
+            .link(.added(chipPort(1))), .link(.added(bridgeLink())), .link(.added(chipPort(2, master: br0))),
+        ])
+        g.step("ip link add link swp1 name mv0 type macvlan: swp1 ingress trapped", [.link(.added(mv0))])
+        g.step("ip link add link br0 name mv1 type macvlan: its MAC to the CPU in br0; br0 has no address, so swp2's ingress too", [.link(.added(mv1))])
+        g.step("br0 gets an address (a router interface copies ARP/ND to the CPU): swp2 back to the chip", [
+            .address(.added(address(br0, "10.0.0.254/24"))),
+        ])
+        g.step("mv1 changes its MAC", [.link(.changed(old: mv1, new: mv(71, "mv1", on: br0, "02:00:00:00:00:72")))])
+        g.step("both go", [.link(.removed(mv0)), .link(.removed(mv(71, "mv1", on: br0, "02:00:00:00:00:72")))])
+        try g.verify()
+    }
+
+    @Test("per-VLAN STP states and mst_enabled: the port's both directions are trapped")
+    func perVLANState() throws {
+        var g = GoldenSession("ports-mst")
+        let filtering = bridgeLink(filtering: true)
+        g.step("VLAN-filtering br0 with swp1 and swp2 in VLAN 10", [
+            .link(.added(filtering)), .link(.added(chipPort(1, master: br0))), .link(.added(chipPort(2, master: br0))),
+            .vlan(.added(vlan(swp(1), VLANID(rawValue: 10)!))), .vlan(.added(vlan(swp(2), VLANID(rawValue: 10)!))),
+        ])
+        var blocked = vlan(swp(1), VLANID(rawValue: 10)!)
+        blocked.vlan.state = .blocking
+        var forwarding = blocked
+        forwarding.vlan.state = .forwarding
+        g.step("bridge vlan set dev swp1 vid 10 state blocking", [.vlan(.changed(old: vlan(swp(1), VLANID(rawValue: 10)!), new: blocked))])
+        g.step("… state forwarding", [.vlan(.changed(old: blocked, new: forwarding))])
+        var mst = filtering
+        mst.bridge?.mstEnabled = true
+        g.step("ip link set br0 type bridge mst_enabled 1: every port trapped", [.link(.changed(old: filtering, new: mst))])
+        g.step("mst_enabled 0", [.link(.changed(old: mst, new: filtering))])
+        try g.verify()
+    }
+
+    @Test("a driver without port traps (an observer): tc, locked and macvlan are left to the kernel's driver")
+    func noPortTraps() throws {
+        var g = GoldenSession("ports-no-port-traps", capabilities: testCapabilities(features: DriverCapabilities.Features.all.subtracting(.portTraps)))
+        var a = BridgePortAttributes()
+        a.locked = true
+        var mv = otherLink(70, "mv1", kind: .macvlan)
+        mv.link = br0
+        mv.mac = mac("02:00:00:00:00:71")
+        g.step("br0 with a locked swp1, a tbf on it, a macvlan on br0: nothing trapped", [
+            .link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0, attributes: a))),
+            .qdisc(.added(Qdisc(interface: swp(1), handle: 0x8001_0000, parent: Qdisc.rootParent, kind: "tbf"))),
+            .link(.added(mv)),
+        ])
+        try g.verify()
+    }
 }

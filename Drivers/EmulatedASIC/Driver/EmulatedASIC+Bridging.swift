@@ -22,6 +22,7 @@ extension EmulatedASIC {
             if slot >= 0 { chip.bridges[slot]!.ports.insert(s.port) }
         }
         var ps = chip.ports[i]
+        let wasTrappingIngress = ps.trapIngress
         ps.configured = true
         ps.adminUp = s.adminUp
         ps.mtu = s.mtu
@@ -33,9 +34,15 @@ extension EmulatedASIC {
         ps.broadcastFlood = s.broadcastFlood
         ps.multicastRouter = s.multicastRouter
         ps.isolated = s.isolated
+        ps.trapIngress = s.ingressTrap != nil
+        ps.trapEgress = s.egressTrap != nil
         ps.settings = s
         chip.ports[i] = ps
-        if !s.stpState.learns || !s.adminUp { chip.flushLearned(port: i) }
+        if ps.trapEgress { chip.egressTrapPorts.insert(s.port) } else { chip.egressTrapPorts.remove(s.port) }
+        // A port that stops learning flushes what it learned; so does one whose ingress goes
+        // to the CPU: the kernel learns there now, and its entries come back as programmed
+        // ones the kernel ages (the chip, seeing no traffic, would age them wrongly).
+        if !s.stpState.learns || !s.adminUp || (ps.trapIngress && !wasTrappingIngress) { chip.flushLearned(port: i) }
         // New settings do not mend a broken port: its verdict is reported again.
         if chip.portFaults[s.port] != nil { chip.reportFault(s.port) }
         return .ok
@@ -46,6 +53,7 @@ extension EmulatedASIC {
         guard chip.ports[i].rif < 0 else { return .invalid("\(p) still has a router interface") }
         if chip.ports[i].bridge >= 0 { leaveBridge(port: i, slot: chip.ports[i].bridge) }
         let link = chip.ports[i].linkUp
+        chip.egressTrapPorts.remove(p)
         chip.ports[i] = PortState()
         chip.ports[i].linkUp = link
         return .ok

@@ -17,6 +17,11 @@ struct PortState {
     var broadcastFlood = true
     var multicastRouter = false
     var isolated = false
+    /// Every frame arriving on the port goes to the CPU (`PortSettings.ingressTrap`).
+    var trapIngress = false
+    /// A frame the chip would send out of the port goes whole to the CPU instead
+    /// (`PortSettings.egressTrap`).
+    var trapEgress = false
     /// The VLAN untagged frames join on a VLAN-filtering bridge; 0 = none.
     var pvid: UInt16 = 0
     /// Router interface index of a routed port, or -1.

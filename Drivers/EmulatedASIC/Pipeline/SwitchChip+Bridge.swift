@@ -27,6 +27,11 @@ extension SwitchChip {
             if ps.configured || !ps.linkUp { drop(.portDown, port: p) } else { trap(frame, port: p, .unknownPort, &sink) }
             return
         }
+        // A port whose ingress the control plane keeps on the CPU forwards nothing itself.
+        if ps.trapIngress {
+            trap(frame, port: p, .portTrap, &sink)
+            return
+        }
         // 01:80:c2:00:00:0x is never forwarded: BPDUs and other link-local protocols go to the CPU.
         if pf.dst & ~0xF == 0x0180_C200_0000 {
             trap(frame, port: p, pf.dst == 0x0180_C200_0000 ? .stp : .linkLocal, &sink)
@@ -119,6 +124,13 @@ extension SwitchChip {
         guard let bridge = bridges[ctx.bridge] else { return }
         let vlan = vlanTables[ctx.bridge][bridge.vlanIndex(ctx.vid)]
         let isMulticast = pf.dst & (1 << 40) != 0
+        // Broadcast and multicast that may reach an egress-trapped port go whole to the CPU
+        // once, before any copy (ARP/ND to the router, IGMP/MLD) could send a second one up.
+        if isMulticast, !egressTrapPorts.isEmpty, ctx.port > 0 || ctx.tunnel >= 0,
+           trapsEgress(floodSet(bridge, ctx, vlan: vlan, allowed: { _ in true })) {
+            trap(frame, port: ctx.port, .portTrap, &sink)
+            return
+        }
         if vlan.rif >= 0 {
             let rifMAC = rifs[Int(vlan.rif)]?.object.mac.rawValue ?? 0
             if pf.dst == rifMAC {
@@ -153,7 +165,12 @@ extension SwitchChip {
                         // the ports that may carry the frame at all (VLAN, STP, isolation).
                         let eligible = floodSet(bridge, ctx, vlan: vlan, allowed: { _ in true })
                         let routers = PortSet(eligible.filter { ports[Int($0.rawValue)].multicastRouter })
-                        replicate(frame, pf, ctx, vlan: vlan, to: (members | routers) & eligible, &sink)
+                        let set = (members | routers) & eligible
+                        if trapsEgress(set) {
+                            trap(frame, port: ctx.port, .portTrap, &sink)
+                            return
+                        }
+                        replicate(frame, pf, ctx, vlan: vlan, to: set, &sink)
                     } else {
                         // Unregistered: mcast_flood ports and multicast routers.
                         flood(frame, pf, ctx, vlan: vlan, allowed: { $0.multicastFlood || $0.multicastRouter }, &sink)
@@ -184,6 +201,10 @@ extension SwitchChip {
                 drop(.vlanIngressFilter, port: ctx.port)
                 return
             }
+            guard !o.trapEgress else {
+                trap(frame, port: ctx.port, .portTrap, &sink)
+                return
+            }
             emit(frame, pf, port: out, vid: ctx.vid, untagged: vlan.untagged.contains(PortID(UInt16(out))), bridge: bridge, &sink)
         } else if dest == FDBValue.cpu {
             trap(frame, port: ctx.port, .localAddress, &sink)
@@ -191,6 +212,15 @@ extension SwitchChip {
             // Split horizon: what came out of a tunnel never goes back into one.
             guard ctx.tunnel < 0 else { return }
             guard let r = remotes[Int(dest & ~FDBValue.tunnelFlag)] else { return }
+            if ctx.port > 0 {
+                // A copy that would leave through an egress-trapped port: the whole frame goes up.
+                let remotes = r.address == .anyIPv4 ? (tunnels[Int(r.tunnel)]?.flood ?? []) : [r.address]
+                let hash = flowHash(pf)
+                if remotes.contains(where: { encapsulationTrapsEgress(tunnel: r.tunnel, remote: $0, hash: hash) }) {
+                    trap(frame, port: ctx.port, .portTrap, &sink)
+                    return
+                }
+            }
             if r.address == .anyIPv4 {
                 // No VTEP of its own: the device's default destinations, every flood-list
                 // remote (the kernel's all-zeros entry), and no local port.
@@ -243,10 +273,20 @@ extension SwitchChip {
         return set
     }
 
+    /// Whether a forwarding set includes a port whose egress the control plane keeps on the
+    /// CPU: the frame then goes whole to the CPU, never both up and out.
+    @inline(__always) func trapsEgress(_ set: PortSet) -> Bool {
+        set.bits & egressTrapPorts.bits != 0
+    }
+
     func flood<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, _ ctx: IngressContext, vlan: VLANEntry,
                              allowed: (PortState) -> Bool, _ sink: inout S) {
         guard let bridge = bridges[ctx.bridge] else { return }
         let set = floodSet(bridge, ctx, vlan: vlan, allowed: allowed)
+        if trapsEgress(set) || (ctx.port > 0 && floodTunnelsTrapEgress(pf, ctx, vlan: vlan)) {
+            trap(frame, port: ctx.port, .portTrap, &sink)
+            return
+        }
         let tunnels = floodTunnels(frame, pf, ctx, vlan: vlan, &sink)
         if set.isEmpty, tunnels == 0 { drop(.floodSuppressed, port: ctx.port) }
         replicate(frame, pf, ctx, vlan: vlan, to: set, &sink)

@@ -65,6 +65,11 @@ extension SwitchChip {
                 return
             }
             guard let out = rifs[Int(outRIF)] else { return }
+            // Out of a port whose egress stays on the CPU: the kernel routes the original.
+            if !egressTrapPorts.isEmpty, mayLeave(out.object.binding, through: egressTrapPorts, hash: flowHash(pf)) {
+                trap(frame, port: ingressPort, .portTrap, &sink)
+                return
+            }
             // The IP packet without the Ethernet padding that may follow it.
             let ipLength = pf.ipTotalLength
             guard UInt32(ipLength) <= out.object.mtu else {
@@ -91,6 +96,26 @@ extension SwitchChip {
             let length = max(14 + ipLength, 60)
             if length > 14 + ipLength { (buf + 14 + ipLength).initializeMemory(as: UInt8.self, repeating: 0, count: length - 14 - ipLength) }
             outputRouted(UnsafeRawBufferPointer(start: buf, count: length), rif: outRIF, &sink)
+        }
+    }
+
+    /// Whether a frame routed out of `binding` may leave through one of `ports`: the port
+    /// itself, or any port of the bridge VLAN (the FDB decides later which one).
+    /// A bridge VLAN with a VXLAN tunnel also counts the underlay of every remote VTEP
+    /// it may encapsulate to (its flood list and the remotes of its FDB), with the
+    /// routed packet's flow `hash` (the encapsulation's ECMP choice).
+    func mayLeave(_ binding: RouterInterfaceBinding, through ports: PortSet, hash: UInt64 = 0) -> Bool {
+        switch binding {
+        case .port(let p):
+            return ports.contains(p)
+        case .bridge(let id, let vid):
+            guard let slot = bridgeSlots[id], let b = bridges[slot] else { return false }
+            let vlan = vlanTables[slot][b.vlanIndex(vid.rawValue)]
+            let members = b.settings.vlanFiltering ? vlan.members : b.ports
+            if !(members & ports).isEmpty { return true }
+            guard vlan.tunnel >= 0, let t = tunnels[Int(vlan.tunnel)] else { return false }
+            if t.flood.contains(where: { encapsulationTrapsEgress(tunnel: vlan.tunnel, remote: $0, hash: hash) }) { return true }
+            return remotes.elements.contains { $0.tunnel == vlan.tunnel && encapsulationTrapsEgress(tunnel: vlan.tunnel, remote: $0.address, hash: hash) }
         }
     }
 

@@ -46,6 +46,21 @@ extension SwitchChip {
         return true
     }
 
+    /// Whether a frame encapsulated towards `remote` would leave through a port whose
+    /// egress the control plane keeps on the CPU (an underlay qdisc, say).
+    func encapsulationTrapsEgress(tunnel: Int32, remote: IPAddress, hash: UInt64) -> Bool {
+        guard !egressTrapPorts.isEmpty, remote.isIPv4, let value = lpm4.lookup(remote.ipv4Value),
+              case .forward(let rif, _) = resolve(value, hash: hash, destination: remote), let out = rifs[Int(rif)] else { return false }
+        return mayLeave(out.object.binding, through: egressTrapPorts)
+    }
+
+    /// Whether any copy of a VLAN's head-end replication would leave through such a port.
+    func floodTunnelsTrapEgress(_ pf: ParsedFrame, _ ctx: IngressContext, vlan: VLANEntry) -> Bool {
+        guard !egressTrapPorts.isEmpty, vlan.tunnel >= 0, ctx.tunnel < 0, let t = tunnels[Int(vlan.tunnel)] else { return false }
+        let hash = flowHash(pf)
+        return t.flood.contains { encapsulationTrapsEgress(tunnel: vlan.tunnel, remote: $0, hash: hash) }
+    }
+
     /// Encapsulates a bridged frame towards `remote` (outer Ethernet, IPv4, UDP, VXLAN) and
     /// sends it out of the underlay's next hop. The inner frame leaves untagged: the VNI
     /// carries the VLAN.

@@ -45,6 +45,8 @@ public final class SwitchChip {
     var tunnels = Slots<TunnelState>()
     var tunnelByVNI: [UInt32: Int32] = [:]
     var parserOptions = ParserOptions()
+    /// Ports whose egress the control plane keeps on the CPU (`PortState.trapEgress`).
+    var egressTrapPorts = PortSet()
 
     // Counters.
     var portCounters: [PortCounters]

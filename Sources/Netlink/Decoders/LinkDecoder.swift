@@ -89,6 +89,11 @@ enum LinkDecoder {
         b.vlanProtocol = try a.be16(Int(IFLA_BR_VLAN_PROTOCOL))
         b.defaultPVID = try a.u16(Int(IFLA_BR_VLAN_DEFAULT_PVID))
         b.multicastSnooping = try a.bool(Int(IFLA_BR_MCAST_SNOOPING))
+        // struct br_boolopt_multi { __u32 optval; __u32 optmask; }
+        if let raw = a.bytes(Int(IFLA_BR_MULTI_BOOLOPT)), raw.count >= 8 {
+            let optval = raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self)
+            b.mstEnabled = optval & (1 << UInt32(BR_BOOLOPT_MST_ENABLE.rawValue)) != 0
+        }
         return b
     }
 
@@ -111,6 +116,8 @@ enum LinkDecoder {
         p.broadcastFlood = try a.bool(Int(IFLA_BRPORT_BCAST_FLOOD)) ?? p.broadcastFlood
         p.neighSuppress = try a.bool(Int(IFLA_BRPORT_NEIGH_SUPPRESS)) ?? p.neighSuppress
         p.isolated = try a.bool(Int(IFLA_BRPORT_ISOLATED)) ?? p.isolated
+        p.locked = try a.bool(Int(IFLA_BRPORT_LOCKED)) ?? p.locked
+        p.mab = try a.bool(Int(CNL_IFLA_BRPORT_MAB)) ?? p.mab
         return p
     }
 

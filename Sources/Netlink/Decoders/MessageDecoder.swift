@@ -15,6 +15,7 @@ enum MessageDecoder {
         case RTM_NEWVLAN, RTM_DELVLAN: try VLANDecoder.decode(message, emit: emit)
         case RTM_NEWNETCONF, RTM_DELNETCONF: try NetConfDecoder.decode(message, emit: emit)
         case RTM_NEWRULE, RTM_DELRULE: try RuleDecoder.decode(message, emit: emit)
+        case RTM_NEWQDISC, RTM_DELQDISC, RTM_NEWTFILTER, RTM_DELTFILTER: try TrafficControlDecoder.decode(message, emit: emit)
         default: return
         }
     }

@@ -28,6 +28,8 @@ enum NeighborDecoder {
             if ndmFlags & UInt8(NTF_OFFLOADED) != 0 { flags.insert(.offload) }
             if ndmFlags & UInt8(NTF_STICKY) != 0 { flags.insert(.sticky) }
             if ndmFlags & UInt8(NTF_ROUTER) != 0 { flags.insert(.router) }
+            // NTF_EXT_LOCKED (1 << 1, Linux 6.2; not in older uapi headers).
+            if let ext = try attrs.u32(Int(NDA_FLAGS_EXT)), ext & (1 << 1) != 0 { flags.insert(.locked) }
             let key = FDBEntry.Key(port: index, mac: mac, vlan: vlan, isSelf: flags.contains(.self),
                                    remote: try attrs.ipAddress(Int(NDA_DST)), vni: try attrs.u32(Int(NDA_VNI)))
             let entry = FDBEntry(key: key,

@@ -190,6 +190,9 @@ public struct RouteNetlinkGroup: RawRepresentable, Hashable, Sendable {
     public static let mdb = RouteNetlinkGroup(rawValue: RTNLGRP_MDB.rawValue)
     public static let nexthop = RouteNetlinkGroup(rawValue: RTNLGRP_NEXTHOP.rawValue)
     public static let bridgeVLAN = RouteNetlinkGroup(rawValue: RTNLGRP_BRVLAN.rawValue)
+    /// Qdiscs and tc filters (`RTM_NEWQDISC`, `RTM_NEWTFILTER`, …).
+    public static let trafficControl = RouteNetlinkGroup(rawValue: RTNLGRP_TC.rawValue)
+
     public static let ipv4NetConf = RouteNetlinkGroup(rawValue: RTNLGRP_IPV4_NETCONF.rawValue)
     public static let ipv6NetConf = RouteNetlinkGroup(rawValue: RTNLGRP_IPV6_NETCONF.rawValue)
     public static let ipv4Rule = RouteNetlinkGroup(rawValue: RTNLGRP_IPV4_RULE.rawValue)
@@ -198,6 +201,6 @@ public struct RouteNetlinkGroup: RawRepresentable, Hashable, Sendable {
     /// Every group the kernel mirror listens to.
     public static let mirror: [RouteNetlinkGroup] = [
         .link, .neighbor, .ipv4Address, .ipv6Address, .ipv4Route, .ipv6Route, .mdb, .nexthop, .bridgeVLAN,
-        .ipv4NetConf, .ipv6NetConf, .ipv4Rule, .ipv6Rule,
+        .ipv4NetConf, .ipv6NetConf, .ipv4Rule, .ipv6Rule, .trafficControl,
     ]
 }

@@ -1,0 +1,136 @@
+import SwitchDriver
+import SwitchModel
+
+/// Kernel state on a chip port that the chip cannot express, as the reasons that keep the
+/// port's ingress or egress on the CPU (`PortSettings.ingressTrap` / `.egressTrap`).
+///
+/// One mechanism for every such state (Docs/Offload.md, "Port traps"): the stage names
+/// the state in words, the chip sends the affected direction to the CPU, and the kernel's
+/// own path applies it.
+extension Topology {
+    func portTraps(of link: IfIndex) -> (ingress: String?, egress: String?) {
+        guard features.contains(.portTraps) else { return (nil, nil) }
+        var ingress: [String] = []
+        var egress: [String] = []
+        trafficControlTraps(of: link, ingress: &ingress, egress: &egress)
+        // nftables netdev ingress/egress (and inet ingress) chains on the port.
+        if let chain = netfilter.deviceTrap(name(of: link), ingress: true) { ingress.append("\(chain) not offloaded") }
+        if let chain = netfilter.deviceTrap(name(of: link), ingress: false) { egress.append("\(chain) not offloaded") }
+        for mv in macvlanLinks(on: link) {
+            ingress.append(Self.macvlanReason(mv, on: name(of: link)))
+        }
+        // A macvlan on the port's bridge hears ARP / ND through the bridge: the chip copies
+        // them to the CPU only in a VLAN with a router interface, so without an address on
+        // the bridge its ports' ingress stays on the CPU.
+        if let b = bridge(of: link), offloadedBridge(b) != nil, !hasRoutableAddress(b), let mv = macvlanLinks(on: b).first {
+            ingress.append("macvlan \(mv.name) on \(name(of: b)): ARP and ND for it reach the CPU only through a router interface, and \(name(of: b)) has no address")
+        }
+        spanningTreeTraps(of: link, ingress: &ingress, egress: &egress)
+        if let a = links[link]?.bridgePort, a.locked, bridge(of: link) != nil {
+            // The chip has no per-port source-MAC authorisation: the kernel checks each frame.
+            ingress.append("locked bridge port \(name(of: link))\(a.mab ? " with MAB" : ""): the kernel authorises source MACs")
+        }
+        return (ingress.isEmpty ? nil : ingress.joined(separator: ", "), egress.isEmpty ? nil : egress.joined(separator: ", "))
+    }
+
+    /// tc (`RTM_NEWQDISC`, `RTM_NEWTFILTER`): the chip runs no qdisc and no classifier.
+    /// - a qdisc an operator added at the root (handle ≠ 0: `tbf`, `htb`, `prio`, …)
+    ///   shapes, reorders or drops what leaves the port → egress trapped;
+    /// - a filter on the ingress hook (`ingress` or `clsact`) → ingress trapped; on the
+    ///   egress hook (`clsact`) → egress trapped. A hook without filters does nothing.
+    private func trafficControlTraps(of link: IfIndex, ingress: inout [String], egress: inout [String]) {
+        let name = name(of: link)
+        if let qdiscs = qdiscs[link] {
+            for q in qdiscs.values.sorted(by: { $0.key < $1.key }) where !q.isDefault && q.parent == Qdisc.rootParent {
+                egress.append("egress qdisc \(q.kind) on \(name) not offloaded")
+            }
+        }
+        guard let filters = tcFilters[link]?.values else { return }
+        func kinds(_ wanted: (TCFilter) -> Bool) -> String? {
+            let k = Set(filters.filter(wanted).map { $0.kind.isEmpty ? "filter" : $0.kind }).sorted()
+            return k.isEmpty ? nil : k.joined(separator: "/")
+        }
+        if let k = kinds({ $0.isIngress }) { ingress.append("tc ingress filter \(k) on \(name) not offloaded") }
+        if let k = kinds({ $0.key.parent == TCFilter.egressHook }) { egress.append("tc egress filter \(k) on \(name) not offloaded") }
+    }
+
+    // MARK: macvlan uppers
+
+    /// The macvlan links whose lower is `link`, by ifindex.
+    func macvlanLinks(on link: IfIndex) -> [Link] {
+        (macvlans[link] ?? []).sorted().compactMap { links[$0] }
+    }
+
+    static func macvlanReason(_ mv: Link, on lower: String) -> String {
+        "macvlan \(mv.name) on \(lower): frames to \(mv.mac.map(\.description) ?? "its MAC") go to the CPU"
+    }
+
+    /// The hardware keys a macvlan decides: on a chip port, the port (its ingress trap);
+    /// on an offloaded bridge, the FDB entry sending its MAC to the CPU. Valued for the
+    /// macvlan itself and for its lower.
+    func macvlanKeys(of link: IfIndex, into keys: inout Set<HardwareKey>) {
+        guard let l = links[link] else { return }
+        var uppers = macvlanLinks(on: link)
+        var lower = link
+        if l.kind == .macvlan, let low = l.link {
+            uppers = [l]
+            lower = low
+        }
+        guard !uppers.isEmpty else { return }
+        if let p = portID(of: lower) { keys.insert(.port(p)) }
+        if isBridge(lower) {
+            for m in members(of: lower) { if let p = portID(of: m) { keys.insert(.port(p)) } }
+        }
+        for mv in uppers {
+            if let entry = macvlanFDB(mv, on: lower) { keys.insert(HardwareObject.fdb(entry).key) }
+        }
+    }
+
+    /// The FDB entry that sends a macvlan's MAC to the CPU in its lower bridge: the
+    /// kernel bridge delivers frames to an upper's MAC to the bridge device (a bridge with
+    /// a macvlan is promiscuous), and the chip has no other way to know the MAC is local.
+    /// VID 0 without VLAN filtering, else the bridge's own PVID (untagged on br0).
+    func macvlanFDB(_ mv: Link, on lower: IfIndex) -> HardwareFDBEntry? {
+        guard features.contains(.portTraps), let mac = mv.mac, let settings = offloadedBridge(lower) else { return nil }
+        let vid: VLANID
+        if settings.vlanFiltering {
+            guard let p = pvid(of: lower) else { return nil }
+            vid = p
+        } else {
+            vid = .none
+        }
+        return HardwareFDBEntry(bridge: settings.bridge, vid: vid, mac: mac, destination: .cpu)
+    }
+
+    /// A macvlan's claim on an FDB key (as strong as a local address), with its reason.
+    func macvlanClaim(_ bridge: BridgeID, _ vid: VLANID, _ mac: MACAddress) -> FDBCandidate? {
+        let lower = IfIndex(rawValue: bridge.rawValue)
+        for mv in macvlanLinks(on: lower) where mv.mac == mac {
+            guard let entry = macvlanFDB(mv, on: lower), entry.vid == vid else { continue }
+            return FDBCandidate(object: entry, priority: 3, sequence: 0, trapReason: Self.macvlanReason(mv, on: name(of: lower)))
+        }
+        return nil
+    }
+
+    // MARK: per-VLAN STP (MST)
+
+    /// Per-VLAN STP states (`BRIDGE_VLANDB_ENTRY_STATE`, `bridge vlan set … state`) and
+    /// MST (`mst_enabled`): the chip keeps one STP state per port, so a port of a bridge
+    /// with MST, or with any VLAN not forwarding, keeps both directions on the CPU, where
+    /// the kernel applies the per-VLAN state.
+    private func spanningTreeTraps(of link: IfIndex, ingress: inout [String], egress: inout [String]) {
+        guard let bridge = bridge(of: link), offloadedBridge(bridge) != nil else { return }
+        let name = name(of: link)
+        var reasons: [String] = []
+        if links[bridge]?.bridge?.mstEnabled == true {
+            reasons.append("\(self.name(of: bridge)) has mst_enabled: per-MSTI port states not offloaded")
+        }
+        let blocked = vlans(of: link).values.filter { $0.state != nil && $0.state != .forwarding }.sorted()
+        if let v = blocked.first {
+            let more = blocked.count > 1 ? " (and \(blocked.count - 1) more)" : ""
+            reasons.append("per-VLAN STP state \(v.state!) in VLAN \(v.vid) on \(name)\(more) not offloaded")
+        }
+        ingress += reasons
+        egress += reasons
+    }
+}

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Port traps in the test VM (Debian's kernel has VLAN filtering, per-VLAN STP states,
+# flower and gact; this machine's does not):
+#
+#   scripts/vm run Tests/VM/port-traps.sh
+#
+# hoistd runs the emulated chip on two front-panel veths; br0 (vlan_filtering 1) bridges
+# swp1 and swp2, access ports of VLAN 10, with h1 10.0.10.1 and h2 10.0.10.2 behind them.
+#
+# - per-VLAN STP: `bridge vlan set dev swp2 vid 10 state blocking` — the kernel stops
+#   forwarding VLAN 10 there; the chip must too (swp2 trapped, pings lost), and forward
+#   again when the state is back to forwarding;
+# - tc: `tc filter add dev swp1 ingress … flower ip_proto icmp action drop` — the kernel
+#   drops the echo requests; the chip must not forward them (swp1 trapped, pings lost);
+#   deleting the filter gives the port back to the chip.
+#
+# Each check prints "PASS name" or "FAIL name: why"; the exit status is the number of
+# failures. Tests/VMTests runs this and asserts every PASS line.
+set -u
+hoistd=$HOIST_BIN/hoistd
+hoist=$HOIST_BIN/hoist
+sock=/run/hoist-vm-traps.sock
+log=/tmp/hoistd.log
+. "$HOIST_ROOT/Tests/VM/lib.sh"
+cleanup() {
+  stop_hoistd
+  for ns in sw wires h1 h2; do ip netns del "$ns" 2>/dev/null; done
+}
+trap cleanup EXIT
+
+show() { "$hoist" show "$1" --json --socket "$sock"; }
+# The offload state and reason of port swpN, as "state|reason".
+port_state() {
+  show ports | python3 -c 'import json, sys; r = next((r for r in json.load(sys.stdin) if r.get("ifname") == sys.argv[1]), {}); print(r.get("offload", "none") + "|" + r.get("reason", ""))' "$1"
+}
+wait_state() { # port, expected prefix of "state|reason", seconds
+  local end=$((SECONDS + ${3:-10}))
+  while [ $SECONDS -lt $end ]; do case "$(port_state "$1")" in "$2"*) return 0 ;; esac; sleep 0.3; done
+  return 1
+}
+tx() { show counters | python3 -c 'import json, sys; print(next((r["tx_packets"] for r in json.load(sys.stdin) if r.get("ifname") == sys.argv[1]), 0))' "$1"; }
+ping_from() { ip netns exec "$1" ping -q -c "${3:-3}" -i 0.2 -W 1 "$2" > /dev/null 2>&1; }
+
+say "kernel $(uname -r); topology"
+for ns in sw wires h1 h2; do
+  ip netns add "$ns"
+  ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+done
+for n in 1 2; do
+  ip -n wires link add "fp$n" type veth peer name eth0 netns "h$n"
+  ip -n wires link set "fp$n" up
+  ip -n "h$n" link set eth0 address "02:00:00:00:10:0$n"
+  ip -n "h$n" addr add "10.0.10.$n/24" dev eth0
+  ip -n "h$n" link set eth0 up
+done
+
+"$hoistd" -n sw --wire-netns wires --port 1=fp1 --port 2=fp2 --socket "$sock" 2> "$log" &
+pid=$!
+for _ in $(seq 200); do [ -S "$sock" ] && ip -n sw link show swp2 > /dev/null 2>&1 && break; sleep 0.1; done
+if ! ip -n sw link show swp2 > /dev/null 2>&1; then
+  fail hoistd-started "swp2 did not appear: $(cat "$log")"
+  exit 1
+fi
+pass hoistd-started
+ip -n sw -batch - <<'EOS'
+link add br0 type bridge vlan_filtering 1 vlan_default_pvid 0
+link set swp1 master br0
+link set swp2 master br0
+link set swp1 up
+link set swp2 up
+link set br0 up
+EOS
+bridge -n sw vlan add vid 10 dev swp1 pvid untagged
+bridge -n sw vlan add vid 10 dev swp2 pvid untagged
+if wait_state swp2 "offloaded|" 15 && ping_from h1 10.0.10.2 3; then pass baseline-ping; else fail baseline-ping "$(port_state swp2)"; fi
+
+say "per-VLAN STP state blocking on swp2 in VLAN 10"
+if bridge -n sw vlan set dev swp2 vid 10 state blocking 2>/tmp/vlanset.err; then
+  bridge -n sw -d vlan show dev swp2
+  if wait_state swp2 "trapped|ingress: per-VLAN STP state blocking in VLAN 10 on swp2 not offloaded" 10; then
+    pass vlan-state-trapped
+  else
+    fail vlan-state-trapped "swp2: $(port_state swp2)"
+  fi
+  if ping_from h1 10.0.10.2 3; then fail vlan-state-blocks "h1 pinged h2 through a VLAN the kernel blocks on swp2"; else pass vlan-state-blocks; fi
+  bridge -n sw vlan set dev swp2 vid 10 state forwarding
+  if wait_state swp2 "offloaded|" 10; then pass vlan-state-forwarding-offloaded; else fail vlan-state-forwarding-offloaded "$(port_state swp2)"; fi
+  before=$(tx swp2)
+  if ping_from h1 10.0.10.2 3 && [ $(($(tx swp2) - before)) -ge 3 ]; then
+    pass vlan-state-chip-forwards-again
+  else
+    fail vlan-state-chip-forwards-again "swp2 tx $before -> $(tx swp2)"
+  fi
+else
+  fail vlan-state-trapped "bridge vlan set … state refused: $(cat /tmp/vlanset.err)"
+fi
+
+say "tc: flower drop on swp1 ingress"
+ip netns exec sw tc qdisc add dev swp1 clsact
+if ip netns exec sw tc filter add dev swp1 ingress protocol ip flower ip_proto icmp action drop 2>/tmp/tc.err; then
+  if wait_state swp1 "trapped|ingress: tc ingress filter flower on swp1 not offloaded" 10; then
+    pass tc-filter-trapped
+  else
+    fail tc-filter-trapped "swp1: $(port_state swp1)"
+  fi
+  if ping_from h1 10.0.10.2 3; then fail tc-filter-drops "pings passed a filter that drops them in the kernel"; else pass tc-filter-drops; fi
+  ip netns exec sw tc filter del dev swp1 ingress
+  if wait_state swp1 "offloaded|" 10; then pass tc-filter-removed-offloaded; else fail tc-filter-removed-offloaded "$(port_state swp1)"; fi
+  before=$(tx swp2)
+  if ping_from h1 10.0.10.2 3 && [ $(($(tx swp2) - before)) -ge 3 ]; then
+    pass tc-chip-forwards-again
+  else
+    fail tc-chip-forwards-again "swp2 tx $before -> $(tx swp2)"
+  fi
+else
+  fail tc-filter-trapped "tc filter add refused: $(cat /tmp/tc.err)"
+fi
+say "MST: mst_enabled on br0 traps both ports; hosts still reach each other through the kernel"
+# iproute2 6.1 cannot set mst_enabled: RTM_NEWLINK with IFLA_BR_MULTI_BOOLOPT (46),
+# BR_BOOLOPT_MST_ENABLE (bit 2), by hand. MST mode changes only while no port has VLANs.
+set_mst() { # 0 or 1
+  ip netns exec sw python3 - "$(ip -n sw -j link show br0 | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["ifindex"])')" "$1" <<'EOP'
+import socket, struct, sys
+index, on = int(sys.argv[1]), int(sys.argv[2])
+def attr(t, payload):
+    n = 4 + len(payload)
+    return struct.pack("HH", n, t) + payload + b"\0" * ((4 - n % 4) % 4)
+data = attr(46, struct.pack("II", (1 << 2) if on else 0, 1 << 2))
+body = struct.pack("BxHiII", 0, 0, index, 0, 0) + attr(18, attr(1, b"bridge\0") + attr(2, data))
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+s.send(struct.pack("IHHII", 16 + len(body), 16, 1 | 4, 1, 0) + body)
+reply = s.recv(4096)
+code = struct.unpack("i", reply[16:20])[0]
+sys.exit(0 if code == 0 else -code)
+EOP
+}
+for p in swp1 swp2; do bridge -n sw vlan del vid 10 dev $p; done
+if set_mst 1; then
+  for p in swp1 swp2; do bridge -n sw vlan add vid 10 dev $p pvid untagged; done
+  if wait_state swp1 "trapped|ingress: br0 has mst_enabled" 10 && wait_state swp2 "trapped|ingress: br0 has mst_enabled" 5; then
+    pass mst-trapped
+  else
+    fail mst-trapped "swp1: $(port_state swp1) swp2: $(port_state swp2)"
+  fi
+  traps() { show traps | python3 -c 'import json, sys; print(next((r["packets"] for r in json.load(sys.stdin) if r["trap"] == "port_trap"), 0))'; }
+  before=$(traps)
+  if ping_from h1 10.0.10.2 3 && [ $(($(traps) - before)) -ge 6 ]; then
+    pass mst-kernel-forwards
+  else
+    fail mst-kernel-forwards "port_trap $before -> $(traps)"
+  fi
+  for p in swp1 swp2; do bridge -n sw vlan del vid 10 dev $p; done
+  set_mst 0
+  for p in swp1 swp2; do bridge -n sw vlan add vid 10 dev $p pvid untagged; done
+  if wait_state swp1 "offloaded|" 10 && wait_state swp2 "offloaded|" 5; then pass mst-off-offloaded; else fail mst-off-offloaded "$(port_state swp1) $(port_state swp2)"; fi
+else
+  fail mst-trapped "setting mst_enabled failed ($?)"
+fi
+exit $failures
