@@ -209,14 +209,23 @@ struct OffloadQuery {
         }
         fields.append(("offload", .string(state.name)))
         if let reason = state.reason { fields.append(("reason", .string(reason))) }
+        // What the state rests on, for objects the driver holds: `confirmed` false when
+        // the driver only accepted it (an observer, for kinds the kernel never flags);
+        // `evidence` from an observer (the kernel's flag, or why there is none). A driver
+        // that programs the chip confirms by holding the object.
+        let evidence = daemon.engine.evidence(of: key)
+        if let evidence {
+            fields.append(("confirmed", .bool(evidence.confirmed)))
+            if !daemon.driver.capabilities.programsHardware { fields.append(("evidence", .string(evidence.detail))) }
+        }
         // iproute2's flags for the same state: `ip -j route` (`offload`, `trap`,
         // `offload_failed`: RTM_F_OFFLOAD, RTM_F_TRAP, RTM_F_OFFLOAD_FAILED) and
-        // `bridge -j fdb` (`offload`).
+        // `bridge -j fdb` (`offload`) — not for an unconfirmed `offloaded`.
         switch (object, state) {
-        case (.route, .offloaded): fields.append(("flags", .array([.string("offload")])))
+        case (.route, .offloaded) where evidence?.confirmed != false: fields.append(("flags", .array([.string("offload")])))
         case (.route, .trapped): fields.append(("flags", .array([.string("trap")])))
         case (.route, .failed): fields.append(("flags", .array([.string("offload_failed")])))
-        case (.fdb, .offloaded): fields.append(("flags", .array([.string("offload")])))
+        case (.fdb, .offloaded) where evidence?.confirmed != false: fields.append(("flags", .array([.string("offload")])))
         default: break
         }
         return .object(fields)
