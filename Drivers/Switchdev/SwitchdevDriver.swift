@@ -50,7 +50,7 @@ public final class SwitchdevDriver: SwitchDriver {
     private var flagged: [HardwareKey: HardwareReport] = [:]
     /// Kernel routes carrying a flag, per slot: several kernel routes share a slot, and
     /// the kernel flags the one it uses.
-    private var flaggedRoutes: [HardwareKey: [Route.Key: Route]] = [:]
+    private var flaggedRoutes: [HardwareKey: [Route.Key: UInt32]] = [:]
     private var resourceCache: (at: UInt64, resources: [DevlinkResource])?
 
     /// The features the kernel's switchdev drivers offload here: VLAN-aware bridging with
@@ -228,8 +228,8 @@ public final class SwitchdevDriver: SwitchDriver {
 
     // MARK: Watching the kernel
 
-    /// Reads what the kernel reported since the last call and turns changed verdicts
-    /// into events.
+    /// Reads what the kernel reported since the last call and turns changed flags on
+    /// accepted objects into reports.
     private func refresh() {
         do {
             while let deltas = try mirror.poll(timeoutMilliseconds: 0) { note(deltas) }
@@ -279,15 +279,16 @@ public final class SwitchdevDriver: SwitchDriver {
     private func noteRoute(_ r: Route, removed: Bool) {
         guard let key = HardwareKey.route(of: r) else { return }
         var slot = flaggedRoutes[key] ?? [:]
-        if removed || SwitchdevFlags.report(routeFlags: r.flags) == nil { slot[r.key] = nil } else { slot[r.key] = r }
+        if removed || SwitchdevFlags.report(routeFlags: r.flags) == nil { slot[r.key] = nil } else { slot[r.key] = r.flags }
         flaggedRoutes[key] = slot.isEmpty ? nil : slot
-        guard let winner = slot.values.min(by: { ($0.key.table == .local ? 0 : 1, $0.key) < ($1.key.table == .local ? 0 : 1, $1.key) }) else {
+        func rank(_ k: Route.Key) -> (Int, Route.Key) { (k.table == .local ? 0 : 1, k) }
+        guard let winner = slot.min(by: { rank($0.key) < rank($1.key) }) else {
             setFlag(key, nil)
             return
         }
-        var report = SwitchdevFlags.report(routeFlags: winner.flags)
+        var report = SwitchdevFlags.report(routeFlags: winner.value)
         if case .failed? = report, let full = fullTable(winner.key.family == .ipv4 ? .lpmIPv4 : .lpmIPv6) {
-            report = SwitchdevFlags.report(routeFlags: winner.flags, full: full)
+            report = SwitchdevFlags.report(routeFlags: winner.value, full: full)
         }
         setFlag(key, report)
     }
