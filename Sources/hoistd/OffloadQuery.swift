@@ -133,12 +133,14 @@ struct OffloadQuery {
                 return .object([("object", .string("fdb \(e.key.mac) vlan \(e.key.vlan) \(port.name) learned")),
                                 ("mac", .string(e.key.mac.description)), ("vlan", .int(Int64(e.key.vlan.rawValue))),
                                 ("dst", .string(port.name)), ("learned", .bool(true)), ("offload", .string("offloaded")),
+                                ("confirmed", .bool(true)), ("evidence", .string("kernel flags extern_learn offload")),
                                 ("flags", .array(e.flags.names.map { .string($0) }))])
             }
     }
 
     /// MACs the chip learned itself, as the daemon holds them (its learned, moved and aged
-    /// events, re-read after a loss): in the chip, so `offloaded`; written to the kernel as
+    /// events, re-read after a loss): in the chip, so `offloaded`, confirmed (the chip
+    /// reported them); written to the kernel as
     /// `extern_learn` (the flags iproute2 shows for a switchdev-learned entry).
     func chipLearned() -> [JSONValue] {
         daemon.learned.values
@@ -148,6 +150,7 @@ struct OffloadQuery {
                 return .object([("object", .string("fdb \(f.mac) vlan \(f.vid.rawValue) \(dst) learned")),
                                 ("mac", .string(f.mac.description)), ("vlan", .int(Int64(f.vid.rawValue))),
                                 ("dst", .string(dst)), ("learned", .bool(true)), ("offload", .string("offloaded")),
+                                ("confirmed", .bool(true)),
                                 ("flags", .array([.string("extern_learn"), .string("offload")]))])
             }
     }

@@ -103,7 +103,7 @@ else
   fail fdb-static-offloaded "kernel offload flag: $kernel_static; hoist: $(show fdb)"
 fi
 
-if wait_for fdb "any(r.get('learned') and r['mac'] == '02:00:00:00:00:b1' and r['dst'] == '$p1' and 'extern_learn' in r['flags'] and 'offload' in r['flags'] and r['offload'] == 'offloaded' for r in rows)" 10; then
+if wait_for fdb "any(r.get('learned') and r['mac'] == '02:00:00:00:00:b1' and r['dst'] == '$p1' and 'extern_learn' in r['flags'] and 'offload' in r['flags'] and r['offload'] == 'offloaded' and r['confirmed'] is True for r in rows)" 10; then
   pass fdb-learned-offloaded
 else
   fail fdb-learned-offloaded "hoist: $(show fdb); kernel: $(bridge fdb show br br0 | grep -i 02:00:00:00:00:b1)"
