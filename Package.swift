@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "ChipLinkTests", dependencies: ["ChipLink", "DriverConformance", "EmulatedASIC", "SwitchDriver", "SwitchModel"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "SwitchDriver", "SwitchModel"], exclude: ["Golden"]),
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "Stages", "EmulatedASIC", "SwitchDriver", "SwitchModel"]),
-        .testTarget(name: "SwitchdevDriverTests", dependencies: ["SwitchdevDriver", "KernelMirror", "Netlink", "SwitchDriver", "SwitchModel"]),
+        .testTarget(name: "SwitchdevDriverTests", dependencies: ["SwitchdevDriver", "KernelMirror", "Netlink", "Offload", "Stages", "SwitchDriver", "SwitchModel"]),
         .testTarget(name: "EmulatedASICTests", dependencies: ["EmulatedASIC", "DriverConformance", "SwitchDriver", "SwitchModel"]),
         .testTarget(
             name: "KernelTests",

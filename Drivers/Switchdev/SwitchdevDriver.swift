@@ -7,23 +7,28 @@ import SwitchModel
 /// The driver for kernel switchdev ports (rocker, netdevsim; mlxsw and prestera on real
 /// switches). It is an *observer*: on a switchdev box the kernel's own driver programs
 /// the ASIC from the kernel bridge and FIB through the switchdev notifiers, so Hoist
-/// programs nothing. It relates what the stages want to kernel objects on switchdev
-/// ports, and reports what the kernel says the hardware did.
+/// programs nothing. It accepts what the stages want on switchdev ports, keeps those
+/// objects by key, and reports, per accepted object, what the kernel's flags say the
+/// hardware did — or that the kernel gives no flag for its kind.
 ///
 /// ```
 ///  ip / bridge ──► kernel bridge, FIB ──switchdev notifiers──► kernel driver ──► ASIC
-///                     │ RTNLGRP_* (its own KernelMirror)         │ sets offload / trap /
+///                     │ RTNLGRP_* (its own KernelMirror: flags)  │ sets offload / trap /
 ///                     ▼                                          │ offload_failed flags
-///  engine ──apply──► SwitchdevDriver: ok when the object is on switchdev ports,
-///                     notSupported otherwise; writes nothing
-///         ◄──pollEvents── objectState(key, verdict) from the flags (SwitchdevView)
-///         ◄──readBack──── kernel objects flagged as in hardware
+///  engine ──apply──► SwitchdevDriver: ok when the object is on switchdev ports (kept by
+///                     key), notSupported otherwise; writes nothing
+///         ◄──pollEvents── objectState(key, report): flagged kernel object → HardwareKey
+///                         (the shared identity, HardwareKey.route(of:) …) → SwitchdevFlags
+///         ◄──readBack──── the accepted objects the kernel has not failed
 ///         ◄──counters──── IFLA_STATS64 of the ports, devlink resources (occ/size)
 /// ```
 ///
-/// The kernel driver acts on the kernel object, which exists because the mirror saw it;
-/// the verdict comes later as the object's flags. A verdict that arrives before the
-/// engine programmed the object is kept and reported again after `apply` accepts it.
+/// The driver never derives hardware objects from kernel objects — the stages do, once.
+/// It relates a kernel object to a hardware key through the identity both share (bridge
+/// and router interface ids are ifindexes, a route's slot is its table and prefix), and
+/// compares the flags with what `apply` accepted under that key. It watches the kernel
+/// itself (its own mirror, for the flags and the links of the switchdev ports): the driver
+/// protocol carries no kernel state, and the driver may run behind a chip link.
 public final class SwitchdevDriver: SwitchDriver {
     public let capabilities: DriverCapabilities
     public let ports: SwitchdevPorts
@@ -37,8 +42,15 @@ public final class SwitchdevDriver: SwitchDriver {
     private let devlink: DevlinkResourceSource?
     private var events: [DriverEvent] = []
     private var eventStart = 0
-    /// The latest verdict the kernel gave per key (from flags).
-    private var verdicts: [HardwareKey: DriverResult] = [:]
+    /// What `apply` accepted, by key: the stages' objects on switchdev ports.
+    private var accepted: [HardwareKey: HardwareObject] = [:]
+    /// The report last sent per accepted key, so a flag change is reported once.
+    private var reported: [HardwareKey: HardwareReport] = [:]
+    /// The kernel's current flags, as reports, per hardware key (absent: no flag).
+    private var flagged: [HardwareKey: HardwareReport] = [:]
+    /// Kernel routes carrying a flag, per slot: several kernel routes share a slot, and
+    /// the kernel flags the one it uses.
+    private var flaggedRoutes: [HardwareKey: [Route.Key: UInt32]] = [:]
     private var resourceCache: (at: UInt64, resources: [DevlinkResource])?
 
     /// The features the kernel's switchdev drivers offload here: VLAN-aware bridging with
@@ -48,12 +60,20 @@ public final class SwitchdevDriver: SwitchDriver {
 
     /// Watches the kernel of `namespace` (the caller's when nil); the switchdev ports are
     /// the ones there now. `devlink` reads resources (default: generic netlink, `DevlinkNetlinkResources`).
-    public init(namespace: String? = nil, devlink: DevlinkResourceSource? = nil) throws {
-        mirror = try KernelMirror(namespace: namespace)
+    public convenience init(namespace: String? = nil, devlink: DevlinkResourceSource? = nil) throws {
+        try self.init(mirror: KernelMirror(namespace: namespace), statistics: NetlinkChannel(namespace: namespace),
+                      devlink: devlink ?? DevlinkNetlinkResources(namespace: namespace))
+    }
+
+    /// Watches the kernel through `mirror` (not started yet; the driver starts it: the
+    /// switchdev ports are those of its first dump), reads port counters over `statistics`
+    /// and resources from `devlink` (nil: none). Tests pass mirrors over scripted transports.
+    public init(mirror: KernelMirror, statistics: NetlinkChannel, devlink: DevlinkResourceSource?) throws {
+        self.mirror = mirror
         let initial = try mirror.start()
-        statistics = try NetlinkChannel(namespace: namespace)
+        self.statistics = statistics
         ports = SwitchdevPorts(links: mirror.tables.links.values)
-        self.devlink = devlink ?? DevlinkNetlinkResources(namespace: namespace)
+        self.devlink = devlink
         var tables: [TableKind: Int] = [:]
         do {
             let resources = try self.devlink?.resources(ownerOf: Set(ports.ports.map(\.name))) ?? []
@@ -64,37 +84,51 @@ public final class SwitchdevDriver: SwitchDriver {
         }
         capabilities = DriverCapabilities(name: "switchdev", ports: ports.capabilityPorts, tables: tables,
                                           features: Self.features, programsHardware: false)
-        note(initial, emit: false)
+        note(initial)
     }
 
     // MARK: SwitchDriver
 
     /// Accepts (`ok`) each object that relates to switchdev ports — the kernel driver acts
-    /// on its kernel counterpart — and answers `notSupported` for the rest. Removals
-    /// always succeed. Nothing is written to the kernel. A verdict the kernel already gave
-    /// on an accepted object is queued as an event, so the engine hears it.
+    /// on its kernel counterpart — keeps it by key, and queues its report: the kernel's
+    /// flags on it, or why there is none (`SwitchdevFlags.unflagged`). Answers
+    /// `notSupported` for the rest. Removals always succeed and forget the object.
+    /// Nothing is written to the kernel.
     public func apply(_ batch: [DriverOperation]) -> [DriverResult] {
         refresh()
         let routable = routableInterfaces()
         var results: [DriverResult] = []
         results.reserveCapacity(batch.count)
         for op in batch {
-            guard case .set(let object) = op else {
+            switch op {
+            case .remove(let key):
+                accepted[key] = nil
+                reported[key] = nil
                 results.append(.ok)
-                continue
+            case .set(let object):
+                let result = check(object, routable: routable)
+                if result == .ok {
+                    accepted[object.key] = object
+                    reported[object.key] = nil
+                    report(object.key)
+                } else {
+                    accepted[object.key] = nil
+                    reported[object.key] = nil
+                }
+                results.append(result)
             }
-            let result = check(object, routable: routable)
-            if result == .ok, let verdict = verdicts[object.key], verdict != .ok {
-                events.append(.objectState(object.key, verdict))
-            }
-            results.append(result)
         }
         return results
     }
 
+    /// The accepted objects, but those the kernel flagged `rt_offload_failed`: an observer
+    /// holds what it accepted, and the kernel's flags say what did not make it.
     public func readBack() -> [HardwareObject] {
         refresh()
-        return SwitchdevView.readBack(mirror.tables, ports: ports, features: capabilities.features)
+        return accepted.filter { key, _ in
+            if case .failed? = flagged[key] { return false }
+            return true
+        }.values.sorted { ($0.key.rank, $0.key.description) < ($1.key.rank, $1.key.description) }
     }
 
     public func pollEvents(limit: Int) -> [DriverEvent] {
@@ -194,50 +228,89 @@ public final class SwitchdevDriver: SwitchDriver {
 
     // MARK: Watching the kernel
 
-    /// Reads what the kernel reported since the last call and turns changed verdicts
-    /// into events.
+    /// Reads what the kernel reported since the last call and turns changed flags on
+    /// accepted objects into reports.
     private func refresh() {
         do {
-            while let deltas = try mirror.poll(timeoutMilliseconds: 0) { note(deltas, emit: true) }
-            note(mirror.flush(), emit: true)
+            while let deltas = try mirror.poll(timeoutMilliseconds: 0) { note(deltas) }
+            note(mirror.flush())
         } catch {
             lastError = "kernel watch: \(error)"
         }
     }
 
-    private func note(_ deltas: [MirrorDelta], emit: Bool) {
+    /// Follows the kernel's flags: each changed kernel object → its hardware key (the
+    /// shared identity) → the report its flags give; a change on an accepted key is
+    /// reported (nothing is accepted yet at the initial dump).
+    private func note(_ deltas: [MirrorDelta]) {
         for delta in deltas {
             switch delta {
             case .route(let change):
-                let r = change.current
-                guard let key = SwitchdevView.key(of: r) else { continue }
-                if case .removed = change {
-                    verdicts[key] = nil
-                    continue
-                }
-                var verdict = SwitchdevView.verdict(routeFlags: r.flags)
-                if verdict != nil, verdict != .ok, let full = fullTable(SwitchdevView.table(of: r)) {
-                    verdict = SwitchdevView.verdict(routeFlags: r.flags, full: full)
-                }
-                record(key, verdict, emit: emit)
+                if case .changed(let old, _) = change, old.key != change.current.key { noteRoute(old, removed: true) }
+                noteRoute(change.current, removed: change.isRemoval)
             case .fdb(let change):
+                if case .changed(let old, _) = change, let k = fdbKey(of: old), k != fdbKey(of: change.current) { setFlag(k, nil) }
                 let e = change.current
-                guard let key = SwitchdevView.key(of: e, ports: ports, links: mirror.tables.links) else { continue }
-                if case .removed = change {
-                    verdicts[key] = nil
-                    continue
-                }
-                record(key, SwitchdevView.verdict(fdbFlags: e.flags), emit: emit)
+                guard let key = fdbKey(of: e) else { continue }
+                setFlag(key, change.isRemoval ? nil : SwitchdevFlags.report(fdbFlags: e.flags))
+            case .neighbor(let change):
+                let n = change.current
+                setFlag(.neighbor(of: n), change.isRemoval ? nil : SwitchdevFlags.report(neighborFlags: n.flags))
+            case .nexthop(let change):
+                let o = change.current
+                setFlag(.nexthopGroup(ofObject: o.id), change.isRemoval ? nil : SwitchdevFlags.report(nexthopObject: o))
             default:
                 continue
             }
         }
     }
 
-    private func record(_ key: HardwareKey, _ verdict: DriverResult?, emit: Bool) {
-        guard let verdict, verdicts[key] != verdict else { return }
-        verdicts[key] = verdict
-        if emit { events.append(.objectState(key, verdict)) }
+    /// The key of a bridge FDB entry on a switchdev port, as the stages key it; nil for
+    /// entries of the device's own table and entries off the switchdev ports.
+    private func fdbKey(of e: FDBEntry) -> HardwareKey? {
+        let links = mirror.tables.links
+        guard !e.key.isSelf, ports.port(of: e.key.port, in: links) != nil,
+              let bridge = e.master ?? links[e.key.port]?.master, links[bridge]?.kind == .bridge else { return nil }
+        return .fdb(of: e, inBridge: bridge)
+    }
+
+    /// A kernel route's flags into its slot's report: the flagged route of the slot (the
+    /// local table's first, as the stages choose), or none.
+    private func noteRoute(_ r: Route, removed: Bool) {
+        guard let key = HardwareKey.route(of: r) else { return }
+        var slot = flaggedRoutes[key] ?? [:]
+        if removed || SwitchdevFlags.report(routeFlags: r.flags) == nil { slot[r.key] = nil } else { slot[r.key] = r.flags }
+        flaggedRoutes[key] = slot.isEmpty ? nil : slot
+        func rank(_ k: Route.Key) -> (Int, Route.Key) { (k.table == .local ? 0 : 1, k) }
+        guard let winner = slot.min(by: { rank($0.key) < rank($1.key) }) else {
+            setFlag(key, nil)
+            return
+        }
+        var report = SwitchdevFlags.report(routeFlags: winner.value)
+        if case .failed? = report, let full = fullTable(winner.key.family == .ipv4 ? .lpmIPv4 : .lpmIPv6) {
+            report = SwitchdevFlags.report(routeFlags: winner.value, full: full)
+        }
+        setFlag(key, report)
+    }
+
+    private func setFlag(_ key: HardwareKey, _ report: HardwareReport?) {
+        guard flagged[key] != report else { return }
+        flagged[key] = report
+        if accepted[key] != nil { self.report(key) }
+    }
+
+    /// Queues the report of the accepted object `key` when it differs from the last one sent.
+    private func report(_ key: HardwareKey) {
+        guard let object = accepted[key] else { return }
+        let now = flagged[key] ?? SwitchdevFlags.unflagged(object, kernelNexthopObject: isKernelNexthopObject(key))
+        guard reported[key] != now else { return }
+        reported[key] = now
+        events.append(.objectState(key, now))
+    }
+
+    private func isKernelNexthopObject(_ key: HardwareKey) -> Bool {
+        guard case .nexthopGroup(let id) = key, id.rawValue < NexthopGroupID.synthesizedBase else { return false }
+        return mirror.tables.nexthops[id.rawValue] != nil
     }
 
     /// The table's occupancy when its devlink resource is at its size (devlink read at
@@ -260,4 +333,8 @@ public final class SwitchdevDriver: SwitchDriver {
     }
 
     private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+}
+
+private extension Change {
+    var isRemoval: Bool { if case .removed = self { true } else { false } }
 }

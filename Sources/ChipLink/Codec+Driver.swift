@@ -22,6 +22,16 @@ extension ByteWriter {
         }
     }
 
+    public mutating func report(_ r: HardwareReport) {
+        switch r {
+        case .offloaded(let e): u8(0); string(e)
+        case .trapped(let reason, let e): u8(1); string(reason); string(e)
+        case .failed(let result, let e): u8(2); self.result(result); string(e)
+        case .unconfirmed(let why): u8(3); string(why)
+        case .awaiting(let why): u8(4); string(why)
+        }
+    }
+
     public mutating func event(_ e: DriverEvent) {
         switch e {
         case .macLearned(let b, let v, let m, let d):
@@ -35,7 +45,7 @@ extension ByteWriter {
         case .packetTrapped(let p, let reason, let length):
             u8(4); u16(p.rawValue); string(reason.rawValue); count(length)
         case .objectState(let k, let r):
-            u8(5); key(k); result(r)
+            u8(5); key(k); report(r)
         case .eventsLost(let n):
             u8(6); count(n)
         }
@@ -94,6 +104,22 @@ extension ByteReader {
         }
     }
 
+    public mutating func report() throws -> HardwareReport {
+        let tag = try u8()
+        switch tag {
+        case 0: return .offloaded(evidence: try string())
+        case 1:
+            let reason = try string()
+            return .trapped(reason: reason, evidence: try string())
+        case 2:
+            let r = try result()
+            return .failed(r, evidence: try string())
+        case 3: return .unconfirmed(try string())
+        case 4: return .awaiting(try string())
+        default: throw ChipLinkError.malformed("unknown hardware report \(tag)", offset: offset - 1)
+        }
+    }
+
     public mutating func event() throws -> DriverEvent {
         let tag = try u8()
         switch tag {
@@ -111,7 +137,7 @@ extension ByteReader {
             return .packetTrapped(p, reason: reason, length: Int(try u32()))
         case 5:
             let k = try key()
-            return .objectState(k, try result())
+            return .objectState(k, try report())
         case 6:
             return .eventsLost(count: Int(try u32()))
         default: throw ChipLinkError.malformed("unknown event \(tag)", offset: offset - 1)

@@ -168,20 +168,29 @@ extension OffloadEngine {
 }
 
 extension OffloadEngine {
-    /// The hardware's later verdict on an object it had accepted (`DriverEvent.objectState`):
-    /// a failure makes the object `failed(reason)`; `ok` after a failure makes it
-    /// `offloaded` again. The engine does not retry on its own: such hardware reports again
-    /// when its verdict changes (a kernel switchdev driver re-flags the route). Reports
-    /// about objects the engine did not program are ignored.
-    public func hardwareReported(_ key: HardwareKey, _ result: DriverResult) {
+    /// The hardware's own word on an object it had accepted (`DriverEvent.objectState`):
+    /// a failure makes the object `failed(reason)`; any other report after a failure makes
+    /// it programmed again. The report is the object's evidence (`evidence(of:)`): a trap
+    /// makes it `trapped(reason)`, an awaited verdict `pending`, an unconfirmed acceptance
+    /// `offloaded` with `confirmed` false. The engine does not retry on its own: such
+    /// hardware reports again when its verdict changes (a kernel switchdev driver re-flags
+    /// the route). Reports about objects the engine did not program are ignored.
+    public func hardwareReported(_ key: HardwareKey, _ report: HardwareReport) {
         guard var e = entries[key], e.programmed != nil, e.desired != nil else { return }
-        if result == .ok {
-            guard case .failed = e.status else { return }
+        switch e.status {
+        case .programmed, .failed: break
+        default: return  // a trap stand-in or a removal in flight: not the object's verdict
+        }
+        if case .failed(.ok, _) = report { return }
+        e.report = report
+        if case .failed(let result, _) = report {
+            e.status = .failed(result)
+            store(key, e)
+        } else if case .failed = e.status {
             e.status = .programmed
             store(key, e)
             wakeWaiters(of: key)
         } else {
-            e.status = .failed(result)
             store(key, e)
         }
     }

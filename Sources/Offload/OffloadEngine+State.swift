@@ -23,8 +23,31 @@ extension OffloadEngine {
             return fallback ? .trapped(reason: reason) : .pending(reason: reason)
         case .programmed:
             if let trapReason = d.trapReason { return .trapped(reason: trapReason) }
+            if case .trapped(let reason, _)? = e.report { return .trapped(reason: reason) }
             if let why = cpuDependency(of: d.object, depth: 0) { return .trapped(reason: "\(key) → " + why) }
+            if case .awaiting(let why)? = e.report { return .pending(reason: why) }
             return .offloaded
+        }
+    }
+
+    /// What the state of the desired object `key` rests on, for objects the driver holds
+    /// (programmed, or failed by the hardware's own report); nil otherwise. A driver that
+    /// programs the hardware confirms by holding the object; an observer's objects are
+    /// confirmed only by the hardware's report (`DriverEvent.objectState`: the kernel's
+    /// flags), and an accepted object nothing reports on is `offloaded` unconfirmed.
+    public func evidence(of key: HardwareKey) -> OffloadEvidence? {
+        guard let e = entries[key], e.desired != nil, e.programmed != nil else { return nil }
+        let driverName = driver.capabilities.name
+        switch e.status {
+        case .programmed:
+            if let r = e.report { return OffloadEvidence(confirmed: r.isConfirmed, detail: r.evidence) }
+            if driver.capabilities.programsHardware { return OffloadEvidence(confirmed: true, detail: "programmed by the \(driverName) driver") }
+            return OffloadEvidence(confirmed: false, detail: "accepted by the \(driverName) driver; no report from the hardware yet")
+        case .failed:
+            guard let r = e.report else { return nil }
+            return OffloadEvidence(confirmed: r.isConfirmed, detail: r.evidence)
+        default:
+            return nil
         }
     }
 

@@ -62,6 +62,9 @@ public final class OffloadEngine {
         var desired: DesiredObject?
         var programmed: HardwareObject?
         var status: Status = .pending
+        /// The hardware's own word on the programmed object (`DriverEvent.objectState`),
+        /// cleared whenever the object is applied again.
+        var report: HardwareReport?
     }
 
     public let driver: any SwitchDriver
@@ -271,6 +274,7 @@ public final class OffloadEngine {
         case .ok:
             if let old = e.programmed { unlinkUsers(of: key, old) }
             e.programmed = object
+            e.report = nil
             linkUsers(of: key, object)
             if fallback {
                 if case .blocked(let blocker, _) = e.status { e.status = .blocked(by: blocker, fallback: true) }

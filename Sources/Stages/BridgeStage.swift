@@ -35,7 +35,7 @@ struct BridgeStage: Sendable {
     // MARK: Keys and values
 
     func keys(of link: IfIndex, in topology: Topology, into keys: inout Set<HardwareKey>) {
-        if topology.isBridge(link) { keys.insert(.bridge(BridgeID(rawValue: link.rawValue))) }
+        if topology.isBridge(link) { keys.insert(.bridge(BridgeID(bridge: link))) }
         memberKeys(of: link, vids: topology.vlans(of: link).keys, in: topology, into: &keys)
         for stored in fdb.entries(on: link) {
             guard let c = candidate(stored.entry, sequence: stored.sequence, in: topology) else { continue }
@@ -48,7 +48,7 @@ struct BridgeStage: Sendable {
     where S.Element == VLANID {
         guard let p = topology.portID(of: link), let b = topology.bridge(of: link),
               topology.offloadedBridge(b)?.vlanFiltering == true else { return }
-        for vid in vids { keys.insert(.vlanMember(BridgeID(rawValue: b.rawValue), p, vid)) }
+        for vid in vids { keys.insert(.vlanMember(BridgeID(bridge: b), p, vid)) }
     }
 
     /// The hardware key a kernel entry maps to now, if any.

@@ -19,7 +19,7 @@ struct PortsStage: Sendable {
         var settings = PortSettings(port: port, adminUp: link.adminUp, mtu: link.mtu, learning: false)
         if let bridge = topology.bridge(of: index), topology.offloadedBridge(bridge) != nil {
             let a = link.bridgePort ?? BridgePortAttributes()
-            settings.bridge = BridgeID(rawValue: bridge.rawValue)
+            settings.bridge = BridgeID(bridge: bridge)
             settings.stpState = a.state
             settings.learning = a.learning && topology.features.contains(.learning)
             settings.unicastFlood = a.unicastFlood

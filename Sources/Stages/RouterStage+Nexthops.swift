@@ -36,7 +36,7 @@ extension RouterStage {
         }
 
         for (g, old) in oldGroups {
-            sink.change(.nexthopGroup(NexthopGroupID(rawValue: g)), from: old, to: objectGroup(g, routable: context.routable))
+            sink.change(.nexthopGroup(ofObject: g), from: old, to: objectGroup(g, routable: context.routable))
         }
         let changed = reclassify(affected, in: topology)
         rescanRoutes(through: nil, objects: changed, from: before, topology, to: topology, into: &sink)

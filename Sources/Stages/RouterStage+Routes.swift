@@ -8,8 +8,6 @@ import SwitchModel
 /// kernel's choice wins (local table, then TOS 0, then the lowest metric), and removing
 /// it promotes the next.
 extension RouterStage {
-    /// `RTM_F_CLONED`: a route-cache entry, not a FIB route.
-    static let clonedFlag: UInt32 = 0x200
     /// `RTNH_F_DEAD`.
     static let deadNexthopFlag: UInt8 = 0x01
 
@@ -25,25 +23,10 @@ extension RouterStage {
         }
     }
 
-    /// The slot of a route the chip should know, or nil for routes it never sees:
-    /// route-cache clones, IPv6 multicast (ff00::/8) and link-local (fe80::/64) prefixes,
-    /// multicast and NAT routes. Local, broadcast and anycast addresses of the local table
-    /// go to VRF 254 (main), where the chip looks them up.
+    /// The slot of a route the chip should know, or nil for routes it never sees: the
+    /// kernel identity every module shares (`HardwareKey.routeSlot(of:)`).
     static func slot(of r: Route) -> RouteSlot? {
-        guard r.flags & clonedFlag == 0 else { return nil }
-        let p = r.key.destination
-        if p.family == .ipv6 {
-            if p.length >= 8, p.address.high >> 56 == 0xFF { return nil }
-            if p.length == 64, p.address == IPAddress(high: 0xFE80_0000_0000_0000, low: 0) { return nil }
-        }
-        switch r.type {
-        case .unicast, .blackhole, .unreachable, .prohibit, .throw:
-            return RouteSlot(vrf: r.key.table.rawValue, prefix: p)
-        case .local, .broadcast, .anycast:
-            return RouteSlot(vrf: r.key.table == .local ? RouteTable.mainVRF : r.key.table.rawValue, prefix: p)
-        default:
-            return nil
-        }
+        HardwareKey.routeSlot(of: r).map { RouteSlot(vrf: $0.vrf, prefix: $0.prefix) }
     }
 
     private static func candidate(_ r: Route, target: RouteTarget) -> RouteCandidate {

@@ -160,7 +160,7 @@ struct RouterStage: Sendable {
             var ids = Set(objects.values.filter { $0.interface == link }.map(\.id))
             for id in ids { ids.formUnion(groupsContaining[id] ?? []) }
             for id in ids.sorted() {
-                sink.change(.nexthopGroup(NexthopGroupID(rawValue: id)),
+                sink.change(.nexthopGroup(ofObject: id),
                             from: objectGroup(id, routable: before.routable), to: objectGroup(id, routable: context.routable))
             }
             let changed = reclassify(ids, in: topology)
@@ -188,7 +188,7 @@ struct RouterStage: Sendable {
     }
 
     static func neighborKey(of n: Neighbor) -> HardwareKey {
-        .neighbor(RouterInterfaceID(rawValue: n.key.interface.rawValue), n.key.address)
+        .neighbor(of: n)
     }
 
     /// A resolved neighbour on an interface with a router interface.

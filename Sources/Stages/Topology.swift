@@ -182,7 +182,7 @@ struct Topology: Sendable {
               enslaved[bridge]?.contains(where: { portID(of: $0) != nil }) == true else { return nil }
         let a = link.bridge ?? BridgeAttributes()
         let settings = BridgeSettings(
-            bridge: BridgeID(rawValue: bridge.rawValue), vlanFiltering: a.vlanFiltering ?? false,
+            bridge: BridgeID(bridge: bridge), vlanFiltering: a.vlanFiltering ?? false,
             vlanProtocol: a.vlanProtocol ?? 0x8100, ageingTime: a.ageingTime / 100,
             multicastSnooping: (a.multicastSnooping ?? true) && features.contains(.multicastSnooping))
         if settings.vlanProtocol == 0x88A8, !features.contains(.qinq) {

@@ -13,11 +13,11 @@ public enum DriverEvent: Hashable, Sendable, CustomStringConvertible {
     case portOperState(PortID, up: Bool)
     /// A packet was sent to the CPU.
     case packetTrapped(PortID, reason: TrapReason, length: Int)
-    /// The hardware settled an object's fate after `apply` had accepted it (`ok`): a kernel
-    /// switchdev driver offloads FIB entries asynchronously and reports it with the
-    /// route's flags (`RTM_F_OFFLOAD`, `RTM_F_TRAP`, `RTM_F_OFFLOAD_FAILED`). `ok` means
-    /// in hardware; any other result is what `apply` would have said.
-    case objectState(HardwareKey, DriverResult)
+    /// The hardware's own word on an object `apply` had accepted (`ok`): a kernel switchdev
+    /// driver offloads asynchronously and reports it with the object's flags
+    /// (`RTM_F_OFFLOAD`, `RTM_F_TRAP`, `RTM_F_OFFLOAD_FAILED`, `NTF_OFFLOADED`); an observer
+    /// also says when no flag will come, so `offloaded` shows as unconfirmed.
+    case objectState(HardwareKey, HardwareReport)
     /// The hardware's event queue overflowed and `count` events were lost — a chip's FIFO
     /// overflow interrupt. It follows the last event queued before the loss; what was built
     /// from events (the kernel's `extern_learn` entries) is then re-read from

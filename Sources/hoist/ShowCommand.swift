@@ -34,6 +34,8 @@ struct DaemonOptions: ParsableArguments {
         var name = ""
         var parts: [String] = []
         var state = ""
+        var confirmed = true
+        var evidence: String?
         for (key, value) in fields {
             let text: String
             switch value {
@@ -45,9 +47,14 @@ struct DaemonOptions: ParsableArguments {
             case "object": name = text
             case "offload": state = text
             case "reason": state += ": " + text
+            case "confirmed": confirmed = value != .bool(false)
+            case "evidence": evidence = text
             default: parts.append("\(key) \(text)")
             }
         }
+        // `offloaded (unconfirmed: accepted by the switchdev driver; …)`, `(kernel flag offload)`.
+        if let evidence { state += confirmed ? " (\(evidence))" : " (unconfirmed: \(evidence))" }
+        else if !confirmed { state += " (unconfirmed)" }
         var line = name.isEmpty ? "" : name.padding(toLength: max(name.count, 32)) + "  "
         line += parts.joined(separator: " ")
         if !state.isEmpty { line += (parts.isEmpty ? "" : "  ") + state }

@@ -156,9 +156,15 @@ struct Hoistd: ParsableCommand {
         daemon.onLearnedReconciled = { logger.notice("learned MACs reconciled with the chip: \($0)") }
         daemon.onHealthChange = { logger.warning("\($0)") }
         let summary = try daemon.start()
-        logger.info("reconciled with the chip: \(summary)")
-        for d in summary.differing {
-            logger.info("repaired \(d.key): held \(d.held.map { "\($0)" } ?? "nothing"), wanted \(d.wanted.map { "\($0)" } ?? "nothing")")
+        if driver.capabilities.programsHardware {
+            logger.info("reconciled with the chip: \(summary)")
+            for d in summary.differing {
+                logger.info("repaired \(d.key): held \(d.held.map { "\($0)" } ?? "nothing"), wanted \(d.wanted.map { "\($0)" } ?? "nothing")")
+            }
+        } else {
+            // An observer holds nothing of its own: what it accepts, the kernel's driver
+            // already programmed; the kernel's flags tell the state.
+            logger.info("observing the kernel's driver: \(summary.programmed) objects accepted; their states follow the kernel's offload flags")
         }
         let query = OffloadQuery(daemon: daemon)
         let control = try ControlServer(path: socket) { query.handle($0) }

@@ -138,12 +138,14 @@ struct OffloadQuery {
                 return .object([("object", .string("fdb \(e.key.mac) vlan \(e.key.vlan) \(port.name) learned")),
                                 ("mac", .string(e.key.mac.description)), ("vlan", .int(Int64(e.key.vlan.rawValue))),
                                 ("dst", .string(port.name)), ("learned", .bool(true)), ("offload", .string("offloaded")),
+                                ("confirmed", .bool(true)), ("evidence", .string("kernel flags extern_learn offload")),
                                 ("flags", .array(e.flags.names.map { .string($0) }))])
             }
     }
 
     /// MACs the chip learned itself, as the daemon holds them (its learned, moved and aged
-    /// events, re-read after a loss): in the chip, so `offloaded`; written to the kernel as
+    /// events, re-read after a loss): in the chip, so `offloaded`, confirmed (the chip
+    /// reported them); written to the kernel as
     /// `extern_learn` (the flags iproute2 shows for a switchdev-learned entry).
     func chipLearned() -> [JSONValue] {
         daemon.learned.values
@@ -153,6 +155,7 @@ struct OffloadQuery {
                 return .object([("object", .string("fdb \(f.mac) vlan \(f.vid.rawValue) \(dst) learned")),
                                 ("mac", .string(f.mac.description)), ("vlan", .int(Int64(f.vid.rawValue))),
                                 ("dst", .string(dst)), ("learned", .bool(true)), ("offload", .string("offloaded")),
+                                ("confirmed", .bool(true)),
                                 ("flags", .array([.string("extern_learn"), .string("offload")]))])
             }
     }
@@ -214,14 +217,23 @@ struct OffloadQuery {
         }
         fields.append(("offload", .string(state.name)))
         if let reason = state.reason { fields.append(("reason", .string(reason))) }
+        // What the state rests on, for objects the driver holds: `confirmed` false when
+        // the driver only accepted it (an observer, for kinds the kernel never flags);
+        // `evidence` from an observer (the kernel's flag, or why there is none). A driver
+        // that programs the chip confirms by holding the object.
+        let evidence = daemon.engine.evidence(of: key)
+        if let evidence {
+            fields.append(("confirmed", .bool(evidence.confirmed)))
+            if !daemon.driver.capabilities.programsHardware { fields.append(("evidence", .string(evidence.detail))) }
+        }
         // iproute2's flags for the same state: `ip -j route` (`offload`, `trap`,
         // `offload_failed`: RTM_F_OFFLOAD, RTM_F_TRAP, RTM_F_OFFLOAD_FAILED) and
-        // `bridge -j fdb` (`offload`).
+        // `bridge -j fdb` (`offload`) — not for an unconfirmed `offloaded`.
         switch (object, state) {
-        case (.route, .offloaded): fields.append(("flags", .array([.string("offload")])))
+        case (.route, .offloaded) where evidence?.confirmed != false: fields.append(("flags", .array([.string("offload")])))
         case (.route, .trapped): fields.append(("flags", .array([.string("trap")])))
         case (.route, .failed): fields.append(("flags", .array([.string("offload_failed")])))
-        case (.fdb, .offloaded): fields.append(("flags", .array([.string("offload")])))
+        case (.fdb, .offloaded) where evidence?.confirmed != false: fields.append(("flags", .array([.string("offload")])))
         default: break
         }
         return .object(fields)

@@ -76,8 +76,11 @@ struct CodecTests {
             .macAged(bridge: 1, vid: .none, mac: mac, destination: .cpu),
             .portOperState(4, up: false),
             .packetTrapped(5, reason: .stp, length: 64),
-            .objectState(everyObject[15].key, .tableFull(.lpmIPv6, used: 2, capacity: 2)),
-            .objectState(everyObject[15].key, .ok),
+            .objectState(everyObject[15].key, .failed(.tableFull(.lpmIPv6, used: 2, capacity: 2), evidence: "kernel flag rt_offload_failed")),
+            .objectState(everyObject[15].key, .offloaded(evidence: "kernel flag offload")),
+            .objectState(everyObject[15].key, .trapped(reason: "the kernel's driver traps this route to the CPU", evidence: "kernel flag rt_trap")),
+            .objectState(everyObject[2].key, .unconfirmed("accepted by the switchdev driver; the kernel reports no offload flag for VLANs")),
+            .objectState(everyObject[15].key, .awaiting("waiting for the kernel's flag")),
             .eventsLost(count: 70_000),
         ]
         for e in events { #expect(try roundTrip(e, { $0.event($1) }, { try $0.event() }) == e) }

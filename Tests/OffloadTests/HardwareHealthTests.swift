@@ -72,7 +72,7 @@ struct HardwareHealthTests {
         #expect(engine.state(of: port.key) == .failed(reason: "hardware failure: front-panel wire fp1 missing"))
         // A restarted control plane reads back and learns the fault again.
         _ = asic.readBack()
-        #expect(asic.pollEvents(limit: 100).contains(.objectState(.port(1), .hardwareFailure("front-panel wire fp1 missing"))))
+        #expect(asic.pollEvents(limit: 100).contains(.objectState(.port(1), .failed(.hardwareFailure("front-panel wire fp1 missing"), evidence: "reported by the chip"))))
         // New settings for the port do not mend it.
         engine.submit(sets([.port(PortSettings(port: 1, adminUp: false))]))
         engine.run()

@@ -260,19 +260,28 @@ extension TableFullTrafficTests {
 }
 
 extension OffloadEngineTests {
-    @Test("a verdict the hardware reports later (objectState) fails an accepted object, and a later ok offloads it again")
+    @Test("a verdict the hardware reports later (objectState) fails an accepted object, and a later ok offloads it again; a trap traps it, an awaited verdict is pending")
     func laterVerdict() {
         let engine = OffloadEngine(driver: EmulatedASIC())
         engine.submit(sets(f.all))
         engine.run()
         let key = HardwareObject.route(f.route("10.9.0.0/16")).key
         #expect(engine.state(of: key) == .offloaded)
-        engine.hardwareReported(key, .hardwareFailure("rt_offload_failed"))
+        #expect(engine.evidence(of: key) == OffloadEvidence(confirmed: true, detail: "programmed by the \(engine.driver.capabilities.name) driver"))
+        engine.hardwareReported(key, .failed(.hardwareFailure("rt_offload_failed"), evidence: "kernel flag rt_offload_failed"))
         #expect(engine.state(of: key) == .failed(reason: "hardware failure: rt_offload_failed"))
-        engine.hardwareReported(key, .ok)
+        engine.hardwareReported(key, .offloaded(evidence: "kernel flag offload"))
         #expect(engine.state(of: key) == .offloaded)
+        #expect(engine.evidence(of: key) == OffloadEvidence(confirmed: true, detail: "kernel flag offload"))
+        engine.hardwareReported(key, .trapped(reason: "the kernel's driver traps this route to the CPU (rt_trap)", evidence: "kernel flag rt_trap"))
+        #expect(engine.state(of: key) == .trapped(reason: "the kernel's driver traps this route to the CPU (rt_trap)"))
+        engine.hardwareReported(key, .awaiting("waiting"))
+        #expect(engine.state(of: key) == .pending(reason: "waiting"))
+        engine.hardwareReported(key, .unconfirmed("accepted only"))
+        #expect(engine.state(of: key) == .offloaded)
+        #expect(engine.evidence(of: key) == OffloadEvidence(confirmed: false, detail: "accepted only"))
         // About an object the engine never programmed: ignored.
-        engine.hardwareReported(.route(vrf: 254, IPPrefix("192.0.2.0/24")!), .invalid("x"))
+        engine.hardwareReported(.route(vrf: 254, IPPrefix("192.0.2.0/24")!), .failed(.invalid("x"), evidence: "x"))
         #expect(engine.state(of: .route(vrf: 254, IPPrefix("192.0.2.0/24")!)) == nil)
     }
 }

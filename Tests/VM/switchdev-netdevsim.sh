@@ -6,7 +6,8 @@
 #
 # netdevsim device 10 with two ports; its IPv4 FIB resource is shrunk to 12 entries
 # (devlink resource set + reload) before hoistd starts with --driver switchdev. Routes via
-# its ports come back `rt_trap` (netdevsim's "in hardware"); with fail_route_offload they
+# its ports come back `rt_trap` (netdevsim's "in hardware", trapping to the CPU: hoist
+# shows them trapped, confirmed by the flag), as do nexthop objects; with fail_route_offload they
 # come back `rt_offload_failed`; past 12 entries the kernel refuses them. Then the driver
 # conformance suite runs against the driver where it applies (hoist-conformance).
 # Checks print "PASS name" or "FAIL name: why"; the exit status is the number of failures.
@@ -54,13 +55,27 @@ end=$((SECONDS + 20))
 until show ports > /dev/null 2>&1 || [ $SECONDS -ge $end ]; do sleep 0.2; done
 show ports > /dev/null 2>&1 && pass hoistd-started || { fail hoistd-started "$(tail -5 "$log")"; exit 1; }
 
-say "a route via $p1: netdevsim flags it rt_trap"
+say "a route via $p1: netdevsim flags it rt_trap — the kernel's driver traps it to the CPU: trapped"
 ip route add 203.0.113.0/24 via 198.51.100.2
 kflags=$(ip -j route show 203.0.113.0/24 | python3 -c 'import json, sys; print(",".join(json.load(sys.stdin)[0].get("flags", [])))')
-if wait_for routes "any(r['dst'] == '203.0.113.0/24' and r['offload'] == 'offloaded' for r in rows)"; then
-  [ "$kflags" = rt_trap ] && pass route-offloaded || fail route-offloaded "kernel flags '$kflags'"
+trap_reason="the kernel's driver traps this route to the CPU (rt_trap)"
+if wait_for routes "any(r['dst'] == '203.0.113.0/24' and r['offload'] == 'trapped' and r.get('reason') == \"$trap_reason\" and r['confirmed'] is True and r['evidence'] == 'kernel flag rt_trap' and r.get('flags') == ['trap'] for r in rows)"; then
+  [ "$kflags" = rt_trap ] && pass route-trapped || fail route-trapped "kernel flags '$kflags'"
 else
-  fail route-offloaded "kernel flags '$kflags'; hoist: $(route_row 203.0.113.0/24)"
+  fail route-trapped "kernel flags '$kflags'; hoist: $(route_row 203.0.113.0/24)"
+fi
+"$hoist" why route 203.0.113.0/24 --socket "$sock" 2>&1 | grep -qF "trapped: $trap_reason (kernel flag rt_trap)" && pass why-names-trap \
+  || fail why-names-trap "$("$hoist" why route 203.0.113.0/24 --socket "$sock" 2>&1)"
+
+say "a nexthop object via $p1 and a route through it: netdevsim flags both trap"
+ip nexthop add id 7 via 198.51.100.2 dev "$p1"
+ip route add 203.0.114.0/24 nhid 7
+nhflags=$(ip -j nexthop show id 7 | python3 -c 'import json, sys; d = json.load(sys.stdin); d = d[0] if isinstance(d, list) else d; print(",".join(d.get("flags", [])))')
+if wait_for nexthops "any(r['object'] == 'nexthop group 7' and r['offload'] == 'trapped' and r['confirmed'] is True for r in rows)" \
+   && wait_for routes "any(r['dst'] == '203.0.114.0/24' and r['offload'] == 'trapped' and r.get('reason') == \"$trap_reason\" for r in rows)"; then
+  pass nexthop-object-trapped
+else
+  fail nexthop-object-trapped "kernel nexthop flags '$nhflags'; hoist: $(show nexthops) $(route_row 203.0.114.0/24)"
 fi
 
 say "fail_route_offload: the next route comes back rt_offload_failed"
@@ -75,7 +90,7 @@ else
 fi
 "$hoist" why route 203.0.115.0/24 --socket "$sock" 2>&1 | grep -q "rt_offload_failed" && pass why-names-failure \
   || fail why-names-failure "$("$hoist" why route 203.0.115.0/24 --socket "$sock" 2>&1)"
-query routes "any(r['dst'] == '203.0.113.0/24' and r['offload'] == 'offloaded' for r in rows)" \
+query routes "any(r['dst'] == '203.0.113.0/24' and r['offload'] == 'trapped' for r in rows)" \
   && pass other-routes-unaffected || fail other-routes-unaffected "$(route_row 203.0.113.0/24)"
 
 say "fill the 12-entry FIB: the kernel refuses the rest, hoist show resources says 12/12"

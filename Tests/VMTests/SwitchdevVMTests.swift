@@ -8,17 +8,18 @@ import Testing
 @Suite("Test VM: Switchdev driver", .serialized)
 struct SwitchdevVMTests {
     static let rockerChecks = [
-        "rocker-ports", "hoistd-started", "driver-found-ports", "ports-offloaded", "vlans-offloaded",
-        "fdb-static-offloaded", "fdb-learned-offloaded", "readback-at-start", "stp-state-change",
-        "readback-after-restart", "no-failed-objects", "port-counters",
+        "rocker-ports", "hoistd-started", "driver-found-ports", "ports-offloaded", "vlans-offloaded", "vlan-unconfirmed",
+        "fdb-static-offloaded", "fdb-learned-offloaded", "stp-state-change",
+        "states-after-restart", "no-failed-objects", "port-counters",
     ]
     static let netdevsimChecks = [
-        "netdevsim-ports", "hoistd-started", "route-offloaded", "route-offload-failed", "why-names-failure",
+        "netdevsim-ports", "hoistd-started", "route-trapped", "why-names-trap", "nexthop-object-trapped",
+        "route-offload-failed", "why-names-failure",
         "other-routes-unaffected", "kernel-refuses-past-capacity", "resources-12-of-12", "refused-routes-never-appear",
         "port-counters", "conformance-where-it-applies",
     ]
 
-    @Test("rocker: bridged switchdev ports observed — static and learned FDB offloaded, VLANs, STP state, read-back")
+    @Test("rocker: bridged switchdev ports observed — static FDB offloaded and confirmed by its flag, VLANs offloaded but unconfirmed, STP state, states after a restart")
     func rocker() throws {
         guard VMHarness.requireBinaries(["hoistd", "hoist", "hoist-conformance"]) else { return }
         let run = try VMHarness.run(["run", "--rocker", "4", "--timeout", "300", "Tests/VM/switchdev-rocker.sh"])
@@ -26,7 +27,7 @@ struct SwitchdevVMTests {
         VMHarness.expectPassed(run, Self.rockerChecks, suite: "Switchdev rocker")
     }
 
-    @Test("netdevsim: rt_trap → offloaded, rt_offload_failed → failed, devlink 12/12, conformance where it applies")
+    @Test("netdevsim: rt_trap → trapped (routes and nexthop objects), rt_offload_failed → failed, devlink 12/12, conformance where it applies")
     func netdevsim() throws {
         guard VMHarness.requireBinaries(["hoistd", "hoist", "hoist-conformance"]) else { return }
         let run = try VMHarness.run(["run", "--timeout", "300", "Tests/VM/switchdev-netdevsim.sh"])

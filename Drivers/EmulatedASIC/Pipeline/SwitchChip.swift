@@ -210,7 +210,9 @@ public final class SwitchChip {
 
     /// Reports a port's fault, or that it has none, on its port object.
     func reportFault(_ port: PortID) {
-        post(.objectState(.port(port), portFaults[port].map { .hardwareFailure($0) } ?? .ok))
+        let report: HardwareReport = portFaults[port].map { .failed(.hardwareFailure($0), evidence: "reported by the chip") }
+            ?? .offloaded(evidence: "programmed by the chip; its front-panel wire is present")
+        post(.objectState(.port(port), report))
     }
 
     /// Reports every broken port again: after a read-back (a control plane that restarted

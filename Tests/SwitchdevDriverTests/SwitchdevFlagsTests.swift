@@ -6,12 +6,12 @@ import SwitchdevDriver
 import SwitchModel
 import Testing
 
-/// The Switchdev driver's pure parts — kernel flags → verdicts, kernel objects → hardware
-/// objects, devlink resources — on kernel messages built byte for byte in the kernel's format,
+/// The Switchdev driver's pure parts — kernel flags → reports, switchdev ports, devlink
+/// resources — on kernel messages built byte for byte in the kernel's format,
 /// decoded by the Netlink module and applied to mirror tables as the driver's own mirror
 /// does. No VM needed (the VM suite runs the driver on rocker and netdevsim).
-@Suite("Switchdev driver: flags, read-back, devlink")
-struct SwitchdevViewTests {
+@Suite("Switchdev driver: flags, ports, devlink")
+struct SwitchdevFlagsTests {
     // MARK: Message builders (<linux/rtnetlink.h>, <linux/neighbour.h>)
 
     static func le16(_ v: UInt16) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
@@ -123,59 +123,55 @@ struct SwitchdevViewTests {
         #expect(ports.capabilityPorts.map(\.name) == ["eth0", "eth1", "eth2"])
     }
 
-    @Test("route flags → verdicts: offload and rt_trap are in hardware, rt_offload_failed a hardware failure or a full table")
-    func routeVerdicts() throws {
+    @Test("route flags → reports: offload offloaded, rt_trap trapped, rt_offload_failed a hardware failure or a full table, none nil")
+    func routeReports() throws {
         let t = try Self.rockerTables(extra: [
             Self.route([203, 0, 113, 0], 24, via: [198, 51, 100, 2], oif: 4, flags: Route.flagTrap),
             Self.route([203, 0, 114, 0], 24, via: [198, 51, 100, 2], oif: 4, flags: Route.flagOffload),
             Self.route([203, 0, 115, 0], 24, via: [198, 51, 100, 2], oif: 4, flags: Route.flagOffloadFailed),
             Self.route([203, 0, 116, 0], 24, via: [198, 51, 100, 2], oif: 4, flags: 0),
         ])
-        var verdicts: [String: DriverResult?] = [:]
-        t.routes.forEach { r in verdicts[r.key.destination.description] = SwitchdevView.verdict(routeFlags: r.flags) }
-        #expect(verdicts["203.0.113.0/24"] == .some(.ok))
-        #expect(verdicts["203.0.114.0/24"] == .some(.ok))
-        #expect(verdicts["203.0.115.0/24"] == .some(.hardwareFailure("rt_offload_failed")))
-        #expect(verdicts["203.0.116.0/24"] == .some(nil), "no flag: the driver has not acted yet")
-        let full = SwitchdevView.verdict(routeFlags: Route.flagOffloadFailed, full: (.lpmIPv4, TableOccupancy(used: 12, capacity: 12)))
-        #expect(full == .tableFull(.lpmIPv4, used: 12, capacity: 12))
-        #expect(full?.description == "LPM table full 12/12")
-        #expect(DriverResult.hardwareFailure("rt_offload_failed").description == "hardware failure: rt_offload_failed")
+        var reports: [String: HardwareReport?] = [:]
+        t.routes.forEach { r in reports[r.key.destination.description] = SwitchdevFlags.report(routeFlags: r.flags) }
+        #expect(reports["203.0.113.0/24"] == .some(.trapped(reason: "the kernel's driver traps this route to the CPU (rt_trap)", evidence: "kernel flag rt_trap")))
+        #expect(reports["203.0.114.0/24"] == .some(.offloaded(evidence: "kernel flag offload")))
+        #expect(reports["203.0.115.0/24"] == .some(.failed(.hardwareFailure("rt_offload_failed"), evidence: "kernel flag rt_offload_failed")))
+        #expect(reports["203.0.116.0/24"] == .some(nil), "no flag: the driver has not acted yet")
+        let full = SwitchdevFlags.report(routeFlags: Route.flagOffloadFailed, full: (.lpmIPv4, TableOccupancy(used: 12, capacity: 12)))
+        #expect(full == .failed(.tableFull(.lpmIPv4, used: 12, capacity: 12), evidence: "kernel flag rt_offload_failed"))
+        #expect(DriverResult.tableFull(.lpmIPv4, used: 12, capacity: 12).description == "LPM table full 12/12")
     }
 
-    @Test("FDB flags → verdicts and keys: offload is in hardware; the key names the bridge, VLAN and MAC")
-    func fdbVerdicts() throws {
+    @Test("FDB and neighbour flags: NTF_OFFLOADED offloaded; the FDB key is the shared identity (bridge ifindex, VLAN, MAC)")
+    func fdbAndNeighborReports() throws {
         let mac: [UInt8] = [2, 0xaa, 0xbb, 0xcc, 0xdd, 1]
         let t = try Self.rockerTables(extra: [Self.fdb(port: 2, mac: mac, vlan: 100, master: 10, flags: Self.NTF_MASTER | Self.NTF_OFFLOADED, state: Self.NUD_NOARP)])
-        let ports = SwitchdevPorts(links: t.links.values)
         let e = try #require(t.fdb.values.first)
-        #expect(SwitchdevView.verdict(fdbFlags: e.flags) == .ok)
-        #expect(SwitchdevView.verdict(fdbFlags: []) == nil)
-        #expect(SwitchdevView.key(of: e, ports: ports, links: t.links) == .fdb(10, 100, MACAddress("02:aa:bb:cc:dd:01")!))
+        #expect(SwitchdevFlags.report(fdbFlags: e.flags) == .offloaded(evidence: "kernel flag offload"))
+        #expect(SwitchdevFlags.report(fdbFlags: []) == nil)
+        #expect(HardwareKey.fdb(of: e, inBridge: 10) == .fdb(10, 100, MACAddress("02:aa:bb:cc:dd:01")!))
+        #expect(SwitchdevFlags.report(neighborFlags: Self.NTF_OFFLOADED) == .offloaded(evidence: "kernel flag offload"))
+        #expect(SwitchdevFlags.report(neighborFlags: 0) == nil)
     }
 
-    @Test("read-back: ports with STP state, the bridge, offloaded FDB entries and flagged routes, as the stages map them")
-    func readBack() throws {
-        let t = try Self.rockerTables(extra: [
-            Self.fdb(port: 2, mac: [2, 0xaa, 0xbb, 0xcc, 0xdd, 1], vlan: 100, master: 10, flags: Self.NTF_MASTER | Self.NTF_OFFLOADED, state: Self.NUD_NOARP),
-            Self.fdb(port: 3, mac: [2, 0xaa, 0xbb, 0xcc, 0xdd, 2], vlan: 100, master: 10, flags: Self.NTF_MASTER, state: Self.NUD_NOARP),
-            Self.fdb(port: 3, mac: [0x52, 0x54, 0, 0x12, 0x35, 1], vlan: 100, master: 10,
-                     flags: Self.NTF_MASTER | Self.NTF_OFFLOADED | Self.NTF_EXT_LEARNED, state: Self.NUD_REACHABLE),
-            Self.route([203, 0, 113, 0], 24, via: [198, 51, 100, 2], oif: 4, flags: Route.flagTrap),
-            Self.route([203, 0, 115, 0], 24, via: [198, 51, 100, 2], oif: 4, flags: Route.flagOffloadFailed),
-        ])
-        let ports = SwitchdevPorts(links: t.links.values)
-        let back = SwitchdevView.readBack(t, ports: ports, features: [.vlanFiltering, .learning, .ipv4Routing])
-        #expect(back.contains(.port(PortSettings(port: 1, bridge: 10, stpState: .blocking))))
-        #expect(back.contains(.port(PortSettings(port: 3, learning: false))), "a standalone port does not learn")
-        #expect(back.contains(.bridge(BridgeSettings(bridge: 10, vlanFiltering: true, multicastSnooping: false))))
-        #expect(back.contains(.fdb(HardwareFDBEntry(bridge: 10, vid: 100, mac: MACAddress("02:aa:bb:cc:dd:01")!, destination: .port(1)))))
-        #expect(!back.contains { $0.key == .fdb(10, 100, MACAddress("02:aa:bb:cc:dd:02")!) }, "not flagged offload: not in hardware")
-        #expect(!back.contains { $0.key == .fdb(10, 100, MACAddress("52:54:00:12:35:01")!) }, "hardware-learned: not read back")
-        let nexthop = HardwareNexthop(rif: 4, gateway: IPAddress("198.51.100.2")!)
-        #expect(back.contains(.route(HardwareRoute(prefix: IPPrefix("203.0.113.0/24")!, action: .nexthop(nexthop)))))
-        #expect(!back.contains { $0.key == .route(vrf: 254, IPPrefix("203.0.115.0/24")!) }, "rt_offload_failed: not in hardware")
-        #expect(!back.contains { if case .port(let p) = $0 { p.port.rawValue > 3 } else { false } }, "eth9 is not a switchdev port")
+    @Test("accepted but never flagged: VLANs, ports, router interfaces unconfirmed; routes and FDB entries to a port await a flag")
+    func unflagged() {
+        let vlan = SwitchdevFlags.unflagged(.vlanMember(VLANMember(bridge: 10, port: 1, vid: 100)), kernelNexthopObject: false)
+        #expect(vlan == .unconfirmed("accepted by the switchdev driver; the kernel reports no offload flag for VLANs"))
+        #expect(!vlan.isConfirmed)
+        #expect(SwitchdevFlags.unflagged(.port(PortSettings(port: 1)), kernelNexthopObject: false).evidence.hasSuffix("no offload flag for ports"))
+        let rif = RouterInterface(id: 4, binding: .port(3), mac: MACAddress("02:00:00:00:00:04")!, mtu: 1500)
+        #expect(SwitchdevFlags.unflagged(.routerInterface(rif), kernelNexthopObject: false).evidence.hasSuffix("no offload flag for router interfaces"))
+        let route = HardwareRoute(prefix: IPPrefix("203.0.113.0/24")!, action: .drop)
+        guard case .awaiting(let why) = SwitchdevFlags.unflagged(.route(route), kernelNexthopObject: false) else {
+            Issue.record("a route awaits the kernel's flag"); return
+        }
+        #expect(why.contains("net.ipv4.fib_notify_on_flag_change=1"))
+        let toPort = HardwareFDBEntry(bridge: 10, vid: 100, mac: MACAddress("02:aa:bb:cc:dd:01")!, destination: .port(1))
+        guard case .awaiting = SwitchdevFlags.unflagged(.fdb(toPort), kernelNexthopObject: false) else { Issue.record("FDB to a port awaits"); return }
+        var local = toPort
+        local.destination = .cpu
+        #expect(!SwitchdevFlags.unflagged(.fdb(local), kernelNexthopObject: false).isConfirmed)
     }
 
     @Test("devlink: devices of the ports, resources flattened with paths, unlimited sizes, tables")
