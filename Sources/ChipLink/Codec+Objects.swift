@@ -34,7 +34,7 @@ extension ByteWriter {
         case .vxlanTunnel(let t):
             u8(10); u32(t.vni); u32(t.bridge.rawValue); vid(t.vid); ip(t.local); u16(t.udpPort); u8(t.ttl)
             u8(t.ttlInherit ? 1 : 0); u8(t.tos); u8(t.dontFragment.rawValue); u16(t.sourcePorts.lowerBound); u16(t.sourcePorts.upperBound)
-            u8(t.learning.rawValue)
+            u8(t.learning.rawValue); u8(t.udpChecksum ? 1 : 0)
         case .vxlanFlood(let f):
             u8(11); u32(f.vni); ip(f.remote)
         case .vf(let v):
@@ -167,8 +167,10 @@ extension ByteReader {
             let low = try u16(), high = try u16()
             guard low < high else { throw fail("VXLAN source ports \(low)..<\(high)") }
             let learning = try enumeration(VXLANTunnel.Learning.self, try u8())
+            let checksum = try u8() != 0
             return .vxlanTunnel(VXLANTunnel(vni: vni, bridge: b, vid: v, local: local, udpPort: port, ttl: ttl, ttlInherit: inherit,
-                                            tos: tos, dontFragment: df, sourcePorts: low..<high, learning: learning))
+                                            tos: tos, dontFragment: df, sourcePorts: low..<high, learning: learning,
+                                            udpChecksum: checksum))
         case 11:
             let vni = try u32()
             return .vxlanFlood(VXLANFloodEntry(vni: vni, remote: try ip()))

@@ -26,6 +26,10 @@ extension Topology {
             ingress.append("macvlan \(mv.name) on \(name(of: b)): ARP and ND for it reach the CPU only through a router interface, and \(name(of: b)) has no address")
         }
         spanningTreeTraps(of: link, ingress: &ingress, egress: &egress)
+        if let a = links[link]?.bridgePort, a.hairpin, bridge(of: link) != nil {
+            // The chip never sends a frame back out of its ingress port; the kernel does here.
+            ingress.append("hairpin mode on \(name(of: link)): the kernel forwards frames back out of their ingress port")
+        }
         if let a = links[link]?.bridgePort, a.locked, bridge(of: link) != nil {
             // The chip has no per-port source-MAC authorisation: the kernel checks each frame.
             ingress.append("locked bridge port \(name(of: link))\(a.mab ? " with MAB" : ""): the kernel authorises source MACs")

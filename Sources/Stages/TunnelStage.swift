@@ -81,7 +81,7 @@ struct TunnelStage: Sendable {
                                  local: a.local ?? .anyIPv4, udpPort: a.port, ttl: a.ttl, ttlInherit: a.ttlInherit,
                                  tos: a.tos, dontFragment: VXLANTunnel.DontFragment(rawValue: a.df) ?? .unset,
                                  sourcePorts: a.sourcePorts ?? VXLANTunnel.defaultSourcePorts,
-                                 learning: Self.learning(device, in: topology))
+                                 learning: Self.learning(device, in: topology), udpChecksum: a.udpChecksum)
         let reason = topology.vxlanTrapReason(device, vlanFiltering: settings.vlanFiltering) ?? bridgeReason
         return DesiredObject(.vxlanTunnel(tunnel), trapReason: reason, programmable: reason == nil)
     }

@@ -383,11 +383,16 @@ public struct VXLANTunnel: Hashable, Sendable {
     /// `udp_flow_src_port`; its default is `ip_local_port_range`, 32768–60999).
     public var sourcePorts: Range<UInt16>
     public var learning: Learning
+    /// The outer UDP checksum is computed (the kernel's default over IPv4, `udpcsum`), or 0
+    /// (`noudpcsum`, RFC 7348's zero checksum).
+    public var udpChecksum: Bool
 
     public init(vni: VNI, bridge: BridgeID, vid: VLANID = .none, local: IPAddress, udpPort: UInt16 = 4789, ttl: UInt8 = 0,
                 ttlInherit: Bool = false, tos: UInt8 = 0, dontFragment: DontFragment = .unset,
-                sourcePorts: Range<UInt16> = VXLANTunnel.defaultSourcePorts, learning: Learning = .remote) {
+                sourcePorts: Range<UInt16> = VXLANTunnel.defaultSourcePorts, learning: Learning = .remote,
+                udpChecksum: Bool = true) {
         self.learning = learning
+        self.udpChecksum = udpChecksum
         self.vni = vni
         self.bridge = bridge
         self.vid = vid

@@ -182,10 +182,14 @@ public struct VXLANAttributes: Hashable, Sendable {
     public var sourcePorts: Range<UInt16>?
     /// `IFLA_VXLAN_COLLECT_METADATA` (`external`).
     public var collectMetadata: Bool
+    /// `IFLA_VXLAN_UDP_CSUM` (`udpcsum` / `noudpcsum`): over IPv4 the kernel computes the
+    /// outer UDP checksum unless told not to.
+    public var udpChecksum: Bool
 
     public init(vni: UInt32? = nil, local: IPAddress? = nil, group: IPAddress? = nil, port: UInt16 = 4789,
                 underlay: IfIndex? = nil, learning: Bool = true, ttl: UInt8 = 0, ttlInherit: Bool = false, tos: UInt8 = 0,
-                df: UInt8 = 0, sourcePorts: Range<UInt16>? = nil, collectMetadata: Bool = false) {
+                df: UInt8 = 0, sourcePorts: Range<UInt16>? = nil, collectMetadata: Bool = false, udpChecksum: Bool = true) {
+        self.udpChecksum = udpChecksum
         self.vni = vni
         self.local = local
         self.group = group

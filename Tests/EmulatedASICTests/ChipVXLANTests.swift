@@ -154,6 +154,15 @@ struct ChipVXLANTests {
         df.dontFragment = .inherit
         #expect(try Self.encapsulated(Self.inner(tos: 0, dontFragment: true), df).df == true)
         #expect(try Self.encapsulated(Self.inner(tos: 0), df).df == false)
+        // noudpcsum: RFC 7348's zero checksum.
+        let sw = try Self.vtep()
+        try sw.program([.vxlanTunnel(VXLANTunnel(vni: 100, bridge: 10, local: Self.local, udpChecksum: false)),
+                        .fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(50), destination: .tunnel(vni: 100, remote: Self.remote)))])
+        sw.inject(Self.inner(tos: 0), on: 1)
+        let out = try #require(sw.readOutbound(on: 4))
+        #expect(out[40] == 0 && out[41] == 0, "noudpcsum sends a zero checksum")
+        _ = sw.readEvents()
+        try sw.finish()
         // The source port lies in the tunnel's range (srcport 1000 1010).
         var ports = plain
         ports.sourcePorts = 1000..<1010

@@ -74,13 +74,14 @@ struct FrameBuilderTests {
         #expect(frame == expected)
     }
 
-    @Test("VXLAN (RFC 7348 §5): header, outer IPv4/UDP with checksum 0")
+    @Test("VXLAN (RFC 7348 §5): header, outer IPv4/UDP with checksum 0 (noudpcsum)")
     func vxlan() {
         #expect(FrameBuilder.vxlanHeader(vni: 0x12_3456) == hexBytes("08 00 00 00 12 34 56 00"))
         let inner = FrameBuilder.udp(srcMAC: a, dstMAC: b, src: Fixture.ipA, dst: Fixture.ipB, srcPort: 1234, dstPort: 80,
                                      payload: Array("hello".utf8))
         let frame = FrameBuilder.vxlan(outerSrcMAC: a, outerDstMAC: b, outerSrc: IPAddress("192.0.2.1")!,
-                                       outerDst: IPAddress("192.0.2.2")!, srcPort: 49152, vni: 0x12_3456, inner: inner)
+                                       outerDst: IPAddress("192.0.2.2")!, srcPort: 49152, vni: 0x12_3456, inner: inner,
+                                       udpChecksum: false)
         let expected = hexBytes("""
             02 00 00 00 00 02  02 00 00 00 00 01  08 00
             45 00 00 60  00 00 00 00  40 11 f6 89  c0 00 02 01  c0 00 02 02

@@ -12,16 +12,17 @@ extension FrameBuilder {
 
     /// A VXLAN packet (RFC 7348 §5): outer Ethernet (optionally tagged), IPv4 or IPv6
     /// (by the outer addresses' family), UDP from `srcPort` to `dstPort`, the VXLAN header
-    /// and the `inner` Ethernet frame as given (not padded). Over IPv4 the UDP checksum is
-    /// 0, as the kernel's VXLAN sends it; over IPv6 it is computed (RFC 6935 allows zero
-    /// only by configuration). The outer frame is never short enough to need padding.
+    /// and the `inner` Ethernet frame as given (not padded). The UDP checksum is computed,
+    /// as the kernel's vxlan sends it by default (`udpcsum`); `udpChecksum: false` gives
+    /// RFC 7348's zero checksum over IPv4 (`noudpcsum`). The outer frame is never short
+    /// enough to need padding.
     public static func vxlan(outerSrcMAC: MACAddress, outerDstMAC: MACAddress, vlan: [VLANTag] = [],
                              outerSrc: IPAddress, outerDst: IPAddress, srcPort: UInt16,
                              dstPort: UInt16 = WellKnownPort.vxlan, vni: UInt32, inner: [UInt8],
-                             ttl: UInt8 = defaultTTL, dontFragment: Bool = false) -> [UInt8] {
+                             ttl: UInt8 = defaultTTL, dontFragment: Bool = false, udpChecksum: Bool = true) -> [UInt8] {
         precondition(outerSrc.isIPv4 == outerDst.isIPv4, "outer addresses of different families")
         let datagram = udpDatagram(src: outerSrc, dst: outerDst, srcPort: srcPort, dstPort: dstPort,
-                                   payload: vxlanHeader(vni: vni) + inner, checksum: !outerSrc.isIPv4)
+                                   payload: vxlanHeader(vni: vni) + inner, checksum: udpChecksum || !outerSrc.isIPv4)
         let packet = outerSrc.isIPv4
             ? ipv4Packet(src: outerSrc, dst: outerDst, protocol: IPProtocol.udp, payload: datagram, ttl: ttl,
                          dontFragment: dontFragment)

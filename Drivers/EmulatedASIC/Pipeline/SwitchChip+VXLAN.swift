@@ -107,7 +107,8 @@ extension SwitchChip {
         let checksum = InternetChecksum.checksum(UnsafeRawBufferPointer(start: ip, count: 20))
         ip.storeBytes(of: checksum.bigEndian, toByteOffset: 10, as: UInt16.self)
         // UDP: the source port carries the inner flow's entropy, scaled into the tunnel's
-        // range as `udp_flow_src_port` does; checksum 0 (RFC 7348).
+        // range as `udp_flow_src_port` does; the checksum, unless `noudpcsum`, once the
+        // datagram is complete (below).
         let udp = ip + 20
         let ports = t.object.sourcePorts
         let sourcePort = ports.lowerBound &+ UInt16(truncatingIfNeeded: (UInt64(UInt32(truncatingIfNeeded: hash)) &* UInt64(ports.count)) >> 32)
@@ -125,6 +126,14 @@ extension SwitchChip {
             (inner + 12).copyMemory(from: frame.baseAddress! + 16, byteCount: frame.count - 16)
         } else {
             inner.copyMemory(from: frame.baseAddress!, byteCount: frame.count)
+        }
+        if t.object.udpChecksum {
+            // The kernel's IPv4 vxlan checksums by default (`udpcsum`): pseudo-header + datagram.
+            let length = total - 34
+            var sum = InternetChecksum.add(UnsafeRawBufferPointer(start: ip + 12, count: 8))
+            sum &+= UInt64(17) &+ UInt64(length)
+            let c = InternetChecksum.checksum(UnsafeRawBufferPointer(start: udp, count: length), initial: sum)
+            udp.storeBytes(of: (c == 0 ? 0xFFFF : c).bigEndian, toByteOffset: 6, as: UInt16.self)
         }
         outputRouted(UnsafeRawBufferPointer(start: buf, count: total), rif: rif, &sink)
     }

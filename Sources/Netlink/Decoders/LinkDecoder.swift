@@ -134,6 +134,7 @@ enum LinkDecoder {
         v.ttlInherit = try a.bool(Int(IFLA_VXLAN_TTL_INHERIT)) ?? false   // a u8 in dumps (a flag when set by iproute2)
         v.tos = try a.u8(Int(IFLA_VXLAN_TOS)) ?? 0
         v.df = try a.u8(Int(IFLA_VXLAN_DF)) ?? 0
+        v.udpChecksum = try a.bool(Int(IFLA_VXLAN_UDP_CSUM)) ?? true
         if let range = try a.attribute(Int(IFLA_VXLAN_PORT_RANGE))?.load(ifla_vxlan_port_range.self) {
             let low = UInt16(bigEndian: range.low), high = UInt16(bigEndian: range.high)
             if low < high { v.sourcePorts = low..<high }
