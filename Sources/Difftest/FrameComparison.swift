@@ -125,6 +125,27 @@ public enum FrameComparison {
         return false
     }
 
+    /// Frames in comparison order: grouped by stream — source MAC, destination MAC,
+    /// EtherType and IP protocol — keeping each stream's own order (a stable sort). Order
+    /// matters within a stream (a flow's frames, ten floods of one request); between
+    /// streams it follows timing that legitimately differs (a reply racing the next
+    /// probe frame through a store-and-forward chip), so it is not compared.
+    public static func inStreamOrder(_ frames: [[UInt8]]) -> [[UInt8]] {
+        func key(_ f: [UInt8]) -> [UInt8] {
+            guard f.count >= 14 else { return f }
+            var k = Array(f[0..<14])
+            if let pf = FrameParser.parse(f).frame {
+                k[12] = UInt8(pf.etherType >> 8)
+                k[13] = UInt8(pf.etherType & 0xFF)
+                k.append(pf.ipProtocol)
+            }
+            return k
+        }
+        return frames.enumerated().map { (key: key($0.element), index: $0.offset, frame: $0.element) }
+            .sorted { $0.key != $1.key ? $0.key.lexicographicallyPrecedes($1.key) : $0.index < $1.index }
+            .map(\.frame)
+    }
+
     /// The first place two received sequences differ: the index and the two frames there
     /// (nil where one side has no frame). Nil when they are the same.
     public static func firstDifference(_ a: [[UInt8]], _ b: [[UInt8]]) -> (index: Int, a: [UInt8]?, b: [UInt8]?)? {

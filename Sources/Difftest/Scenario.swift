@@ -61,6 +61,11 @@ public struct Scenario: Sendable {
     public struct Send: Sendable {
         public var host: String
         public var frames: [[UInt8]]
+        /// The pause between two frames (`gap MS`, default 20): long enough for each frame
+        /// and what it causes (a reply, an ARP request that teaches the bridge a MAC) to
+        /// cross either switch before the next, so results do not hang on which is faster.
+        /// `gap 0` sends a burst.
+        public var gapMilliseconds: Int
         public var line: Int
         public var text: String
     }
@@ -167,8 +172,14 @@ extension Scenario {
             guard let hostName = rest.popFirst(), let host = spec.hostNamed(hostName), let kind = rest.popFirst() else {
                 throw LabError(line: line, "usage: send HOST KIND [ARG] [OPTION VALUE]… (HOST a host of the lab)")
             }
-            let frames = try ProbeFrames.build(kind: kind, arguments: Array(rest), host: host, spec: spec, line: line)
-            steps.append(.send(Send(host: hostName, frames: frames, line: line, text: words.joined(separator: " "))))
+            var arguments = Array(rest), gap = 20
+            if let i = arguments.firstIndex(of: "gap") {
+                guard i + 1 < arguments.count else { throw LabError(line: line, "send: gap takes milliseconds") }
+                gap = try number(arguments[i + 1])
+                arguments.removeSubrange(i...(i + 1))
+            }
+            let frames = try ProbeFrames.build(kind: kind, arguments: arguments, host: host, spec: spec, line: line)
+            steps.append(.send(Send(host: hostName, frames: frames, gapMilliseconds: gap, line: line, text: words.joined(separator: " "))))
         default:
             throw LabError(line: line, "unknown statement '\(words[0])'")
         }

@@ -81,10 +81,12 @@ struct DifftestRun {
             if case .ping = step { ping = true }
             for host in scenario.spec.hosts.map(\.name) {
                 let a = r.frames[host] ?? [], b = e.frames[host] ?? []
-                let na = a.filter { !FrameComparison.isNoise($0) }.map { FrameComparison.normalize($0, ping: ping) }
-                let nb = b.filter { !FrameComparison.isNoise($0) }.map { FrameComparison.normalize($0, ping: ping) }
+                // What is compared: no noise, in stream order, ignored fields cleared.
+                let sa = FrameComparison.inStreamOrder(a.filter { !FrameComparison.isNoise($0) })
+                let sb = FrameComparison.inStreamOrder(b.filter { !FrameComparison.isNoise($0) })
+                let na = sa.map { FrameComparison.normalize($0, ping: ping) }, nb = sb.map { FrameComparison.normalize($0, ping: ping) }
                 guard let d = FrameComparison.firstDifference(na, nb) else { continue }
-                return .differ(report(text, host: host, reference: a, emulated: b, at: d.index))
+                return .differ(report(text, host: host, reference: sa, emulated: sb, at: d.index, received: (a, b)))
             }
         }
         return .identical(probes: probes)
@@ -96,7 +98,11 @@ struct DifftestRun {
         var statuses = Array(repeating: Int32(0), count: worlds.count)
         switch step {
         case .send(let s):
-            for w in worlds { try w.send(s.host, s.frames) }
+            // Frame by frame in both worlds, `gap` apart.
+            for (n, frame) in s.frames.enumerated() {
+                if n > 0, s.gapMilliseconds > 0 { usleep(UInt32(s.gapMilliseconds) * 1000) }
+                for w in worlds { try w.send(s.host, [frame]) }
+            }
         case .ping(let p):
             // Both at once; ping ends by itself (-c, -W).
             let processes = try worlds.map { try $0.start(p.host, ["ping"] + p.arguments) }
@@ -115,7 +121,8 @@ struct DifftestRun {
 
     /// The first differing frame of `host`, from both sides: hex and a one-line summary, and
     /// the frames each side received, in order.
-    private func report(_ text: String, host: String, reference: [[UInt8]], emulated: [[UInt8]], at index: Int) -> String {
+    private func report(_ text: String, host: String, reference: [[UInt8]], emulated: [[UInt8]], at index: Int,
+                        received: ([[UInt8]], [[UInt8]])) -> String {
         func side(_ name: String, _ frames: [[UInt8]]) -> String {
             guard index < frames.count else { return "  \(name): no frame #\(index + 1)" }
             return "  \(name) #\(index + 1): \(FrameComparison.summary(frames[index]))\n\(FrameComparison.hexDump(frames[index]))"
@@ -125,11 +132,11 @@ struct DifftestRun {
         }
         return """
               \(text)
-              host \(host): reference received \(reference.count) frames, emulated \(emulated.count); first difference at frame #\(index + 1)
+              host \(host): reference received \(received.0.count) frames, emulated \(received.1.count); compared (no noise, in stream order) \(reference.count) and \(emulated.count), first difference at #\(index + 1)
             \(side("reference", reference))
             \(side("emulated ", emulated))
-            \(list("reference", reference))
-            \(list("emulated", emulated))
+            \(list("reference", received.0))
+            \(list("emulated", received.1))
             """
     }
 }
