@@ -14,9 +14,16 @@ import SwitchModel
 /// - `eth.padding`: bytes after the ARP/IP packet in a frame of at most 60 bytes. A MAC
 ///   pads short frames to 60 (the chip does, as hardware does); the kernel does not pad on
 ///   a veth. Only the padding, never a byte of the packet.
+/// - `vxlan.udp.sport`: the outer UDP source port of a VXLAN packet is a hash of the
+///   inner flow (entropy for the underlay's ECMP); cleared when it is in the kernel's
+///   range (``kernelSourcePorts``), kept — so it differs — when outside it.
 /// - in `ping` steps only, `icmp.echo.id`, `icmp.echo.timestamp` (the first 16 data bytes)
 ///   and the ICMPv6 echo checksum: `ping` picks its identifier and writes the send time.
 public enum FrameComparison {
+    /// The source ports a kernel's vxlan device picks from (`udp_flow_src_port` over the
+    /// namespace's `ip_local_port_range`, 32768…60999 by default).
+    public static let kernelSourcePorts: ClosedRange<UInt16> = 32768...60999
+
     /// The frame with the ignored fields cleared; `ping` for frames of a `ping` step.
     public static func normalize(_ frame: [UInt8], ping: Bool = false) -> [UInt8] {
         var f = frame
@@ -30,6 +37,10 @@ public enum FrameComparison {
             let end = l3 + pf.ipTotalLength
             if f.count <= FrameBuilder.minimumFrameLength, f.count > end, end > l3 { f.removeLast(f.count - end) }
             clearIPv4(&f, at: l3, headerLength: pf.ipHeaderLength)
+            if pf.isVXLAN, pf.l4Offset + 2 <= f.count, kernelSourcePorts.contains(pf.srcPort) {
+                f[pf.l4Offset] = 0
+                f[pf.l4Offset + 1] = 0
+            }
             if pf.ipProtocol == IPProtocol.icmp, !pf.isFragment {
                 normalizeICMP(&f, at: pf.l4Offset, end: min(end, f.count), ping: ping)
             }

@@ -15,7 +15,8 @@ import SwitchModel
 /// ```
 /// Options for every kind: `count N` (N frames; IPv4 identification and ICMP sequence
 /// count 1…N), `from IP` (the source address; by default the host's first of the
-/// family), `src-mac MAC` (by default the host's), `ttl N`, `vlan VID` (an 802.1Q tag).
+/// family), `src-mac MAC` (by default the host's), `ttl N`, `vlan VID` (an 802.1Q tag),
+/// `df 1` (IPv4 don't fragment), `size N` (payload bytes, at most 1400).
 /// `to` defaults to the group's MAC for multicast, a host's MAC for its address, else
 /// broadcast. Payloads carry the marker `difftest L<line> #<n>`.
 public enum ProbeFrames {
@@ -40,7 +41,7 @@ public enum ProbeFrames {
         var positional: String?
         if let first = rest.first, !optionNames.contains(first) { positional = rest.removeFirst() }
         var count = 1, ttl: UInt8 = FrameBuilder.defaultTTL, sport: UInt16 = 40000, dport: UInt16 = 9, size = 0
-        var to: MACAddress?, from: IPAddress?, srcMAC = host.mac ?? .zero, vlan: [VLANTag] = []
+        var to: MACAddress?, from: IPAddress?, srcMAC = host.mac ?? .zero, vlan: [VLANTag] = [], dontFragment = false
         while let key = rest.popFirst() {
             guard let value = rest.popFirst() else { throw fail("\(key) takes a value") }
             switch key {
@@ -53,6 +54,7 @@ public enum ProbeFrames {
             case "from": from = try address(value)
             case "src-mac": srcMAC = try mac(value)
             case "vlan": vlan = [.ctag(UInt16(try number(value, max: 4095)))]
+            case "df": dontFragment = try number(value, max: 1) == 1
             default: throw fail("unknown option '\(key)'; expected \(optionNames.sorted().joined(separator: ", "))")
             }
         }
@@ -101,7 +103,7 @@ public enum ProbeFrames {
                 let proto = kind == "udp" ? IPProtocol.udp : (dst.isIPv4 ? IPProtocol.icmp : IPProtocol.icmpv6)
                 let packet = dst.isIPv4
                     ? FrameBuilder.ipv4Packet(src: src, dst: dst, protocol: proto, payload: payload, ttl: ttl,
-                                              identification: UInt16(truncatingIfNeeded: n))
+                                              identification: UInt16(truncatingIfNeeded: n), dontFragment: dontFragment)
                     : FrameBuilder.ipv6Packet(src: src, dst: dst, nextHeader: proto, payload: payload, hopLimit: ttl)
                 frames.append(FrameBuilder.ethernet(dst: destinationMAC(for: dst), src: srcMAC, vlan: vlan,
                                                     etherType: dst.isIPv4 ? EtherType.ipv4 : EtherType.ipv6, payload: packet))
@@ -128,7 +130,7 @@ public enum ProbeFrames {
         return frames
     }
 
-    static let optionNames: Set<String> = ["count", "ttl", "sport", "dport", "size", "to", "from", "src-mac", "vlan"]
+    static let optionNames: Set<String> = ["count", "ttl", "sport", "dport", "size", "to", "from", "src-mac", "vlan", "df"]
 
     /// An ICMP or ICMPv6 echo request: identifier 0x4454 ("DT"), `sequence`, `data`.
     static func echoMessage(src: IPAddress, dst: IPAddress, sequence: UInt16, data: [UInt8]) -> [UInt8] {
