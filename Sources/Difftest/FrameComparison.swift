@@ -20,6 +20,14 @@ import SwitchModel
 /// - in `ping` steps only, `icmp.echo.id`, `icmp.echo.timestamp` (the first 16 data bytes)
 ///   and the ICMPv6 echo checksum: `ping` picks its identifier and writes the send time.
 public enum FrameComparison {
+    /// Parsing that does not refuse a wrong IPv4 checksum: the frame is still compared
+    /// (and its checksum kept, so it differs).
+    static let lenient: ParserOptions = {
+        var o = ParserOptions()
+        o.verifyIPv4Checksum = false
+        return o
+    }()
+
     /// The source ports a kernel's vxlan device picks from (`udp_flow_src_port` over the
     /// namespace's `ip_local_port_range`, 32768…60999 by default).
     public static let kernelSourcePorts: ClosedRange<UInt16> = 32768...60999
@@ -27,7 +35,7 @@ public enum FrameComparison {
     /// The frame with the ignored fields cleared; `ping` for frames of a `ping` step.
     public static func normalize(_ frame: [UInt8], ping: Bool = false) -> [UInt8] {
         var f = frame
-        let parsed = FrameParser.parse(frame)
+        let parsed = FrameParser.parse(frame, options: lenient)
         guard let pf = parsed.frame else { return f }
         let l3 = pf.l3Offset
         switch pf.l3 {
@@ -102,7 +110,7 @@ public enum FrameComparison {
     /// comes up, at randomized times (a bridge with snooping joins 224.0.0.106/ff02::6a;
     /// hosts join all-routers). Reports for any other group, queries and leaves are compared.
     public static func isNoise(_ frame: [UInt8]) -> Bool {
-        guard let pf = FrameParser.parse(frame).frame else { return false }
+        guard let pf = FrameParser.parse(frame, options: lenient).frame else { return false }
         let o = pf.l4Offset
         if pf.isIGMP, o + 8 <= frame.count {
             func linkLocal(_ at: Int) -> Bool { at + 4 <= frame.count && frame[at] == 224 && frame[at + 1] == 0 && frame[at + 2] == 0 }
@@ -145,7 +153,7 @@ public enum FrameComparison {
         func key(_ f: [UInt8]) -> [UInt8] {
             guard f.count >= 14 else { return f }
             var k = Array(f[0..<14])
-            if let pf = FrameParser.parse(f).frame {
+            if let pf = FrameParser.parse(f, options: lenient).frame {
                 k[12] = UInt8(pf.etherType >> 8)
                 k[13] = UInt8(pf.etherType & 0xFF)
                 k.append(pf.ipProtocol)
@@ -179,7 +187,7 @@ public enum FrameComparison {
 
     /// One line a person can read: MACs, tag, and what the frame carries.
     public static func summary(_ frame: [UInt8]) -> String {
-        let parsed = FrameParser.parse(frame)
+        let parsed = FrameParser.parse(frame, options: lenient)
         guard let pf = parsed.frame else {
             return "\(frame.count) bytes, unparsable (\(parsed.drop.map { "\($0)" } ?? "?"))"
         }

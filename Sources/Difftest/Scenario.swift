@@ -32,8 +32,10 @@ public struct Scenario: Sendable {
     /// extended while frames keep arriving (`window MS`).
     public var windowMilliseconds = 300
     /// How long the emulated switch gets to offload the commands before the next probe
-    /// (`settle MS`): hoistd follows the kernel asynchronously.
-    public var settleMilliseconds = 600
+    /// (`settle MS`): hoistd follows the kernel asynchronously, and the kernel itself
+    /// applies carrier changes (a bridge port starting to forward) through linkwatch,
+    /// batched up to a second. Both worlds wait.
+    public var settleMilliseconds = 1200
     /// Kernel features the scenario needs (`requires vlan-filtering`); without them it is skipped.
     public var requirements: [String] = []
 

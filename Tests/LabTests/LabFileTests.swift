@@ -203,3 +203,21 @@ struct LabPlanTests {
         #expect((try? LabPlan(name: "hoist-demo-123", spec: LabSpec())) != nil)
     }
 }
+
+@Suite("Lab files: ipv6 off")
+struct LabIPv6Tests {
+    @Test("`ipv6 off` disables IPv6 in every switch and host namespace right after it is made")
+    func ipv6Off() throws {
+        let spec = try LabFile.parse("switch s1 ports 2\nhost h1 s1:1 10.0.0.1/24\nipv6 off\n")
+        #expect(spec.ipv6 == false)
+        let steps = try LabPlan(name: "x", spec: spec).buildSteps.map { $0.joined(separator: " ") }
+        let off = "net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1"
+        for ns in ["x-s1", "x-h1"] {
+            let i = try #require(steps.firstIndex(of: "netns exec \(ns) sysctl -qw \(off)"), "\(ns) keeps IPv6")
+            #expect(i == steps.firstIndex(of: "netns add \(ns)")! + 1)
+        }
+        #expect(try LabFile.parse("switch s1 ports 1\n").ipv6)
+        #expect(!(try LabPlan(name: "x", spec: LabFile.parse("switch s1 ports 1\n")).buildSteps.contains { $0.contains("sysctl") }))
+        #expect(throws: LabError.self) { try LabFile.parse("switch s1 ports 1\nipv6 maybe\n") }
+    }
+}
