@@ -16,9 +16,8 @@ if [ ${#scenarios[@]} -eq 0 ]; then
   done
 fi
 out=/tmp/difftest.out
-"$HOIST_BIN/hoist-difftest" "${scenarios[@]}" > "$out" 2>&1
-status=$?
-cat "$out"
+"$HOIST_BIN/hoist-difftest" --verbose "${scenarios[@]}" 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
 [ "$status" -le 1 ] || fail "hoist-difftest" "exit status $status"
 while read -r word name _; do
   case "$word" in
