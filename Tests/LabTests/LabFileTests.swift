@@ -83,7 +83,7 @@ struct LabFileTests {
         ("switch s-1 ports 4", 1, "bad switch name 's-1'"),
         ("switch asic ports 4", 1, "bad switch name 'asic'"),
         ("switch s1 ports 4\nhost 1h s1:1", 2, "bad host name '1h'"),
-        ("switch s1 ports 4\nhots h1 s1:1", 2, "unknown statement 'hots'; expected switch, host, link, start or exec"),
+        ("switch s1 ports 4\nhots h1 s1:1", 2, "unknown statement 'hots'; expected switch, host, link, start, ipv6 or exec"),
         ("switch s1 ports 4\nexec s9 true", 2, "exec: unknown switch or host 's9'"),
         ("switch s1 ports 4\nexec s1", 2, "usage: exec NODE COMMAND"),
         ("switch s1 ports 4\nexec s1 echo 'open", 2, "unterminated ' quote"),
