@@ -23,6 +23,8 @@ import PackageDescription
 //   for any SwitchDriver, RemoteChipDriver client), so the chip runs in its own process.
 //   Lab (pure) parses and validates lab files and names and plans a lab's pieces; the hoist
 //   executable runs the plan.
+//   Difftest (pure) parses differential-test scenarios and compares received frames; the
+//   hoist-difftest executable builds both worlds (kernel reference, emulated switch) and probes them.
 //   UnixSocket and ServiceSupport (signals, swift-log setup) are plumbing for the processes.
 //   Executables (hoist, hoistd, hoist-asic, hoist-bench, hoist-conformance) are the only places that wire concrete pieces.
 let package = Package(
@@ -32,6 +34,7 @@ let package = Package(
         .executable(name: "hoist-bench", targets: ["hoist-bench"]),
         .executable(name: "hoistd", targets: ["hoistd"]),
         .executable(name: "hoist-asic", targets: ["hoist-asic"]),
+        .executable(name: "hoist-difftest", targets: ["hoist-difftest"]),
         .library(name: "SwitchModel", targets: ["SwitchModel"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "KernelMirror", targets: ["KernelMirror"]),
@@ -82,6 +85,8 @@ let package = Package(
         .target(name: "EmulatedASICIO", dependencies: ["CPacketIO", "EmulatedASIC", "SwitchDriver"], path: "Drivers/EmulatedASICIO"),
         .target(name: "DriverConformance", dependencies: ["SwitchDriver", "SwitchModel"]),
         .target(name: "Lab", dependencies: ["EmulatedASIC", "SwitchModel"]),
+        // The differential tester's pure half: scenario files, probe frames, normalization and comparison.
+        .target(name: "Difftest", dependencies: ["EmulatedASIC", "Lab", "SwitchModel"]),
         .target(name: "Daemon", dependencies: ["KernelMirror", "Netlink", "Offload", "Stages", "SwitchDriver", "SwitchModel"]),
         .executableTarget(
             name: "hoist",
@@ -107,6 +112,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The differential tester: a scenario in the kernel's bridge/router and in the emulated switch, compared.
+        .executableTarget(name: "hoist-difftest", dependencies: ["CPacketIO", "Difftest", "Lab"]),
         // Runs the driver conformance suite against a live driver (the Switchdev and SRIOV drivers in the VM).
         .executableTarget(
             name: "hoist-conformance",
@@ -119,6 +126,7 @@ let package = Package(
         .testTarget(name: "SwitchModelTests", dependencies: ["SwitchModel"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "SwitchModel"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "SwitchModel"]),
+        .testTarget(name: "DifftestTests", dependencies: ["Difftest", "EmulatedASIC", "Lab", "SwitchModel"]),
         .testTarget(name: "ControlAPITests", dependencies: ["ControlAPI", "Rendering"]),
         .testTarget(name: "ChipLinkTests", dependencies: ["ChipLink", "DriverConformance", "EmulatedASIC", "SwitchDriver", "SwitchModel"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "SwitchDriver", "SwitchModel"], exclude: ["Golden"]),

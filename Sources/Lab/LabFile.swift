@@ -20,6 +20,7 @@ import SwitchModel
 /// - `link SWITCH:PORT SWITCH:PORT`
 /// - `start` — run the switches (one hoistd each) and then the `exec` commands
 /// - `exec NODE COMMAND [ARG]…` — a command in a switch's or host's namespace
+/// - `ipv6 off` — IPv6 disabled in every namespace before its interfaces come up
 ///
 /// Words are separated by blanks; `'…'` or `"…"` quote blanks (no escapes); a word that
 /// starts with `#` begins a comment. Every error names the file and line.
@@ -101,12 +102,16 @@ public enum LabFile {
             guard args.isEmpty else { throw LabError(line: line, "start takes no arguments") }
             spec.start = true
 
+        case "ipv6":
+            guard args.count == 1, args[0] == "off" || args[0] == "on" else { throw LabError(line: line, "usage: ipv6 off|on") }
+            spec.ipv6 = args[0] == "on"
+
         case "exec":
             guard args.count >= 2 else { throw LabError(line: line, "usage: exec NODE COMMAND [ARG]…") }
             spec.commands.append(LabSpec.Command(node: args[0], arguments: Array(args.dropFirst()), line: line))
 
         default:
-            throw LabError(line: line, "unknown statement '\(keyword)'; expected switch, host, link, start or exec")
+            throw LabError(line: line, "unknown statement '\(keyword)'; expected switch, host, link, start, ipv6 or exec")
         }
     }
 
@@ -120,7 +125,7 @@ public enum LabFile {
     }
 
     /// The words of one line: blanks separate, quotes group, `#` at a word's start ends it.
-    static func words(of line: Substring, line number: Int) throws(LabError) -> [String] {
+    public static func words(of line: Substring, line number: Int) throws(LabError) -> [String] {
         var words: [String] = []
         var word = ""
         var inWord = false

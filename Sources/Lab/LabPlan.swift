@@ -71,14 +71,19 @@ public struct LabPlan: Sendable {
             ip(ns, "link set", wire, "addrgenmode none")
             ip(ns, "link set", wire, "up")
         }
+        func noIPv6(_ ns: String) {
+            if !spec.ipv6 { steps.append(Self.disableIPv6(in: ns)) }
+        }
         for s in spec.switches {
             steps.append(["netns", "add", wireNamespace(s.name)])
             steps.append(["netns", "add", switchNamespace(s.name)])
+            noIPv6(switchNamespace(s.name))
             ip(switchNamespace(s.name), "link set lo up")
         }
         for h in spec.hosts {
             let ns = hostNamespace(h.name), wires = wireNamespace(h.port.switchName), wire = Self.wire(h.port.port)
             steps.append(["netns", "add", ns])
+            noIPv6(ns)
             ip(ns, "link set lo up")
             ip(wires, "link add", wire, "type veth peer name eth0 netns", ns)
             wireUp(wires, wire)
@@ -102,6 +107,12 @@ public struct LabPlan: Sendable {
             }
         }
         return steps
+    }
+
+    /// The `ip` arguments that disable IPv6 in namespace `ns` for every interface, present
+    /// and future (`ipv6 off`).
+    public static func disableIPv6(in ns: String) -> [String] {
+        ["netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]
     }
 
     /// The chip-link socket and log of switch `s`'s `hoist-asic`.

@@ -95,6 +95,11 @@ public struct LabSpec: Hashable, Sendable {
     public var commands: [Command]
     /// Start every switch's hoistd and run ``commands`` when the lab is brought up.
     public var start: Bool
+    /// False (`ipv6 off`): IPv6 is disabled in every switch and host namespace as soon as
+    /// it exists (`net.ipv6.conf.{all,default}.disable_ipv6=1`), before any interface comes
+    /// up — no link-local addresses, no DAD, router solicitations or MLD reports, so only
+    /// what the lab's commands send is on the wires.
+    public var ipv6 = true
 
     public init(switches: [Switch] = [], hosts: [Host] = [], links: [Link] = [], commands: [Command] = [], start: Bool = false) {
         self.switches = switches

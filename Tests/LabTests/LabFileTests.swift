@@ -83,7 +83,7 @@ struct LabFileTests {
         ("switch s-1 ports 4", 1, "bad switch name 's-1'"),
         ("switch asic ports 4", 1, "bad switch name 'asic'"),
         ("switch s1 ports 4\nhost 1h s1:1", 2, "bad host name '1h'"),
-        ("switch s1 ports 4\nhots h1 s1:1", 2, "unknown statement 'hots'; expected switch, host, link, start or exec"),
+        ("switch s1 ports 4\nhots h1 s1:1", 2, "unknown statement 'hots'; expected switch, host, link, start, ipv6 or exec"),
         ("switch s1 ports 4\nexec s9 true", 2, "exec: unknown switch or host 's9'"),
         ("switch s1 ports 4\nexec s1", 2, "usage: exec NODE COMMAND"),
         ("switch s1 ports 4\nexec s1 echo 'open", 2, "unterminated ' quote"),
@@ -201,5 +201,23 @@ struct LabPlanTests {
         #expect(throws: LabError.self) { try LabPlan(name: "a b", spec: LabSpec()) }
         #expect(throws: LabError.self) { try LabPlan(name: String(repeating: "a", count: 33), spec: LabSpec()) }
         #expect((try? LabPlan(name: "hoist-demo-123", spec: LabSpec())) != nil)
+    }
+}
+
+@Suite("Lab files: ipv6 off")
+struct LabIPv6Tests {
+    @Test("`ipv6 off` disables IPv6 in every switch and host namespace right after it is made")
+    func ipv6Off() throws {
+        let spec = try LabFile.parse("switch s1 ports 2\nhost h1 s1:1 10.0.0.1/24\nipv6 off\n")
+        #expect(spec.ipv6 == false)
+        let steps = try LabPlan(name: "x", spec: spec).buildSteps.map { $0.joined(separator: " ") }
+        let off = "net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1"
+        for ns in ["x-s1", "x-h1"] {
+            let i = try #require(steps.firstIndex(of: "netns exec \(ns) sysctl -qw \(off)"), "\(ns) keeps IPv6")
+            #expect(i == steps.firstIndex(of: "netns add \(ns)")! + 1)
+        }
+        #expect(try LabFile.parse("switch s1 ports 1\n").ipv6)
+        #expect(!(try LabPlan(name: "x", spec: LabFile.parse("switch s1 ports 1\n")).buildSteps.contains { $0.contains("sysctl") }))
+        #expect(throws: LabError.self) { try LabFile.parse("switch s1 ports 1\nipv6 maybe\n") }
     }
 }

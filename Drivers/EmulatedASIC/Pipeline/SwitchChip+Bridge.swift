@@ -143,10 +143,13 @@ extension SwitchChip {
                 }
                 return
             }
-            // ARP and neighbour discovery reach the router as a copy; the VLAN still floods them.
-            // (From a tunnel, port 0, the copy goes up still encapsulated: DecapsulatedSink.)
-            if isMulticast, pf.l3 == .arp || pf.isNeighborDiscovery {
-                trap(frame, port: ctx.port, pf.l3 == .arp ? .arp : .neighborDiscovery, &sink)
+            // What the kernel's bridge both floods and delivers to its own stack is trapped
+            // whole, never copied: the kernel floods the trapped frame itself (a TAP carries
+            // no offload_fwd_mark), so a chip flood as well would reach every host twice.
+            // (From a tunnel, port 0, it goes up still encapsulated: DecapsulatedSink.)
+            if isMulticast, let reason = routerBoundReason(pf) {
+                trap(frame, port: ctx.port, reason, &sink)
+                return
             }
         }
         if isMulticast {
@@ -234,6 +237,22 @@ extension SwitchChip {
         }
     }
 
+    /// Why a broadcast or multicast frame in a VLAN with a router interface goes to the CPU
+    /// whole: ARP, neighbour discovery, IGMP, MLD, any broadcast, and multicast to a
+    /// link-local group (224.0.0.0/24, ff02::/16) — what `br_handle_frame_finish` floods
+    /// *and* passes up (`local_rcv`) and the router may answer. Nil for other multicast,
+    /// which the chip forwards.
+    func routerBoundReason(_ pf: ParsedFrame) -> TrapReason? {
+        if pf.l3 == .arp { return .arp }
+        if pf.isNeighborDiscovery { return .neighborDiscovery }
+        if pf.isIGMP { return .igmp }
+        if pf.isMLD { return .mld }
+        if pf.dst == 0xFFFF_FFFF_FFFF { return .localAddress }
+        if pf.l3 == .ipv4, pf.ipv4Dst & 0xFFFF_FF00 == 0xE000_0000 { return .localAddress }
+        if pf.l3 == .ipv6, pf.ipv6DstHigh >> 48 == 0xFF02 { return .localAddress }
+        return nil
+    }
+
     /// Why a frame a routed port does not forward goes to the CPU.
     func controlReason(_ pf: ParsedFrame) -> TrapReason {
         if pf.l3 == .arp { return .arp }
@@ -282,6 +301,13 @@ extension SwitchChip {
     func flood<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, _ ctx: IngressContext, vlan: VLANEntry,
                              allowed: (PortState) -> Bool, _ sink: inout S) {
         guard let bridge = bridges[ctx.bridge] else { return }
+        // A flood that cannot reach one of the VNI's remote VTEPs in hardware (no underlay
+        // route or neighbour yet) is trapped whole, not flooded locally with only that copy
+        // trapped: the kernel floods the trapped frame to the local ports again.
+        if ctx.port > 0, let reason = tunnelFloodTrapReason(pf, ctx, vlan: vlan) {
+            trap(frame, port: ctx.port, reason, &sink)
+            return
+        }
         let set = floodSet(bridge, ctx, vlan: vlan, allowed: allowed)
         if trapsEgress(set) || (ctx.port > 0 && floodTunnelsTrapEgress(pf, ctx, vlan: vlan)) {
             trap(frame, port: ctx.port, .portTrap, &sink)
@@ -298,6 +324,17 @@ extension SwitchChip {
         for p in set where Int(p.rawValue) != ctx.port {
             emit(frame, pf, port: Int(p.rawValue), vid: ctx.vid, untagged: vlan.untagged.contains(p), bridge: bridge, &sink)
         }
+    }
+
+    /// The trap reason of the first remote VTEP of the VLAN's flood list that the chip
+    /// cannot encapsulate to (``underlay(_:remote:hash:)``); nil when it can reach them all.
+    func tunnelFloodTrapReason(_ pf: ParsedFrame, _ ctx: IngressContext, vlan: VLANEntry) -> TrapReason? {
+        guard vlan.tunnel >= 0, ctx.tunnel < 0, let t = tunnels[Int(vlan.tunnel)] else { return nil }
+        let hash = flowHash(pf)
+        for remote in t.flood {
+            if case .failure(let reason) = underlay(t, remote: remote, hash: hash) { return reason.reason }
+        }
+        return nil
     }
 
     /// Head-end replication: one encapsulated copy per remote VTEP of the VLAN's tunnel.

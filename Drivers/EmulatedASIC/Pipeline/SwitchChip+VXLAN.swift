@@ -68,18 +68,18 @@ extension SwitchChip {
     /// The counterpart is the kernel's `vxlan_xmit_one` (RFC 7348 §5).
     func encapsulate<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, tunnel: Int32, remote: IPAddress,
                                    bridge: BridgeState, ingressPort: Int, _ sink: inout S) {
-        guard let t = tunnels[Int(tunnel)], t.object.local.isIPv4, remote.isIPv4 else {
+        guard let t = tunnels[Int(tunnel)] else {
             trap(frame, port: ingressPort, .routeTrap, &sink)
             return
         }
-        guard let value = lpm4.lookup(remote.ipv4Value) else {
-            trap(frame, port: ingressPort, .noRoute, &sink)
-            return
-        }
         let hash = flowHash(pf)
-        guard case .forward(let rif, let mac) = resolve(value, hash: hash, destination: remote), let out = rifs[Int(rif)] else {
-            trap(frame, port: ingressPort, .unresolvedNexthop, &sink)
+        let rif: Int32, mac: UInt64, out: RouterInterfaceState
+        switch underlay(t, remote: remote, hash: hash) {
+        case .failure(let failure):
+            trap(frame, port: ingressPort, failure.reason, &sink)
             return
+        case .success(let next):
+            (rif, mac, out) = next
         }
         // A VLAN-filtering bridge's tag goes (the VNI carries the VLAN); a VLAN-unaware
         // bridge forwards the frame as it came, tags and all.
@@ -205,6 +205,27 @@ extension SwitchChip {
             l3.storeBytes(of: (b1 & ~0x30) | (wanted << 4), toByteOffset: 1, as: UInt8.self)
         }
         return .rewritten(UnsafeRawBufferPointer(start: buf, count: inner.count))
+    }
+}
+
+/// Why the chip cannot encapsulate towards a remote VTEP: the trap reason.
+struct UnderlayFailure: Error {
+    var reason: TrapReason
+}
+
+extension SwitchChip {
+    /// The underlay next hop towards `remote` for tunnel `t` (router interface, next-hop
+    /// MAC), or why there is none in hardware: `route_trap` for an IPv6 underlay,
+    /// `no_route`, or `unresolved_nexthop`. Encapsulation and the flood pre-check
+    /// (``tunnelFloodTrapReason(_:_:vlan:)``) decide alike.
+    func underlay(_ t: TunnelState, remote: IPAddress, hash: UInt64)
+        -> Result<(rif: Int32, mac: UInt64, out: RouterInterfaceState), UnderlayFailure> {
+        guard t.object.local.isIPv4, remote.isIPv4 else { return .failure(UnderlayFailure(reason: .routeTrap)) }
+        guard let value = lpm4.lookup(remote.ipv4Value) else { return .failure(UnderlayFailure(reason: .noRoute)) }
+        guard case .forward(let rif, let mac) = resolve(value, hash: hash, destination: remote), let out = rifs[Int(rif)] else {
+            return .failure(UnderlayFailure(reason: .unresolvedNexthop))
+        }
+        return .success((rif, mac, out))
     }
 }
 

@@ -99,6 +99,16 @@ static inline uint16_t hoist_frame_vlan_tpid(const void *frame) {
     return (h->tp_status & TP_STATUS_VLAN_TPID_VALID) ? h->hv1.tp_vlan_tpid : 0x8100;
 }
 
+/// A capture socket (difftest hosts): `hoist_packet_open` plus PACKET_AUXDATA and a
+/// `rcvbuf`-byte receive buffer. Returns the descriptor, or -errno.
+int hoist_capture_open(const char *ifname, int rcvbuf);
+
+/// Receives one frame from a capture socket into `buf` as it was on the wire: an 802.1Q/
+/// 802.1ad tag the kernel took out of the frame (PACKET_AUXDATA, TP_STATUS_VLAN_VALID) is
+/// put back after the MACs. Returns the frame's length (at most `size`), or -errno
+/// (-EAGAIN when none is waiting).
+int hoist_capture_receive(int fd, unsigned char *buf, int size);
+
 /// A block status word shared with the kernel: read with acquire order (the frames the
 /// kernel wrote before handing the block over are visible after it)…
 static inline uint32_t hoist_ring_load_status(const uint32_t *status) {

@@ -1,0 +1,87 @@
+import Difftest
+import Foundation
+import Glibc
+import Lab
+
+/// `hoist-difftest [--keep] [--verbose] SCENARIO…`: builds each scenario twice — the kernel's
+/// own bridge/router on veths (the reference) and the emulated switch (hoist-asic + hoistd)
+/// — runs the same commands and probes in both, and compares what every host received.
+/// SCENARIO is a `.diff` file or a directory of them. The last line printed is
+/// `N scenarios, I identical, M differ` (a scenario that could not run counts as differing).
+/// Exit status: 0 when every scenario that ran is identical, 1 otherwise, 2 on bad usage.
+/// Docs/Testing.md, "How to write a difftest scenario".
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+let keep = arguments.contains("--keep")
+let verbose = arguments.contains("--verbose")
+arguments.removeAll { $0 == "--keep" || $0 == "--verbose" }
+guard !arguments.isEmpty, !arguments.contains(where: { $0.hasPrefix("-") }) else {
+    FileHandle.standardError.write(Data("usage: hoist-difftest [--keep] [--verbose] SCENARIO.diff|DIRECTORY…\n".utf8))
+    exit(2)
+}
+guard getuid() == 0 else {
+    FileHandle.standardError.write(Data("hoist-difftest needs root (network namespaces)\n".utf8))
+    exit(2)
+}
+
+
+var files: [String] = []
+for a in arguments {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: a, isDirectory: &isDirectory) else {
+        FileHandle.standardError.write(Data("no such scenario: \(a)\n".utf8))
+        exit(2)
+    }
+    if isDirectory.boolValue {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: a)) ?? []
+        files += names.filter { $0.hasSuffix(".diff") }.sorted().map { "\(a)/\($0)" }
+    } else {
+        files.append(a)
+    }
+}
+
+let hoist: String = {
+    let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("hoist").path
+}()
+guard FileManager.default.isExecutableFile(atPath: hoist) else {
+    FileHandle.standardError.write(Data("no hoist next to hoist-difftest (\(hoist)); swift build first\n".utf8))
+    exit(2)
+}
+
+Leftovers.remove(hoist: hoist)
+let features = KernelFeatures()
+var identical = 0, differ = 0, skipped = 0
+for (i, file) in files.enumerated() {
+    let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+    let started = Date()
+    let scenario: Scenario
+    do {
+        scenario = try Scenario.parse(try String(contentsOfFile: file, encoding: .utf8), name: name, file: file)
+    } catch {
+        say("ERROR \(name): \(error)")
+        differ += 1
+        continue
+    }
+    if let missing = scenario.requirements.first(where: { !features.has($0) }) {
+        say("SKIP  \(name): this kernel lacks \(missing) (run it in the test VM: scripts/difftest --vm)")
+        skipped += 1
+        continue
+    }
+    let outcome = DifftestRun(scenario: scenario, prefix: "hoist-dt\(getpid())x\(i)", hoist: hoist, verbose: verbose, keep: keep).run()
+    let seconds = String(format: "%.1f s", Date().timeIntervalSince(started))
+    switch outcome {
+    case .identical(let probes):
+        say("OK    \(name) (\(probes) probes, \(seconds))")
+        identical += 1
+    case .differ(let report):
+        say("DIFF  \(name) (\(seconds))\n\(report)")
+        differ += 1
+    case .error(let message):
+        say("ERROR \(name): \(message)")
+        differ += 1
+    }
+}
+if skipped > 0 { say("\(skipped) skipped (kernel features missing)") }
+say("\(identical + differ) scenarios, \(identical) identical, \(differ) differ")
+exit(differ == 0 ? 0 : 1)

@@ -1,0 +1,72 @@
+import Difftest
+import EmulatedASIC
+import Lab
+import SwitchModel
+import Testing
+
+@Suite("Difftest scenarios and frame comparison")
+struct ScenarioTests {
+    static let text = """
+        # two hosts in a bridge
+        switch sw ports 2
+        host h1 sw:1 10.0.0.1/24
+        host h2 sw:2 10.0.0.2/24 mac 02:00:00:00:00:22
+        exec sw ip link add br0 type bridge
+        send h1 arp-request 10.0.0.2 count 3
+        exec sw ip link set br0 up
+        send h1 udp 10.0.0.2 dport 7 count 2
+        ping h2 10.0.0.1 count 2
+        wait 0.5
+        window 200
+        """
+
+    @Test("statements run in file order; hosts get MACs; IPv6 is off unless asked")
+    func parse() throws {
+        let s = try Scenario.parse(Self.text, name: "t")
+        #expect(s.spec.ipv6 == false)
+        #expect(s.spec.hostNamed("h1")?.mac == MACAddress("02:00:00:00:01:01"))
+        #expect(s.spec.hostNamed("h2")?.mac == MACAddress("02:00:00:00:00:22"))
+        #expect(s.steps.map(\.line) == [5, 6, 7, 8, 9, 10])
+        #expect(s.windowMilliseconds == 200)
+        guard case .send(let arp) = s.steps[1], case .send(let udp) = s.steps[3] else { Issue.record("not sends"); return }
+        #expect(arp.frames.count == 3 && arp.frames[0] == FrameBuilder.arpRequest(
+            srcMAC: MACAddress("02:00:00:00:01:01")!, senderIP: IPAddress("10.0.0.1")!, targetIP: IPAddress("10.0.0.2")!))
+        // A unicast to a host's address goes to that host's MAC; IP ids count 1…N.
+        #expect(Array(udp.frames[0][0..<6]) == [2, 0, 0, 0, 0, 0x22])
+        #expect(udp.frames[1][18...19] == [0, 2])
+    }
+
+    @Test("mistakes name their line")
+    func errors() {
+        #expect(throws: LabError.self) { try Scenario.parse("switch sw ports 1\nhost h1 sw:1\nsend h1 udp\n", name: "t") }
+        do {
+            _ = try Scenario.parse("switch sw ports 1\nhost h1 sw:1 10.0.0.1/24\nsend h1 bogus\n", name: "t", file: "f.diff")
+            Issue.record("accepted an unknown kind")
+        } catch {
+            #expect(error.line == 3 && "\(error)".hasPrefix("f.diff:3:"))
+        }
+        #expect(throws: LabError.self) { try Scenario.parse("switch sw ports 1\nhost h1 sw:1\n", name: "t") }   // no probe
+    }
+
+    @Test("ignored fields: IPv4 id and valid checksums, padding; a wrong checksum still differs")
+    func normalize() {
+        let a = FrameBuilder.icmpEcho(srcMAC: MACAddress("02:00:00:00:00:01")!, dstMAC: MACAddress("02:00:00:00:00:02")!,
+                                      src: IPAddress("10.0.0.1")!, dst: IPAddress("10.0.0.2")!, payload: [1, 2, 3])
+        var b = a
+        b[18] = 0x12; b[19] = 0x34                                  // another id: the checksum follows
+        b[24] = 0; b[25] = 0
+        let sum = InternetChecksum.checksum(b, range: 14..<34)
+        b[24] = UInt8(sum >> 8); b[25] = UInt8(sum & 0xFF)
+        let c = FrameComparison.normalize(b)
+        #expect(FrameComparison.normalize(a) == c)
+        #expect(c.count == 14 + 20 + 11)                            // padding dropped
+        var wrong = b
+        wrong[25] ^= 1
+        #expect(FrameComparison.normalize(wrong) != c)
+        var ttl = b
+        ttl[22] -= 1                                                // a TTL change is never ignored
+        #expect(FrameComparison.normalize(ttl) != c)
+        #expect(FrameComparison.firstDifference([a, a], [a])?.index == 1)
+        #expect(FrameComparison.summary(a).contains("ICMP type 8 code 0 echo-request seq 1"))
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The differential tester's scenarios this machine's kernel cannot run (VLAN filtering,
+# 8021q), inside the test VM:
+#
+#   scripts/vm run Tests/VM/difftest.sh [SCENARIO.diff…]      (scripts/difftest --vm)
+#
+# Without arguments: every scenario that `requires` something. Prints "PASS difftest
+# NAME" or "FAIL difftest NAME: …" per scenario, then hoist-difftest's last line.
+set -u
+. "$HOIST_ROOT/Tests/VM/lib.sh"
+scenarios=()
+for a in "$@"; do [ -n "$a" ] && scenarios+=("$a"); done
+if [ ${#scenarios[@]} -eq 0 ]; then
+  for f in "$HOIST_ROOT"/Tests/Difftest/scenarios/*.diff; do   # (no /dev/fd in the guest: no <(…))
+    grep -q '^requires ' "$f" && scenarios+=("$f")
+  done
+fi
+out=/tmp/difftest.out
+"$HOIST_BIN/hoist-difftest" --verbose "${scenarios[@]}" 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
+[ "$status" -le 1 ] || fail "hoist-difftest" "exit status $status"
+while read -r word name _; do
+  case "$word" in
+    OK) pass "difftest $name" ;;
+    DIFF|ERROR) fail "difftest ${name%:}" "differs from the kernel (see above)" ;;
+    SKIP) fail "difftest ${name%:}" "skipped in the VM" ;;
+  esac
+done < "$out"
+exit "$failures"
