@@ -120,6 +120,7 @@ extension SwitchDaemon {
         let tunnelled = Set(wantedTunnel.map { BridgeEntry(port: $0.device, mac: $0.mac, vlan: $0.vlan) })
         for missing in wantedBridge.subtracting(heldBridge) where !tunnelled.contains(missing) {
             batch.append(KernelRequest.addExternLearnedFDB(port: missing.port, mac: missing.mac, vlan: missing.vlan))
+            batch += vlanCopyDeletes(port: missing.port, mac: missing.mac, vid: missing.vlan)
             result.added += 1
         }
         for missing in wantedTunnel where !heldTunnel.contains(missing)
@@ -133,5 +134,23 @@ extension SwitchDaemon {
         statistics.staleLearnedRemoved += result.removed
         statistics.missingLearnedAdded += result.added
         return result
+    }
+
+    /// Deletes of the copies the kernel adds by itself when a VLAN-0 entry is written to a
+    /// port that has VLANs: `br_fdb_add` without `NDA_VLAN` also adds the entry in every VLAN
+    /// of the port ("to be nice"), and a port of a VLAN-unaware bridge still has its
+    /// `default_pvid` VLAN on a kernel with VLAN filtering support — while the bridge's own
+    /// learning (`br_handle_frame_finish`, VID 0 without filtering) keeps the VLAN-0 entry only.
+    /// A copy in a VLAN where the mirror already holds an entry of that MAC that is not
+    /// `extern_learn` (the user's) is left alone.
+    func vlanCopyDeletes(port: IfIndex, mac: MACAddress, vid: VLANID) -> [NetlinkMessageBuilder] {
+        guard vid == .none else { return [] }
+        let tables = mirror.tables
+        guard let master = tables.links[port]?.master, tables.links[master]?.bridge?.vlanFiltering != true else { return [] }
+        let vids = tables.vlans.keys.filter { $0.port == port && $0.vid != .none }.map(\.vid).sorted()
+        return vids.compactMap { v in
+            let users = tables.fdb.values.contains { $0.key.mac == mac && $0.key.vlan == v && !$0.key.isSelf && !$0.flags.contains(.externLearn) }
+            return users ? nil : KernelRequest.deleteFDB(port: port, mac: mac, vlan: v)
+        }
     }
 }

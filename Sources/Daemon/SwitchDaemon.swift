@@ -226,8 +226,9 @@ public final class SwitchDaemon {
         switch destination {
         case .port(let port):
             if let link = kernelPort(port) {
-                return [add ? KernelRequest.addExternLearnedFDB(port: link, mac: mac, vlan: vid)
-                            : KernelRequest.deleteFDB(port: link, mac: mac, vlan: vid)]
+                return add ? [KernelRequest.addExternLearnedFDB(port: link, mac: mac, vlan: vid)]
+                                + vlanCopyDeletes(port: link, mac: mac, vid: vid)
+                            : [KernelRequest.deleteFDB(port: link, mac: mac, vlan: vid)]
             }
         case .tunnel(let vni, let remote):
             if let device = mirror.tables.links.values.first(where: { $0.kind == .vxlan && $0.vxlan?.vni == vni }) {

@@ -5,8 +5,10 @@ import SwitchModel
 /// one replication list per (bridge, VID, group), so the stage aggregates.
 ///
 /// The kernel counterpart is the bridge MDB (`RTM_NEWMDB`, `bridge mdb show`),
-/// switchdev's `SWITCHDEV_OBJ_ID_PORT_MDB`. (S,G) entries are not kept: the kernel also
-/// holds a (*,G) entry for every port that has one, and the chip matches groups only.
+/// switchdev's `SWITCHDEV_OBJ_ID_PORT_MDB`. The chip matches groups only: a group with
+/// IGMPv3/MLDv2 source filtering in the kernel ((S,G) entries, INCLUDE mode, source
+/// lists) is not programmed and stays trapped, so the kernel's software path forwards it
+/// (the chip sends unregistered snooped multicast to the CPU).
 struct MulticastStage: Sendable {
     private struct Slot: Hashable, Sendable {
         var bridge: IfIndex
@@ -15,37 +17,42 @@ struct MulticastStage: Sendable {
     }
 
     private var members: [Slot: Set<IfIndex>] = [:]
+    /// The entries of a slot that filter by source (`MDBEntry.filtersSources`).
+    private var filtering: [Slot: Set<MDBEntry.Key>] = [:]
     private var slotsByPort: [IfIndex: Set<Slot>] = [:]
     private var slotsByBridge: [IfIndex: Set<Slot>] = [:]
 
     mutating func apply(_ change: Change<MDBEntry>) {
         if case .changed(let old, _) = change { remove(old.key) }
         if case .removed(let e) = change { remove(e.key); return }
-        let k = change.current.key
-        guard k.source == nil else { return }
+        let e = change.current
+        let k = e.key
         let slot = Slot(bridge: k.bridge, vlan: k.vlan, group: k.group)
-        members[slot, default: []].insert(k.port)
+        if e.filtersSources { filtering[slot, default: []].insert(k) }
+        if k.source == nil { members[slot, default: []].insert(k.port) }
         slotsByPort[k.port, default: []].insert(slot)
         slotsByBridge[k.bridge, default: []].insert(slot)
     }
 
     private mutating func remove(_ k: MDBEntry.Key) {
-        guard k.source == nil else { return }
         let slot = Slot(bridge: k.bridge, vlan: k.vlan, group: k.group)
-        guard members[slot]?.remove(k.port) != nil else { return }
-        if members[slot]?.isEmpty == true {
-            members[slot] = nil
+        if filtering[slot]?.remove(k) != nil, filtering[slot]?.isEmpty == true { filtering[slot] = nil }
+        if k.source == nil, members[slot]?.remove(k.port) != nil, members[slot]?.isEmpty == true { members[slot] = nil }
+        if members[slot] == nil, filtering[slot] == nil {
             slotsByBridge[k.bridge]?.remove(slot)
             if slotsByBridge[k.bridge]?.isEmpty == true { slotsByBridge[k.bridge] = nil }
         }
-        slotsByPort[k.port]?.remove(slot)
-        if slotsByPort[k.port]?.isEmpty == true { slotsByPort[k.port] = nil }
+        let portStillThere = members[slot]?.contains(k.port) == true || filtering[slot]?.contains { $0.port == k.port } == true
+        if !portStillThere {
+            slotsByPort[k.port]?.remove(slot)
+            if slotsByPort[k.port]?.isEmpty == true { slotsByPort[k.port] = nil }
+        }
     }
 
-    /// The hardware key of one kernel entry, or nil when it cannot map.
+    /// The hardware key of one kernel entry: its group's replication list ((S,G) entries
+    /// touch their (*,G) list, which they keep on the CPU path).
     static func key(of entry: MDBEntry) -> HardwareKey? {
         let k = entry.key
-        guard k.source == nil else { return nil }
         return .mdb(BridgeID(rawValue: k.bridge.rawValue), k.vlan, k.group)
     }
 
@@ -59,12 +66,16 @@ struct MulticastStage: Sendable {
     /// ports. A group that also has members the chip cannot reach (the bridge itself, i.e.
     /// the host, or a non-chip port) stays on the CPU path: the chip has no CPU port in a
     /// replication list, and a list without them would starve those members. In a bridge
-    /// without VLAN filtering only VLAN-0 entries count, as in the kernel's lookups.
+    /// without VLAN filtering only VLAN-0 entries count, as in the kernel's lookups. A group
+    /// with source filtering is trapped whole (see the type's comment).
     func value(_ bridge: BridgeID, _ vid: VLANID, _ group: MDBGroup, in topology: Topology) -> DesiredObject? {
         let b = IfIndex(rawValue: bridge.rawValue)
         guard let settings = topology.offloadedBridge(b), settings.multicastSnooping,
-              settings.vlanFiltering || vid == .none,
-              let ports = members[Slot(bridge: b, vlan: vid, group: group)] else { return nil }
+              settings.vlanFiltering || vid == .none else { return nil }
+        let slot = Slot(bridge: b, vlan: vid, group: group)
+        let ports = members[slot] ?? []
+        let filters = filtering[slot] ?? []
+        guard !ports.isEmpty || !filters.isEmpty else { return nil }
         var chip = PortSet()
         var elsewhere: [String] = []
         for port in ports.sorted() {
@@ -75,8 +86,13 @@ struct MulticastStage: Sendable {
                 elsewhere.append(topology.name(of: port))
             }
         }
-        guard !chip.isEmpty else { return nil }
         let entry = HardwareMDBEntry(bridge: bridge, vid: vid, group: group, ports: chip)
+        if !filters.isEmpty {
+            let ports = Set(filters.map { topology.name(of: $0.port) }).sorted().joined(separator: ", ")
+            return DesiredObject(.mdb(entry), trapReason: "IGMPv3/MLDv2 source filtering (no (S,G) or filter mode in the chip) on " + ports,
+                                 programmable: false)
+        }
+        guard !chip.isEmpty else { return nil }
         guard elsewhere.isEmpty else {
             let reason = "group has members off the chip: " + elsewhere.joined(separator: ", ")
             return DesiredObject(.mdb(entry), trapReason: reason, programmable: false)

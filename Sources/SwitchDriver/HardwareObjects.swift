@@ -289,6 +289,7 @@ public enum TrapReason: String, Hashable, Sendable, CaseIterable, CustomStringCo
     case unknownPort = "standalone_port"      // a port the control plane has not bridged or routed
     case routingDisabled = "routing_disabled" // the ingress router interface does not route this family
     case portTrap = "port_trap"               // a port whose ingress or egress the control plane keeps on the CPU
+    case unregisteredMulticast = "unregistered_multicast" // snooped IP multicast without a chip MDB entry: the kernel decides (querier, source filters)
 
     public var description: String { rawValue }
 }

@@ -10,6 +10,17 @@ public struct MDBEntry: Hashable, Sendable {
     public var flags: UInt8
     /// `MDBA_MDB_EATTR_RTPROT`: who installed it (`RTPROT_KERNEL` for snooped entries); nil if unreported.
     public var protocolID: UInt8?
+    /// `MDBA_MDB_EATTR_GROUP_MODE`: an IGMPv3/MLDv2 port group's filter mode, `MCAST_EXCLUDE`
+    /// (0) or `MCAST_INCLUDE` (1); nil when unreported (IGMPv2/MLDv1, configured entries).
+    public var filterMode: UInt8?
+    /// How many sources `MDBA_MDB_EATTR_SRC_LIST` lists for the port group (0 when none).
+    public var sourceCount: Int
+
+    /// The entry filters by source: an (S,G) entry, an INCLUDE-mode group, or a source
+    /// list. Only EXCLUDE with no sources (the IGMPv2/MLDv1 equivalent) forwards by group alone.
+    public var filtersSources: Bool {
+        key.source != nil || (filterMode ?? 0) != 0 || sourceCount > 0
+    }
 
     public struct Key: Hashable, Sendable, Comparable {
         public var bridge: IfIndex
@@ -32,11 +43,14 @@ public struct MDBEntry: Hashable, Sendable {
         }
     }
 
-    public init(key: Key, permanent: Bool = false, flags: UInt8 = 0, protocolID: UInt8? = nil) {
+    public init(key: Key, permanent: Bool = false, flags: UInt8 = 0, protocolID: UInt8? = nil,
+                filterMode: UInt8? = nil, sourceCount: Int = 0) {
         self.key = key
         self.permanent = permanent
         self.flags = flags
         self.protocolID = protocolID
+        self.filterMode = filterMode
+        self.sourceCount = sourceCount
     }
 }
 

@@ -230,7 +230,7 @@ struct ChipBridgeTests {
         try sw.finish()
     }
 
-    @Test("IGMP snooping: reports go to the CPU, groups reach members and routers, unregistered floods")
+    @Test("IGMP snooping: reports go to the CPU, groups reach members and routers, unregistered groups go to the CPU")
     func igmpSnooping() throws {
         let sw = try EmbeddedSwitch.bridged { s in
             if s.port == 4 { s.multicastRouter = true }
@@ -244,9 +244,17 @@ struct ChipBridgeTests {
         let stream = Frame.udp(from: 1, to: MACAddress("01:00:5e:01:01:01")!, dst: "239.1.1.1")
         sw.inject(stream, on: 1)
         #expect(sw.drainCounts() == [2: 1, 4: 1])
-        // An unregistered group floods to mcast_flood ports (not 3) and routers.
+        // An unregistered group goes whole to the CPU, copied nowhere: the kernel floods it
+        // without a querier and sends it to router ports only with one (issue 11 §2.2).
         sw.inject(Frame.udp(from: 1, to: MACAddress("01:00:5e:01:01:02")!, dst: "239.1.1.2"), on: 1)
-        #expect(sw.drainCounts() == [2: 1, 4: 1])
+        #expect(sw.drainCounts().isEmpty)
+        #expect(sw.drainTrapReasons() == [.unregisteredMulticast])
+        // After the last member left (the MDB entry removed), the group is unregistered:
+        // nothing reaches the port that left.
+        try sw.apply([.remove(.mdb(BridgeID(rawValue: 10), .none, .ip(group)))])
+        sw.inject(stream, on: 1)
+        #expect(sw.drainCounts().isEmpty)
+        #expect(sw.drainTrapReasons() == [.unregisteredMulticast])
         // 224.0.0.x control traffic is never snooped: flooded like broadcast.
         sw.inject(Frame.udp(from: 1, to: MACAddress("01:00:5e:00:00:fb")!, dst: "224.0.0.251"), on: 1)
         #expect(sw.drainCounts() == [2: 1, 4: 1])

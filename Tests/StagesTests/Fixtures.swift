@@ -78,8 +78,10 @@ func vxlanFDB(_ address: String, remote: String, vni: UInt32? = nil) -> FDBEntry
              state: .permanent, flags: [.self])
 }
 
-func mdb(_ port: IfIndex, _ group: String, bridge: IfIndex = br0, vlan: VLANID = .none, source: String? = nil) -> MDBEntry {
-    MDBEntry(key: MDBEntry.Key(bridge: bridge, port: port, group: .ip(ip(group)), vlan: vlan, source: source.map(ip)))
+func mdb(_ port: IfIndex, _ group: String, bridge: IfIndex = br0, vlan: VLANID = .none, source: String? = nil,
+         filterMode: UInt8? = nil, sourceCount: Int = 0) -> MDBEntry {
+    MDBEntry(key: MDBEntry.Key(bridge: bridge, port: port, group: .ip(ip(group)), vlan: vlan, source: source.map(ip)),
+             filterMode: filterMode, sourceCount: sourceCount)
 }
 
 /// An address in CIDR form: `address(swp(1), "10.0.1.1/24")`.

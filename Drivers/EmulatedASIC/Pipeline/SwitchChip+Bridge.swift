@@ -175,8 +175,11 @@ extension SwitchChip {
                         }
                         replicate(frame, pf, ctx, vlan: vlan, to: set, &sink)
                     } else {
-                        // Unregistered: mcast_flood ports and multicast routers.
-                        flood(frame, pf, ctx, vlan: vlan, allowed: { $0.multicastFlood || $0.multicastRouter }, &sink)
+                        // Unregistered (or a group kept on the CPU path, e.g. IGMPv3 source
+                        // filtering): the kernel floods it to mcast_flood ports without a
+                        // querier and to router ports only with one (`br_multicast_querier_exists`),
+                        // a state the mirror cannot follow, so the whole frame goes up once.
+                        trap(frame, port: ctx.port, .unregisteredMulticast, &sink)
                     }
                     return
                 }

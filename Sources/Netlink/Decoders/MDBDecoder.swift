@@ -45,14 +45,21 @@ enum MDBDecoder {
         let entrySize = (MemoryLayout<br_mdb_entry>.size + 3) & ~3
         var source: IPAddress?
         var rtprot: UInt8?
+        var mode: UInt8?
+        var sources = 0
         let payload = info.payload
         if payload.count > entrySize {
             let extra = try NetlinkAttributes.parse(UnsafeRawBufferPointer(rebasing: payload[entrySize...]),
                                                     maxType: CNL_MDBA_MDB_EATTR_MAX, context: "MDB entry attributes")
             source = try extra.ipAddress(Int(MDBA_MDB_EATTR_SOURCE))
             rtprot = try extra.u8(Int(MDBA_MDB_EATTR_RTPROT))
+            mode = try extra.u8(Int(MDBA_MDB_EATTR_GROUP_MODE))
+            try extra.attribute(Int(MDBA_MDB_EATTR_SRC_LIST))?.forEachNested { src in
+                if src.type == Int32(MDBA_MDB_SRCLIST_ENTRY) { sources += 1 }
+            }
         }
         return MDBEntry(key: .init(bridge: bridge, port: IfIndex(raw.ifindex), group: group, vlan: vlan, source: source),
-                        permanent: raw.state == UInt8(MDB_PERMANENT), flags: raw.flags, protocolID: rtprot)
+                        permanent: raw.state == UInt8(MDB_PERMANENT), flags: raw.flags, protocolID: rtprot,
+                        filterMode: mode, sourceCount: sources)
     }
 }
