@@ -17,6 +17,12 @@ int hoist_capture_open(const char *ifname, int rcvbuf) {
         close(fd);
         return -e;
     }
+    /* hoist_packet_open leaves the socket unbound (for the ring's sake): bind it now. */
+    int rc = hoist_packet_bind(fd, ifname);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
     return fd;
 }
 
