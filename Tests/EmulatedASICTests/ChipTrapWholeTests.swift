@@ -28,7 +28,9 @@ struct ChipTrapWholeTests {
         sw.inject(mdns, on: 1)
         #expect(sw.drainOutbound().isEmpty, "the chip flooded what it also sent to the CPU")
         #expect(sw.drainTrapReasons() == Array(repeating: .arp, count: 10) + [.neighborDiscovery, .localAddress, .localAddress])
-        // Other multicast is the chip's alone: flooded, not sent up.
+        // A registered group is the chip's alone: copied to its members, not sent up
+        // (an unregistered one goes up whole: ChipBridgeTests, issue 11 §2.2).
+        try sw.program([.mdb(HardwareMDBEntry(bridge: 10, group: .ip(Host.ip("239.1.1.1")), ports: [2, 3]))])
         sw.inject(FrameBuilder.udp(srcMAC: Host.mac(1), dstMAC: FrameBuilder.multicastMAC(for: Host.ip("239.1.1.1")),
                                    src: Host.ip("10.0.0.1"), dst: Host.ip("239.1.1.1"), srcPort: 1, dstPort: 2), on: 1)
         #expect(sw.drainCounts() == [2: 1, 3: 1])
