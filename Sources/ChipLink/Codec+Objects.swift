@@ -14,10 +14,11 @@ extension ByteWriter {
             optionalString(p.ingressTrap); optionalString(p.egressTrap)
         case .bridge(let b):
             u8(1); u32(b.bridge.rawValue); bool(b.vlanFiltering); u16(b.vlanProtocol); u32(b.ageingTime); bool(b.multicastSnooping)
+            u8(b.ownQuerier.rawValue); u32(b.queryResponseInterval)
         case .vlanMember(let m):
             u8(2); u32(m.bridge.rawValue); u16(m.port.rawValue); vid(m.vid); bool(m.untagged); bool(m.pvid)
         case .fdb(let f):
-            u8(3); u32(f.bridge.rawValue); vid(f.vid); mac(f.mac); destination(f.destination); bool(f.isStatic)
+            u8(3); u32(f.bridge.rawValue); vid(f.vid); mac(f.mac); destination(f.destination); bool(f.isStatic); bool(f.isSticky)
         case .mdb(let m):
             u8(4); u32(m.bridge.rawValue); vid(m.vid); group(m.group); u64(m.ports.bits)
         case .routerInterface(let r):
@@ -125,14 +126,16 @@ extension ByteReader {
                                       ingressTrap: try optionalString(), egressTrap: try optionalString()))
         case 1:
             let b = BridgeID(rawValue: try u32()), filtering = try bool(), proto = try u16(), ageing = try u32()
+            let snooping = try bool(), querier = RoutedFamilies(rawValue: try u8())
             return .bridge(BridgeSettings(bridge: b, vlanFiltering: filtering, vlanProtocol: proto, ageingTime: ageing,
-                                          multicastSnooping: try bool()))
+                                          multicastSnooping: snooping, ownQuerier: querier, queryResponseInterval: try u32()))
         case 2:
             let b = BridgeID(rawValue: try u32()), p = PortID(try u16()), v = try vid(), untagged = try bool()
             return .vlanMember(VLANMember(bridge: b, port: p, vid: v, untagged: untagged, pvid: try bool()))
         case 3:
             let b = BridgeID(rawValue: try u32()), v = try vid(), m = try mac(), d = try destination()
-            return .fdb(HardwareFDBEntry(bridge: b, vid: v, mac: m, destination: d, isStatic: try bool()))
+            let isStatic = try bool()
+            return .fdb(HardwareFDBEntry(bridge: b, vid: v, mac: m, destination: d, isStatic: isStatic, isSticky: try bool()))
         case 4:
             let b = BridgeID(rawValue: try u32()), v = try vid(), g = try group()
             return .mdb(HardwareMDBEntry(bridge: b, vid: v, group: g, ports: PortSet(bits: try u64())))

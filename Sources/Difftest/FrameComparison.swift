@@ -16,7 +16,9 @@ import SwitchModel
 ///   a veth. Only the padding, never a byte of the packet.
 /// - `vxlan.udp.sport`: the outer UDP source port of a VXLAN packet is a hash of the
 ///   inner flow (entropy for the underlay's ECMP); cleared when it is in the kernel's
-///   range (``kernelSourcePorts``), kept — so it differs — when outside it.
+///   range (``kernelSourcePorts``), kept — so it differs — when outside it. The inner
+///   frame is normalized like any frame. The outer `udp.checksum` covers both: a valid
+///   one (or one left for offload) is recomputed for the normalized datagram.
 /// - in `ping` steps only, `icmp.echo.id`, `icmp.echo.timestamp` (the first 16 data bytes)
 ///   and the ICMPv6 echo checksum: `ping` picks its identifier and writes the send time.
 public enum FrameComparison {
@@ -45,9 +47,9 @@ public enum FrameComparison {
             let end = l3 + pf.ipTotalLength
             if f.count <= FrameBuilder.minimumFrameLength, f.count > end, end > l3 { f.removeLast(f.count - end) }
             clearIPv4(&f, at: l3, headerLength: pf.ipHeaderLength)
-            if pf.isVXLAN, pf.l4Offset + 2 <= f.count, kernelSourcePorts.contains(pf.srcPort) {
-                f[pf.l4Offset] = 0
-                f[pf.l4Offset + 1] = 0
+            if pf.isVXLAN, pf.l4Offset + 8 <= f.count, end <= f.count, pf.innerOffset < end {
+                normalizeVXLAN(&f, at: pf.l4Offset, inner: pf.innerOffset, end: end, sourcePort: pf.srcPort, ping: ping,
+                               source: IPAddress(ipv4: pf.ipv4Src), destination: IPAddress(ipv4: pf.ipv4Dst))
             }
             if pf.ipProtocol == IPProtocol.icmp, !pf.isFragment {
                 normalizeICMP(&f, at: pf.l4Offset, end: min(end, f.count), ping: ping)
@@ -64,6 +66,38 @@ public enum FrameComparison {
             break
         }
         return f
+    }
+
+    /// A VXLAN packet: the inner frame is normalized as a frame of its own (what a host
+    /// originated behind the tunnel), and the outer UDP source port is cleared when in the
+    /// kernel's range. The UDP checksum covers both: when it is valid — or left for
+    /// offload, as a veth delivers the kernel's own — it is recomputed over the normalized
+    /// datagram (so both sides agree, and a checksum stays distinct from none); a wrong one
+    /// is kept (so it differs); a zero one (none, RFC 7348's default over IPv4) stays zero.
+    static func normalizeVXLAN(_ f: inout [UInt8], at o: Int, inner: Int, end: Int, sourcePort: UInt16, ping: Bool,
+                               source: IPAddress, destination: IPAddress) {
+        let checksummed = f[o + 6] != 0 || f[o + 7] != 0
+        let pseudo = InternetChecksum.pseudoHeaderSum(source: source, destination: destination, protocol: IPProtocol.udp,
+                                                      length: end - o)
+        // A kernel leaves the checksum to the device (CHECKSUM_PARTIAL) and a veth passes it
+        // on unfinished: the field holds the folded pseudo-header sum alone.
+        let partial = UInt16(f[o + 6]) << 8 | UInt16(f[o + 7]) == InternetChecksum.fold(pseudo)
+        let valid = checksummed && (partial || InternetChecksum.verifyTransport(
+            source: source, destination: destination, protocol: IPProtocol.udp, segment: Array(f[o..<end])))
+        let normalized = normalize(Array(f[inner..<end]), ping: ping)
+        if normalized.count == end - inner { f.replaceSubrange(inner..<end, with: normalized) }
+        if kernelSourcePorts.contains(sourcePort) {
+            f[o] = 0
+            f[o + 1] = 0
+        }
+        guard valid else { return }
+        f[o + 6] = 0
+        f[o + 7] = 0
+        var sum = InternetChecksum.transportChecksum(source: source, destination: destination, protocol: IPProtocol.udp,
+                                                     segment: Array(f[o..<end]))
+        if sum == 0 { sum = 0xFFFF }
+        f[o + 6] = UInt8(sum >> 8)
+        f[o + 7] = UInt8(sum & 0xFF)
     }
 
     /// Clears an IPv4 header's identification, and its checksum when valid.

@@ -132,7 +132,8 @@ struct BridgeStage: Sendable {
                                 trapReason: "locked FDB entry (MAB) on \(topology.name(of: port)): the kernel decides")
         }
         let object = HardwareFDBEntry(bridge: settings.bridge, vid: e.key.vlan, mac: e.key.mac,
-                                      destination: destination, isStatic: priority > 1)
+                                      destination: destination, isStatic: priority > 1,
+                                      isSticky: destination == .cpu || e.flags.contains(.sticky))
         return FDBCandidate(object: object, priority: priority, sequence: sequence)
     }
 

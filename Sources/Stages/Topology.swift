@@ -181,10 +181,15 @@ struct Topology: Sendable {
         guard let link = links[bridge], link.kind == .bridge,
               enslaved[bridge]?.contains(where: { portID(of: $0) != nil }) == true else { return nil }
         let a = link.bridge ?? BridgeAttributes()
+        // The kernel's own querier sends MLD queries only from an IPv6 address of the
+        // bridge (BROPT_HAS_IPV6_ADDR); without a routable one the chip counts on none.
+        var querier: RoutedFamilies = a.multicastQuerier ? .ipv4 : []
+        if a.multicastQuerier, addresses[bridge]?.contains(where: { !$0.local.isIPv4 }) == true { querier.insert(.ipv6) }
         let settings = BridgeSettings(
             bridge: BridgeID(bridge: bridge), vlanFiltering: a.vlanFiltering ?? false,
             vlanProtocol: a.vlanProtocol ?? 0x8100, ageingTime: a.ageingTime / 100,
-            multicastSnooping: (a.multicastSnooping ?? true) && features.contains(.multicastSnooping))
+            multicastSnooping: (a.multicastSnooping ?? true) && features.contains(.multicastSnooping),
+            ownQuerier: querier, queryResponseInterval: UInt32(clamping: a.multicastQueryResponseInterval * 10))
         if settings.vlanProtocol == 0x88A8, !features.contains(.qinq) {
             return .trapped(settings, reason: "driver does not support 802.1ad bridges")
         }

@@ -101,7 +101,7 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
         case .port(let p): "\(p.port) \(p.adminUp ? "up" : "down") mtu \(p.mtu)\(p.bridge.map { " master \($0)" } ?? "") state \(p.stpState)"
         case .bridge(let b): "\(b.bridge) vlan_filtering \(b.vlanFiltering ? 1 : 0) ageing \(b.ageingTime)s"
         case .vlanMember(let m): "vlan \(m.vid) \(m.port)\(m.pvid ? " pvid" : "")\(m.untagged ? " untagged" : "")"
-        case .fdb(let f): "fdb \(f.mac) vlan \(f.vid) \(f.destination)\(f.isStatic ? " static" : "")"
+        case .fdb(let f): "fdb \(f.mac) vlan \(f.vid) \(f.destination)\(f.isStatic ? " static" : "")\(f.isSticky ? " sticky" : "")"
         case .mdb(let m): "mdb \(m.group) vlan \(m.vid) ports \(m.ports)"
         case .routerInterface(let r):
             "\(r.id) on \(r.binding) mac \(r.mac)" + (r.routedFamilies == .all ? "" : " routes [\(r.routedFamilies)]")

@@ -71,14 +71,25 @@ public struct BridgeSettings: Hashable, Sendable {
     /// Seconds a learned MAC lives without traffic; 0 disables ageing.
     public var ageingTime: UInt32
     public var multicastSnooping: Bool
+    /// The families for which the bridge is its own querier (`mcast_querier`; for IPv6
+    /// also an IPv6 address to send MLD queries from). Snooped group traffic is forwarded
+    /// by the MDB only while a querier exists (`br_multicast_querier_exists`); the chip
+    /// counts on this one alone and traps group traffic otherwise (the kernel floods it).
+    public var ownQuerier: RoutedFamilies
+    /// `mcast_query_response_interval` in milliseconds: after the bridge becomes querier,
+    /// or hears another querier, the kernel floods group traffic this long first.
+    public var queryResponseInterval: UInt32
 
     public init(bridge: BridgeID, vlanFiltering: Bool = false, vlanProtocol: UInt16 = 0x8100,
-                ageingTime: UInt32 = 300, multicastSnooping: Bool = true) {
+                ageingTime: UInt32 = 300, multicastSnooping: Bool = true,
+                ownQuerier: RoutedFamilies = [], queryResponseInterval: UInt32 = 10_000) {
         self.bridge = bridge
         self.vlanFiltering = vlanFiltering
         self.vlanProtocol = vlanProtocol
         self.ageingTime = ageingTime
         self.multicastSnooping = multicastSnooping
+        self.ownQuerier = ownQuerier
+        self.queryResponseInterval = queryResponseInterval
     }
 }
 
@@ -133,15 +144,24 @@ public struct HardwareFDBEntry: Hashable, Sendable {
     public var vid: VLANID
     public var mac: MACAddress
     public var destination: FDBDestination
-    /// Static entries neither age nor move.
+    /// Static entries never age, and learning never re-points them on the chip. The
+    /// kernel's bridge does move a static entry that is not sticky when its MAC shows up
+    /// on another port (`br_fdb_update`); so the chip sends such a frame whole to the CPU
+    /// (`TrapReason.stationMove`), the kernel moves its entry, and the control plane
+    /// reprograms it.
     public var isStatic: Bool
+    /// The entry never moves (`NTF_STICKY`, or the bridge's own `local` entries): a frame
+    /// from its MAC on another port is forwarded like any other, as the kernel does.
+    public var isSticky: Bool
 
-    public init(bridge: BridgeID, vid: VLANID = .none, mac: MACAddress, destination: FDBDestination, isStatic: Bool = true) {
+    public init(bridge: BridgeID, vid: VLANID = .none, mac: MACAddress, destination: FDBDestination, isStatic: Bool = true,
+                isSticky: Bool = false) {
         self.bridge = bridge
         self.vid = vid
         self.mac = mac
         self.destination = destination
         self.isStatic = isStatic
+        self.isSticky = isSticky
     }
 }
 
@@ -290,6 +310,7 @@ public enum TrapReason: String, Hashable, Sendable, CaseIterable, CustomStringCo
     case routingDisabled = "routing_disabled" // the ingress router interface does not route this family
     case portTrap = "port_trap"               // a port whose ingress or egress the control plane keeps on the CPU
     case unregisteredMulticast = "unregistered_multicast" // snooped IP multicast without a chip MDB entry: the kernel decides (querier, source filters)
+    case stationMove = "station_move"         // a MAC with a static, non-sticky entry seen on another port: the kernel moves the entry
 
     public var description: String { rawValue }
 }

@@ -24,6 +24,12 @@ public struct BridgeAttributes: Hashable, Sendable {
     /// `BR_BOOLOPT_MST_ENABLE` in `IFLA_BR_MULTI_BOOLOPT` (`mst_enabled`): per-VLAN STP
     /// states follow multiple spanning tree instances.
     public var mstEnabled: Bool = false
+    /// `IFLA_BR_MCAST_QUERIER` (`mcast_querier`): the bridge sends IGMP/MLD queries itself.
+    public var multicastQuerier: Bool = false
+    /// `IFLA_BR_MCAST_QUERY_RESPONSE_INTVL` in centiseconds (`mcast_query_response_interval`,
+    /// 1000 = 10 s): also how long the kernel waits, after the bridge becomes querier or a
+    /// new querier is heard, before it trusts snooping (`br_multicast_querier_exists`).
+    public var multicastQueryResponseInterval: UInt64 = 1000
 
     public init(stpState: UInt32 = 0, ageingTime: UInt32 = 30000, forwardDelay: UInt32 = 1500,
                 helloTime: UInt32 = 200, maxAge: UInt32 = 2000, priority: UInt16 = 32768,

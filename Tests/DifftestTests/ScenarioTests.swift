@@ -69,4 +69,31 @@ struct ScenarioTests {
         #expect(FrameComparison.firstDifference([a, a], [a])?.index == 1)
         #expect(FrameComparison.summary(a).contains("ICMP type 8 code 0 echo-request seq 1"))
     }
+
+    @Test("VXLAN: another in-range source port and its valid UDP checksum are ignored; a wrong checksum or an out-of-range port differs")
+    func vxlanSourcePort() {
+        let inner = FrameBuilder.icmpEcho(srcMAC: MACAddress("02:00:00:00:00:01")!, dstMAC: MACAddress("02:00:00:00:00:02")!,
+                                          src: IPAddress("10.0.0.1")!, dst: IPAddress("10.0.0.2")!, payload: [1, 2, 3])
+        func packet(_ port: UInt16, checksum: Bool = true) -> [UInt8] {
+            FrameBuilder.vxlan(outerSrcMAC: MACAddress("02:00:00:00:01:01")!, outerDstMAC: MACAddress("02:00:00:00:01:02")!,
+                               outerSrc: IPAddress("192.168.100.1")!, outerDst: IPAddress("192.168.100.2")!,
+                               srcPort: port, vni: 100, inner: inner, udpChecksum: checksum)
+        }
+        let a = packet(36560), b = packet(50700)
+        #expect(a != b)
+        #expect(FrameComparison.normalize(a) == FrameComparison.normalize(b))
+        #expect(FrameComparison.normalize(packet(36560, checksum: false)) == FrameComparison.normalize(packet(50700, checksum: false)))
+        #expect(FrameComparison.normalize(packet(36560, checksum: false)) != FrameComparison.normalize(a))
+        var wrong = b
+        wrong[14 + 20 + 7] ^= 1
+        #expect(FrameComparison.normalize(wrong) != FrameComparison.normalize(a))
+        #expect(FrameComparison.normalize(packet(1000)) != FrameComparison.normalize(a))
+        // As a veth delivers a kernel's own (CHECKSUM_PARTIAL): the pseudo-header sum alone.
+        var partial = packet(40203)
+        let sum = InternetChecksum.fold(InternetChecksum.pseudoHeaderSum(
+            source: IPAddress("192.168.100.1")!, destination: IPAddress("192.168.100.2")!, protocol: IPProtocol.udp,
+            length: partial.count - 34))
+        partial[40] = UInt8(sum >> 8); partial[41] = UInt8(sum & 0xFF)
+        #expect(FrameComparison.normalize(partial) == FrameComparison.normalize(a))
+    }
 }

@@ -117,22 +117,79 @@ struct ChipBridgeTests {
         try sw.finish()
     }
 
-    @Test("a static FDB entry pins a MAC; a local entry goes to the CPU")
+    @Test("a static FDB entry pins a MAC; seen elsewhere it goes up whole unless sticky; a local entry goes to the CPU")
     func staticAndLocal() throws {
         let sw = try EmbeddedSwitch.bridged()
         try sw.program([
             .fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(7), destination: .port(4))),
+            .fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(6), destination: .port(4), isSticky: true)),
             .fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(8), destination: .cpu)),
         ])
         sw.inject(Frame.udp(from: 1, to: 7), on: 1)
         #expect(sw.drainCounts() == [4: 1])
-        // Static entries do not move.
+        // The kernel's bridge moves a static entry that is not sticky (br_fdb_update): the
+        // frame goes up whole, unforwarded, and frames to the MAC go up too (the kernel
+        // forwards them by its moved entry) until the control plane reprograms it.
         sw.inject(Frame.udp(from: 7, to: 1), on: 2)
-        _ = sw.drainOutbound()
+        #expect(sw.drainOutbound().isEmpty)
+        #expect(sw.drainTrapReasons() == [.stationMove])
         sw.inject(Frame.udp(from: 1, to: 7), on: 1)
+        #expect(sw.drainTrapReasons() == [.stationMove])
+        try sw.program([.fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(7), destination: .port(2)))])
+        sw.inject(Frame.udp(from: 1, to: 7), on: 1)
+        #expect(sw.drainCounts() == [2: 1])
+        // A sticky entry never moves: the frame is forwarded, the entry stays.
+        sw.inject(Frame.udp(from: 6, to: 1), on: 2)
+        #expect(sw.drainCounts() == [1: 1])
+        sw.inject(Frame.udp(from: 1, to: 6), on: 1)
         #expect(sw.drainCounts() == [4: 1])
+        // Local entries (the CPU) never move either.
+        sw.inject(Frame.udp(from: 8, to: 1), on: 2)
+        #expect(sw.drainCounts() == [1: 1])
         sw.inject(Frame.udp(from: 1, to: 8), on: 1)
         #expect(sw.drainTrapReasons() == [.localAddress])
+        _ = sw.readEvents()
+        try sw.finish()
+    }
+
+    @Test("snooped groups follow the MDB only while the bridge is a settled querier and no other querier was just heard")
+    func querier() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        let group = Host.ip("239.1.1.1")
+        try sw.program([.mdb(HardwareMDBEntry(bridge: 10, group: .ip(group), ports: [2]))])
+        let stream = Frame.udp(from: 1, to: MACAddress("01:00:5e:01:01:01")!, dst: "239.1.1.1")
+        // No querier: the kernel floods (br_multicast_querier_exists false), so up whole.
+        sw.inject(stream, on: 1)
+        #expect(sw.drainCounts().isEmpty)
+        #expect(sw.drainTrapReasons() == [.unregisteredMulticast])
+        // The bridge becomes querier: the kernel waits the response interval (2 s) first.
+        try sw.program([.bridge(BridgeSettings(bridge: 10, ownQuerier: .ipv4, queryResponseInterval: 2000))])
+        sw.advanceTime(bySeconds: 1)
+        sw.inject(stream, on: 1)
+        #expect(sw.drainTrapReasons() == [.unregisteredMulticast])
+        sw.advanceTime(bySeconds: 1.5)
+        sw.inject(stream, on: 1)
+        #expect(sw.drainCounts() == [2: 1])
+        // Another querier's IGMPv2 query (max response 5 s) on swp3: distrusted 5.5 s.
+        sw.inject(FrameBuilder.igmpQuery(srcMAC: Host.mac(3), src: Host.ip("10.0.0.3"), maxResponseTime: 50), on: 3)
+        #expect(sw.drainTrapReasons() == [.igmp])
+        sw.advanceTime(bySeconds: 5)
+        sw.inject(stream, on: 1)
+        #expect(sw.drainTrapReasons() == [.unregisteredMulticast])
+        sw.advanceTime(bySeconds: 1)
+        sw.inject(stream, on: 1)
+        #expect(sw.drainCounts() == [2: 1])
+        // IPv6 groups: the bridge is no MLD querier here, so they go up.
+        let v6 = FrameBuilder.udp(srcMAC: Host.mac(1), dstMAC: MACAddress("33:33:00:00:00:01")!,
+                                  src: Host.ip("2001:db8::1"), dst: Host.ip("ff0e::1"), srcPort: 1, dstPort: 2)
+        try sw.program([.mdb(HardwareMDBEntry(bridge: 10, group: .ip(Host.ip("ff0e::1")), ports: [2]))])
+        sw.inject(v6, on: 1)
+        #expect(sw.drainTrapReasons() == [.unregisteredMulticast])
+        // Querier off again: up whole.
+        try sw.program([.bridge(BridgeSettings(bridge: 10))])
+        sw.inject(stream, on: 1)
+        #expect(sw.drainTrapReasons() == [.unregisteredMulticast])
+        _ = sw.readEvents()
         try sw.finish()
     }
 
@@ -232,7 +289,7 @@ struct ChipBridgeTests {
 
     @Test("IGMP snooping: reports go to the CPU, groups reach members and routers, unregistered groups go to the CPU")
     func igmpSnooping() throws {
-        let sw = try EmbeddedSwitch.bridged { s in
+        let sw = try EmbeddedSwitch.bridged(querier: true) { s in
             if s.port == 4 { s.multicastRouter = true }
             if s.port == 3 { s.multicastFlood = false }
         }

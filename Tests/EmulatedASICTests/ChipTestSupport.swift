@@ -12,10 +12,13 @@ enum Host {
 
 extension EmbeddedSwitch {
     /// A bridge over `ports`, VLAN-aware or not, every port forwarding.
-    static func bridged(ports: [PortID] = [1, 2, 3, 4], vlanFiltering: Bool = false, snooping: Bool = true,
+    /// With `querier`, the bridge is its own IGMP/MLD querier, settled at once (a zero
+    /// response interval), so snooped groups follow the MDB.
+    static func bridged(ports: [PortID] = [1, 2, 3, 4], vlanFiltering: Bool = false, snooping: Bool = true, querier: Bool = false,
                         profile: TableProfile = .small, configure: (inout PortSettings) -> Void = { _ in }) throws -> EmbeddedSwitch {
         let sw = EmbeddedSwitch(profile: profile)
-        var objects: [HardwareObject] = [.bridge(BridgeSettings(bridge: 10, vlanFiltering: vlanFiltering, multicastSnooping: snooping))]
+        var objects: [HardwareObject] = [.bridge(BridgeSettings(bridge: 10, vlanFiltering: vlanFiltering, multicastSnooping: snooping,
+                                                                ownQuerier: querier ? .all : [], queryResponseInterval: 0))]
         for p in ports {
             var s = PortSettings(port: p, bridge: 10)
             configure(&s)

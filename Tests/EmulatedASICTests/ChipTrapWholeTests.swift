@@ -10,7 +10,7 @@ import Testing
 struct ChipTrapWholeTests {
     /// Bridge 10 over ports 1–3 with a router interface (an address on the bridge).
     static func bridgeWithAddress() throws -> EmbeddedSwitch {
-        let sw = try EmbeddedSwitch.bridged(ports: [1, 2, 3])
+        let sw = try EmbeddedSwitch.bridged(ports: [1, 2, 3], querier: true)
         try sw.program([.routerInterface(RouterInterface(id: 10, binding: .bridge(10, .none), mac: Host.routerMAC))])
         return sw
     }

@@ -42,11 +42,16 @@ struct MACTableTests {
         #expect(t.setStatic(a, destination: 7) == .refreshed)
         #expect(t.setStatic(b, destination: 8) == .learned)
         #expect(t.isStatic(b) && t.lookup(b) == 8 && t.count == 2)
-        #expect(t.remove(a)! == (destination: 7, isStatic: true))
+        #expect(t.remove(a)! == (destination: 7, isStatic: true, isSticky: true))
         #expect(t.remove(a) == nil && t.lookup(a) == nil && t.count == 1)
         #expect(t.learn(a, destination: 1, now: 50) == .learned)
         #expect(!t.isStatic(a))
-        #expect(t.remove(a)! == (destination: 1, isStatic: false))
+        #expect(t.remove(a)! == (destination: 1, isStatic: false, isSticky: false))
+        // A static entry that is not sticky reports a MAC seen elsewhere, and stays.
+        #expect(t.setStatic(a, destination: 3, sticky: false) == .learned)
+        #expect(t.learn(a, destination: 3, now: 60) == .isStatic)
+        #expect(t.learn(a, destination: 4, now: 60) == .staticElsewhere(3))
+        #expect(t.lookup(a) == 3 && t.remove(a)! == (destination: 3, isStatic: true, isSticky: false))
     }
 
     @Test("a full bucket refuses a MAC while the table has room; a full table refuses every new MAC")

@@ -88,13 +88,14 @@ extension EmulatedASIC {
                 flushFDB(slot: slot)
             }
             b.settings = s
+            b.ownQuerierSince = chip.querierSince(s, previous: b.ownQuerierSince)
             chip.bridges[slot] = b
             return .ok
         }
         guard let slot = chip.bridges.firstIndex(where: { $0 == nil }) else {
             return .notSupported("the chip has \(profile.maxBridges) bridge domains, all in use")
         }
-        chip.bridges[slot] = BridgeState(settings: s)
+        chip.bridges[slot] = BridgeState(settings: s, ownQuerierSince: chip.querierSince(s, previous: (nil, nil)))
         chip.resetVLANs(slot: slot, filtering: s.vlanFiltering)
         chip.bridgeSlots[s.bridge] = slot
         return .ok
@@ -123,6 +124,7 @@ extension EmulatedASIC {
         chip.fdb.removeAll(where: { key, _, _ in Int(key >> 60) == slot }, removed: { key, dest in
             chip.releaseDestination(dest)
             chip.pinnedDynamic.remove(key)
+            chip.movingStatic.remove(key)
         })
         programmedFDB = programmedFDB.filter { _, f in chip.bridgeSlots[f.bridge] != slot }
     }
@@ -176,13 +178,14 @@ extension EmulatedASIC {
         }
         let key = SwitchChip.fdbKey(slot: slot, vid: vid, mac: f.mac.rawValue)
         let previous = chip.fdb.remove(key)
-        let outcome = f.isStatic ? chip.fdb.setStatic(key, destination: dest)
+        chip.movingStatic.remove(key)
+        let outcome = f.isStatic ? chip.fdb.setStatic(key, destination: dest, sticky: f.isSticky || dest == FDBValue.cpu)
             : chip.fdb.learn(key, destination: dest, now: chip.nowSeconds)
         switch outcome {
         case .bucketFull, .tableFull:
             chip.releaseDestination(dest)
             if let previous {
-                _ = previous.isStatic ? chip.fdb.setStatic(key, destination: previous.destination)
+                _ = previous.isStatic ? chip.fdb.setStatic(key, destination: previous.destination, sticky: previous.isSticky)
                     : chip.fdb.learn(key, destination: previous.destination, now: chip.nowSeconds)
             }
             return .tableFull(.fdb, used: chip.fdb.count, capacity: capacity(.fdb))
@@ -199,6 +202,7 @@ extension EmulatedASIC {
         programmedFDB[key] = nil
         let k = SwitchChip.fdbKey(slot: slot, vid: b.settings.vlanFiltering ? vid.rawValue : 0, mac: mac.rawValue)
         chip.pinnedDynamic.remove(k)
+        chip.movingStatic.remove(k)
         if let old = chip.fdb.remove(k) { chip.releaseDestination(old.destination) }
         return .ok
     }

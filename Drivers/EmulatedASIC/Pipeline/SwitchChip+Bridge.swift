@@ -70,7 +70,13 @@ extension SwitchChip {
             return
         }
         let ctx = IngressContext(port: p, bridge: ps.bridge, vid: vid)
-        if ps.learning { learn(pf.src, ctx) }
+        if ps.learning, learn(pf.src, ctx) {
+            // The kernel moves a static entry that is not sticky (br_fdb_update): the frame
+            // goes up whole, the kernel moves the entry and forwards it, the control plane
+            // reprograms the chip.
+            trap(frame, port: p, .stationMove, &sink)
+            return
+        }
         guard ps.stp.forwards else {
             drop(.stpBlocked, port: p)
             return
@@ -79,30 +85,33 @@ extension SwitchChip {
     }
 
     /// Learns `src` on the ingress port or tunnel remote, reporting new and moved MACs.
-    @inline(__always) func learn(_ src: UInt64, _ ctx: IngressContext) {
+    /// True when `src` has a static entry that is not sticky elsewhere: the kernel's
+    /// bridge would move it (`br_fdb_update`), so the caller sends the frame to the CPU.
+    @discardableResult
+    @inline(__always) func learn(_ src: UInt64, _ ctx: IngressContext) -> Bool {
         let key = Self.fdbKey(slot: ctx.bridge, vid: ctx.vid, mac: src)
         let dest: UInt32
         if ctx.port > 0 {
             dest = FDBValue.port(ctx.port)
         } else {
-            guard var remote = ctx.remote, let t = tunnels[Int(ctx.tunnel)] else { return }
+            guard var remote = ctx.remote, let t = tunnels[Int(ctx.tunnel)] else { return false }
             switch t.object.learning {
-            case .off: return
+            case .off: return false
             case .remote: break
             case .defaultRemotes: remote = .anyIPv4      // the vxlan device's default destinations
             }
             if let cur = fdb.lookup(key), FDBValue.isTunnel(cur), remotes[Int(cur & ~FDBValue.tunnelFlag)]?.address == remote {
                 _ = fdb.learn(key, destination: cur, now: nowSeconds)
-                return
+                return false
             }
             dest = retainRemote(tunnel: ctx.tunnel, address: remote)
         }
         let outcome = fdb.learn(key, destination: dest, now: nowSeconds)
         if outcome == .refreshed {
             releaseDestination(dest)
-            return
+            return false
         }
-        guard let b = bridges[ctx.bridge] else { return }
+        guard let b = bridges[ctx.bridge] else { return false }
         let bridgeID = b.settings.bridge
         let vid = VLANID(rawValue: ctx.vid) ?? .none
         switch outcome {
@@ -113,10 +122,15 @@ extension SwitchChip {
             releaseDestination(from)
         case .isStatic, .refreshed:
             releaseDestination(dest)
+        case .staticElsewhere:
+            releaseDestination(dest)
+            movingStatic.insert(key)
+            return true
         case .bucketFull, .tableFull:
             releaseDestination(dest)
             learnFailures &+= 1
         }
+        return false
     }
 
     /// L2 forwarding in a bridge VLAN: router MAC → L3, then FDB / MDB / flood.
@@ -124,6 +138,7 @@ extension SwitchChip {
         guard let bridge = bridges[ctx.bridge] else { return }
         let vlan = vlanTables[ctx.bridge][bridge.vlanIndex(ctx.vid)]
         let isMulticast = pf.dst & (1 << 40) != 0
+        if isMulticast, bridge.settings.multicastSnooping, pf.isIGMP || pf.isMLD { hearQuery(frame, pf, bridge: ctx.bridge) }
         // Broadcast and multicast that may reach an egress-trapped port go whole to the CPU
         // once, before any copy (ARP/ND to the router, IGMP/MLD) could send a second one up.
         if isMulticast, !egressTrapPorts.isEmpty, ctx.port > 0 || ctx.tunnel >= 0,
@@ -163,7 +178,8 @@ extension SwitchChip {
                     return
                 }
                 if let group = snoopedGroup(pf) {
-                    if let members = mdb[MDBKey(bridge: ctx.bridge, vid: ctx.vid, group: group)] {
+                    if querierExists(bridge, ipv6: pf.l3 == .ipv6),
+                       let members = mdb[MDBKey(bridge: ctx.bridge, vid: ctx.vid, group: group)] {
                         // Registered: the group's members and the multicast routers, among
                         // the ports that may carry the frame at all (VLAN, STP, isolation).
                         let eligible = floodSet(bridge, ctx, vlan: vlan, allowed: { _ in true })
@@ -176,9 +192,10 @@ extension SwitchChip {
                         replicate(frame, pf, ctx, vlan: vlan, to: set, &sink)
                     } else {
                         // Unregistered (or a group kept on the CPU path, e.g. IGMPv3 source
-                        // filtering): the kernel floods it to mcast_flood ports without a
-                        // querier and to router ports only with one (`br_multicast_querier_exists`),
-                        // a state the mirror cannot follow, so the whole frame goes up once.
+                        // filtering), or no querier the chip can count on: the kernel floods
+                        // it to mcast_flood ports without a querier and to router ports only
+                        // with one (`br_multicast_querier_exists`), a state the mirror cannot
+                        // follow, so the whole frame goes up once.
                         trap(frame, port: ctx.port, .unregisteredMulticast, &sink)
                     }
                     return
@@ -190,6 +207,11 @@ extension SwitchChip {
         let key = Self.fdbKey(slot: ctx.bridge, vid: ctx.vid, mac: pf.dst)
         guard let dest = fdb.lookup(key) else {
             flood(frame, pf, ctx, vlan: vlan, allowed: { $0.unicastFlood }, &sink)
+            return
+        }
+        if !movingStatic.isEmpty, movingStatic.contains(key) {
+            // The kernel has moved this static entry; until it is reprogrammed, it decides.
+            trap(frame, port: ctx.port, .stationMove, &sink)
             return
         }
         if FDBValue.isPort(dest) {
@@ -263,6 +285,50 @@ extension SwitchChip {
         if pf.isIGMP { return .igmp }
         if pf.isMLD { return .mld }
         return .localAddress
+    }
+
+    /// Whether the kernel's bridge certainly forwards snooped group traffic of a family by
+    /// its MDB (`br_multicast_querier_exists`): it is its own querier, has been for the
+    /// query response interval (the `delay_timer` `br_multicast_set_querier` starts), and
+    /// no other querier was heard within the interval a query may start. A querier that
+    /// is not the bridge (heard on a port) is not counted on: the chip cannot follow the
+    /// kernel's election and timers, so it traps the traffic and the kernel decides.
+    func querierExists(_ bridge: BridgeState, ipv6: Bool) -> Bool {
+        guard let since = ipv6 ? bridge.ownQuerierSince.ipv6 : bridge.ownQuerierSince.ipv4 else { return false }
+        let settle = UInt64(bridge.settings.queryResponseInterval) &* 1_000_000
+        return now >= since &+ settle && now >= (ipv6 ? bridge.heardQueryUntil.ipv6 : bridge.heardQueryUntil.ipv4)
+    }
+
+    /// The `ownQuerierSince` of a bridge given new settings: kept for a family that stays,
+    /// now for one that starts, nil for one that stops.
+    func querierSince(_ s: BridgeSettings, previous: (ipv4: UInt64?, ipv6: UInt64?)) -> (ipv4: UInt64?, ipv6: UInt64?) {
+        (s.ownQuerier.contains(.ipv4) ? previous.ipv4 ?? now : nil, s.ownQuerier.contains(.ipv6) ? previous.ipv6 ?? now : nil)
+    }
+
+    /// An IGMP or MLD query heard on a bridge port or tunnel: the kernel may distrust its
+    /// MDB for up to the query's maximum response time (`br_multicast_update_query_timer`
+    /// arms `delay_timer` with it), or the bridge's response interval if longer; half a
+    /// second more covers the kernel hearing the query after the chip.
+    func hearQuery(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, bridge slot: Int) {
+        let o = pf.l4Offset, length = pf.l3Offset + pf.ipTotalLength - o    // the IGMP/MLD message
+        var maxResponse: UInt64 = 0     // ms
+        if pf.isIGMP {
+            guard o + 8 <= frame.count, frame[o] == 0x11 else { return }
+            let code = UInt64(frame[o + 1])
+            // IGMPv1 (code 0): 10 s; v2: tenths; v3 (12+ bytes): floating point from 128.
+            let tenths = code == 0 ? 100 : (length >= 12 && code >= 128)
+                ? ((code & 0xF) | 0x10) << (((code >> 4) & 7) + 3) : code
+            maxResponse = tenths * 100
+        } else {
+            guard o + 6 <= frame.count, pf.icmpType == ICMPv6Type.mldQuery else { return }
+            let code = UInt64(frame[o + 4]) << 8 | UInt64(frame[o + 5])
+            // MLDv1: milliseconds; MLDv2 (28+ bytes): floating point from 32768.
+            maxResponse = (length >= 28 && code >= 32768) ? ((code & 0xFFF) | 0x1000) << (((code >> 12) & 7) + 3) : code
+        }
+        guard var b = bridges[slot] else { return }
+        let until = now &+ (max(maxResponse, UInt64(b.settings.queryResponseInterval)) &+ 500) &* 1_000_000
+        if pf.isIGMP { b.heardQueryUntil.ipv4 = max(b.heardQueryUntil.ipv4, until) } else { b.heardQueryUntil.ipv6 = max(b.heardQueryUntil.ipv6, until) }
+        bridges[slot] = b
     }
 
     /// The IP group of a snoopable multicast frame (not link-local control groups, which

@@ -39,7 +39,12 @@ extension SwitchChip {
         }
         let ctx = IngressContext(port: 0, bridge: t.bridge, vid: t.object.vid.rawValue, tunnel: index,
                                  remote: IPAddress(ipv4: pf.ipv4Src))
-        learn(ipf.src, ctx)
+        if learn(ipf.src, ctx) {
+            // A static entry the kernel's bridge would move to the tunnel port: the whole
+            // packet goes up, the kernel's vxlan decapsulates it and its bridge moves the entry.
+            trap(frame, port: ingressPort, .stationMove, &sink)
+            return true
+        }
         var decapsulated = DecapsulatedSink(base: sink, outer: frame, underlay: PortID(UInt16(ingressPort)))
         bridgeForward(inner, ipf, ctx, &decapsulated)
         sink = decapsulated.base

@@ -33,6 +33,10 @@ public final class SwitchChip {
     /// Dynamic FDB entries the control plane programmed (kernel-learned MACs): they may
     /// move, but only the kernel ages them — the chip does not.
     var pinnedDynamic: Set<UInt64> = []
+    /// Static entries whose MAC showed up elsewhere (`TrapReason.stationMove`): the
+    /// kernel has moved them, so frames to them go to the CPU until the control plane
+    /// reprograms or removes the entry.
+    var movingStatic: Set<UInt64> = []
     var rifs = Slots<RouterInterfaceState>()
     var rifIndex: [RouterInterfaceID: Int32] = [:]
     var neighbors: [NeighborKey: UInt64] = [:]

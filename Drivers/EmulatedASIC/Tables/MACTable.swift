@@ -34,6 +34,9 @@ public enum LearnOutcome: Equatable, Sendable {
     case tableFull
     /// The MAC has a static entry; learning never changes it.
     case isStatic
+    /// The MAC has a static entry that is not sticky on another destination (the one
+    /// given back): learning does not change it, but the kernel's bridge would move it.
+    case staticElsewhere(UInt32)
 }
 
 /// The emulated chip's forwarding database: exact match from (FID, MAC) to a destination
@@ -59,6 +62,7 @@ public struct MACTable: Sendable {
     /// The empty-slot key.
     @inlinable static var emptyKey: UInt64 { .max }
     static var staticFlag: UInt8 { 1 }
+    static var stickyFlag: UInt8 { 2 }
 
     @usableFromInline var keys: [UInt64]
     @usableFromInline var destinations: [UInt32]
@@ -200,7 +204,10 @@ public struct MACTable: Sendable {
         precondition(key != Self.emptyKey, "MACTable: the key 0xFFFF_FFFF_FFFF_FFFF is reserved")
         let (found, free) = probe(key)
         if let i = found {
-            if flags[i] & Self.staticFlag != 0 { return .isStatic }
+            if flags[i] & Self.staticFlag != 0 {
+                let elsewhere = flags[i] & Self.stickyFlag == 0 && destinations[i] != destination
+                return elsewhere ? .staticElsewhere(destinations[i]) : .isStatic
+            }
             lastSeen[i] = now
             let old = destinations[i]
             if old == destination { return .refreshed }
@@ -210,18 +217,20 @@ public struct MACTable: Sendable {
         return add(key, at: free, destination: destination, lastSeen: now, flags: 0)
     }
 
-    /// Installs a static entry (never aged, never moved by learning): `.learned` if new,
+    /// Installs a static entry (never aged, never moved by learning; `learn` reports a
+    /// MAC seen elsewhere as `.staticElsewhere` unless `sticky`): `.learned` if new,
     /// `.refreshed` if it replaced an entry (static or dynamic) for the key, else
     /// `.bucketFull` or `.tableFull`.
-    public mutating func setStatic(_ key: UInt64, destination: UInt32) -> LearnOutcome {
+    public mutating func setStatic(_ key: UInt64, destination: UInt32, sticky: Bool = true) -> LearnOutcome {
         precondition(key != Self.emptyKey, "MACTable: the key 0xFFFF_FFFF_FFFF_FFFF is reserved")
+        let f = Self.staticFlag | (sticky ? Self.stickyFlag : 0)
         let (found, free) = probe(key)
         if let i = found {
             destinations[i] = destination
-            flags[i] |= Self.staticFlag
+            flags[i] = f
             return .refreshed
         }
-        return add(key, at: free, destination: destination, lastSeen: 0, flags: Self.staticFlag)
+        return add(key, at: free, destination: destination, lastSeen: 0, flags: f)
     }
 
     private mutating func add(_ key: UInt64, at free: Int?, destination: UInt32, lastSeen seen: UInt32, flags f: UInt8) -> LearnOutcome {
@@ -236,15 +245,16 @@ public struct MACTable: Sendable {
         return .learned
     }
 
-    /// Removes `key`; returns its destination and whether it was static, or nil if absent.
+    /// Removes `key`; returns its destination and whether it was static and sticky, or nil
+    /// if absent.
     @discardableResult
-    public mutating func remove(_ key: UInt64) -> (destination: UInt32, isStatic: Bool)? {
+    public mutating func remove(_ key: UInt64) -> (destination: UInt32, isStatic: Bool, isSticky: Bool)? {
         let i = slot(key)
         guard i >= 0 else { return nil }
         keys[i] = Self.emptyKey
         tags[i] = 0
         count -= 1
-        return (destinations[i], flags[i] & Self.staticFlag != 0)
+        return (destinations[i], flags[i] & Self.staticFlag != 0, flags[i] & Self.stickyFlag != 0)
     }
 
     /// Ages out dynamic entries: removes each one for which `isExpired(key, lastSeen)` holds

@@ -89,6 +89,8 @@ enum LinkDecoder {
         b.vlanProtocol = try a.be16(Int(IFLA_BR_VLAN_PROTOCOL))
         b.defaultPVID = try a.u16(Int(IFLA_BR_VLAN_DEFAULT_PVID))
         b.multicastSnooping = try a.bool(Int(IFLA_BR_MCAST_SNOOPING))
+        b.multicastQuerier = try a.bool(Int(IFLA_BR_MCAST_QUERIER)) ?? false
+        b.multicastQueryResponseInterval = try a.u64(Int(IFLA_BR_MCAST_QUERY_RESPONSE_INTVL)) ?? b.multicastQueryResponseInterval
         // struct br_boolopt_multi { __u32 optval; __u32 optmask; }
         if let raw = a.bytes(Int(IFLA_BR_MULTI_BOOLOPT)), raw.count >= 8 {
             let optval = raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self)
