@@ -163,6 +163,7 @@ struct ChipBridgeTests {
         #expect(sw.drainCounts().isEmpty)
         #expect(sw.drainTrapReasons() == [.unregisteredMulticast])
         // The bridge becomes querier: the kernel waits the response interval (2 s) first.
+        try sw.program([.bridge(BridgeSettings(bridge: 10, queryResponseInterval: 2000))])
         try sw.program([.bridge(BridgeSettings(bridge: 10, ownQuerier: .ipv4, queryResponseInterval: 2000))])
         sw.advanceTime(bySeconds: 1)
         sw.inject(stream, on: 1)
@@ -177,6 +178,16 @@ struct ChipBridgeTests {
         sw.inject(stream, on: 1)
         #expect(sw.drainTrapReasons() == [.unregisteredMulticast])
         sw.advanceTime(bySeconds: 1)
+        sw.inject(stream, on: 1)
+        #expect(sw.drainCounts() == [2: 1])
+        // Querier and a shorter interval in one update: the kernel applied the querier
+        // first, with the old interval (br_changelink), so the chip waits the longer one.
+        try sw.program([.bridge(BridgeSettings(bridge: 10, queryResponseInterval: 2000))])
+        try sw.program([.bridge(BridgeSettings(bridge: 10, ownQuerier: .ipv4, queryResponseInterval: 500))])
+        sw.advanceTime(bySeconds: 1)
+        sw.inject(stream, on: 1)
+        #expect(sw.drainTrapReasons() == [.unregisteredMulticast])
+        sw.advanceTime(bySeconds: 1.5)
         sw.inject(stream, on: 1)
         #expect(sw.drainCounts() == [2: 1])
         // IPv6 groups: the bridge is no MLD querier here, so they go up.

@@ -12,8 +12,8 @@ enum Host {
 
 extension EmbeddedSwitch {
     /// A bridge over `ports`, VLAN-aware or not, every port forwarding.
-    /// With `querier`, the bridge is its own IGMP/MLD querier, settled at once (a zero
-    /// response interval), so snooped groups follow the MDB.
+    /// With `querier`, the bridge is its own IGMP/MLD querier, settled (the clock moves
+    /// 10 s on), so snooped groups follow the MDB.
     static func bridged(ports: [PortID] = [1, 2, 3, 4], vlanFiltering: Bool = false, snooping: Bool = true, querier: Bool = false,
                         profile: TableProfile = .small, configure: (inout PortSettings) -> Void = { _ in }) throws -> EmbeddedSwitch {
         let sw = EmbeddedSwitch(profile: profile)
@@ -25,6 +25,7 @@ extension EmbeddedSwitch {
             objects.append(.port(s))
         }
         try sw.program(objects)
+        if querier { sw.advanceTime(bySeconds: 10) }     // a new bridge's querier settles after 10 s at most
         return sw
     }
 

@@ -16,7 +16,7 @@ struct EmulatedSwitchMulticastTests {
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("", 5000))
         s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("4s4s", socket.inet_aton("239.1.1.1"), socket.inet_aton("10.0.0.2")))
-        s.settimeout(3)
+        s.settimeout(6)
         n = 0
         try:
             while True:
@@ -27,14 +27,14 @@ struct EmulatedSwitchMulticastTests {
         print(n)
         """
 
-    /// Counts frames to the group's MAC arriving on eth0 for 3 seconds.
+    /// Counts frames to the group's MAC arriving on eth0 for 6 seconds.
     static let sniffer = """
         import socket, time
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
         s.bind(("eth0", 0))
         s.settimeout(0.2)
         n = 0
-        end = time.time() + 3
+        end = time.time() + 6
         while time.time() < end:
             try:
                 if s.recv(2048)[:6] == bytes.fromhex("01005e010101"):
@@ -54,9 +54,18 @@ struct EmulatedSwitchMulticastTests {
             time.sleep(0.05)
         """
 
-    @Test("a receiver joins a group: the kernel snoops it, the chip replicates the stream only to the member port")
-    func snooping() throws {
-        let lab = try Lab(hosts: 3)
+    /// With the bridge as querier (settled after its 1 s response interval) the kernel
+    /// snoops, and the chip replicates to the member only; with no querier the kernel
+    /// floods (`br_multicast_querier_exists`), so the chip traps and the host that did not
+    /// join receives the stream too, as from the kernel's bridge.
+    @Test("a receiver joins a group: with a querier the chip replicates the stream only to the member port; without, it reaches every host as from the kernel",
+          arguments: [true, false])
+    func snooping(querier: Bool) throws {
+        let lab = try Lab(hosts: 3, configure: { sw in
+            try Lab.bridgeAll(sw)
+            // Two commands: in one, the kernel would apply the querier with the old (10 s) interval.
+            if querier { try sw.ipScript("link set br0 type bridge mcast_query_response_interval 100\nlink set br0 type bridge mcast_querier 1") }
+        })
         func start(_ script: String, in host: TestNamespace) throws -> (Process, Pipe) {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
@@ -75,6 +84,10 @@ struct EmulatedSwitchMulticastTests {
         let group = HardwareKey.mdb(BridgeID(rawValue: try #require(lab.daemon.mirror.tables.links.values.first { $0.name == "br0" }).index.rawValue),
                                     .none, .ip(IPAddress("239.1.1.1")!))
         #expect(try lab.pump(until: { lab.daemon.engine.state(of: group) == .offloaded }), "the snooped group did not reach the chip")
+        // The querier settles: 1 s in the kernel; the chip counts the longest interval the
+        // kernel may have used (10 s) on its own clock, which this lab moves by hand.
+        try lab.pump(milliseconds: 1500)
+        lab.asic.chip.advance(byNanoseconds: 11_000_000_000)
         #expect(try lab.run(["python3", "-c", Self.sender], in: lab.hosts[0]) == 0)
         while join.isRunning || sniff.isRunning { try lab.pump(milliseconds: 20) }
         func count(_ pipe: Pipe) -> Int {
@@ -82,7 +95,7 @@ struct EmulatedSwitchMulticastTests {
                 .trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
         }
         #expect(count(joined) == 5, "the member did not receive the stream")
-        #expect(count(sniffed) == 0, "the stream reached a host that did not join")
+        #expect(count(sniffed) == (querier ? 0 : 5), querier ? "the stream reached a host that did not join" : "the kernel floods without a querier")
     }
 }
 

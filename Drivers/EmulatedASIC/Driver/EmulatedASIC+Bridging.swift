@@ -87,15 +87,15 @@ extension EmulatedASIC {
                 chip.resetVLANs(slot: slot, filtering: s.vlanFiltering)
                 flushFDB(slot: slot)
             }
+            b.ownQuerierSettles = chip.querierSettles(s, previous: b.settings, settles: b.ownQuerierSettles)
             b.settings = s
-            b.ownQuerierSince = chip.querierSince(s, previous: b.ownQuerierSince)
             chip.bridges[slot] = b
             return .ok
         }
         guard let slot = chip.bridges.firstIndex(where: { $0 == nil }) else {
             return .notSupported("the chip has \(profile.maxBridges) bridge domains, all in use")
         }
-        chip.bridges[slot] = BridgeState(settings: s, ownQuerierSince: chip.querierSince(s, previous: (nil, nil)))
+        chip.bridges[slot] = BridgeState(settings: s, ownQuerierSettles: chip.querierSettles(s, previous: nil, settles: (nil, nil)))
         chip.resetVLANs(slot: slot, filtering: s.vlanFiltering)
         chip.bridgeSlots[s.bridge] = slot
         return .ok

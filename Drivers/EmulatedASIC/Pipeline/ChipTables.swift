@@ -43,9 +43,9 @@ struct VLANEntry {
 struct BridgeState {
     var settings: BridgeSettings
     var ports = PortSet()
-    /// When (chip clock, ns) the bridge became its own querier for IPv4 and for IPv6; nil
-    /// while it is not (`BridgeSettings.ownQuerier`).
-    var ownQuerierSince: (ipv4: UInt64?, ipv6: UInt64?) = (nil, nil)
+    /// From when (chip clock, ns) the kernel counts on the bridge as its own querier, for
+    /// IPv4 and for IPv6; nil while it is not one (`BridgeSettings.ownQuerier`).
+    var ownQuerierSettles: (ipv4: UInt64?, ipv6: UInt64?) = (nil, nil)
     /// Until when (chip clock, ns) a query heard from another querier may keep the kernel
     /// flooding group traffic (its `other_query.delay_timer`), per family.
     var heardQueryUntil: (ipv4: UInt64, ipv6: UInt64) = (0, 0)

@@ -294,15 +294,19 @@ extension SwitchChip {
     /// is not the bridge (heard on a port) is not counted on: the chip cannot follow the
     /// kernel's election and timers, so it traps the traffic and the kernel decides.
     func querierExists(_ bridge: BridgeState, ipv6: Bool) -> Bool {
-        guard let since = ipv6 ? bridge.ownQuerierSince.ipv6 : bridge.ownQuerierSince.ipv4 else { return false }
-        let settle = UInt64(bridge.settings.queryResponseInterval) &* 1_000_000
-        return now >= since &+ settle && now >= (ipv6 ? bridge.heardQueryUntil.ipv6 : bridge.heardQueryUntil.ipv4)
+        guard let settles = ipv6 ? bridge.ownQuerierSettles.ipv6 : bridge.ownQuerierSettles.ipv4 else { return false }
+        return now >= settles && now >= (ipv6 ? bridge.heardQueryUntil.ipv6 : bridge.heardQueryUntil.ipv4)
     }
 
-    /// The `ownQuerierSince` of a bridge given new settings: kept for a family that stays,
-    /// now for one that starts, nil for one that stops.
-    func querierSince(_ s: BridgeSettings, previous: (ipv4: UInt64?, ipv6: UInt64?)) -> (ipv4: UInt64?, ipv6: UInt64?) {
-        (s.ownQuerier.contains(.ipv4) ? previous.ipv4 ?? now : nil, s.ownQuerier.contains(.ipv6) ? previous.ipv6 ?? now : nil)
+    /// The `ownQuerierSettles` of a bridge given new settings: kept for a family that stays
+    /// querier, nil for one that stops, and for one that starts now plus the response
+    /// interval — the longer of the old and the new one, since the kernel applies
+    /// `mcast_querier` before `mcast_query_response_interval` when one message sets both
+    /// (`br_changelink`), and the kernel's default 10 s for a bridge the chip has not seen.
+    func querierSettles(_ s: BridgeSettings, previous: BridgeSettings?, settles: (ipv4: UInt64?, ipv6: UInt64?)) -> (ipv4: UInt64?, ipv6: UInt64?) {
+        let interval = max(s.queryResponseInterval, previous?.queryResponseInterval ?? 10_000)
+        let start = now &+ UInt64(interval) &* 1_000_000
+        return (s.ownQuerier.contains(.ipv4) ? settles.ipv4 ?? start : nil, s.ownQuerier.contains(.ipv6) ? settles.ipv6 ?? start : nil)
     }
 
     /// An IGMP or MLD query heard on a bridge port or tunnel: the kernel may distrust its
