@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "SwitchModel"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "SwitchModel"]),
         .testTarget(name: "DifftestTests", dependencies: ["Difftest", "EmulatedASIC", "Lab", "SwitchModel"]),
-        .testTarget(name: "ControlAPITests", dependencies: ["ControlAPI", "Rendering"]),
+        .testTarget(name: "ControlAPITests", dependencies: ["ControlAPI", "Rendering", "UnixSocket"]),
         .testTarget(name: "ChipLinkTests", dependencies: ["ChipLink", "DriverConformance", "EmulatedASIC", "SwitchDriver", "SwitchModel"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "SwitchDriver", "SwitchModel"], exclude: ["Golden"]),
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "Stages", "EmulatedASIC", "SwitchDriver", "SwitchModel"]),

@@ -12,16 +12,23 @@ import SwitchDriver
 /// registers, prestera's firmware messages): batched writes, read-back for reconciliation.
 public enum ChipLink {
     /// The protocol version; bumped on any incompatible change of the frame or codec.
-    public static let version: UInt16 = 5   // 2: learned MACs, routed families; 3: port trap reasons; 4: hardware reports in objectState; 5: sticky FDB entries, bridge querier
+    public static let version: UInt16 = 5   // 2: learned MACs, routed families; 3: port trap reasons; 4: hardware reports in objectState; 5: sticky FDB entries, bridge querier, controller role in hello
     /// The largest frame either side accepts (a read-back of a million routes is ~40 MB).
     public static let maxFrameBytes = 256 << 20
+    /// The largest request the chip accepts (its server buffers a request whole before
+    /// answering; `RemoteChipDriver` splits `apply` into batches of `maxApplyBatch`).
+    public static let maxRequestBytes = 64 << 20
+    /// Operations per `apply` request.
+    public static let maxApplyBatch = 65_536
     /// hoist-asic's default socket.
     public static let defaultSocketPath = "/run/hoist/asic.sock"
 }
 
 /// What hoistd asks of the chip: the `SwitchDriver` protocol, one message per method.
 public enum ChipRequest: Equatable {
-    case hello(version: UInt16)
+    /// The first request. `controller`: this connection programs the chip (hoistd); the
+    /// chip takes one at a time. Others only read (an audit, a tool).
+    case hello(version: UInt16, controller: Bool = true)
     case apply([DriverOperation])
     case readBack
     case pollEvents(limit: Int)
@@ -46,7 +53,7 @@ public enum ChipRequest: Equatable {
     public func encode(into w: inout ByteWriter) {
         w.u8(kind)
         switch self {
-        case .hello(let v): w.u16(v)
+        case .hello(let v, let controller): w.u16(v); w.bool(controller)
         case .apply(let ops):
             w.count(ops.count)
             for op in ops { w.operation(op) }
@@ -59,7 +66,9 @@ public enum ChipRequest: Equatable {
         let kind = try r.u8()
         let request: ChipRequest
         switch kind {
-        case 1: request = .hello(version: try r.u16())
+        case 1:
+            let v = try r.u16()
+            request = .hello(version: v, controller: try r.bool())
         case 2:
             let n = try r.count(minimumSize: 3)
             var ops: [DriverOperation] = []
@@ -190,11 +199,12 @@ extension ChipLink {
         return w.bytes
     }
 
-    /// The body length a frame header announces, checked against the limit.
-    public static func bodyLength(_ header: ArraySlice<UInt8>) throws -> Int {
+    /// The body length a frame header announces, checked against `limit` before anything
+    /// is buffered for it.
+    public static func bodyLength(_ header: ArraySlice<UInt8>, limit: Int = maxFrameBytes) throws -> Int {
         var r = ByteReader(Array(header))
         let n = Int(try r.u32())
-        guard n >= 1, n <= maxFrameBytes else { throw ChipLinkError.malformed("frame length \(n) outside 1…\(maxFrameBytes)", offset: 0) }
+        guard n >= 1, n <= limit else { throw ChipLinkError.malformed("frame length \(n) outside 1…\(limit)", offset: 0) }
         return n
     }
 }

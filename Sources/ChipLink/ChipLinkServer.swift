@@ -15,9 +15,12 @@ public final class ChipLinkServer {
     public var onConnectionError: ((String) -> Void)?
 
     let listener: Int32
+    let identity: (dev_t, ino_t)?
     struct Connection {
         var input: [UInt8] = []
         var greeted = false
+        /// This connection programs the chip (said so in its hello).
+        var controller = false
     }
     var connections: [Int32: Connection] = [:]
     var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -26,12 +29,13 @@ public final class ChipLinkServer {
         self.path = path
         self.driver = driver
         listener = try UnixSocket.listen(path: path)
+        identity = UnixSocket.identity(of: path)
     }
 
     deinit {
         for fd in connections.keys { close(fd) }
         close(listener)
-        unlink(path)
+        UnixSocket.remove(path, ifIdentity: identity)
     }
 
     /// The listener and every connection, for the caller's `poll`.
@@ -65,6 +69,16 @@ public final class ChipLinkServer {
         }
     }
 
+    /// Whether the peer of `fd` is still there (a controller that died may not have been
+    /// noticed yet when its successor says hello); drops it when it is gone.
+    private func isOpen(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) { return true }
+        drop(fd)
+        return false
+    }
+
     private func drop(_ fd: Int32) {
         close(fd)
         connections[fd] = nil
@@ -79,7 +93,7 @@ public final class ChipLinkServer {
             guard input.count - consumed >= 4 else { return true }
             let length: Int
             do {
-                length = try ChipLink.bodyLength(input[consumed..<consumed + 4])
+                length = try ChipLink.bodyLength(input[consumed..<consumed + 4], limit: ChipLink.maxRequestBytes)
             } catch {
                 statistics.malformed += 1
                 reply(fd, .error("\(error)"))
@@ -103,17 +117,22 @@ public final class ChipLinkServer {
     }
 
     private func handle(_ request: ChipRequest, fd: Int32) -> ChipResponse {
-        if case .hello(let version) = request {
+        if case .hello(let version, let controller) = request {
             guard version == ChipLink.version else {
                 return .error("\(ChipLinkError.versionMismatch(local: ChipLink.version, remote: version))")
             }
+            if controller, let other = connections.first(where: { $0.key != fd && $0.value.controller && isOpen($0.key) }) {
+                return .error("the chip already has a controller (connection \(other.key)); one hoistd programs a chip at a time")
+            }
             connections[fd]!.greeted = true
+            connections[fd]!.controller = controller
             return .hello(version: ChipLink.version, driver.capabilities)
         }
         guard connections[fd]!.greeted else { return .error("the first request must be hello") }
         switch request {
         case .hello: fatalError("handled above")
         case .apply(let ops):
+            guard connections[fd]!.controller else { return .error("this connection said it would only read; apply refused") }
             for op in ops {
                 if case .set = op { statistics.sets += 1 } else { statistics.removes += 1 }
             }

@@ -16,23 +16,37 @@ public final class RemoteChipDriver: SwitchDriver {
     /// Why the link failed, once it has (nil again after a successful `reconnect()`).
     public private(set) var linkFailure: ChipLinkError?
     let timeoutMilliseconds: Int
+    let controller: Bool
     var fd: Int32 = -1
     var buffer = [UInt8](repeating: 0, count: 1 << 16)
 
     /// Connects to the chip at `path` and says hello; throws when nothing listens or the
     /// chip speaks another version.
-    public init(path: String = ChipLink.defaultSocketPath, timeoutMilliseconds: Int = 60_000) throws {
+    /// `controller`: this driver programs the chip (the chip refuses a second controller);
+    /// false for a connection that only reads (hoistd's audit connection).
+    public init(path: String = ChipLink.defaultSocketPath, timeoutMilliseconds: Int = 60_000, controller: Bool = true) throws {
         self.path = path
         self.timeoutMilliseconds = timeoutMilliseconds
+        self.controller = controller
         capabilities = DriverCapabilities(name: "", ports: [], tables: [:], features: [])
         try connect()
     }
 
     deinit { if fd >= 0 { close(fd) } }
 
+    /// Closes the connection as a process exit would (tests of what the chip sees).
+    public func closeForTesting() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+        linkFailure = .connection("closed")
+    }
+
     /// Opens a connection and says hello; on success `fd` and `capabilities` are the new
-    /// connection's, on failure nothing is left open.
+    /// connection's, on failure nothing is left open. An old connection is closed first:
+    /// the chip takes one controller at a time.
     private func connect() throws {
+        if fd >= 0 { close(fd) }
+        fd = -1
         let socket: Int32
         do {
             socket = try UnixSocket.connect(path: path)
@@ -42,10 +56,9 @@ public final class RemoteChipDriver: SwitchDriver {
             throw ChipLinkError.connection("\(error)")
         }
         UnixSocket.setReceiveTimeout(socket, milliseconds: timeoutMilliseconds)
-        let previous = fd
         fd = socket
         do {
-            switch try call(.hello(version: ChipLink.version)) {
+            switch try call(.hello(version: ChipLink.version, controller: controller)) {
             case .hello(let version, let caps):
                 guard version == ChipLink.version else { throw ChipLinkError.versionMismatch(local: ChipLink.version, remote: version) }
                 capabilities = caps
@@ -54,10 +67,9 @@ public final class RemoteChipDriver: SwitchDriver {
             }
         } catch {
             close(socket)
-            fd = previous
+            fd = -1
             throw error
         }
-        if previous >= 0 { close(previous) }
     }
 
     /// `lost` with the link's failure, once a request failed.
@@ -81,8 +93,19 @@ public final class RemoteChipDriver: SwitchDriver {
         return health
     }
 
+    /// Applies `batch` in requests of at most `ChipLink.maxApplyBatch` operations.
     public func apply(_ batch: [DriverOperation]) -> [DriverResult] {
-        if case .results(let rs)? = attempt(.apply(batch)), rs.count == batch.count { return rs }
+        guard batch.count > ChipLink.maxApplyBatch else { return applyOne(batch) }
+        var results: [DriverResult] = []
+        results.reserveCapacity(batch.count)
+        for start in stride(from: 0, to: batch.count, by: ChipLink.maxApplyBatch) {
+            results += applyOne(Array(batch[start..<min(start + ChipLink.maxApplyBatch, batch.count)]))
+        }
+        return results
+    }
+
+    private func applyOne(_ batch: [DriverOperation]) -> [DriverResult] {
+        if linkFailure == nil, case .results(let rs)? = attempt(.apply(batch)), rs.count == batch.count { return rs }
         if linkFailure == nil { linkFailure = .connection("the chip answered apply with the wrong number of results") }
         return batch.map { _ in .invalid("chip link down: \(linkFailure!)") }
     }

@@ -8,6 +8,7 @@ import UnixSocket
 public final class ControlServer {
     public let path: String
     let listener: Int32
+    let identity: (dev_t, ino_t)?
     var clients: [Int32: [UInt8]] = [:]
     /// Connections that asked to watch, with the filter they gave.
     var watchers: [Int32: String] = [:]
@@ -21,12 +22,13 @@ public final class ControlServer {
         } catch {
             throw ControlError(message: "\(error)")
         }
+        identity = UnixSocket.identity(of: path)
     }
 
     deinit {
         for fd in clients.keys { close(fd) }
         close(listener)
-        unlink(path)
+        UnixSocket.remove(path, ifIdentity: identity)
     }
 
     /// Accepts waiting clients and answers every complete request line; never blocks.

@@ -13,27 +13,60 @@ public enum UnixSocket {
         public var isNotListening: Bool { code == ENOENT || code == ECONNREFUSED }
     }
 
-    /// Listens on `path` (its directory is created; a stale socket file is replaced), mode
-    /// `mode`, non-blocking. Returns the listening descriptor.
+    /// Listens on `path` (its directory is created), mode `mode` from its creation (no
+    /// umask window), non-blocking. Returns the listening descriptor. Only a stale socket
+    /// is replaced: when a process still answers on `path` it throws `EADDRINUSE`, and when
+    /// `path` is something other than a socket (a regular file, a directory) it throws
+    /// `EEXIST` and leaves it alone.
     public static func listen(path: String, mode: mode_t = 0o660) throws -> Int32 {
         let dir = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         if !dir.isEmpty { mkdir(dir, 0o755) }
-        unlink(path)
+        var st = stat()
+        if lstat(path, &st) == 0 {
+            guard st.st_mode & S_IFMT == S_IFSOCK else {
+                throw Failure(operation: "refusing to replace what is not a socket at", path: path, code: EEXIST)
+            }
+            if let live = try? connect(path: path) {
+                close(live)
+                throw Failure(operation: "another process listens on", path: path, code: EADDRINUSE)
+            }
+            unlink(path)
+        }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(operation: "socket for", path: path, code: errno) }
         guard var addr = address(path) else {
             close(fd)
             throw Failure(operation: "socket path too long:", path: path, code: ENAMETOOLONG)
         }
+        let previousMask = umask(~mode & 0o777)
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard rc == 0, chmod(path, mode) == 0, Glibc.listen(fd, 16) == 0 else {
+        let bindError = errno
+        umask(previousMask)
+        guard rc == 0 else {
+            close(fd)
+            throw Failure(operation: "listening on", path: path, code: bindError)
+        }
+        guard chmod(path, mode) == 0, Glibc.listen(fd, 16) == 0 else {
             let e = errno
             close(fd)
             throw Failure(operation: "listening on", path: path, code: e)
         }
         return fd
+    }
+
+    /// The identity (device, inode) of the file at `path`, or nil: taken right after
+    /// `listen`, it lets a server remove its socket file at exit only if it is still its own.
+    public static func identity(of path: String) -> (dev_t, ino_t)? {
+        var st = stat()
+        return lstat(path, &st) == 0 ? (st.st_dev, st.st_ino) : nil
+    }
+
+    /// Removes `path` if it is still the file `identity` names (not a successor's socket).
+    public static func remove(_ path: String, ifIdentity identity: (dev_t, ino_t)?) {
+        guard let identity, let now = Self.identity(of: path), now == identity else { return }
+        unlink(path)
     }
 
     /// Accepts one waiting connection as a non-blocking descriptor, or nil when none waits.

@@ -147,7 +147,7 @@ struct Hoistd: ParsableCommand {
         if let asic, daemon.auditSettings.interval > 0 {
             // The continuous audit reads the chip back over a connection of its own, on
             // another thread, so the loop never waits for it.
-            let reader = AuditConnection(try RemoteChipDriver(path: asic))
+            let reader = AuditConnection(try RemoteChipDriver(path: asic, controller: false))
             daemon.auditReader = { reader.readBack() }
         }
         daemon.onEventsLost = {

@@ -74,7 +74,7 @@ struct LinkTests {
         let fitted = results.filter(\.isOK).count
         #expect(fitted == first.capabilities.capacity(.lpmIPv4))
         #expect(results.last == .tableFull(.lpmIPv4, used: fitted, capacity: fitted))
-        let second = try RemoteChipDriver(path: chip.path)
+        let second = try RemoteChipDriver(path: chip.path, controller: false)
         #expect(second.readBack().count == fitted)
         #expect(second.counters().tables[.lpmIPv4] == TableOccupancy(used: fitted, capacity: fitted))
         let stats = try second.statistics()
@@ -98,8 +98,12 @@ struct LinkTests {
         // A frame header announcing 1 GiB.
         let huge = try decodeResponses(try rawExchange(chip.path, [0, 0, 0, 0x40, 1, 2, 3]))
         #expect(huge.count == 1 && "\(huge)".contains("frame length 1073741824 outside"))
-        // A well-framed but garbled request after a good hello: an error, the connection stays.
-        var hello = ChipLink.frame { ChipRequest.hello(version: ChipLink.version).encode(into: &$0) }
+        // A request header announcing 256 MiB: refused before anything is buffered for it.
+        let big = try decodeResponses(try rawExchange(chip.path, [0, 0, 0, 0x10, 1, 2, 3]))
+        #expect(big.count == 1 && "\(big)".contains("frame length 268435456 outside 1…\(ChipLink.maxRequestBytes)"))
+        // A well-framed but garbled request after a good (read-only) hello: an error, the
+        // connection stays.
+        var hello = ChipLink.frame { ChipRequest.hello(version: ChipLink.version, controller: false).encode(into: &$0) }
         hello += [3, 0, 0, 0, 2, 9, 9]
         hello += ChipLink.frame { ChipRequest.statistics.encode(into: &$0) }
         let mixed = try decodeResponses(try rawExchange(chip.path, hello))
@@ -109,6 +113,43 @@ struct LinkTests {
 
         // The chip and the first connection are unharmed.
         #expect(driver.readBack() == [.bridge(BridgeSettings(bridge: 1))])
+        #expect(driver.linkFailure == nil)
+    }
+
+    @Test("one controller at a time: a second is refused with a clear error, readers are not, a successor is accepted")
+    func oneController() throws {
+        let chip = try servedChip()
+        defer { chip.stop() }
+        let first = try RemoteChipDriver(path: chip.path)
+        #expect(first.apply([.set(.bridge(BridgeSettings(bridge: 1)))]) == [.ok])
+        do {
+            _ = try RemoteChipDriver(path: chip.path)
+            Issue.record("a second controller was accepted")
+        } catch {
+            #expect("\(error)".contains("the chip already has a controller"), "\(error)")
+        }
+        let reader = try RemoteChipDriver(path: chip.path, controller: false)
+        #expect(reader.readBack() == [.bridge(BridgeSettings(bridge: 1))])
+        #expect(reader.apply([.set(.bridge(BridgeSettings(bridge: 2)))]).allSatisfy { if case .invalid = $0 { true } else { false } })
+        #expect("\(reader.linkFailure.map { "\($0)" } ?? "")".contains("apply refused"))
+        // The controller is unharmed; once it is gone (kill -9 closes its socket), a new one may program.
+        #expect(first.readBack() == [.bridge(BridgeSettings(bridge: 1))] && first.linkFailure == nil)
+        first.closeForTesting()
+        let successor = try RemoteChipDriver(path: chip.path)
+        #expect(successor.apply([.set(.bridge(BridgeSettings(bridge: 3)))]) == [.ok])
+    }
+
+    @Test("apply splits a batch larger than one request may carry")
+    func bigBatch() throws {
+        let chip = try servedChip(profile: .datacenter)
+        defer { chip.stop() }
+        let driver = try RemoteChipDriver(path: chip.path)
+        let routes = (0..<(ChipLink.maxApplyBatch + 10)).map { i in
+            DriverOperation.set(.route(HardwareRoute(prefix: IPPrefix(address: IPAddress(ipv4: 0x0A00_0000 | UInt32(i) << 8), length: 24),
+                                                     action: .drop)))
+        }
+        let results = driver.apply(routes)
+        #expect(results.count == routes.count && results.allSatisfy { $0 == .ok })
         #expect(driver.linkFailure == nil)
     }
 
