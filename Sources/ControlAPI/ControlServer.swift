@@ -4,19 +4,49 @@ import UnixSocket
 
 /// hoistd's end of the control socket: a non-blocking unix stream listener that the daemon
 /// loop services between its other work (`serve()`), one request line → one response line.
-/// The socket is created mode 0660; a stale socket file is replaced.
+/// The socket is created mode 0660; only a stale socket file is replaced.
+///
+/// No client can hold the loop: replies go into the client's own output buffer and are
+/// sent as the client reads (never waiting on it); a client's next request is answered
+/// only once its previous reply has left, so one that pipelines requests and never reads
+/// holds one reply, not a hundred. A client that reads nothing of a pending reply for
+/// `stallLimit` seconds, or lets more than `maxPendingOutput` bytes pile up (a watcher
+/// that falls behind), is dropped with the reason given to `onDrop`; past `maxClients`
+/// connections a new one is told so and closed.
 public final class ControlServer {
     public let path: String
     let listener: Int32
     let identity: (dev_t, ino_t)?
-    var clients: [Int32: [UInt8]] = [:]
+    struct Client {
+        var input: [UInt8] = []
+        /// Reply bytes not yet sent: `output[sent...]`.
+        var output: [UInt8] = []
+        var sent = 0
+        /// When (monotonic ns) the pending output last made progress.
+        var lastProgress: UInt64 = 0
+        var pending: Int { output.count - sent }
+    }
+    var clients: [Int32: Client] = [:]
     /// Connections that asked to watch, with the filter they gave.
     var watchers: [Int32: String] = [:]
     let handler: (ControlRequest) -> ControlResponse
+    /// At most this many connections at once.
+    public let maxClients: Int
+    /// A client's unsent output may grow to this many bytes (one big reply, or a
+    /// watcher's backlog) before the client is dropped.
+    public let maxPendingOutput: Int
+    /// Seconds a client may leave a reply unread before it is dropped.
+    public let stallLimit: Double
+    /// Why a client was dropped or refused (hoistd logs it).
+    public var onDrop: ((String) -> Void)?
 
-    public init(path: String = ControlProtocol.defaultSocketPath, handler: @escaping (ControlRequest) -> ControlResponse) throws {
+    public init(path: String = ControlProtocol.defaultSocketPath, maxClients: Int = 256, maxPendingOutput: Int = 1 << 30,
+                stallLimit: Double = 10, handler: @escaping (ControlRequest) -> ControlResponse) throws {
         self.path = path
         self.handler = handler
+        self.maxClients = maxClients
+        self.maxPendingOutput = maxPendingOutput
+        self.stallLimit = stallLimit
         do {
             listener = try UnixSocket.listen(path: path)
         } catch {
@@ -31,71 +61,138 @@ public final class ControlServer {
         UnixSocket.remove(path, ifIdentity: identity)
     }
 
-    /// Accepts waiting clients and answers every complete request line; never blocks.
+    /// How many clients are connected.
+    public var clientCount: Int { clients.count }
+
+    /// Accepts waiting clients, sends what their readers take, answers complete request
+    /// lines of clients with nothing pending; never blocks.
     public func serve() {
-        while let fd = UnixSocket.accept(listener) { clients[fd] = [] }
+        while let fd = UnixSocket.accept(listener) {
+            guard clients.count < maxClients else {
+                let line = Array((ControlResponse.error("hoistd serves \(maxClients) clients at most; try again later").json.text + "\n").utf8)
+                _ = line.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+                close(fd)
+                onDrop?("refused a client: \(maxClients) connected already")
+                continue
+            }
+            clients[fd] = Client(lastProgress: Self.monotonicNanoseconds())
+        }
         var buffer = [UInt8](repeating: 0, count: 4096)
+        let now = Self.monotonicNanoseconds()
         for fd in Array(clients.keys) {
             var closed = false
-            while true {
+            while clients[fd]!.input.count <= ControlProtocol.maxRequestBytes {
                 let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
                 if n > 0 {
-                    clients[fd]! += buffer[0..<n]
+                    clients[fd]!.input += buffer[0..<n]
                     continue
                 }
-                if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { closed = true }
+                if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { closed = true }
                 break
             }
-            answer(fd)
-            if clients[fd]!.count > ControlProtocol.maxRequestBytes {
-                reply(fd, .error("request longer than \(ControlProtocol.maxRequestBytes) bytes"))
-                closed = true
+            if closed {
+                drop(fd)
+                continue
             }
-            if closed { drop(fd) }
+            guard flush(fd, now: now) else { continue }
+            answer(fd, now: now)
+            guard clients[fd] != nil else { continue }
+            if clients[fd]!.input.count > ControlProtocol.maxRequestBytes, !clients[fd]!.input.contains(0x0A) {
+                enqueue(fd, Array((ControlResponse.error("request longer than \(ControlProtocol.maxRequestBytes) bytes").json.text + "\n").utf8))
+                _ = flush(fd, now: now)
+                drop(fd)
+            }
         }
     }
 
-    private func drop(_ fd: Int32) {
+    private func drop(_ fd: Int32, reason: String? = nil) {
         close(fd)
         clients[fd] = nil
         watchers[fd] = nil
+        if let reason { onDrop?("dropped a client: \(reason)") }
     }
 
     /// True when someone watches; callers skip building change lines otherwise.
     public var hasWatchers: Bool { !watchers.isEmpty }
 
-    /// Sends each object to the watchers whose filter `matches` accepts it; a watcher that
-    /// cannot keep up or went away is dropped.
+    /// Queues each object for the watchers whose filter `matches` accepts it; a watcher
+    /// whose backlog passes `maxPendingOutput` or that went away is dropped.
     public func publish(_ objects: [(kind: String, object: JSONValue)]) {
         guard !watchers.isEmpty, !objects.isEmpty else { return }
+        let now = Self.monotonicNanoseconds()
         for (fd, filter) in watchers {
             var text = ""
             for (kind, object) in objects where filter.isEmpty || filter == kind { text += object.text + "\n" }
-            guard !text.isEmpty else { continue }
-            let bytes = Array(text.utf8)
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-            if n != bytes.count { drop(fd) }
+            guard !text.isEmpty, clients[fd] != nil else { continue }
+            enqueue(fd, Array(text.utf8))
+            _ = flush(fd, now: now)
         }
     }
 
-    private func answer(_ fd: Int32) {
-        while let newline = clients[fd]!.firstIndex(of: 0x0A) {
-            let line = String(decoding: clients[fd]![..<newline], as: UTF8.self)
-            clients[fd]!.removeSubrange(...newline)
+    /// Answers the client's complete request lines, one at a time, while nothing of an
+    /// earlier reply is pending.
+    private func answer(_ fd: Int32, now: UInt64) {
+        while let client = clients[fd], client.pending == 0, let newline = client.input.firstIndex(of: 0x0A) {
+            let line = String(decoding: client.input[..<newline], as: UTF8.self)
+            clients[fd]!.input.removeSubrange(...newline)
             guard !line.allSatisfy(\.isWhitespace) else { continue }
+            let response: ControlResponse
+            var watch: String?
             do {
                 let request = try ControlRequest.decode(line)
-                let response = handler(request)
-                reply(fd, response)
-                if response == .watching { watchers[fd] = request.object }
+                response = handler(request)
+                if response == .watching { watch = request.object }
             } catch {
-                reply(fd, .error("\(error)"))
+                response = .error("\(error)")
             }
+            enqueue(fd, Array((response.json.text + "\n").utf8))
+            if let watch { watchers[fd] = watch }
+            guard flush(fd, now: now) else { return }
         }
     }
 
-    private func reply(_ fd: Int32, _ response: ControlResponse) {
-        let bytes = Array((response.json.text + "\n").utf8)
-        _ = bytes.withUnsafeBytes { UnixSocket.sendAll(fd, $0) }
+    /// Appends to a client's output; past `maxPendingOutput` the client is dropped.
+    private func enqueue(_ fd: Int32, _ bytes: [UInt8]) {
+        guard var c = clients[fd] else { return }
+        if c.pending == 0 {
+            c.output.removeAll(keepingCapacity: c.output.capacity <= 1 << 20)
+            c.sent = 0
+            c.lastProgress = Self.monotonicNanoseconds()
+        }
+        guard c.pending + bytes.count <= maxPendingOutput else {
+            drop(fd, reason: "it did not read \(c.pending + bytes.count) bytes of replies (at most \(maxPendingOutput) wait)")
+            return
+        }
+        c.output += bytes
+        clients[fd] = c
+    }
+
+    /// Sends what the client's socket takes now. False when the client was dropped (gone,
+    /// or its pending reply unread for `stallLimit`).
+    private func flush(_ fd: Int32, now: UInt64) -> Bool {
+        guard var c = clients[fd] else { return false }
+        while c.pending > 0 {
+            let n = c.output.withUnsafeBytes { send(fd, $0.baseAddress! + c.sent, c.pending, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            if n > 0 {
+                c.sent += n
+                c.lastProgress = now
+                continue
+            }
+            if n < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { break }
+            drop(fd)
+            return false
+        }
+        clients[fd] = c
+        if c.pending > 0, now > c.lastProgress, Double(now - c.lastProgress) / 1e9 > stallLimit {
+            drop(fd, reason: "it read nothing of a \(c.pending)-byte reply for \(Int(stallLimit)) s")
+            return false
+        }
+        return true
+    }
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }

@@ -168,6 +168,7 @@ struct Hoistd: ParsableCommand {
         }
         let query = OffloadQuery(daemon: daemon)
         let control = try ControlServer(path: socket) { query.handle($0) }
+        control.onDrop = { logger.warning("control socket: \($0)") }
         logger.info("running\(namespace.map { " in netns \($0)" } ?? ""), control socket \(control.path)")
         StopSignal.install()
         let start = DispatchTime.now().uptimeNanoseconds

@@ -1,4 +1,4 @@
-import ControlAPI
+@testable import ControlAPI
 import Foundation
 import Glibc
 import Testing
@@ -76,5 +76,89 @@ struct SocketSafetyTests {
         server = try ControlServer(path: path) { _ in .error("x") }
         server = nil
         #expect(access(path, F_OK) != 0, "the server left its own socket behind")
+    }
+}
+
+/// Issue 12 item 3: no client can hold hoistd's loop, and the number of clients is bounded.
+@Suite("Control socket: no client can jam it")
+struct ControlJamTests {
+    static func connect(_ path: String) throws -> Int32 { try UnixSocket.connect(path: path) }
+
+    static func send(_ fd: Int32, _ text: String) {
+        _ = Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Reads one line (2 s at most).
+    static func readLine(_ fd: Int32) -> String? {
+        UnixSocket.setReceiveTimeout(fd, milliseconds: 2000)
+        var out: [UInt8] = []
+        var byte: UInt8 = 0
+        while recv(fd, &byte, 1, 0) == 1 {
+            if byte == 0x0A { return String(decoding: out, as: UTF8.self) }
+            out.append(byte)
+        }
+        return nil
+    }
+
+    static let request = #"{"version":1,"command":"show","object":"ports"}"# + "\n"
+
+    @Test("a client that pipelines 100 big requests and never reads holds no serve() and is dropped after the stall limit; others are answered meanwhile")
+    func jammed() throws {
+        let path = SocketSafetyTests.freshPath()
+        defer { unlink(path) }
+        let big = String(repeating: "x", count: 1 << 20)    // a 1 MiB answer: far more than a socket buffer holds
+        var drops: [String] = []
+        let server = try ControlServer(path: path, stallLimit: 0.5) { _ in .error(big) }
+        server.onDrop = { drops.append($0) }
+        let jam = try Self.connect(path)
+        defer { close(jam) }
+        Self.send(jam, String(repeating: Self.request, count: 100))
+        let other = try Self.connect(path)
+        defer { close(other) }
+        var slowest = 0.0
+        var answered = false
+        let start = ControlServer.monotonicNanoseconds()
+        while Double(ControlServer.monotonicNanoseconds() - start) / 1e9 < 1.5 {
+            let t = ControlServer.monotonicNanoseconds()
+            server.serve()
+            slowest = max(slowest, Double(ControlServer.monotonicNanoseconds() - t) / 1e9)
+            if !answered {
+                Self.send(other, Self.request)
+                var got: [UInt8] = []
+                // The other client reads its whole reply while serve() keeps sending it.
+                var chunk = [UInt8](repeating: 0, count: 1 << 16)
+                while !got.contains(0x0A) {
+                    server.serve()
+                    let n = chunk.withUnsafeMutableBytes { recv(other, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                    if n > 0 { got += chunk[0..<n] } else { usleep(1000) }
+                }
+                answered = got.count > big.count
+            }
+            usleep(10_000)
+        }
+        #expect(answered, "the second client got no answer while the first jammed")
+        #expect(slowest < 0.5, "one serve() took \(slowest) s")
+        #expect(server.clientCount == 1, "the jamming client was not dropped")
+        #expect(drops.contains { $0.contains("read nothing of a") }, "\(drops)")
+    }
+
+    @Test("past the client limit a new connection is told so and closed; the others are served")
+    func clientLimit() throws {
+        let path = SocketSafetyTests.freshPath()
+        defer { unlink(path) }
+        var drops: [String] = []
+        let server = try ControlServer(path: path, maxClients: 8) { _ in .error("pong") }
+        server.onDrop = { drops.append($0) }
+        let fds = try (0..<8).map { _ in try Self.connect(path) }
+        defer { fds.forEach { close($0) } }
+        server.serve()
+        let extra = try Self.connect(path)
+        defer { close(extra) }
+        server.serve()
+        #expect(Self.readLine(extra)?.contains("hoistd serves 8 clients at most") == true)
+        #expect(server.clientCount == 8 && drops.count == 1)
+        Self.send(fds[7], Self.request)
+        server.serve()
+        #expect(Self.readLine(fds[7])?.contains("pong") == true)
     }
 }
