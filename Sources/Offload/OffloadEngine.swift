@@ -117,9 +117,27 @@ public final class OffloadEngine {
     /// The keys whose desired or programmed state changed since the last call; their
     /// `state(of:)` (nil when gone) is what `hoist watch` reports. Derived changes (routes
     /// behind a neighbour that resolved) show up as the neighbour's change.
-    public func takeChangedKeys() -> Set<HardwareKey> {
+    /// With `dependents`, also every object whose state derives from a changed one (a
+    /// route over a nexthop whose neighbour resolved: `state(of:)` follows its
+    /// dependencies), transitively — what `hoist watch` must show as changed too. Routes
+    /// are found by one scan of the entries when a nexthop, group or router interface is
+    /// among the changed (only asked for while someone watches).
+    public func takeChangedKeys(dependents: Bool = false) -> Set<HardwareKey> {
         defer { changed.removeAll(keepingCapacity: true) }
-        return changed
+        guard dependents, !entries.isEmpty else { return changed }
+        var out = changed
+        var frontier = Array(changed)
+        while let key = frontier.popLast() {
+            // A nexthop's state follows its neighbour (`cpuDependency`) without depending on it.
+            if case .neighbor(let rif, let address) = key {
+                let nexthop = HardwareKey.nexthop(HardwareNexthop(rif: rif, gateway: address))
+                if entries[nexthop] != nil, out.insert(nexthop).inserted { frontier.append(nexthop) }
+            }
+            for user in users[key] ?? [] where out.insert(user).inserted { frontier.append(user) }
+        }
+        // Routes are not in `users` (see `linkUsers`): one scan finds those over what changed.
+        for (route, _) in routeUsers(of: out) { out.insert(route) }
+        return out
     }
 
     /// True when there is work for `run()`.

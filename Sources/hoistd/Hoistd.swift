@@ -184,7 +184,7 @@ struct Hoistd: ParsableCommand {
                 try daemon.step(timeoutMilliseconds: 5)
             }
             control.serve()
-            let changed = daemon.engine.takeChangedKeys()
+            let changed = daemon.engine.takeChangedKeys(dependents: control.hasWatchers)
             if control.hasWatchers, !changed.isEmpty { control.publish(query.changes(changed)) }
             if let embedded {
                 // The embedded chip's clock follows real time: ageing and trap policers run on it.

@@ -83,4 +83,21 @@ struct HardwareHealthTests {
         report()
         #expect(engine.state(of: port.key) == .offloaded)
     }
+
+    @Test("a neighbour resolving changes the state of every route over it: watchers are told of each (derived changes)")
+    func derivedChanges() {
+        let engine = OffloadEngine(driver: EmulatedASIC())
+        let routes = (0..<100).map { HardwareObject.route(f.route("10.\($0).0.0/16")) }
+        engine.submit(sets([.port(f.port), .routerInterface(f.rif), .nexthop(f.nexthop)] + routes))
+        engine.run()
+        for r in routes {
+            if case .trapped? = engine.state(of: r.key) {} else { Issue.record("\(r.key): \(String(describing: engine.state(of: r.key)))") }
+        }
+        _ = engine.takeChangedKeys()
+        engine.submit(sets([.neighbor(f.neighbor)]))
+        engine.run()
+        for r in routes { #expect(engine.state(of: r.key) == .offloaded, "\(r.key)") }
+        let changed = engine.takeChangedKeys(dependents: true)
+        #expect(changed.isSuperset(of: routes.map(\.key) + [.nexthop(f.nexthop), HardwareObject.neighbor(f.neighbor).key]), "\(changed.count) keys")
+    }
 }
