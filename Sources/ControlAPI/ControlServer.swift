@@ -39,9 +39,21 @@ public final class ControlServer {
     public let stallLimit: Double
     /// Why a client was dropped or refused (hoistd logs it).
     public var onDrop: ((String) -> Void)?
+    /// A watcher's unsent change lines may reach this many bytes; past it, changes are
+    /// counted instead of queued, and once the watcher has read its backlog it gets
+    /// `{"lost": N}` and then the current state of what it watches (as netlink's ENOBUFS
+    /// is followed by a dump).
+    public let watcherBacklog: Int
+    /// The current state of what a watcher watches (its filter: a kind, or "" for all), as
+    /// change lines: what follows a `lost` marker.
+    public var snapshot: ((String) -> [JSONValue])?
+    /// Changes a watcher missed since its backlog filled.
+    var lost: [Int32: Int] = [:]
 
     public init(path: String = ControlProtocol.defaultSocketPath, maxClients: Int = 256, maxPendingOutput: Int = 1 << 30,
-                stallLimit: Double = 10, handler: @escaping (ControlRequest) -> ControlResponse) throws {
+                stallLimit: Double = 10, watcherBacklog: Int = 64 << 20,
+                handler: @escaping (ControlRequest) -> ControlResponse) throws {
+        self.watcherBacklog = watcherBacklog
         self.path = path
         self.handler = handler
         self.maxClients = maxClients
@@ -95,6 +107,7 @@ public final class ControlServer {
                 continue
             }
             guard flush(fd, now: now) else { continue }
+            resync(fd, now: now)
             answer(fd, now: now)
             guard clients[fd] != nil else { continue }
             if clients[fd]!.input.count > ControlProtocol.maxRequestBytes, !clients[fd]!.input.contains(0x0A) {
@@ -109,6 +122,7 @@ public final class ControlServer {
         close(fd)
         clients[fd] = nil
         watchers[fd] = nil
+        lost[fd] = nil
         if let reason { onDrop?("dropped a client: \(reason)") }
     }
 
@@ -122,11 +136,30 @@ public final class ControlServer {
         let now = Self.monotonicNanoseconds()
         for (fd, filter) in watchers {
             var text = ""
-            for (kind, object) in objects where filter.isEmpty || filter == kind { text += object.text + "\n" }
-            guard !text.isEmpty, clients[fd] != nil else { continue }
+            var lines = 0
+            for (kind, object) in objects where filter.isEmpty || filter == kind {
+                text += object.text + "\n"
+                lines += 1
+            }
+            guard !text.isEmpty, let client = clients[fd] else { continue }
+            if lost[fd] != nil || client.pending + text.utf8.count > watcherBacklog {
+                lost[fd, default: 0] += lines
+                continue
+            }
             enqueue(fd, Array(text.utf8))
             _ = flush(fd, now: now)
         }
+    }
+
+    /// A watcher that lost changes and has read its backlog: the `lost` marker, then the
+    /// current state of what it watches.
+    private func resync(_ fd: Int32, now: UInt64) {
+        guard let n = lost[fd], clients[fd]?.pending == 0 else { return }
+        lost[fd] = nil
+        var text = JSONValue.object([("lost", .int(Int64(n)))]).text + "\n"
+        for object in snapshot?(watchers[fd] ?? "") ?? [] { text += object.text + "\n" }
+        enqueue(fd, Array(text.utf8))
+        _ = flush(fd, now: now)
     }
 
     /// Answers the client's complete request lines, one at a time, while nothing of an

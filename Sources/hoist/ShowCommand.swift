@@ -131,7 +131,24 @@ struct WatchCommand: ParsableCommand {
     @Option(help: "Stop after this many seconds.")
     var seconds: Double?
 
+    @Flag(name: [.customShort("t"), .long], help: "Prefix each change with the time it arrived (as `ip monitor -t`; with --json, a \"timestamp\" field).")
+    var timestamp = false
+
     @OptionGroup var options: DaemonOptions
+
+    /// Local time with microseconds, ISO 8601: `2026-12-06T19:30:01.123456`.
+    static func now() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = time_t(ts.tv_sec)
+        var parts = tm()
+        localtime_r(&t, &parts)
+        var buffer = [CChar](repeating: 0, count: 32)
+        let n = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S", &parts)
+        let micros = String(ts.tv_nsec / 1000)
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            + "." + String(repeating: "0", count: 6 - micros.count) + micros
+    }
 
     func validate() throws {
         if let object, !ShowCommand.objects.contains(object) {
@@ -151,7 +168,21 @@ struct WatchCommand: ParsableCommand {
             clock_gettime(CLOCK_MONOTONIC, &now)
             return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 >= stopAt
         }) { change in
-            options.output(options.json ? change.text + "\n" : DaemonOptions.line(change))
+            let stamp = timestamp ? Self.now() : nil
+            if options.json {
+                var line = change
+                if let stamp, case .object(let fields) = change { line = .object([("timestamp", .string(stamp))] + fields) }
+                options.output(line.text + "\n")
+                return
+            }
+            let text: String
+            if case .object(let fields) = change, fields.count == 1, fields[0].0 == "lost" {
+                // hoistd could not keep this watcher up to date: what follows is the current state.
+                text = "\(fields[0].1.text) changes lost; the current state follows\n"
+            } else {
+                text = DaemonOptions.line(change)
+            }
+            options.output((stamp.map { "[\($0)] " } ?? "") + text)
         }
     }
 }

@@ -169,6 +169,9 @@ struct Hoistd: ParsableCommand {
         let query = OffloadQuery(daemon: daemon)
         let control = try ControlServer(path: socket) { query.handle($0) }
         control.onDrop = { logger.warning("control socket: \($0)") }
+        control.snapshot = { kind in
+            query.changes(Set(daemon.engine.states().map(\.key))).filter { kind.isEmpty || $0.kind == kind }.map(\.object)
+        }
         logger.info("running\(namespace.map { " in netns \($0)" } ?? ""), control socket \(control.path)")
         StopSignal.install()
         let start = DispatchTime.now().uptimeNanoseconds

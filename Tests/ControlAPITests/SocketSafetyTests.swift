@@ -1,6 +1,7 @@
 @testable import ControlAPI
 import Foundation
 import Glibc
+import Rendering
 import Testing
 import UnixSocket
 
@@ -160,5 +161,45 @@ struct ControlJamTests {
         Self.send(fds[7], Self.request)
         server.serve()
         #expect(Self.readLine(fds[7])?.contains("pong") == true)
+    }
+}
+
+/// Issue 12 item 4: a watcher that falls behind loses nothing silently.
+@Suite("Control socket: a slow watcher")
+struct SlowWatcherTests {
+    @Test("past its backlog a watcher gets {\"lost\": N} and then the current state, not a closed connection")
+    func lostMarker() throws {
+        let path = SocketSafetyTests.freshPath()
+        defer { unlink(path) }
+        let server = try ControlServer(path: path, watcherBacklog: 64 << 10) { _ in .watching }
+        server.snapshot = { kind in [.object([("object", .string("state of \(kind)"))])] }
+        let fd = try UnixSocket.connect(path: path)
+        defer { close(fd) }
+        ControlJamTests.send(fd, #"{"version":1,"command":"watch","object":"routes"}"# + "\n")
+        server.serve()
+        #expect(ControlJamTests.readLine(fd)?.contains("watching") == true)
+        // 50,000 changes while the watcher reads nothing: far more than its backlog.
+        let line = JSONValue.object([("object", .string("route 10.0.0.0/24")), ("offload", .string("offloaded"))])
+        for _ in 0..<500 { server.publish(Array(repeating: (kind: "routes", object: line), count: 100)) }
+        server.publish([(kind: "fdb", object: line)])           // another kind: not counted
+        server.serve()
+        // The watcher reads: its backlog, the marker, then the state.
+        var lines: [String] = []
+        let start = ControlServer.monotonicNanoseconds()
+        while !(lines.last?.contains("state of routes") ?? false), Double(ControlServer.monotonicNanoseconds() - start) / 1e9 < 5 {
+            server.serve()
+            UnixSocket.setReceiveTimeout(fd, milliseconds: 50)
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { lines += String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init) }
+        }
+        let text = lines.joined(separator: "\n")
+        let received = text.components(separatedBy: "route 10.0.0.0/24").count - 1
+        let marker = try #require(text.range(of: #"{"lost":"#), "no lost marker")
+        let lostCount = Int(text[marker.upperBound...].prefix { $0.isNumber }) ?? -1
+        #expect(received + lostCount == 50_000, "received \(received), lost \(lostCount)")
+        #expect(received > 0 && lostCount > 0)
+        #expect(text.hasSuffix(#"{"object":"state of routes"}"#) || text.contains(#"{"object":"state of routes"}"#))
+        #expect(server.clientCount == 1, "the watcher was dropped")
     }
 }
