@@ -15,16 +15,21 @@ public enum ControlClient {
         guard line.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == line.count else {
             throw ControlError(message: "sending to hoistd: \(String(cString: strerror(errno)))")
         }
+        // The timeout is for hoistd's silence, not the whole answer: a big answer that keeps
+        // arriving is read to its end. Only the new bytes are searched for the newline.
         var reply: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while !reply.contains(0x0A) {
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var end: Int?
+        while end == nil {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             guard n > 0 else {
+                if n < 0, errno == EINTR { continue }
                 throw ControlError(message: n == 0 ? "hoistd closed the connection" : "no answer from hoistd within \(timeoutSeconds) s")
             }
+            if let i = buffer[0..<n].firstIndex(of: 0x0A) { end = reply.count + i }
             reply += buffer[0..<n]
         }
-        return try ControlResponse.decode(String(decoding: reply.prefix { $0 != 0x0A }, as: UTF8.self))
+        return try ControlResponse.decode(String(decoding: reply[..<end!], as: UTF8.self))
     }
 
     /// Asks hoistd to stream changes of `kind` ("" for all) and calls `line` with each

@@ -30,14 +30,28 @@ public struct ControlRequest: Equatable, Sendable {
     }
     public var command: Command
     public var object: String
+    /// `show`/`watch` only: objects whose prefix is exactly this one (routes), as
+    /// `ip route show PREFIX`; nil for all.
+    public var prefix: String?
+    /// `show`/`watch` only: objects in this state (`offloaded`, `trapped`, `pending`,
+    /// `failed`); nil for all.
+    public var state: String?
 
-    public init(command: Command, object: String) {
+    public static let states = ["offloaded", "trapped", "pending", "failed"]
+
+    public init(command: Command, object: String, prefix: String? = nil, state: String? = nil) {
         self.command = command
         self.object = object
+        self.prefix = prefix
+        self.state = state
     }
 
     public var json: JSONValue {
-        .object([("version", .int(ControlProtocol.version)), ("command", .string(command.rawValue)), ("object", .string(object))])
+        var fields: [(String, JSONValue)] = [("version", .int(ControlProtocol.version)), ("command", .string(command.rawValue)),
+                                             ("object", .string(object))]
+        if let prefix { fields.append(("prefix", .string(prefix))) }
+        if let state { fields.append(("state", .string(state))) }
+        return .object(fields)
     }
 
     /// Decodes a request line; the error says what is wrong in words a client author can act on.
@@ -52,7 +66,18 @@ public struct ControlRequest: Equatable, Sendable {
             throw ControlError(message: "\"command\" must be one of: \(Command.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard case .string(let object)? = value["object"] else { throw ControlError(message: "missing \"object\"") }
-        return ControlRequest(command: command, object: object)
+        var request = ControlRequest(command: command, object: object)
+        if let p = value["prefix"] {
+            guard case .string(let prefix) = p else { throw ControlError(message: "\"prefix\" must be a string") }
+            request.prefix = prefix
+        }
+        if let s = value["state"] {
+            guard case .string(let state) = s, states.contains(state) else {
+                throw ControlError(message: "\"state\" must be one of: \(states.joined(separator: ", "))")
+            }
+            request.state = state
+        }
+        return request
     }
 }
 

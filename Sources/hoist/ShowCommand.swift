@@ -12,9 +12,12 @@ struct DaemonOptions: ParsableArguments {
     @Flag(name: [.customShort("j"), .customLong("json")], help: "JSON output, with iproute2's field names.")
     var json = false
 
+    @Option(help: "Seconds to wait for hoistd's answer.")
+    var timeout: Int = 10
+
     /// Sends `request` and prints the answer; a refusal or an absent daemon is an error.
     func ask(_ request: ControlRequest) throws {
-        switch try ControlClient.send(request, path: socket) {
+        switch try ControlClient.send(request, path: socket, timeoutSeconds: timeout) {
         case .error(let message):
             throw ValidationError(message)
         case .watching:
@@ -84,16 +87,26 @@ struct ShowCommand: ParsableCommand {
     @Argument(help: "What to show.")
     var object: String
 
+    @Argument(help: "routes only: the route with exactly this prefix (as `ip route show PREFIX`).")
+    var prefix: String?
+
+    @Option(help: "Only objects in this state: offloaded, trapped, pending or failed.")
+    var state: String?
+
     @OptionGroup var options: DaemonOptions
 
     func validate() throws {
         guard Self.objects.contains(object) else {
             throw ValidationError("unknown object '\(object)'; one of: \(Self.objects.joined(separator: ", "))")
         }
+        if prefix != nil, object != "routes" { throw ValidationError("a prefix selects routes: hoist show routes PREFIX") }
+        if let state, !ControlRequest.states.contains(state) {
+            throw ValidationError("unknown state '\(state)'; one of: \(ControlRequest.states.joined(separator: ", "))")
+        }
     }
 
     func run() throws {
-        try options.ask(ControlRequest(command: .show, object: object))
+        try options.ask(ControlRequest(command: .show, object: object, prefix: prefix, state: state))
     }
 }
 

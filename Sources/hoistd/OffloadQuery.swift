@@ -21,7 +21,27 @@ struct OffloadQuery {
             guard Self.objects.contains(request.object) else {
                 return .error("unknown object '\(request.object)'; one of: \(Self.objects.joined(separator: ", "))")
             }
-            return .objects(show(request.object))
+            var prefix: IPPrefix?
+            if let p = request.prefix {
+                guard let parsed = IPPrefix(p) ?? IPAddress(p).map({ IPPrefix(address: $0, length: $0.isIPv4 ? 32 : 128) }) else {
+                    return .error("not a prefix: '\(p)'")
+                }
+                prefix = parsed
+            }
+            let rows = show(request.object, matching: { key, state in
+                (request.state == nil || state.name == request.state)
+                    && (prefix == nil || { if case .route(_, let p) = key { p == prefix } else { false } }())
+            })
+            guard request.state != nil || prefix != nil else { return .objects(rows) }
+            // Again by the rows' own fields: rows without an engine state (chip-learned MACs,
+            // counters) have an "offload" field or none, and are no routes.
+            return .objects(rows.filter { row in
+                guard case .string(let name)? = row["object"] else { return false }
+                if prefix != nil, !name.hasPrefix("route ") { return false }
+                guard let state = request.state else { return true }
+                if case .string(let s)? = row["offload"] { return s == state }
+                return false
+            })
         case .watch:
             guard request.object.isEmpty || Self.objects.contains(request.object) else {
                 return .error("unknown object '\(request.object)'; one of: \(Self.objects.joined(separator: ", "))")
@@ -66,7 +86,8 @@ struct OffloadQuery {
         }
     }
 
-    func show(_ kind: String) -> [JSONValue] {
+    /// The rows of `hoist show KIND`, of the objects `matching` accepts.
+    func show(_ kind: String, matching: (HardwareKey, OffloadState) -> Bool = { _, _ in true }) -> [JSONValue] {
         switch kind {
         case "audit":
             let a = daemon.auditStatistics
@@ -102,10 +123,10 @@ struct OffloadQuery {
                 .object([("trap", .string(reason.rawValue)), ("packets", .int(Int64(t.packets))), ("policer_drops", .int(Int64(t.policerDrops)))])
             }
         case "fdb":
-            return daemon.engine.states().filter { Self.kind(of: $0.key) == "fdb" }.map { row($0.key, $0.object, $0.state) }
+            return daemon.engine.states().filter { Self.kind(of: $0.key) == "fdb" && matching($0.key, $0.state) }.map { row($0.key, $0.object, $0.state) }
                 + (daemon.readsLearnedMACs ? chipLearned() : hardwareLearned())
         default:
-            return daemon.engine.states().filter { Self.kind(of: $0.key) == kind || (kind == "stp" && Self.kind(of: $0.key) == "ports") }
+            return daemon.engine.states().filter { (Self.kind(of: $0.key) == kind || (kind == "stp" && Self.kind(of: $0.key) == "ports")) && matching($0.key, $0.state) }
                 .map { row($0.key, $0.object, $0.state, stp: kind == "stp") }
         }
     }

@@ -98,6 +98,26 @@ struct HoistdCLITests {
                 "\(byName.output) \(byName.error)")
         try sw.ip("link del mv9")
 
+        // Filters: one route by its prefix, objects by state (issue 12 item 2).
+        try sw.ip("addr add 10.1.0.1/24 dev br0")
+        try sw.ip("route add 10.9.0.0/16 via 10.1.0.2")
+        try sw.ip("route add 10.8.0.0/16 via 10.1.0.2")
+        var one: [[String: Any]] = []
+        for _ in 0..<100 {
+            let r = try Self.run("hoist", ["show", "routes", "10.9.0.0/16", "--json", "--timeout", "5", "--socket", socket])
+            one = (try? JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [[String: Any]]) ?? []
+            if !one.isEmpty { break }
+            usleep(20_000)
+        }
+        #expect(one.count == 1 && one.first?["object"] as? String == "route 10.9.0.0/16", "\(one)")
+        let trapped = try Self.run("hoist", ["show", "routes", "--state", "trapped", "--json", "--socket", socket])
+        let trappedRows = (try? JSONSerialization.jsonObject(with: Data(trapped.output.utf8)) as? [[String: Any]]) ?? []
+        #expect(!trappedRows.isEmpty && trappedRows.allSatisfy { $0["offload"] as? String == "trapped" }, "\(trapped.output)")
+        let offloadedPorts = try Self.run("hoist", ["show", "ports", "--state", "offloaded", "--json", "--socket", socket])
+        #expect(offloadedPorts.output.contains("swp1"))
+        let badState = try Self.run("hoist", ["show", "routes", "--state", "sideways", "--socket", socket])
+        #expect(badState.status != 0 && badState.error.contains("unknown state 'sideways'"))
+
         let bogus = try Self.run("hoist", ["show", "bogus", "--socket", socket])
         #expect(bogus.status != 0 && bogus.error.contains("unknown object 'bogus'"))
         let nothing = try Self.run("hoist", ["why", "route", "203.0.113.0/24", "--socket", socket])
