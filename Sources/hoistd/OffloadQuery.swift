@@ -58,6 +58,13 @@ struct OffloadQuery {
             }
         case .why:
             let wanted = request.object.trimmingCharacters(in: .whitespaces)
+            // A route by its prefix is one lookup, not a scan of every object.
+            if wanted.hasPrefix("route "), let prefix = IPPrefix(String(wanted.dropFirst(6)).trimmingCharacters(in: .whitespaces)) {
+                let key = HardwareKey.route(vrf: 254, prefix)      // the main table
+                if let state = daemon.engine.state(of: key), let object = daemon.engine.desiredObject(key) {
+                    return .objects([row(key, object, state)])
+                }
+            }
             let states = daemon.engine.states()
             var matches = states.filter { $0.key.description == wanted }
             if matches.isEmpty { matches = states.filter { $0.key.description.contains(wanted) } }

@@ -110,6 +110,9 @@ struct HoistdCLITests {
             usleep(20_000)
         }
         #expect(one.count == 1 && one.first?["object"] as? String == "route 10.9.0.0/16", "\(one)")
+        let whyRoute = try Self.run("hoist", ["why", "route", "10.9.0.0/16", "--socket", socket])
+        #expect(whyRoute.status == 0 && whyRoute.output.contains("route 10.9.0.0/16") && !whyRoute.output.contains("10.8.0.0"),
+                "\(whyRoute.output) \(whyRoute.error)")
         let trapped = try Self.run("hoist", ["show", "routes", "--state", "trapped", "--json", "--socket", socket])
         let trappedRows = (try? JSONSerialization.jsonObject(with: Data(trapped.output.utf8)) as? [[String: Any]]) ?? []
         #expect(!trappedRows.isEmpty && trappedRows.allSatisfy { $0["offload"] as? String == "trapped" }, "\(trapped.output)")
