@@ -158,8 +158,10 @@ struct Hoistd: ParsableCommand {
         let summary = try daemon.start()
         if driver.capabilities.programsHardware {
             logger.info("reconciled with the chip: \(summary)")
+            // One summary line; what was repaired, object by object, at debug (a restart
+            // with a million objects would otherwise log a million lines).
             for d in summary.differing {
-                logger.info("repaired \(d.key): held \(d.held.map { "\($0)" } ?? "nothing"), wanted \(d.wanted.map { "\($0)" } ?? "nothing")")
+                logger.debug("repaired \(d.key): held \(d.held.map { "\($0)" } ?? "nothing"), wanted \(d.wanted.map { "\($0)" } ?? "nothing")")
             }
         } else {
             // An observer holds nothing of its own: what it accepts, the kernel's driver
