@@ -212,6 +212,72 @@ struct ChipBridgeTests {
         #expect(sw.drainCounts() == [2: 1, 3: 1, 4: 1])
     }
 
+    /// `br_handle_frame_finish` with `BR_PORT_LOCKED` (issue 11, difftest `bridge-locked`):
+    /// the chip checks the source MAC itself, so the frames of authorised hosts are forwarded
+    /// by the chip to where it learned the destination — no trap, no wait for the kernel
+    /// to hear of chip-learned MACs.
+    @Test("a locked port forwards only frames whose source MAC has an FDB entry on it; the rest are dropped, never learned, never roam")
+    func lockedPort() throws {
+        let sw = try EmbeddedSwitch.bridged { $0.locked = $0.port == 2 }
+        sw.inject(Frame.udp(from: 1, to: 2), on: 1)       // host 1 learned on port 1
+        _ = sw.drainOutbound()
+        _ = sw.readEvents()
+        // Unknown source: dropped, not learned.
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        sw.inject(Frame.broadcast(from: 2), on: 2)
+        #expect(sw.drainCounts().isEmpty)
+        #expect(sw.drainTrapReasons().isEmpty)
+        #expect(sw.readEvents().isEmpty)
+        #expect(sw.asic.counters().drops[.lockedPort] == 2)
+        // Authorised (bridge fdb add … dev swp2 master static): forwarded to the learned port.
+        try sw.program([.fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(2), destination: .port(2)))])
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts() == [1: 1])
+        // A MAC whose entry is on another port is dropped and does not move.
+        sw.inject(Frame.udp(from: 1, to: 3), on: 2)
+        #expect(sw.drainCounts().isEmpty)
+        #expect(sw.readEvents().isEmpty)
+        sw.inject(Frame.udp(from: 3, to: 1), on: 3)
+        #expect(sw.drainCounts() == [1: 1])
+        // The bridge's own address as the source: the kernel drops it (a local entry).
+        try sw.program([.fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(9), destination: .cpu))])
+        sw.inject(Frame.udp(from: 9, to: 1), on: 2)
+        #expect(sw.drainCounts().isEmpty)
+        #expect(sw.drainTrapReasons() == [.lockedPort])
+        #expect(sw.asic.counters().drops[.lockedPort] == 3)
+    }
+
+    @Test("MAB on a locked port: an unknown source goes to the CPU (the kernel adds a locked entry and drops the frame)")
+    func lockedPortMAB() throws {
+        let sw = try EmbeddedSwitch.bridged { $0.locked = $0.port == 2; $0.mab = $0.port == 2 }
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts().isEmpty)
+        #expect(sw.drainTrapReasons() == [.lockedPort])
+        #expect(!sw.readEvents().contains { if case .macLearned = $0 { true } else { false } })
+        // The kernel's locked entry comes back as a CPU entry: frames from the host keep going up (refreshed there).
+        try sw.program([.fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(2), destination: .cpu))])
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainTrapReasons() == [.lockedPort])
+        // Authorised: the chip forwards.
+        try sw.program([.fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(2), destination: .port(2)))])
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts() == [1: 1, 3: 1, 4: 1])
+    }
+
+    @Test("locking a port keeps what the chip learned there: those hosts stay authorised, as in the kernel")
+    func lockKeepsLearned() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        _ = sw.drainOutbound()
+        _ = sw.readEvents()
+        try sw.setPort(2) { $0.locked = true }
+        #expect(sw.readEvents().isEmpty)
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts() == [1: 1, 3: 1, 4: 1])
+        sw.inject(Frame.udp(from: 5, to: 1), on: 2)
+        #expect(sw.drainCounts().isEmpty)
+    }
+
     @Test("VLAN filtering: PVID, tagging, ingress filtering, VID 0 as untagged")
     func vlanFiltering() throws {
         let sw = try EmbeddedSwitch.bridged(ports: [1, 2, 3, 4], vlanFiltering: true)

@@ -34,6 +34,8 @@ extension EmulatedASIC {
         ps.broadcastFlood = s.broadcastFlood
         ps.multicastRouter = s.multicastRouter
         ps.isolated = s.isolated
+        ps.locked = s.locked
+        ps.mab = s.locked && s.mab
         ps.trapIngress = s.ingressTrap != nil
         ps.trapEgress = s.egressTrap != nil
         ps.settings = s
