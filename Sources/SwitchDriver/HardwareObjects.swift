@@ -31,7 +31,8 @@ public struct PortSettings: Hashable, Sendable {
     /// to the CPU (`TrapReason.lockedPort`) instead of being dropped by the chip.
     public var mab: Bool
     /// Set when kernel state the chip cannot express acts on frames *arriving* on the port
-    /// (a tc ingress filter, a locked port, a macvlan upper, per-VLAN STP states): every
+    /// (a tc ingress filter, a macvlan upper, per-VLAN STP states, a locked port on a chip
+    /// without `lockedPorts`): every
     /// frame received there goes to the CPU (`TrapReason.portTrap`, up the port's host
     /// interface) and the chip forwards none of it. The reason says why, in words.
     public var ingressTrap: String?
