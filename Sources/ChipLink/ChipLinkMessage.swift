@@ -27,7 +27,8 @@ public enum ChipLink {
 /// What hoistd asks of the chip: the `SwitchDriver` protocol, one message per method.
 public enum ChipRequest: Equatable {
     /// The first request. `controller`: this connection programs the chip (hoistd); the
-    /// chip takes one at a time. Others only read (an audit, a tool).
+    /// chip takes one at a time. Other connections (hoistd's audit, tools, tests injecting
+    /// faults) claim nothing.
     case hello(version: UInt16, controller: Bool = true)
     case apply([DriverOperation])
     case readBack

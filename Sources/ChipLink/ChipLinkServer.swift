@@ -54,6 +54,7 @@ public final class ChipLinkServer {
             statistics.connections += 1
         }
         for fd in Array(connections.keys) {
+            guard connections[fd] != nil else { continue }     // dropped meanwhile (a dead controller found at a hello)
             var closed = false
             while true {
                 let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
@@ -132,7 +133,6 @@ public final class ChipLinkServer {
         switch request {
         case .hello: fatalError("handled above")
         case .apply(let ops):
-            guard connections[fd]!.controller else { return .error("this connection said it would only read; apply refused") }
             for op in ops {
                 if case .set = op { statistics.sets += 1 } else { statistics.removes += 1 }
             }

@@ -10,7 +10,7 @@ extension ByteWriter {
         case .port(let p):
             u8(0); u16(p.port.rawValue); bool(p.adminUp); u32(p.mtu)
             optionalBridge(p.bridge); u8(p.stpState.rawValue)
-            u8(flags([p.learning, p.unicastFlood, p.multicastFlood, p.broadcastFlood, p.multicastRouter, p.isolated]))
+            u8(flags([p.learning, p.unicastFlood, p.multicastFlood, p.broadcastFlood, p.multicastRouter, p.isolated, p.locked, p.mab]))
             optionalString(p.ingressTrap); optionalString(p.egressTrap)
         case .bridge(let b):
             u8(1); u32(b.bridge.rawValue); bool(b.vlanFiltering); u16(b.vlanProtocol); u32(b.ageingTime); bool(b.multicastSnooping)
@@ -118,11 +118,10 @@ extension ByteReader {
             let port = PortID(try u16()), up = try bool(), mtu = try u32(), bridge = try optionalBridge()
             let stp = try enumeration(STPState.self, try u8())
             let f = try u8()
-            guard f >> 6 == 0 else { throw fail("port flags \(f)") }
             let bit = { (k: UInt8) in f & (1 << k) != 0 }
             return .port(PortSettings(port: port, adminUp: up, mtu: mtu, bridge: bridge, stpState: stp, learning: bit(0),
                                       unicastFlood: bit(1), multicastFlood: bit(2), broadcastFlood: bit(3),
-                                      multicastRouter: bit(4), isolated: bit(5),
+                                      multicastRouter: bit(4), isolated: bit(5), locked: bit(6), mab: bit(7),
                                       ingressTrap: try optionalString(), egressTrap: try optionalString()))
         case 1:
             let b = BridgeID(rawValue: try u32()), filtering = try bool(), proto = try u16(), ageing = try u32()

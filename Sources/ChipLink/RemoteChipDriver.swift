@@ -23,7 +23,7 @@ public final class RemoteChipDriver: SwitchDriver {
     /// Connects to the chip at `path` and says hello; throws when nothing listens or the
     /// chip speaks another version.
     /// `controller`: this driver programs the chip (the chip refuses a second controller);
-    /// false for a connection that only reads (hoistd's audit connection).
+    /// false for a connection that claims nothing (hoistd's audit connection, a tool).
     public init(path: String = ChipLink.defaultSocketPath, timeoutMilliseconds: Int = 60_000, controller: Bool = true) throws {
         self.path = path
         self.timeoutMilliseconds = timeoutMilliseconds

@@ -27,6 +27,12 @@ struct PortsStage: Sendable {
             settings.broadcastFlood = a.broadcastFlood
             settings.multicastRouter = a.multicastRouter == 2
             settings.isolated = a.isolated
+            // A chip that checks source MACs itself enforces the lock; otherwise the port's
+            // ingress is trapped (`Topology.portTraps`).
+            if topology.features.contains(.lockedPorts) {
+                settings.locked = a.locked
+                settings.mab = a.locked && a.mab
+            }
         }
         // Kernel state on the port that the chip cannot express keeps that direction of its
         // traffic on the CPU (Docs/Offload.md, "Port traps").

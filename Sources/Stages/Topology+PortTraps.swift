@@ -30,8 +30,8 @@ extension Topology {
             // The chip never sends a frame back out of its ingress port; the kernel does here.
             ingress.append("hairpin mode on \(name(of: link)): the kernel forwards frames back out of their ingress port")
         }
-        if let a = links[link]?.bridgePort, a.locked, bridge(of: link) != nil {
-            // The chip has no per-port source-MAC authorisation: the kernel checks each frame.
+        if let a = links[link]?.bridgePort, a.locked, bridge(of: link) != nil, !features.contains(.lockedPorts) {
+            // A chip without per-port source-MAC authorisation: the kernel checks each frame.
             ingress.append("locked bridge port \(name(of: link))\(a.mab ? " with MAB" : ""): the kernel authorises source MACs")
         }
         return (ingress.isEmpty ? nil : ingress.joined(separator: ", "), egress.isEmpty ? nil : egress.joined(separator: ", "))

@@ -32,8 +32,12 @@ public struct DriverCapabilities: Hashable, Sendable {
         /// driver decides itself), kernel state the stages would trap for is left to the
         /// kernel's driver.
         public static let portTraps = Features(rawValue: 1 << 9)
+        /// Locked bridge ports (`PortSettings.locked` / `.mab`): the chip checks each frame's
+        /// source MAC against its FDB itself. Without it, a driver with `portTraps` gets a
+        /// locked port's ingress trapped (the kernel checks).
+        public static let lockedPorts = Features(rawValue: 1 << 10)
         /// The switch features (not `sriov`).
-        public static let all = Features(rawValue: 0xFF | 1 << 9)
+        public static let all = Features(rawValue: 0xFF | 1 << 9 | 1 << 10)
         /// SR-IOV: the ports are physical functions whose VFs the stages map to `.vf` objects.
         public static let sriov = Features(rawValue: 1 << 8)
     }

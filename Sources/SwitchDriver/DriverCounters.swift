@@ -24,6 +24,8 @@ public enum DropReason: String, Hashable, Sendable, CaseIterable, CustomStringCo
     case stpBlocked = "stp_blocked"
     case hairpin = "hairpin"                      // destination is the ingress port
     case isolated = "isolated"
+    /// A locked port's frame whose source MAC has no FDB entry on that port (`BR_PORT_LOCKED`).
+    case lockedPort = "locked_port"
     case floodSuppressed = "flood_suppressed"     // no port allowed to receive a flood
     case blackhole = "blackhole_route"
     case unknownVNI = "unknown_vni"

@@ -21,8 +21,18 @@ public struct PortSettings: Hashable, Sendable {
     public var multicastRouter: Bool
     /// An isolated port forwards only to non-isolated ports.
     public var isolated: Bool
+    /// A locked port (802.1X, `IFLA_BRPORT_LOCKED`): a frame arriving there is forwarded
+    /// only when its source MAC has an FDB entry on this port in the frame's VLAN; any other
+    /// frame is dropped, never learned and never roams (`br_handle_frame_finish`,
+    /// `BR_PORT_LOCKED`). Set only for a driver with `DriverCapabilities.Features.lockedPorts`.
+    public var locked: Bool
+    /// MAC authentication bypass on a locked port (`IFLA_BRPORT_MAB`): the kernel adds a
+    /// locked FDB entry for an unknown source MAC and drops the frame, so such frames go
+    /// to the CPU (`TrapReason.lockedPort`) instead of being dropped by the chip.
+    public var mab: Bool
     /// Set when kernel state the chip cannot express acts on frames *arriving* on the port
-    /// (a tc ingress filter, a locked port, a macvlan upper, per-VLAN STP states): every
+    /// (a tc ingress filter, a macvlan upper, per-VLAN STP states, a locked port on a chip
+    /// without `lockedPorts`): every
     /// frame received there goes to the CPU (`TrapReason.portTrap`, up the port's host
     /// interface) and the chip forwards none of it. The reason says why, in words.
     public var ingressTrap: String?
@@ -35,7 +45,8 @@ public struct PortSettings: Hashable, Sendable {
     public init(port: PortID, adminUp: Bool = true, mtu: UInt32 = 1500, bridge: BridgeID? = nil,
                 stpState: STPState = .forwarding, learning: Bool = true, unicastFlood: Bool = true,
                 multicastFlood: Bool = true, broadcastFlood: Bool = true, multicastRouter: Bool = false,
-                isolated: Bool = false, ingressTrap: String? = nil, egressTrap: String? = nil) {
+                isolated: Bool = false, locked: Bool = false, mab: Bool = false,
+                ingressTrap: String? = nil, egressTrap: String? = nil) {
         self.port = port
         self.adminUp = adminUp
         self.mtu = mtu
@@ -47,6 +58,8 @@ public struct PortSettings: Hashable, Sendable {
         self.broadcastFlood = broadcastFlood
         self.multicastRouter = multicastRouter
         self.isolated = isolated
+        self.locked = locked
+        self.mab = mab
         self.ingressTrap = ingressTrap
         self.egressTrap = egressTrap
     }
@@ -311,6 +324,7 @@ public enum TrapReason: String, Hashable, Sendable, CaseIterable, CustomStringCo
     case portTrap = "port_trap"               // a port whose ingress or egress the control plane keeps on the CPU
     case unregisteredMulticast = "unregistered_multicast" // snooped IP multicast without a chip MDB entry: the kernel decides (querier, source filters)
     case stationMove = "station_move"         // a MAC with a static, non-sticky entry seen on another port: the kernel moves the entry
+    case lockedPort = "locked_port"           // a locked port's frame the kernel drops after adding or refreshing a MAB entry (unknown source with MAB, or a source behind a locked or local entry)
 
     public var description: String { rawValue }
 }

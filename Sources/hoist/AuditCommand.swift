@@ -18,15 +18,12 @@ struct AuditCommand: ParsableCommand {
     @Flag(help: "Also repair what differs (the continuous audit repairs the chip side on its own).")
     var repair = false
 
-    @Option(help: "Seconds to wait for hoistd's answer (a full audit of a million routes takes a few).")
-    var timeout: Int = 120
-
     @OptionGroup var options: DaemonOptions
 
     func run() throws {
         let request = ControlRequest(command: .audit, object: repair ? "repair" : "")
         let objects: [JSONValue]
-        switch try ControlClient.send(request, path: options.socket, timeoutSeconds: timeout) {
+        switch try ControlClient.send(request, path: options.socket, timeoutSeconds: options.timeout ?? 120) {
         case .error(let message): throw ValidationError(message)
         case .watching: throw ValidationError("hoistd started a watch for a one-shot request")
         case .objects(let o): objects = o

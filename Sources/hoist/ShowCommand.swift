@@ -12,12 +12,12 @@ struct DaemonOptions: ParsableArguments {
     @Flag(name: [.customShort("j"), .customLong("json")], help: "JSON output, with iproute2's field names.")
     var json = false
 
-    @Option(help: "Seconds to wait for hoistd's answer.")
-    var timeout: Int = 10
+    @Option(help: "Seconds hoistd may stay silent before the answer (default 10; audit 120).")
+    var timeout: Int?
 
     /// Sends `request` and prints the answer; a refusal or an absent daemon is an error.
     func ask(_ request: ControlRequest) throws {
-        switch try ControlClient.send(request, path: socket, timeoutSeconds: timeout) {
+        switch try ControlClient.send(request, path: socket, timeoutSeconds: timeout ?? 10) {
         case .error(let message):
             throw ValidationError(message)
         case .watching:

@@ -226,6 +226,7 @@ struct OffloadQuery {
             if !stp {
                 fields += [("learning", .bool(p.learning)), ("flood", .bool(p.unicastFlood)), ("mcast_flood", .bool(p.multicastFlood)),
                            ("bcast_flood", .bool(p.broadcastFlood)), ("isolated", .bool(p.isolated))]
+                if p.locked { fields += [("locked", .bool(true)), ("mab", .bool(p.mab))] }
             }
         case .fdb(let f):
             fields += [("mac", .string(f.mac.description)), ("vlan", .int(Int64(f.vid.rawValue))), ("dst", .string({ if case .port(let p) = f.destination { portName(p) } else { f.destination.description } }()))]

@@ -13,6 +13,8 @@ let everyObject: [HardwareObject] = {
         .port(PortSettings(port: 3, adminUp: false, mtu: 9216, bridge: 12, stpState: .blocking, learning: false,
                            unicastFlood: true, multicastFlood: false, broadcastFlood: true, multicastRouter: true, isolated: true)),
         .port(PortSettings(port: 64)),
+        .port(PortSettings(port: 7, bridge: 12, locked: true, mab: true)),
+        .port(PortSettings(port: 8, bridge: 12, isolated: true, locked: true)),
         .port(PortSettings(port: 5, ingressTrap: "tc ingress filter u32 on swp5 not offloaded", egressTrap: "egress qdisc tbf on swp5 not offloaded")),
         .bridge(BridgeSettings(bridge: 12, vlanFiltering: true, vlanProtocol: 0x88a8, ageingTime: 0, multicastSnooping: false)),
         .vlanMember(VLANMember(bridge: 12, port: 3, vid: VLANID(rawValue: 4095)!, untagged: true, pvid: true)),

@@ -116,7 +116,7 @@ struct LinkTests {
         #expect(driver.linkFailure == nil)
     }
 
-    @Test("one controller at a time: a second is refused with a clear error, readers are not, a successor is accepted")
+    @Test("one controller at a time: a second is refused with a clear error, other connections are not, a successor is accepted")
     func oneController() throws {
         let chip = try servedChip()
         defer { chip.stop() }
@@ -130,8 +130,6 @@ struct LinkTests {
         }
         let reader = try RemoteChipDriver(path: chip.path, controller: false)
         #expect(reader.readBack() == [.bridge(BridgeSettings(bridge: 1))])
-        #expect(reader.apply([.set(.bridge(BridgeSettings(bridge: 2)))]).allSatisfy { if case .invalid = $0 { true } else { false } })
-        #expect("\(reader.linkFailure.map { "\($0)" } ?? "")".contains("apply refused"))
         // The controller is unharmed; once it is gone (kill -9 closes its socket), a new one may program.
         #expect(first.readBack() == [.bridge(BridgeSettings(bridge: 1))] && first.linkFailure == nil)
         first.closeForTesting()

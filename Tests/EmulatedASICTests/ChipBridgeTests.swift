@@ -218,6 +218,134 @@ struct ChipBridgeTests {
         #expect(sw.drainCounts() == [2: 1])
     }
 
+    /// route-svi (issue 11): the chip learns h2 from the frame it traps, the kernel learns h2
+    /// from the same frame (a dynamic entry hoistd programs), then hoistd's `extern_learn`
+    /// write-back takes the kernel's entry over and the stage removes the program. The chip
+    /// must still know h2 (the kernel forwards to it), as its own learning, which it ages.
+    @Test("a kernel-learned entry programmed over the chip's own learning leaves that learning when it goes")
+    func programOverLearned() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        sw.inject(Frame.udp(from: 1, to: 2), on: 1)
+        _ = sw.drainOutbound()
+        #expect(sw.readEvents() == [.macLearned(bridge: 10, vid: .none, mac: Host.mac(1), destination: .port(1))])
+        let kernelLearned = HardwareFDBEntry(bridge: 10, mac: Host.mac(1), destination: .port(1), isStatic: false)
+        try sw.program([.fdb(kernelLearned)])
+        #expect(sw.asic.learnedMACs() == [kernelLearned])
+        try sw.apply([.remove(HardwareObject.fdb(kernelLearned).key)])
+        #expect(sw.readEvents().isEmpty)
+        #expect(sw.asic.learnedMACs() == [kernelLearned])
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts() == [1: 1])
+        // The chip's again, so the chip ages it (a program is aged by the kernel only).
+        sw.advanceTime(bySeconds: 301)
+        #expect(sw.readEvents().contains(.macAged(bridge: 10, vid: .none, mac: Host.mac(1), destination: .port(1))))
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts() == [1: 1, 3: 1, 4: 1])
+    }
+
+    @Test("a programmed dynamic entry the chip moved stays, as its learning, when the program goes")
+    func programMovedByChip() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        let kernelLearned = HardwareFDBEntry(bridge: 10, mac: Host.mac(7), destination: .port(4), isStatic: false)
+        try sw.program([.fdb(kernelLearned)])
+        sw.inject(Frame.udp(from: 7, to: 1), on: 2)
+        _ = sw.drainOutbound()
+        #expect(sw.readEvents().contains(.macMoved(bridge: 10, vid: .none, mac: Host.mac(7), from: .port(4), to: .port(2))))
+        try sw.apply([.remove(HardwareObject.fdb(kernelLearned).key)])
+        sw.inject(Frame.udp(from: 1, to: 7), on: 1)
+        #expect(sw.drainCounts() == [2: 1])
+    }
+
+    @Test("a programmed dynamic entry the chip never learned goes with its program; so does the chip's learning where the port stopped learning")
+    func programRemovedWhole() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        let kernelLearned = HardwareFDBEntry(bridge: 10, mac: Host.mac(7), destination: .port(4), isStatic: false)
+        try sw.program([.fdb(kernelLearned)])
+        try sw.apply([.remove(HardwareObject.fdb(kernelLearned).key)])
+        #expect(sw.asic.learnedMACs() == [])
+        sw.inject(Frame.udp(from: 1, to: 7), on: 1)
+        #expect(sw.drainCounts() == [2: 1, 3: 1, 4: 1])
+        // Learned, then programmed, then the port stops learning: the program goes whole and
+        // the chip's learning is reported aged (its extern_learn entry must go too).
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        _ = sw.drainOutbound()
+        _ = sw.readEvents()
+        let second = HardwareFDBEntry(bridge: 10, mac: Host.mac(2), destination: .port(2), isStatic: false)
+        try sw.program([.fdb(second)])
+        try sw.setPort(2) { $0.learning = false }
+        try sw.apply([.remove(HardwareObject.fdb(second).key)])
+        #expect(sw.readEvents() == [.macAged(bridge: 10, vid: .none, mac: Host.mac(2), destination: .port(2))])
+        #expect(sw.asic.learnedMACs()?.map(\.mac) == [Host.mac(1)])
+        sw.inject(Frame.udp(from: 1, to: 2), on: 1)
+        #expect(sw.drainCounts() == [2: 1, 3: 1, 4: 1])
+    }
+
+    /// `br_handle_frame_finish` with `BR_PORT_LOCKED` (issue 11, difftest `bridge-locked`):
+    /// the chip checks the source MAC itself, so the frames of authorised hosts are forwarded
+    /// by the chip to where it learned the destination — no trap, no wait for the kernel
+    /// to hear of chip-learned MACs.
+    @Test("a locked port forwards only frames whose source MAC has an FDB entry on it; the rest are dropped, never learned, never roam")
+    func lockedPort() throws {
+        let sw = try EmbeddedSwitch.bridged { $0.locked = $0.port == 2 }
+        sw.inject(Frame.udp(from: 1, to: 2), on: 1)       // host 1 learned on port 1
+        _ = sw.drainOutbound()
+        _ = sw.readEvents()
+        // Unknown source: dropped, not learned.
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        sw.inject(Frame.broadcast(from: 2), on: 2)
+        #expect(sw.drainCounts().isEmpty)
+        #expect(sw.drainTrapReasons().isEmpty)
+        #expect(sw.readEvents().isEmpty)
+        #expect(sw.asic.counters().drops[.lockedPort] == 2)
+        // Authorised (bridge fdb add … dev swp2 master static): forwarded to the learned port.
+        try sw.program([.fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(2), destination: .port(2)))])
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts() == [1: 1])
+        // A MAC whose entry is on another port is dropped and does not move.
+        sw.inject(Frame.udp(from: 1, to: 3), on: 2)
+        #expect(sw.drainCounts().isEmpty)
+        #expect(sw.readEvents().isEmpty)
+        sw.inject(Frame.udp(from: 3, to: 1), on: 3)
+        #expect(sw.drainCounts() == [1: 1])
+        // The bridge's own address as the source: the kernel drops it (a local entry).
+        try sw.program([.fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(9), destination: .cpu))])
+        sw.inject(Frame.udp(from: 9, to: 1), on: 2)
+        #expect(sw.drainCounts().isEmpty)
+        #expect(sw.drainTrapReasons() == [.lockedPort])
+        #expect(sw.asic.counters().drops[.lockedPort] == 3)
+    }
+
+    @Test("MAB on a locked port: an unknown source goes to the CPU (the kernel adds a locked entry and drops the frame)")
+    func lockedPortMAB() throws {
+        let sw = try EmbeddedSwitch.bridged { $0.locked = $0.port == 2; $0.mab = $0.port == 2 }
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts().isEmpty)
+        #expect(sw.drainTrapReasons() == [.lockedPort])
+        #expect(!sw.readEvents().contains { if case .macLearned = $0 { true } else { false } })
+        // The kernel's locked entry comes back as a CPU entry: frames from the host keep going up (refreshed there).
+        try sw.program([.fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(2), destination: .cpu))])
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainTrapReasons() == [.lockedPort])
+        // Authorised: the chip forwards.
+        try sw.program([.fdb(HardwareFDBEntry(bridge: 10, mac: Host.mac(2), destination: .port(2)))])
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts() == [1: 1, 3: 1, 4: 1])
+    }
+
+    @Test("locking a port keeps what the chip learned there: those hosts stay authorised, as in the kernel")
+    func lockKeepsLearned() throws {
+        let sw = try EmbeddedSwitch.bridged()
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        _ = sw.drainOutbound()
+        _ = sw.readEvents()
+        try sw.setPort(2) { $0.locked = true }
+        #expect(sw.readEvents().isEmpty)
+        sw.inject(Frame.udp(from: 2, to: 1), on: 2)
+        #expect(sw.drainCounts() == [1: 1, 3: 1, 4: 1])
+        sw.inject(Frame.udp(from: 5, to: 1), on: 2)
+        #expect(sw.drainCounts().isEmpty)
+    }
+
     @Test("VLAN filtering: PVID, tagging, ingress filtering, VID 0 as untagged")
     func vlanFiltering() throws {
         let sw = try EmbeddedSwitch.bridged(ports: [1, 2, 3, 4], vlanFiltering: true)

@@ -112,7 +112,7 @@ struct ChipPortTrapTests {
         sw.inject(Frame.udp(from: 1, to: 2), on: 1)
         _ = sw.drainOutbound()
         _ = sw.readEvents()
-        try sw.setPort(1) { $0.ingressTrap = "locked bridge port swp1: the kernel authorises source MACs" }
+        try sw.setPort(1) { $0.ingressTrap = "tc ingress filter u32 on swp1 not offloaded" }
         #expect(sw.readEvents() == [.macAged(bridge: 10, vid: .none, mac: Host.mac(1), destination: .port(1))])
         try sw.setPort(1) { $0.ingressTrap = "still trapped, another reason" }
         #expect(sw.readEvents().isEmpty)

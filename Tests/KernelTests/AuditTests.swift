@@ -20,7 +20,7 @@ extension ChipRestartTests {
         #expect(clean.status == 0 && clean.output.contains("no drift"), "\(clean.output) \(clean.error)")
 
         // Behind hoistd's back: a route removed, one changed, one added.
-        let other = try RemoteChipDriver(path: rig.chipSocket)
+        let other = try RemoteChipDriver(path: rig.chipSocket, controller: false)
         func inject() {
             let results = other.apply([.remove(.route(vrf: 254, IPPrefix("172.16.0.0/24")!)),
                                        .set(.route(HardwareRoute(prefix: IPPrefix("172.16.1.0/24")!, action: .drop))),

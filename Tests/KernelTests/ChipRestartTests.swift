@@ -35,7 +35,7 @@ struct ChipRestartTests {
 
     /// The chip process's statistics, asked over a connection of our own.
     static func chipStatistics(_ path: String) throws -> ChipStatistics {
-        try RemoteChipDriver(path: path).statistics()
+        try RemoteChipDriver(path: path, controller: false).statistics()
     }
 
     static func pingResult(_ output: String) -> (sent: Int, received: Int)? {

@@ -6,9 +6,9 @@ import SwitchDriver
 import SwitchModel
 import Testing
 
-/// Kernel state on a chip port that the chip cannot express (tc, locked ports, macvlan
-/// uppers) traps the affected direction to the CPU: real pings through the emulated switch
-/// give the kernel's result, and the port's state says why.
+/// Kernel state on a chip port that the chip cannot express (tc, macvlan uppers) traps the
+/// affected direction to the CPU: real pings through the emulated switch give the kernel's
+/// result, and the port's state says why. Locked ports, which the chip checks itself, too.
 @Suite("Emulated switch: port traps end to end", needsRoot, .serialized)
 struct EmulatedSwitchPortTrapTests {
     typealias Lab = EmulatedSwitchL2Tests.Lab
@@ -69,24 +69,32 @@ struct EmulatedSwitchPortTrapTests {
         #expect(lab.daemon.mirror.tables.tcFilters.isEmpty)
     }
 
-    @Test("locked port: a host behind it cannot ping until `bridge fdb add MAC dev swp1 master static`, as in the kernel")
+    /// Locked ports are checked in the chip (issue 11, difftest `bridge-locked`): the port
+    /// stays offloaded, unauthorised frames are dropped there, and an authorised host's
+    /// frames are forwarded by the chip — not trapped for the kernel to forward.
+    @Test("locked port: the chip drops a host behind it until `bridge fdb add MAC dev swp1 master static`, then forwards it, as the kernel does")
     func lockedPort() throws {
         let lab = try Lab(configure: { sw in
             try Lab.bridgeAll(sw)
             _ = try sw.bridge("link set dev swp1 locked on")
         })
-        let state = try Self.portState(lab, 1) { if case .trapped = $0 { true } else { false } }
-        #expect(state == .trapped(reason: "ingress: locked bridge port swp1: the kernel authorises source MACs"))
+        _ = try lab.pump(until: { if case .port(let p)? = lab.daemon.engine.wantedInHardware(.port(1)) { p.locked } else { false } })
+        #expect(lab.daemon.engine.state(of: .port(1)) == .offloaded)
+        let droppedBefore = lab.asic.counters().drops[.lockedPort] ?? 0
         #expect(try Self.ping(lab, from: 0, to: "10.0.0.2", count: 3) != 0, "a host behind a locked port pinged without authorisation")
         #expect(try Self.ping(lab, from: 1, to: "10.0.0.1", count: 3) != 0, "a host behind a locked port answered without authorisation")
+        #expect((lab.asic.counters().drops[.lockedPort] ?? 0) - droppedBefore >= 3, "the chip did not drop the unauthorised frames")
         _ = try lab.sw.bridge("fdb add 02:00:00:00:10:01 dev swp1 master static")
         _ = try lab.pump(until: { lab.daemon.engine.state(of: .fdb(BridgeID(rawValue: try! Self.ifindex(lab, "br0")), .none,
                                                                   MACAddress("02:00:00:00:10:01")!)) == .offloaded })
         #expect(try Self.ping(lab, from: 0, to: "10.0.0.2") == 0, "the authorised host cannot ping")
-        // Replies towards the authorised host are forwarded by the chip (its static entry).
-        let before = lab.asic.counters().ports[1]?.txPackets ?? 0
+        // Both directions are the chip's: requests from the locked port, replies towards it.
+        let trapsBefore = lab.asic.counters().traps[.portTrap]?.packets ?? 0
+        let toHost2 = lab.asic.counters().ports[2]?.txPackets ?? 0, toHost1 = lab.asic.counters().ports[1]?.txPackets ?? 0
         #expect(try Self.ping(lab, from: 0, to: "10.0.0.2") == 0)
-        #expect((lab.asic.counters().ports[1]?.txPackets ?? 0) - before >= 5, "the chip did not forward the replies")
+        #expect((lab.asic.counters().ports[2]?.txPackets ?? 0) - toHost2 >= 5, "the chip did not forward the requests from the locked port")
+        #expect((lab.asic.counters().ports[1]?.txPackets ?? 0) - toHost1 >= 5, "the chip did not forward the replies")
+        #expect((lab.asic.counters().traps[.portTrap]?.packets ?? 0) == trapsBefore, "the locked port's frames were trapped")
     }
 
     static func ifindex(_ lab: Lab, _ name: String) throws -> UInt32 {

@@ -41,6 +41,7 @@ struct GoldenSession {
             if !p.broadcastFlood { line += " bcast_flood off" }
             if p.multicastRouter { line += " mcast_router" }
             if p.isolated { line += " isolated" }
+            if p.locked { line += p.mab ? " locked mab" : " locked" }
         case .bridge(let b):
             if b.vlanProtocol != 0x8100 { line += " proto \(BridgeAttributes.vlanProtocolName(b.vlanProtocol))" }
             if !b.multicastSnooping { line += " snooping off" }

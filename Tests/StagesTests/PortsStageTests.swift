@@ -106,9 +106,19 @@ struct PortsStageTests {
         try g.verify()
     }
 
-    @Test("locked bridge port (802.1X, MAB): its ingress is trapped, the kernel authorises source MACs")
+    @Test("locked bridge port (802.1X, MAB): the chip checks source MACs itself (locked, mab on the port)")
     func locked() throws {
-        var g = GoldenSession("ports-locked")
+        try lockedSession(GoldenSession("ports-locked"))
+    }
+
+    @Test("locked bridge port on a driver without locked ports: its ingress is trapped, the kernel authorises source MACs")
+    func lockedTrapped() throws {
+        try lockedSession(GoldenSession("ports-locked-trapped",
+                                        capabilities: testCapabilities(features: DriverCapabilities.Features.all.subtracting(.lockedPorts))))
+    }
+
+    private func lockedSession(_ session: GoldenSession) throws {
+        var g = session
         g.step("br0 with swp1 and swp2", [.link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0))), .link(.added(chipPort(2, master: br0)))])
         var a = BridgePortAttributes()
         a.locked = true
@@ -173,7 +183,7 @@ struct PortsStageTests {
 
     @Test("a driver without port traps (an observer): tc, locked and macvlan are left to the kernel's driver")
     func noPortTraps() throws {
-        var g = GoldenSession("ports-no-port-traps", capabilities: testCapabilities(features: DriverCapabilities.Features.all.subtracting(.portTraps)))
+        var g = GoldenSession("ports-no-port-traps", capabilities: testCapabilities(features: DriverCapabilities.Features.all.subtracting([.portTraps, .lockedPorts])))
         var a = BridgePortAttributes()
         a.locked = true
         var mv = otherLink(70, "mv1", kind: .macvlan)

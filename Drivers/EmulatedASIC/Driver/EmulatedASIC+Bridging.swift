@@ -34,6 +34,8 @@ extension EmulatedASIC {
         ps.broadcastFlood = s.broadcastFlood
         ps.multicastRouter = s.multicastRouter
         ps.isolated = s.isolated
+        ps.locked = s.locked
+        ps.mab = s.locked && s.mab
         ps.trapIngress = s.ingressTrap != nil
         ps.trapEgress = s.egressTrap != nil
         ps.settings = s
@@ -127,6 +129,7 @@ extension EmulatedASIC {
             chip.movingStatic.remove(key)
         })
         programmedFDB = programmedFDB.filter { _, f in chip.bridgeSlots[f.bridge] != slot }
+        learnedUnderneath = learnedUnderneath.filter { programmedFDB[$0] != nil }
     }
 
     func setVLANMember(_ m: VLANMember) -> DriverResult {
@@ -177,8 +180,11 @@ extension EmulatedASIC {
             dest = chip.retainRemote(tunnel: t, address: remote)
         }
         let key = SwitchChip.fdbKey(slot: slot, vid: vid, mac: f.mac.rawValue)
+        let objectKey = HardwareObject.fdb(f).key
         let previous = chip.fdb.remove(key)
         chip.movingStatic.remove(key)
+        // The chip's own learning under a dynamic program to the same destination survives it.
+        let keepsLearning = !f.isStatic && previous.map { $0.destination == dest && chipLearned(objectKey, $0) } == true
         let outcome = f.isStatic ? chip.fdb.setStatic(key, destination: dest, sticky: f.isSticky || dest == FDBValue.cpu)
             : chip.fdb.learn(key, destination: dest, now: chip.nowSeconds)
         switch outcome {
@@ -191,18 +197,47 @@ extension EmulatedASIC {
             return .tableFull(.fdb, used: chip.fdb.count, capacity: capacity(.fdb))
         default:
             if let previous { chip.releaseDestination(previous.destination) }
-            programmedFDB[HardwareObject.fdb(f).key] = f
+            programmedFDB[objectKey] = f
+            if keepsLearning { learnedUnderneath.insert(objectKey) } else { learnedUnderneath.remove(objectKey) }
             if f.isStatic { chip.pinnedDynamic.remove(key) } else { chip.pinnedDynamic.insert(key) }
             return .ok
         }
     }
 
+    /// Whether the dynamic entry `held` for `key` is the chip's own learning (reported to the
+    /// control plane as learned or moved): not programmed, moved away from what was
+    /// programmed by a frame from the MAC, or programmed over what the chip had learned.
+    func chipLearned(_ key: HardwareKey, _ held: (destination: UInt32, isStatic: Bool, isSticky: Bool)) -> Bool {
+        guard !held.isStatic else { return false }
+        guard let programmed = programmedFDB[key] else { return true }
+        return programmed.destination != chip.destination(held.destination) || learnedUnderneath.contains(key)
+    }
+
+    /// Removes a programmed FDB entry. A dynamic one the chip also learned itself — it had
+    /// learned the MAC before the kernel's entry was programmed, or moved it since — stays as
+    /// a learned entry the chip ages (as if the program had never been): the control plane
+    /// holds the chip's learning as `extern_learn`, which took the kernel's own entry over
+    /// (`br_fdb_external_learn_add`: "Take over SW learned entry"), and that takeover is
+    /// what removes the program. If the port no longer learns there, the entry goes and is
+    /// reported aged, as a flush reports the chip's learning.
     func removeFDB(_ key: HardwareKey) -> DriverResult {
         guard case .fdb(let id, let vid, let mac) = key, let slot = chip.bridgeSlots[id], let b = chip.bridges[slot] else { return .ok }
-        programmedFDB[key] = nil
         let k = SwitchChip.fdbKey(slot: slot, vid: b.settings.vlanFiltering ? vid.rawValue : 0, mac: mac.rawValue)
+        let held = chip.fdb.entry(k)
+        let ownLearning = programmedFDB[key] != nil && held.map { chipLearned(key, $0) } == true
+        programmedFDB[key] = nil
+        learnedUnderneath.remove(key)
         chip.pinnedDynamic.remove(k)
         chip.movingStatic.remove(k)
+        if ownLearning, let held {
+            if chip.learns(slot: slot, on: held.destination) {
+                _ = chip.fdb.learn(k, destination: held.destination, now: chip.nowSeconds)
+            } else {
+                _ = chip.fdb.remove(k)
+                chip.reportAged(k, held.destination)
+            }
+            return .ok
+        }
         if let old = chip.fdb.remove(k) { chip.releaseDestination(old.destination) }
         return .ok
     }

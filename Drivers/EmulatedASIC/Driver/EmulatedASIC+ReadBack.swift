@@ -58,7 +58,8 @@ extension EmulatedASIC {
 
     /// The MACs the chip learned itself: every dynamic entry of the MAC table that the
     /// control plane did not program (not a kernel-learned MAC it pinned), on a port or
-    /// behind a tunnel — what `readBack` leaves out.
+    /// behind a tunnel — what `readBack` leaves out — and the programmed ones the chip had
+    /// learned itself first (`learnedUnderneath`: they stay when the program goes).
     public func learnedMACs() -> [HardwareFDBEntry]? {
         var out: [HardwareFDBEntry] = []
         chip.fdb.forEach { key, dest, isStatic, _ in
@@ -67,7 +68,8 @@ extension EmulatedASIC {
             guard slot < chip.bridges.count, let bridge = chip.bridges[slot]?.settings.bridge else { return }
             let entry = HardwareFDBEntry(bridge: bridge, vid: VLANID(rawValue: vid) ?? .none, mac: MACAddress(rawValue: mac),
                                          destination: chip.destination(dest), isStatic: false)
-            if programmedFDB[HardwareObject.fdb(entry).key]?.destination == entry.destination { return }
+            let objectKey = HardwareObject.fdb(entry).key
+            if programmedFDB[objectKey]?.destination == entry.destination, !learnedUnderneath.contains(objectKey) { return }
             out.append(entry)
         }
         return out

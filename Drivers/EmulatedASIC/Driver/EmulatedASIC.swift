@@ -15,6 +15,10 @@ public final class EmulatedASIC: SwitchDriver {
     /// What the control plane programmed, per kind, for read-back where the chip's fast
     /// tables do not hold the whole object.
     var programmedFDB: [HardwareKey: HardwareFDBEntry] = [:]
+    /// Dynamic FDB entries the control plane programmed over a MAC the chip had learned
+    /// itself on the same destination (a kernel-learned entry arriving after the chip's own
+    /// learning): when the program goes, the chip's learning stays (`removeFDB`).
+    var learnedUnderneath: Set<HardwareKey> = []
     var tableUse: [TableKind: Int] = [:]
 
     public init(profile: TableProfile = .small) {

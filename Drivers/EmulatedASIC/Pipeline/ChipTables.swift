@@ -17,6 +17,10 @@ struct PortState {
     var broadcastFlood = true
     var multicastRouter = false
     var isolated = false
+    /// Source MACs must be authorised by an FDB entry on the port (`PortSettings.locked`);
+    /// with `mab`, unknown ones go to the CPU (the kernel adds a locked entry).
+    var locked = false
+    var mab = false
     /// Every frame arriving on the port goes to the CPU (`PortSettings.ingressTrap`).
     var trapIngress = false
     /// A frame the chip would send out of the port goes whole to the CPU instead

@@ -69,6 +69,7 @@ extension SwitchChip {
             drop(.stpBlocked, port: p)
             return
         }
+        if ps.locked, !authorised(pf.src, port: p, slot: ps.bridge, vid: vid, mab: ps.mab, frame, &sink) { return }
         let ctx = IngressContext(port: p, bridge: ps.bridge, vid: vid)
         if ps.learning, learn(pf.src, ctx) {
             // The kernel moves a static entry that is not sticky (br_fdb_update): the frame
@@ -82,6 +83,25 @@ extension SwitchChip {
             return
         }
         bridgeForward(frame, pf, ctx, &sink)
+    }
+
+    /// A locked port's check of a frame's source MAC (`br_handle_frame_finish`,
+    /// `BR_PORT_LOCKED`), after VLAN ingress and STP, before learning: the frame goes on only
+    /// if the MAC has an FDB entry on this very port in its VLAN. An entry elsewhere drops
+    /// it without roaming. An entry to the CPU is a local address or a locked (MAB) entry,
+    /// which the kernel refreshes: the frame goes up for the kernel to drop. No entry at all:
+    /// with MAB, up to the CPU (the kernel adds a locked entry and drops the frame);
+    /// without, dropped here.
+    @inline(__always) func authorised<S: FrameSink>(_ src: UInt64, port p: Int, slot: Int, vid: UInt16, mab: Bool,
+                                                    _ frame: UnsafeRawBufferPointer, _ sink: inout S) -> Bool {
+        let entry = fdb.lookup(Self.fdbKey(slot: slot, vid: vid, mac: src))
+        if entry == FDBValue.port(p) { return true }
+        if entry == FDBValue.cpu || (entry == nil && mab) {
+            trap(frame, port: p, .lockedPort, &sink)
+        } else {
+            drop(.lockedPort, port: p)
+        }
+        return false
     }
 
     /// Learns `src` on the ingress port or tunnel remote, reporting new and moved MACs.

@@ -130,6 +130,20 @@ public final class SwitchChip {
         for key in flushed { reportAged(key, FDBValue.port(p)) }
     }
 
+    /// Whether the chip learns source MACs for bridge slot `slot` at FDB destination `dest`
+    /// now: a port of that bridge that is up, in a learning STP state, with learning on and
+    /// its ingress not trapped (where learning happens, `learn(_:_:)`); a tunnel remote of
+    /// a tunnel that learns.
+    func learns(slot: Int, on dest: UInt32) -> Bool {
+        if FDBValue.isTunnel(dest) {
+            guard let r = remotes[Int(dest & ~FDBValue.tunnelFlag)], let t = tunnels[Int(r.tunnel)] else { return false }
+            return t.object.learning != .off
+        }
+        guard FDBValue.isPort(dest), Int(dest) >= 1, Int(dest) <= portCount else { return false }
+        let ps = ports[Int(dest)]
+        return ps.bridge == slot && ps.adminUp && ps.linkUp && ps.stp.learns && ps.learning && !ps.trapIngress
+    }
+
     /// Posts `macAged` for a removed entry, then frees its destination.
     func reportAged(_ key: UInt64, _ dest: UInt32) {
         let (slot, vid, mac) = Self.splitKey(key)

@@ -303,6 +303,13 @@ public struct MACTable: Sendable {
         return i >= 0 ? lastSeen[i] : nil
     }
 
+    /// The entry for `key`: its destination and whether it is static and sticky, or nil
+    /// if absent.
+    public func entry(_ key: UInt64) -> (destination: UInt32, isStatic: Bool, isSticky: Bool)? {
+        let i = slot(key)
+        return i >= 0 ? (destinations[i], flags[i] & Self.staticFlag != 0, flags[i] & Self.stickyFlag != 0) : nil
+    }
+
     /// Whether `key` has a static entry.
     public func isStatic(_ key: UInt64) -> Bool {
         let i = slot(key)
