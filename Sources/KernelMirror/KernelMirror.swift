@@ -46,6 +46,9 @@ public final class KernelMirror {
         public var receiveBufferBytes = 64 << 20
         /// How many times a dump the kernel marks interrupted is retried.
         public var dumpAttempts = 5
+        /// After a resync or route re-dump that failed (every attempt interrupted, or a
+        /// request error), wait this long before trying it again.
+        public var failedDumpRetryMilliseconds = 1000
         public init() {}
     }
 
@@ -58,6 +61,9 @@ public final class KernelMirror {
         public var overruns = 0
         /// Full resyncs (discard queued notifications, mark, dump, sweep).
         public var resyncs = 0
+        /// Resyncs and route re-dumps that failed and were put off to be tried again
+        /// (the mirror keeps what it has meanwhile, and keeps applying notifications).
+        public var failedDumps = 0
         /// Route and nexthop re-dumps after a silent-deletion trigger.
         public var routeRedumps = 0
         /// Malformed messages skipped, on either socket.
@@ -115,8 +121,15 @@ public final class KernelMirror {
         let start = Self.now()
         var budget = timeoutMilliseconds
         while true {
+            if let due = resyncDue, Self.now() >= due { resyncOrPutOff(after: lastResyncCause) }
             if let due = redumpDue, Self.now() >= due {
-                try redumpRoutes()
+                do {
+                    try redumpRoutes()
+                } catch {
+                    statistics.failedDumps += 1
+                    lastDumpFailure = error
+                    redumpDue = Self.now() + UInt64(configuration.failedDumpRetryMilliseconds) * 1_000_000
+                }
             }
             if pending.count >= configuration.maxBatchSize { return flush() }
             if !pending.isEmpty, Self.now() >= pendingSince + UInt64(configuration.maxBatchDelayMilliseconds) * 1_000_000 {
@@ -124,7 +137,9 @@ public final class KernelMirror {
             }
             var wait = budget
             if !pending.isEmpty { wait = min(wait, Int32(configuration.maxBatchDelayMilliseconds)) }
-            if let due = redumpDue { wait = min(wait, Int32(max(0, (Int64(due) - Int64(Self.now())) / 1_000_000))) }
+            for due in [redumpDue, resyncDue].compactMap({ $0 }) {
+                wait = min(wait, Int32(max(0, (Int64(due) - Int64(Self.now())) / 1_000_000)))
+            }
             let received: Bool
             do {
                 received = try events.receiveNotifications(timeoutMilliseconds: max(wait, 0)) { message in
@@ -132,7 +147,7 @@ public final class KernelMirror {
                 }
             } catch let error as NetlinkError {
                 statistics.overruns += 1
-                try resync(after: error)
+                resyncOrPutOff(after: error)
                 continue
             }
             syncMalformed()
@@ -167,6 +182,24 @@ public final class KernelMirror {
 
     /// The receive error behind the latest resync (nil for one asked for), for logging.
     public private(set) var lastResyncCause: NetlinkError?
+    /// Why the latest put-off resync or re-dump failed, for logging.
+    public private(set) var lastDumpFailure: (any Error)?
+    /// When a resync that failed is tried again.
+    private var resyncDue: UInt64?
+
+    /// A resync from `poll`: one that fails does not stop the mirror (hoistd keeps
+    /// offloading what it knows); it is counted and tried again after
+    /// `failedDumpRetryMilliseconds`, and notifications keep being applied meanwhile.
+    private func resyncOrPutOff(after error: NetlinkError?) {
+        do {
+            try resync(after: error)
+            resyncDue = nil
+        } catch let failure {
+            statistics.failedDumps += 1
+            lastDumpFailure = failure
+            resyncDue = Self.now() + UInt64(configuration.failedDumpRetryMilliseconds) * 1_000_000
+        }
+    }
 
     /// Resynchronises from scratch: throw away the notifications queued in the events socket
     /// (``NetlinkTransport/discardQueued()``: a reopened socket, joined to the groups before

@@ -248,4 +248,39 @@ struct ScriptedResyncTests {
         #expect(batch.contains { if case .link(.removed(let l)) = $0 { l.name == "eth0" } else { false } })
         #expect(batch.contains { if case .link(.added(let l)) = $0 { l.name == "eth1" } else { false } })
     }
+
+    @Test("a resync whose dumps are all interrupted does not stop the mirror: counted, put off, retried until it succeeds")
+    func failedResyncIsRetried() throws {
+        var linksInKernel: [(UInt32, String)] = [(1, "lo"), (2, "eth0")]
+        var interruptedDumps = 0
+        let requests = ScriptedNetlinkTransport()
+        requests.responder = { request in
+            let seq = Self.sequence(of: request)
+            guard Self.type(of: request) == 18, request[16] == 0 else { return [Self.done(seq)] }  // RTM_GETLINK, AF_UNSPEC
+            var items: [ScriptedNetlinkTransport.Item] = linksInKernel.map { .datagram(Self.link($0.0, $0.1, seq: seq)) }
+            if interruptedDumps > 0 {
+                interruptedDumps -= 1
+                // NLM_F_MULTI | NLM_F_DUMP_INTR on the answer: the kernel's table changed meanwhile.
+                items = linksInKernel.map { .datagram(NetlinkMessageBuilder(type: 16, flags: 2 | 0x10, sequence: seq)
+                    .append(header: [0, 0, 1, 0] + withUnsafeBytes(of: $0.0.littleEndian, Array.init) + [0, 0, 0, 0, 0, 0, 0, 0])
+                    .put(3, string: $0.1).bytes) }
+            }
+            return items + [Self.done(seq)]
+        }
+        let events = ScriptedNetlinkTransport()
+        var configuration = KernelMirror.Configuration()
+        configuration.failedDumpRetryMilliseconds = 20
+        let mirror = KernelMirror(events: NetlinkChannel(transport: events), requests: NetlinkChannel(transport: requests),
+                                  configuration: configuration)
+        try mirror.start()
+        linksInKernel = [(1, "lo"), (3, "eth1")]
+        interruptedDumps = configuration.dumpAttempts          // every attempt of the first resync
+        events.enqueue([.error(NetlinkError(code: ENOBUFS, operation: "recv"))])
+        _ = try mirror.poll(timeoutMilliseconds: 5)
+        #expect(mirror.statistics.failedDumps == 1)
+        #expect(Set(mirror.tables.links.values.map(\.name)) == ["lo", "eth0"], "the mirror keeps what it had")
+        _ = try mirror.settle(milliseconds: 100)
+        #expect(mirror.statistics.failedDumps == 1 && mirror.statistics.resyncs == 2)
+        #expect(Set(mirror.tables.links.values.map(\.name)) == ["lo", "eth1"], "the retried resync did not happen")
+    }
 }
