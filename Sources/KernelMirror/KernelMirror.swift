@@ -150,6 +150,7 @@ public final class KernelMirror {
                 resyncOrPutOff(after: error)
                 continue
             }
+            refreshVFs()
             syncMalformed()
             if !received {
                 let elapsed = Int32(clamping: (Self.now() - start) / 1_000_000)
@@ -220,13 +221,31 @@ public final class KernelMirror {
         statistics.messages += 1
         var message = message
         if case .newLink(var link) = message, link.vfs == nil, let old = tables.links[link.index], old.vfs != nil {
-            link.vfs = vfs(of: link.index) ?? old.vfs
+            // Kept until the PF's VFs are asked for, after this receive (`refreshVFs`):
+            // never a request from inside the receive callback.
+            link.vfs = old.vfs
             message = .newLink(link)
+            vfRefresh.insert(link.index)
         }
         var consequences: MirrorTables.Consequences = []
         noteDeltas { consequences = tables.apply(message, into: &$0) }
         if consequences.contains(.redumpRoutes), redumpDue == nil {
             redumpDue = Self.now() + UInt64(configuration.redumpDelayMilliseconds) * 1_000_000
+        }
+    }
+
+    /// PFs whose link notification came without VFs: asked for after the receive.
+    private var vfRefresh: Set<IfIndex> = []
+
+    /// Asks for the VFs of the PFs `ingest` noted, and applies what changed.
+    private func refreshVFs() {
+        guard !vfRefresh.isEmpty else { return }
+        let indices = vfRefresh
+        vfRefresh.removeAll()
+        for index in indices.sorted(by: { $0.rawValue < $1.rawValue }) {
+            guard var link = tables.links[index], let fetched = vfs(of: index), link.vfs != fetched else { continue }
+            link.vfs = fetched
+            ingest(.newLink(link))
         }
     }
 
