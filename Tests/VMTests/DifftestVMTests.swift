@@ -8,8 +8,7 @@ import Testing
 struct DifftestVMTests {
     static let scenarios = ["vlan-access-trunk", "vlan-ingress-filter"]
 
-    @Test("VLAN-filtering scenarios are identical in the kernel's bridge and the emulated switch",
-          .disabled("in the guest, Foundation's Process cannot start (\"Could not create wakeup socket pair for CFSocket\") and hoist-difftest hangs; it (and hoist lab) need a posix_spawn runner there first"))
+    @Test("VLAN-filtering scenarios are identical in the kernel's bridge and the emulated switch")
     func vlanScenarios() throws {
         guard VMHarness.requireBinaries(["hoist", "hoistd", "hoist-asic", "hoist-difftest"]) else { return }
         let run = try VMHarness.run(["run", "--timeout", "1800", "Tests/VM/difftest.sh"])
