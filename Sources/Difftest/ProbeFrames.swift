@@ -11,6 +11,8 @@ import SwitchModel
 /// send HOST udp DST-IP [to MAC|HOST] [sport N] [dport N] [size N]
 /// send HOST icmp-echo DST-IP [to MAC|HOST]
 /// send HOST igmp-report GROUP | igmp-leave GROUP | igmp-query [GROUP]
+/// send HOST igmpv3-report GROUP mode MODE [sources IP,IP…]   one group record (RFC 3376)
+/// send HOST mldv2-report GROUP mode MODE [sources IP,IP…]    one group record (RFC 3810)
 /// send HOST raw HEX
 /// ```
 /// Options for every kind: `count N` (N frames; IPv4 identification and ICMP sequence
@@ -18,7 +20,10 @@ import SwitchModel
 /// family), `src-mac MAC` (by default the host's), `ttl N`, `vlan VID` (an 802.1Q tag),
 /// `df 1` (IPv4 don't fragment), `size N` (payload bytes, at most 1400).
 /// `to` defaults to the group's MAC for multicast, a host's MAC for its address, else
-/// broadcast. Payloads carry the marker `difftest L<line> #<n>`.
+/// broadcast. Payloads carry the marker `difftest L<line> #<n>`. MODE is the record type:
+/// `is-include`, `is-exclude`, `to-include`, `to-exclude`, `allow` or `block`
+/// (`IGMPV3_MODE_IS_INCLUDE` … `IGMPV3_BLOCK_OLD_SOURCES`); an MLDv2 report's source should
+/// be link-local (`from fe80::…`): the kernel ignores MLD from other sources.
 public enum ProbeFrames {
     public static func build(kind: String, arguments: [String], host: LabSpec.Host, spec: LabSpec,
                              line: Int) throws(LabError) -> [[UInt8]] {
@@ -42,6 +47,7 @@ public enum ProbeFrames {
         if let first = rest.first, !optionNames.contains(first) { positional = rest.removeFirst() }
         var count = 1, ttl: UInt8 = FrameBuilder.defaultTTL, sport: UInt16 = 40000, dport: UInt16 = 9, size = 0
         var to: MACAddress?, from: IPAddress?, srcMAC = host.mac ?? .zero, vlan: [VLANTag] = [], dontFragment = false
+        var mode: GroupRecord.Kind?, sources: [IPAddress] = []
         while let key = rest.popFirst() {
             guard let value = rest.popFirst() else { throw fail("\(key) takes a value") }
             switch key {
@@ -55,6 +61,14 @@ public enum ProbeFrames {
             case "src-mac": srcMAC = try mac(value)
             case "vlan": vlan = [.ctag(UInt16(try number(value, max: 4095)))]
             case "df": dontFragment = try number(value, max: 1) == 1
+            case "mode":
+                guard let m = recordModes[value] else {
+                    throw fail("unknown mode '\(value)'; expected \(recordModes.keys.sorted().joined(separator: ", "))")
+                }
+                mode = m
+            case "sources":
+                sources = []
+                for word in value.split(separator: ",") { sources.append(try address(String(word))) }
             default: throw fail("unknown option '\(key)'; expected \(optionNames.sorted().joined(separator: ", "))")
             }
         }
@@ -119,18 +133,38 @@ public enum ProbeFrames {
                 default: frames.append(FrameBuilder.igmpQuery(srcMAC: srcMAC, vlan: vlan, src: src, group: group))
                 }
             }
+        case "igmpv3-report", "mldv2-report":
+            let v4 = kind == "igmpv3-report"
+            guard let p = positional else { throw fail("needs the group") }
+            let group = try address(p)
+            guard group.isMulticast, group.isIPv4 == v4 else { throw fail("'\(p)' is not an \(v4 ? "IPv4" : "IPv6") group") }
+            guard let mode else { throw fail("needs `mode MODE`") }
+            guard sources.allSatisfy({ $0.isIPv4 == v4 }) else { throw fail("sources of another family than the group") }
+            let src = try source(for: group)
+            let record = GroupRecord(kind: mode, group: group, sources: sources)
+            for _ in 0..<count {
+                frames.append(v4 ? FrameBuilder.igmpv3Report(srcMAC: srcMAC, vlan: vlan, src: src, records: [record])
+                                 : FrameBuilder.mldv2Report(srcMAC: srcMAC, vlan: vlan, src: src, records: [record]))
+            }
         case "raw":
             guard let p = positional, let bytes = hexBytes(p), bytes.count >= 14 else {
                 throw fail("needs the frame as hex, at least 14 bytes")
             }
             frames = Array(repeating: bytes, count: count)
         default:
-            throw fail("unknown kind; expected arp-request, arp-reply, udp, icmp-echo, igmp-report, igmp-leave, igmp-query or raw")
+            throw fail("unknown kind; expected arp-request, arp-reply, udp, icmp-echo, igmp-report, igmp-leave, igmp-query, igmpv3-report, mldv2-report or raw")
         }
         return frames
     }
 
-    static let optionNames: Set<String> = ["count", "ttl", "sport", "dport", "size", "to", "from", "src-mac", "vlan", "df"]
+    static let optionNames: Set<String> = ["count", "ttl", "sport", "dport", "size", "to", "from", "src-mac", "vlan", "df",
+                                           "mode", "sources"]
+
+    /// `mode` words of an IGMPv3/MLDv2 group record.
+    static let recordModes: [String: GroupRecord.Kind] = [
+        "is-include": .modeIsInclude, "is-exclude": .modeIsExclude, "to-include": .changeToInclude,
+        "to-exclude": .changeToExclude, "allow": .allowNewSources, "block": .blockOldSources,
+    ]
 
     /// An ICMP or ICMPv6 echo request: identifier 0x4454 ("DT"), `sequence`, `data`.
     static func echoMessage(src: IPAddress, dst: IPAddress, sequence: UInt16, data: [UInt8]) -> [UInt8] {

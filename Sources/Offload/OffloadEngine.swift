@@ -15,7 +15,8 @@ import SwitchModel
 ///                                            │    fallback so nothing misroutes)
 ///                                            │ 2. removals, by falling rank; the
 ///                                            │    programmed users of a removed object
-///                                            │    are demoted first
+///                                            │    are demoted first; sets refused as
+///                                            │    invalid are tried again after them
 ///                                            │ 3. items that found a table full retry
 ///                                            ▼    when entries of that table are freed
 ///                               SwitchDriver.apply([DriverOperation]) → [DriverResult]
@@ -163,7 +164,17 @@ public final class OffloadEngine {
                 if e.desired != nil { sets.append(key) } else if e.programmed != nil { removals.append(key) }
             }
             programSets(sets, &progress)
+            let removedBefore = progress.removed
             removeFromHardware(removals, &progress)
+            if progress.removed > removedBefore {
+                // A driver may refuse a change until objects that go in the same round are
+                // gone (the emulated chip refuses a bridge's vlan_filtering change while the
+                // bridge has VLAN members, as the kernel's 1 → 0 brings both): the sets it
+                // refused as invalid are tried once more, after the removals.
+                for key in sets {
+                    if case .failed(.invalid)? = entries[key]?.status { dirty.insert(key) }
+                }
+            }
         }
         if routesProgrammedBesideFailures {
             routesProgrammedBesideFailures = false

@@ -50,6 +50,14 @@ guard FileManager.default.isExecutableFile(atPath: hoist) else {
 }
 
 Leftovers.remove(hoist: hoist)
+/// `exec` lines find the helpers of `tools/` next to their scenarios' directory (for what
+/// this iproute2 cannot say, e.g. Tests/Difftest/tools/bridge-mst) ahead of PATH.
+let basePath = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+func useTools(of file: String) {
+    let tools = URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("tools").standardizedFileURL.path
+    setenv("PATH", FileManager.default.fileExists(atPath: tools) ? "\(tools):\(basePath)" : basePath, 1)
+}
 let features = KernelFeatures()
 var identical = 0, differ = 0, skipped = 0
 for (i, file) in files.enumerated() {
@@ -68,6 +76,7 @@ for (i, file) in files.enumerated() {
         skipped += 1
         continue
     }
+    useTools(of: file)
     let outcome = DifftestRun(scenario: scenario, prefix: "hoist-dt\(getpid())x\(i)", hoist: hoist, verbose: verbose, keep: keep).run()
     let seconds = String(format: "%.1f s", Date().timeIntervalSince(started))
     switch outcome {

@@ -36,6 +36,28 @@ struct ScenarioTests {
         #expect(udp.frames[1][18...19] == [0, 2])
     }
 
+    @Test("IGMPv3 and MLDv2 reports: one group record of the given mode and sources")
+    func sourceFilteringReports() throws {
+        let s = try Scenario.parse("""
+            switch sw ports 1
+            host h1 sw:1 10.0.0.1/24 2001:db8::1/64
+            send h1 igmpv3-report 239.1.1.1 mode block sources 10.0.0.9,10.0.0.8 vlan 5
+            send h1 mldv2-report ff05::1 mode to-exclude from fe80::1
+            """, name: "t")
+        guard case .send(let v3) = s.steps[0], case .send(let v2) = s.steps[1] else { Issue.record("not sends"); return }
+        let mac = MACAddress("02:00:00:00:01:01")!
+        #expect(v3.frames == [FrameBuilder.igmpv3Report(srcMAC: mac, vlan: [.ctag(5)], src: IPAddress("10.0.0.1")!, records: [
+            GroupRecord(kind: .blockOldSources, group: IPAddress("239.1.1.1")!, sources: [IPAddress("10.0.0.9")!, IPAddress("10.0.0.8")!]),
+        ])])
+        #expect(v2.frames == [FrameBuilder.mldv2Report(srcMAC: mac, src: IPAddress("fe80::1")!, records: [
+            GroupRecord(kind: .changeToExclude, group: IPAddress("ff05::1")!),
+        ])])
+        for bad in ["send h1 igmpv3-report 239.1.1.1", "send h1 igmpv3-report 239.1.1.1 mode nope",
+                    "send h1 igmpv3-report 10.0.0.2 mode allow", "send h1 mldv2-report ff05::1 mode allow sources 10.0.0.9"] {
+            #expect(throws: LabError.self) { try Scenario.parse("switch sw ports 1\nhost h1 sw:1 10.0.0.1/24\n\(bad)\n", name: "t") }
+        }
+    }
+
     @Test("mistakes name their line")
     func errors() {
         #expect(throws: LabError.self) { try Scenario.parse("switch sw ports 1\nhost h1 sw:1\nsend h1 udp\n", name: "t") }

@@ -158,6 +158,25 @@ struct OffloadEngineTests {
         #expect(second.audit().isEmpty)
     }
 
+    @Test("vlan_filtering 1 → 0 with the VLAN members going in the same change: the refused bridge change is applied after the removals")
+    func vlanFilteringOffWithMembers() {
+        let asic = EmulatedASIC()
+        let engine = OffloadEngine(driver: asic)
+        let bridge: BridgeID = 10
+        let aware = BridgeSettings(bridge: bridge, vlanFiltering: true), unaware = BridgeSettings(bridge: bridge)
+        let port = PortSettings(port: 1, bridge: bridge)
+        let member = VLANMember(bridge: bridge, port: 1, vid: VLANID(rawValue: 10)!, untagged: true, pvid: true)
+        engine.submit(sets([.bridge(aware), .port(port), .vlanMember(member)]))
+        engine.run()
+        #expect(engine.state(of: HardwareObject.vlanMember(member).key) == .offloaded)
+        // The kernel's toggle: the bridge changes and its members stop mattering, at once.
+        engine.submit(sets([.bridge(unaware)]) + [.remove(HardwareObject.vlanMember(member).key)])
+        engine.run()
+        #expect(engine.state(of: HardwareObject.bridge(unaware).key) == .offloaded)
+        #expect(asic.readBack().contains(.bridge(unaware)) && !asic.readBack().contains(.vlanMember(member)))
+        #expect(engine.audit().isEmpty)
+    }
+
     @Test("batches are bounded")
     func batching() {
         let asic = EmulatedASIC()

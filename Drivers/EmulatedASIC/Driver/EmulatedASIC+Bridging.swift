@@ -83,11 +83,13 @@ extension EmulatedASIC {
         if let slot = chip.bridgeSlots[s.bridge], var b = chip.bridges[slot] {
             if b.settings.vlanFiltering != s.vlanFiltering {
                 // Changing VLAN filtering rebuilds the domain's VLAN table, as the chip would.
+                // The FDB stays, as the kernel's does (br_vlan_filter_toggle flushes nothing):
+                // entries keep their VLAN, and lookups in the new mode match only those of
+                // its VLANs (VLAN 0 unaware).
                 guard chip.vlanMemberObjects[slot].isEmpty, !chip.vlanTables[slot].contains(where: { $0.rif >= 0 || $0.tunnel >= 0 }) else {
                     return .invalid("\(s.bridge) has VLANs, router interfaces or tunnels; remove them before changing vlan_filtering")
                 }
                 chip.resetVLANs(slot: slot, filtering: s.vlanFiltering)
-                flushFDB(slot: slot)
             }
             b.ownQuerierSettles = chip.querierSettles(s, previous: b.settings, settles: b.ownQuerierSettles)
             b.settings = s
