@@ -323,6 +323,7 @@ public enum TrapReason: String, Hashable, Sendable, CaseIterable, CustomStringCo
     case routingDisabled = "routing_disabled" // the ingress router interface does not route this family
     case portTrap = "port_trap"               // a port whose ingress or egress the control plane keeps on the CPU
     case unregisteredMulticast = "unregistered_multicast" // snooped IP multicast without a chip MDB entry: the kernel decides (querier, source filters)
+    case redirect = "redirect"                // routed back out of its ingress interface: the kernel forwards it and may send an ICMP redirect
     case stationMove = "station_move"         // a MAC with a static, non-sticky entry seen on another port: the kernel moves the entry
     case lockedPort = "locked_port"           // a locked port's frame the kernel drops after adding or refreshing a MAB entry (unknown source with MAB, or a source behind a locked or local entry)
 

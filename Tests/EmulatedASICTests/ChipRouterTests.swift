@@ -49,6 +49,20 @@ struct ChipRouterTests {
         try sw.finish()
     }
 
+    @Test("a packet routed back out of its ingress interface goes up whole: the kernel may send an ICMP redirect")
+    func redirect() throws {
+        let sw = try Self.router()
+        try sw.program([.route(HardwareRoute(prefix: IPPrefix("172.16.0.0/16")!, action: .nexthop(Self.nh(1))))])
+        sw.inject(Self.toRouter(dst: "172.16.5.9"), on: 1)
+        #expect(sw.drainOutbound().isEmpty)
+        #expect(sw.drainTrapReasons() == [.redirect])
+        sw.inject(Self.toRouter(dst: "10.0.1.2"), on: 1)           // attached, same interface
+        #expect(sw.drainTrapReasons() == [.redirect])
+        sw.inject(Self.toRouter(dst: "10.0.2.2"), on: 1)
+        #expect(sw.drainCounts() == [2: 1])
+        try sw.finish()
+    }
+
     @Test("ECMP spreads flows over the members by the 5-tuple")
     func ecmp() throws {
         let sw = try Self.router()

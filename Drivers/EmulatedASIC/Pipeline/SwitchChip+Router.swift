@@ -64,6 +64,13 @@ extension SwitchChip {
                 trap(frame, port: ingressPort, .ipOptions, &sink)
                 return
             }
+            // Back out of the interface it came in on: the kernel forwards it and may also
+            // send the source an ICMP redirect (ip_forward / ip6_forward: send_redirects,
+            // which no netlink message carries, and a per-peer rate limit), so it decides.
+            if outRIF == rif {
+                trap(frame, port: ingressPort, .redirect, &sink)
+                return
+            }
             guard let out = rifs[Int(outRIF)] else { return }
             // Out of a port whose egress stays on the CPU: the kernel routes the original.
             if !egressTrapPorts.isEmpty, mayLeave(out.object.binding, through: egressTrapPorts, hash: flowHash(pf)) {
