@@ -234,8 +234,10 @@ extension SwitchDaemon {
     /// and the mirror may not: link counters and VF lists; the multicast entries of a
     /// device's own address list, which the FDB dump reports as `self permanent` entries
     /// (`ndo_dflt_fdb_dump`); and neighbours the kernel makes implicitly in state NOARP
-    /// (multicast and broadcast addresses: `__neigh_create` sends no `RTM_NEWNEIGH`).
-    /// None of these is offloaded.
+    /// (multicast and broadcast addresses: `__neigh_create` sends no `RTM_NEWNEIGH`); the
+    /// unicast entries an upper device (a macvlan) puts in its lower device's address list
+    /// with its own MAC (`dev_uc_add`, also unannounced: the FDB dump reports them as `self
+    /// permanent`, the mirror never hears of them). None of these is offloaded.
     static func comparable(_ tables: MirrorTables) -> MirrorTables {
         var t = tables
         for (index, var link) in t.links {
@@ -244,6 +246,10 @@ extension SwitchDaemon {
             t.links[index] = link
         }
         t.fdb = t.fdb.filter { !($0.key.isSelf && $0.key.mac.isMulticast && $0.value.state == .permanent) }
+        let uppers = t.links.values.filter { $0.kind == .macvlan }.compactMap { l in l.link.flatMap { lower in l.mac.map { (lower, $0) } } }
+        t.fdb = t.fdb.filter { e in
+            !(e.key.isSelf && e.value.state == .permanent && uppers.contains { $0.0 == e.key.port && $0.1 == e.key.mac })
+        }
         t.neighbors = t.neighbors.filter { !$0.value.state.contains(.noarp) }
         // The kernel attaches its default qdiscs (handle 0) when a link comes up, unannounced.
         t.qdiscs = t.qdiscs.filter { !$0.value.isDefault }
