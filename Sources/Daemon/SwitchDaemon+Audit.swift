@@ -237,7 +237,11 @@ extension SwitchDaemon {
     /// (multicast and broadcast addresses: `__neigh_create` sends no `RTM_NEWNEIGH`); the
     /// unicast entries an upper device (a macvlan) puts in its lower device's address list
     /// with its own MAC (`dev_uc_add`, also unannounced: the FDB dump reports them as `self
-    /// permanent`, the mirror never hears of them). None of these is offloaded.
+    /// permanent`, the mirror never hears of them); and a neighbour's moves between
+    /// REACHABLE, STALE, DELAY and PROBE (`__neigh_event_send` and `neigh_timer_handler`
+    /// make REACHABLE→DELAY, STALE→DELAY and DELAY→PROBE without `RTM_NEWNEIGH`: all four
+    /// are compared as STALE — a resolved MAC — so the MAC is still audited).
+    /// None of these is offloaded.
     static func comparable(_ tables: MirrorTables) -> MirrorTables {
         var t = tables
         for (index, var link) in t.links {
@@ -251,6 +255,10 @@ extension SwitchDaemon {
             !(e.key.isSelf && e.value.state == .permanent && uppers.contains { $0.0 == e.key.port && $0.1 == e.key.mac })
         }
         t.neighbors = t.neighbors.filter { !$0.value.state.contains(.noarp) }
+        for (key, var n) in t.neighbors where [.reachable, .delay, .probe].contains(n.state) {
+            n.state = .stale
+            t.neighbors[key] = n
+        }
         // The kernel attaches its default qdiscs (handle 0) when a link comes up, unannounced.
         t.qdiscs = t.qdiscs.filter { !$0.value.isDefault }
         return t
