@@ -32,8 +32,9 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 ///
 /// Patterns left out, each because it differs today for a reason listed in
 /// `Tests/Difftest/known-differences` (re-enable when the line goes):
-/// - *static FDB move* (`bridge-static-fdb`): a non-sticky static entry is only ever added
-///   for a MAC that no host sends from another port — a fake MAC, or hK's MAC on `swpK`.
+/// - *static FDB move* (`bridge-static-fdb`): static and sticky entries are only ever added
+///   for a MAC that no host sends from another port — a fake MAC, or hK's MAC on `swpK` —
+///   so no entry moves (see ``fdbCandidates(_:)``).
 /// - *no-querier multicast* (`mcast-no-querier`): `br0` is created with
 ///   `mcast_snooping 0`, so multicast probes and IPv6 neighbour discovery flood as the
 ///   kernel's bridge floods them without a querier.
