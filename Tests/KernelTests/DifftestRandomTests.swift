@@ -32,8 +32,12 @@ struct DifftestRandomTests {
         let last = run.output.split(separator: "\n").last.map(String.init) ?? ""
         #expect(run.status == 0 && last.hasPrefix("random: seed \(seed), \(Self.steps) steps, identical"),
                 "seed \(seed): \(run.output)\(run.error)")
-        let namespaces = try TestNamespace.run("ip", ["netns", "list"]).split(separator: "\n").filter { $0.hasPrefix("hoist-dt") }
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: "/run/hoist")) ?? []).filter { $0.hasPrefix("hoist-dt") }
+        // Its worlds are `hoist-dtPIDr-…` (scenario runs, maybe running meanwhile, are `…xN-…`).
+        func mine(_ name: some StringProtocol) -> Bool {
+            name.hasPrefix("hoist-dt") && name.dropFirst(8).drop { $0.isNumber }.hasPrefix("r-")
+        }
+        let namespaces = try TestNamespace.run("ip", ["netns", "list"]).split(separator: "\n").filter(mine)
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: "/run/hoist")) ?? []).filter(mine)
         #expect(namespaces.isEmpty && files.isEmpty, "hoist-difftest left \(namespaces) \(files)")
     }
 }
