@@ -20,6 +20,14 @@ struct DifftestRandomTests {
         return seeds
     }
 
+    /// Seeds that differ today, like `Tests/Difftest/known-differences`: a finding not fixed
+    /// yet (the seed must still differ once it has run that many steps; one that becomes
+    /// identical fails until it is taken off).
+    static let known: [UInt64: (step: Int, reason: String)] = [
+        1: (175, "h4's IPv6 neighbour discovery with the router on swp4 (after swp4 left br0 and got 2001:db8:4::fe again): "
+            + "the kernel router answers two NS from h4 in the reference, none in the emulated switch (under investigation)"),
+    ]
+
     @Test("a seeded random operator: kernel and emulated switch identical after every step, no audit drift", arguments: seeds)
     func random(_ seed: UInt64) throws {
         let difftest = HoistdCLITests.binaries.appendingPathComponent("hoist-difftest")
@@ -30,8 +38,14 @@ struct DifftestRandomTests {
         print("random difftest: seed \(seed), \(Self.steps) steps (replay: hoist-difftest --random --seed \(seed) --steps \(Self.steps))")
         let run = try HoistdCLITests.run("hoist-difftest", ["--random", "--seed", "\(seed)", "--steps", "\(Self.steps)"])
         let last = run.output.split(separator: "\n").last.map(String.init) ?? ""
-        #expect(run.status == 0 && last.hasPrefix("random: seed \(seed), \(Self.steps) steps, identical"),
-                "seed \(seed): \(run.output)\(run.error)")
+        let identical = run.status == 0 && last.hasPrefix("random: seed \(seed), \(Self.steps) steps, identical")
+        if let why = Self.known[seed], Self.steps >= why.step {
+            withKnownIssue("known difference at step \(why.step): \(why.reason)") {
+                #expect(identical, "seed \(seed): \(run.output)\(run.error)")
+            }
+        } else {
+            #expect(identical, "seed \(seed): \(run.output)\(run.error)")
+        }
         // Its worlds are `hoist-dtPIDr-…` (scenario runs, maybe running meanwhile, are `…xN-…`).
         func mine(_ name: some StringProtocol) -> Bool {
             name.hasPrefix("hoist-dt") && name.dropFirst(8).drop { $0.isNumber }.hasPrefix("r-")
