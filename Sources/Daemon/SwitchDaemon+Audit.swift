@@ -234,7 +234,13 @@ extension SwitchDaemon {
     /// and the mirror may not: link counters and VF lists; the multicast entries of a
     /// device's own address list, which the FDB dump reports as `self permanent` entries
     /// (`ndo_dflt_fdb_dump`); and neighbours the kernel makes implicitly in state NOARP
-    /// (multicast and broadcast addresses: `__neigh_create` sends no `RTM_NEWNEIGH`).
+    /// (multicast and broadcast addresses: `__neigh_create` sends no `RTM_NEWNEIGH`); the
+    /// unicast entries an upper device (a macvlan) puts in its lower device's address list
+    /// with its own MAC (`dev_uc_add`, also unannounced: the FDB dump reports them as `self
+    /// permanent`, the mirror never hears of them); and a neighbour's moves between
+    /// REACHABLE, STALE, DELAY and PROBE (`__neigh_event_send` and `neigh_timer_handler`
+    /// make REACHABLE→DELAY, STALE→DELAY and DELAY→PROBE without `RTM_NEWNEIGH`: all four
+    /// are compared as STALE — a resolved MAC — so the MAC is still audited).
     /// None of these is offloaded.
     static func comparable(_ tables: MirrorTables) -> MirrorTables {
         var t = tables
@@ -244,7 +250,15 @@ extension SwitchDaemon {
             t.links[index] = link
         }
         t.fdb = t.fdb.filter { !($0.key.isSelf && $0.key.mac.isMulticast && $0.value.state == .permanent) }
+        let uppers = t.links.values.filter { $0.kind == .macvlan }.compactMap { l in l.link.flatMap { lower in l.mac.map { (lower, $0) } } }
+        t.fdb = t.fdb.filter { e in
+            !(e.key.isSelf && e.value.state == .permanent && uppers.contains { $0.0 == e.key.port && $0.1 == e.key.mac })
+        }
         t.neighbors = t.neighbors.filter { !$0.value.state.contains(.noarp) }
+        for (key, var n) in t.neighbors where [.reachable, .delay, .probe].contains(n.state) {
+            n.state = .stale
+            t.neighbors[key] = n
+        }
         // The kernel attaches its default qdiscs (handle 0) when a link comes up, unannounced.
         t.qdiscs = t.qdiscs.filter { !$0.value.isDefault }
         return t

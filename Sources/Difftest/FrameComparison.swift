@@ -140,9 +140,11 @@ public enum FrameComparison {
 
     /// Kernel background traffic no probe causes, left out of the comparison (the frames
     /// lists still show it): IGMP and MLD *reports* whose groups are all link-local
-    /// (224.0.0.0/24, ff02::/16) — the joins a kernel sends on its own when an interface
-    /// comes up, at randomized times (a bridge with snooping joins 224.0.0.106/ff02::6a;
-    /// hosts join all-routers). Reports for any other group, queries and leaves are compared.
+    /// (224.0.0.0/24, ff02::/16) or ff05::2 — the joins a kernel sends on its own when an
+    /// interface comes up, at randomized times (a bridge with snooping joins
+    /// 224.0.0.106/ff02::6a; hosts join all-routers; a router's kernel joins ff02::2 and
+    /// the site-local all-routers ff05::2 when IPv6 forwarding turns on). Reports for any
+    /// other group, queries and leaves are compared.
     public static func isNoise(_ frame: [UInt8]) -> Bool {
         guard let pf = FrameParser.parse(frame, options: lenient).frame else { return false }
         let o = pf.l4Offset
@@ -162,13 +164,18 @@ public enum FrameComparison {
             }
         }
         if pf.isMLD, o + 8 <= frame.count {
+            // ff02::/16, or ff05::2 (site-local all-routers).
+            func kernelsOwn(_ at: Int) -> Bool {
+                frame[at] == 0xFF && (frame[at + 1] == 0x02
+                    || (frame[at + 1] == 0x05 && frame[(at + 2)..<(at + 15)].allSatisfy { $0 == 0 } && frame[at + 15] == 2))
+            }
             switch frame[o] {
-            case ICMPv6Type.mldv1Report: return o + 10 <= frame.count && frame[o + 8] == 0xFF && frame[o + 9] == 0x02
+            case ICMPv6Type.mldv1Report: return o + 24 <= frame.count && kernelsOwn(o + 8)
             case ICMPv6Type.mldv2Report:
                 let n = Int(frame[o + 6]) << 8 | Int(frame[o + 7])
                 var at = o + 8
                 for _ in 0..<n {
-                    guard at + 20 <= frame.count, frame[at + 4] == 0xFF, frame[at + 5] == 0x02 else { return false }
+                    guard at + 20 <= frame.count, kernelsOwn(at + 4) else { return false }
                     at += 20 + Int(frame[at + 1]) * 4 + (Int(frame[at + 2]) << 8 | Int(frame[at + 3])) * 16
                 }
                 return n > 0

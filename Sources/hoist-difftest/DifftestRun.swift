@@ -19,7 +19,9 @@ struct DifftestRun {
     let verbose: Bool
     let keep: Bool
 
-    func run() -> Outcome {
+    /// Builds both worlds, runs the scenario's steps, and then `more` (the random operator's
+    /// steps) while both worlds are up.
+    func run(then more: ((World, World) throws -> Outcome)? = nil) -> Outcome {
         var worlds: [World] = []
         defer {
             if keep {
@@ -35,7 +37,9 @@ struct DifftestRun {
             let emulated = try World(kind: .emulated, scenario: scenario, prefix: prefix, hoist: hoist)
             worlds.append(emulated)
             try emulated.build()
-            return try steps(reference, emulated)
+            let outcome = try steps(reference, emulated)
+            guard case .identical = outcome, let more else { return outcome }
+            return try more(reference, emulated)
         } catch {
             return .error("\(error)")
         }
@@ -79,17 +83,25 @@ struct DifftestRun {
             }
             var ping = false
             if case .ping = step { ping = true }
-            for host in scenario.spec.hosts.map(\.name) {
-                let a = r.frames[host] ?? [], b = e.frames[host] ?? []
-                // What is compared: no noise, in stream order, ignored fields cleared.
-                let sa = FrameComparison.inStreamOrder(a.filter { !FrameComparison.isNoise($0) })
-                let sb = FrameComparison.inStreamOrder(b.filter { !FrameComparison.isNoise($0) })
-                let na = sa.map { FrameComparison.normalize($0, ping: ping) }, nb = sb.map { FrameComparison.normalize($0, ping: ping) }
-                guard let d = FrameComparison.firstDifference(na, nb) else { continue }
-                return .differ(report(text, host: host, reference: sa, emulated: sb, at: d.index, received: (a, b)))
-            }
+            if let d = compare(text, r.frames, e.frames, ping: ping) { return .differ(d) }
         }
         return .identical(probes: probes)
+    }
+
+    /// Compares what every host received in the two worlds: nil when the same, else the
+    /// report of the first difference. `hosts`: only these (default: every host).
+    func compare(_ text: String, _ r: [String: [[UInt8]]], _ e: [String: [[UInt8]]], ping: Bool = false,
+                 hosts: [String]? = nil) -> String? {
+        for host in hosts ?? scenario.spec.hosts.map(\.name) {
+            let a = r[host] ?? [], b = e[host] ?? []
+            // What is compared: no noise, in stream order, ignored fields cleared.
+            let sa = FrameComparison.inStreamOrder(a.filter { !FrameComparison.isNoise($0) })
+            let sb = FrameComparison.inStreamOrder(b.filter { !FrameComparison.isNoise($0) })
+            let na = sa.map { FrameComparison.normalize($0, ping: ping) }, nb = sb.map { FrameComparison.normalize($0, ping: ping) }
+            guard let d = FrameComparison.firstDifference(na, nb) else { continue }
+            return report(text, host: host, reference: sa, emulated: sb, at: d.index, received: (a, b))
+        }
+        return nil
     }
 
     /// Runs a probe in both worlds at once and collects what every host received.
@@ -153,6 +165,7 @@ struct KernelFeatures {
             ("vlan-filtering", ["link", "add", "br0", "type", "bridge", "vlan_filtering", "1"]),
             ("vxlan", ["link", "add", "vx0", "type", "vxlan", "id", "1", "dstport", "4789", "local", "127.0.0.1"]),
             ("8021q", ["link", "add", "link", "lo", "name", "lo.5", "type", "vlan", "id", "5"]),
+            ("vrf", ["link", "add", "vrf0", "type", "vrf", "table", "10"]),
         ]
         for (feature, words) in tries where (try? must(["ip", "-n", ns] + words)) != nil { available.insert(feature) }
     }

@@ -10,13 +10,34 @@ import Lab
 /// `N scenarios, I identical, M differ` (a scenario that could not run counts as differing).
 /// Exit status: 0 when every scenario that ran is identical, 1 otherwise, 2 on bad usage.
 /// Docs/Testing.md, "How to write a difftest scenario".
+///
+/// `hoist-difftest --random [--seed N] [--steps N] [--svi] [--keep] [--verbose]`: the
+/// random operator instead (``RandomRun``; seed by default from the clock, 200 steps).
+/// The last line is `random: seed S, N steps, identical (…)` or
+/// `random: seed S, differs at step N`.
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 let keep = arguments.contains("--keep")
 let verbose = arguments.contains("--verbose")
-arguments.removeAll { $0 == "--keep" || $0 == "--verbose" }
-guard !arguments.isEmpty, !arguments.contains(where: { $0.hasPrefix("-") }) else {
-    FileHandle.standardError.write(Data("usage: hoist-difftest [--keep] [--verbose] SCENARIO.diff|DIRECTORY…\n".utf8))
+let random = arguments.contains("--random")
+let svi = arguments.contains("--svi")
+arguments.removeAll { $0 == "--keep" || $0 == "--verbose" || $0 == "--random" || $0 == "--svi" }
+/// `--NAME N` taken out of the arguments.
+@MainActor func numberOption(_ name: String) -> UInt64? {
+    guard let i = arguments.firstIndex(of: name) else { return nil }
+    guard i + 1 < arguments.count, let n = UInt64(arguments[i + 1]) else {
+        FileHandle.standardError.write(Data("\(name) takes a number\n".utf8))
+        exit(2)
+    }
+    arguments.removeSubrange(i...(i + 1))
+    return n
+}
+let seed = numberOption("--seed") ?? UInt64(Date().timeIntervalSince1970 * 1000) % 1_000_000_000
+let stepCount = Int(numberOption("--steps") ?? 200)
+let usage = "usage: hoist-difftest [--keep] [--verbose] SCENARIO.diff|DIRECTORY…\n"
+    + "       hoist-difftest --random [--seed N] [--steps N] [--svi] [--keep] [--verbose]\n"
+guard random ? arguments.isEmpty : (!arguments.isEmpty && !arguments.contains(where: { $0.hasPrefix("-") })) else {
+    FileHandle.standardError.write(Data(usage.utf8))
     exit(2)
 }
 guard getuid() == 0 else {
@@ -59,6 +80,28 @@ func useTools(of file: String) {
     setenv("PATH", FileManager.default.fileExists(atPath: tools) ? "\(tools):\(basePath)" : basePath, 1)
 }
 let features = KernelFeatures()
+
+if random {
+    let available = Set(Scenario.features.filter { features.has($0) })
+    let missing = Scenario.features.subtracting(available).sorted()
+    say("random: seed \(seed), \(stepCount) steps" + (missing.isEmpty ? "" : "; not generated (this kernel lacks them): \(missing.joined(separator: ", "))"))
+    let started = Date()
+    let (outcome, stats) = RandomRun(seed: seed, steps: stepCount, options: .init(sviAddresses: svi, features: available),
+                                     prefix: "hoist-dt\(getpid())r", hoist: hoist, verbose: verbose, keep: keep).run()
+    let seconds = String(format: "%.0f s", Date().timeIntervalSince(started))
+    switch outcome {
+    case .identical(let probes):
+        say("random: seed \(seed), \(stepCount) steps, identical (\(probes) probe frames, \(stats.refused) commands refused by both, \(seconds))")
+        exit(0)
+    case .differ(let report):
+        say(report)
+        say("random: seed \(seed), differs (\(seconds))")
+    case .error(let message):
+        say("ERROR: \(message)")
+        say("random: seed \(seed), error (\(seconds))")
+    }
+    exit(1)
+}
 var identical = 0, differ = 0, skipped = 0
 for (i, file) in files.enumerated() {
     let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
