@@ -147,16 +147,12 @@ extension RandomOperator {
         action([sw("bridge link set dev swp\(p) state \(state)")]) { _ in }
     }
 
-    /// Static and sticky entries for fake MACs and for hP's MAC on its own port. Never an
-    /// entry a host's frames could move, nor one that moves a host's learned entry to
-    /// another port: the kernel moves an entry with one `RTM_NEWNEIGH` naming the new port
-    /// (no `RTM_DELNEIGH` for the old one), and the mirror keeps the old entry — `hoist
-    /// audit` reports it as kernel drift (found with `--seed 3 --svi`: h3 learned on swp3,
-    /// then `bridge fdb replace 02:00:00:00:01:03 dev swp2 master static sticky`). The same
-    /// root as `bridge-static-fdb` in known-differences; re-enable host MACs on other ports
-    /// (sticky) when that is fixed.
+    /// Static and sticky entries for fake MACs and for any host's MAC on port `p` — also
+    /// another host's, which moves its learned entry (the kernel announces only the new
+    /// port; found with `--seed 3 --svi`) and, when not sticky, moves back when that host
+    /// sends again (`br_fdb_update`; the chip traps the frame, `station_move`).
     func fdbCandidates(_ p: Int) -> [Action] {
-        (Self.fakeMACs + [Self.hostMAC(p)]).flatMap { [fdbAdd($0, p, sticky: false), fdbAdd($0, p, sticky: true)] }
+        (Self.fakeMACs + Self.ports.map { Self.hostMAC($0) }).flatMap { [fdbAdd($0, p, sticky: false), fdbAdd($0, p, sticky: true)] }
     }
 
     func fdbAdd(_ mac: String, _ p: Int, sticky: Bool) -> Action {

@@ -23,6 +23,19 @@ public struct MirrorTables: Sendable, Equatable {
 
     public init() {}
 
+    /// A bridge holds one FDB entry per MAC and VLAN: when it moves one to another port
+    /// (learning, `bridge fdb replace`, a roaming static entry) it announces the new port
+    /// only, never deleting the old (`br_fdb_update`, `fdb_add_entry`). The entry the
+    /// mirror holds for the same MAC and VLAN on another port of that bridge (or the bridge
+    /// itself) is gone.
+    mutating func removeMovedFDB(of e: FDBEntry, in bridge: IfIndex, into deltas: inout [MirrorDelta]) {
+        let ports = links.values.lazy.filter { $0.master == bridge }.map(\.index) + [bridge]
+        for port in ports where port != e.key.port {
+            let old = FDBEntry.Key(port: port, mac: e.key.mac, vlan: e.key.vlan)
+            if fdb[old] != nil { fdb.remove(old, MirrorDelta.fdb, into: &deltas) }
+        }
+    }
+
     /// What applying a message implies beyond its own deltas.
     public struct Consequences: OptionSet, Sendable {
         public let rawValue: UInt8
@@ -67,6 +80,7 @@ public struct MirrorTables: Sendable, Equatable {
         case .delVLAN(let v):
             vlans.remove(v.key, MirrorDelta.vlan, into: &deltas)
         case .newFDB(let e):
+            if !e.key.isSelf, let bridge = e.master { removeMovedFDB(of: e, in: bridge, into: &deltas) }
             fdb.upsert(e.key, e, MirrorDelta.fdb, into: &deltas)
         case .delFDB(let e):
             fdb.remove(e.key, MirrorDelta.fdb, into: &deltas)

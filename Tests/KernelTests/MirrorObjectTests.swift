@@ -99,7 +99,16 @@ struct MirrorObjectTests {
             #expect(mirror.tables.fdb.values.contains { $0.key.mac == m && mirror.tables.links[$0.key.port]?.name == dev
                 && $0.state.description == (k["state"] as? String ?? "") }, "\(k) not mirrored")
         }
-        try ns.bridge("fdb del 02:00:00:00:aa:aa dev swp1 master")
+        // The bridge moves the entry to swp2 and announces only the new port: the mirror
+        // holds one entry for the MAC, on swp2, as `bridge fdb` lists it.
+        try ns.bridge("fdb replace 02:00:00:00:aa:aa dev swp2 master static")
+        result = try mirror.pump { $0.fdb.values.contains { $0.key.mac == mac && $0.key.port != entry.key.port } }
+        #expect(result.held)
+        #expect(result.deltas.contains { if case .fdb(.removed(let e)) = $0 { e.key == entry.key } else { false } },
+                "the entry left behind on swp1 was not removed")
+        #expect(mirror.tables.fdb.values.filter { $0.key.mac == mac }.count == 1)
+        #expect(mirror.tables.fdb == (try mirror.dumpTables()).fdb)
+        try ns.bridge("fdb del 02:00:00:00:aa:aa dev swp2 master")
         result = try mirror.pump { !$0.fdb.values.contains { $0.key.mac == mac } }
         #expect(result.held)
         #expect(result.deltas.contains { if case .fdb(.removed(let e)) = $0 { e.key.mac == mac } else { false } })
