@@ -57,6 +57,11 @@ public enum FrameComparison {
         case .ipv6:
             let end = l3 + pf.ipTotalLength
             if f.count <= FrameBuilder.minimumFrameLength, f.count > end, end > l3 { f.removeLast(f.count - end) }
+            if pf.isVXLAN, pf.l4Offset + 8 <= f.count, end <= f.count, pf.innerOffset < end {
+                normalizeVXLAN(&f, at: pf.l4Offset, inner: pf.innerOffset, end: end, sourcePort: pf.srcPort, ping: ping,
+                               source: IPAddress(high: pf.ipv6SrcHigh, low: pf.ipv6SrcLow),
+                               destination: IPAddress(high: pf.ipv6DstHigh, low: pf.ipv6DstLow))
+            }
             if ping, pf.ipProtocol == IPProtocol.icmpv6, pf.icmpType == ICMPv6Type.echoRequest || pf.icmpType == ICMPv6Type.echoReply {
                 let o = pf.l4Offset
                 for i in [o + 2, o + 3, o + 4, o + 5] where i < f.count { f[i] = 0 }

@@ -153,7 +153,7 @@ extension Scenario {
             steps.append(.wait(seconds: s, line: line))
         case "ping":
             guard rest.count >= 2, spec.hostNamed(rest[rest.startIndex]) != nil else {
-                throw LabError(line: line, "usage: ping HOST DESTINATION [count N] [ttl N] [size N] (HOST a host of the lab)")
+                throw LabError(line: line, "usage: ping HOST DESTINATION [count N] [ttl N] [size N] [tos N] (HOST a host of the lab)")
             }
             let host = rest.removeFirst(), destination = rest.removeFirst()
             guard IPAddress(destination) != nil else { throw LabError(line: line, "ping: '\(destination)' is not an address") }
@@ -165,7 +165,8 @@ extension Scenario {
                 case "count": count = try number(value)
                 case "ttl": args += ["-t", "\(try number(value))"]
                 case "size": args += ["-s", "\(try number(value))"]
-                default: throw LabError(line: line, "ping: unknown option '\(key)'; expected count, ttl or size")
+                case "tos": args += ["-Q", "\(try number(value))"]
+                default: throw LabError(line: line, "ping: unknown option '\(key)'; expected count, ttl, size or tos")
                 }
             }
             args += ["-c", "\(count)", destination]
