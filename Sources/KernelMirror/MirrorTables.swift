@@ -23,6 +23,18 @@ public struct MirrorTables: Sendable, Equatable {
 
     public init() {}
 
+    /// An IPv6 route that replaced another (`NLM_F_REPLACE`, `fib6_add_rt2node`) took the
+    /// place of the route at the same table, prefix and metric — a gateway route, or a
+    /// device or reject route keyed by its device — and the kernel announces only the new
+    /// one. The others at that place leave the mirror.
+    mutating func removeReplacedIPv6Routes(by r: Route, into deltas: inout [MirrorDelta]) {
+        for interface in [nil] + links.keys.map(Optional.some) where interface != r.key.interface {
+            var key = r.key
+            key.interface = interface
+            if let old = routes.remove(key) { deltas.append(.route(.removed(old))) }
+        }
+    }
+
     /// A bridge holds one FDB entry per MAC and VLAN: when it moves one to another port
     /// (learning, `bridge fdb replace`, a roaming static entry) it announces the new port
     /// only, never deleting the old (`br_fdb_update`, `fdb_add_entry`). The entry the
@@ -93,7 +105,8 @@ public struct MirrorTables: Sendable, Equatable {
         case .delAddress(let a):
             addresses.remove(a.key, MirrorDelta.address, into: &deltas)
             return .redumpRoutes
-        case .newRoute(let r):
+        case .newRoute(let r, let replaces):
+            if replaces, !r.key.destination.address.isIPv4 { removeReplacedIPv6Routes(by: r, into: &deltas) }
             if let old = routes.upsert(r) {
                 let now = routes[r.key]!
                 if old != now { deltas.append(.route(.changed(old: old, new: now))) }

@@ -26,8 +26,10 @@ public enum KernelMessage: Sendable, Equatable {
     /// `RTM_NEWADDR` / `RTM_DELADDR`.
     case newAddress(InterfaceAddress)
     case delAddress(InterfaceAddress)
-    /// `RTM_NEWROUTE` / `RTM_DELROUTE` (IPv4 and IPv6 only).
-    case newRoute(Route)
+    /// `RTM_NEWROUTE` / `RTM_DELROUTE` (IPv4 and IPv6 only). `replaces`: the message had
+    /// `NLM_F_REPLACE` (`ip route replace`, zebra's updates): for IPv6 the route took the
+    /// place of another at the same prefix and metric, which gets no `RTM_DELROUTE`.
+    case newRoute(Route, replaces: Bool = false)
     case delRoute(Route)
     /// `RTM_NEWNEXTHOP` / `RTM_DELNEXTHOP`.
     case newNexthop(NexthopObject)

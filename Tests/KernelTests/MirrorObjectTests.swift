@@ -114,6 +114,27 @@ struct MirrorObjectTests {
         #expect(result.deltas.contains { if case .fdb(.removed(let e)) = $0 { e.key.mac == mac } else { false } })
     }
 
+    @Test("an IPv6 route replaced by one of another form (reject → gateway → device) leaves one route, as the kernel holds it")
+    func ipv6Replace() throws {
+        try ns.ipScript("""
+            -6 addr add 2001:db8:5::1/64 dev br0 nodad
+            -6 route add unreachable 2001:db8:12::/64
+            -6 route replace 2001:db8:12::/64 via 2001:db8:5::2 dev br0
+            """)
+        let prefix = IPPrefix("2001:db8:12::/64")!
+        func held() -> [Route] { var out: [Route] = []; mirror.tables.routes.forEach { if $0.key.destination == prefix { out.append($0) } }; return out }
+        var result = try mirror.pump { _ in held().contains { $0.nexthops.first?.gateway != nil } }
+        #expect(result.held)
+        _ = try mirror.settle()
+        #expect(held().count == 1, "\(held())")
+        try ns.ip("-6 route replace 2001:db8:12::/64 dev swp1")
+        result = try mirror.pump { _ in held().contains { $0.key.interface != nil && $0.type == .unicast } && held().count == 1 }
+        #expect(result.held, "\(held())")
+        var fresh: [Route] = []
+        try mirror.dumpTables().routes.forEach { if $0.key.destination == prefix { fresh.append($0) } }
+        #expect(held() == fresh)
+    }
+
     @Test("routes, ECMP weights, nexthop objects, neighbours and addresses match ip -j")
     func routing() throws {
         try ns.ip("neigh add 10.0.0.2 lladdr 02:00:00:00:00:02 dev br0")

@@ -35,7 +35,8 @@ enum RouteDecoder {
             }
             if family == AF_INET6, gateway == nil, route.nexthopID == nil { route.key.interface = oif }
         }
-        emit(message.type == UInt16(RTM_NEWROUTE) ? .newRoute(route) : .delRoute(route))
+        emit(message.type == UInt16(RTM_NEWROUTE) ? .newRoute(route, replaces: message.flags & UInt16(NLM_F_REPLACE) != 0)
+                                                  : .delRoute(route))
     }
 
     /// `RTA_GATEWAY`, or `RTA_VIA` (`struct rtvia`: an IPv6 gateway for an IPv4 route).
