@@ -19,7 +19,7 @@ struct ECMPStateTests {
         let id = NexthopGroupID(rawValue: NexthopGroupID.synthesizedBase | 0x1234)
         let group = HardwareNexthopGroup(id: id, members: [.init(nexthop: f.nexthop), .init(nexthop: other)])
         let route = HardwareRoute(prefix: IPPrefix("10.9.0.0/16")!, action: .group(id))
-        engine.submit(sets([.port(f.port), .routerInterface(f.rif), .neighbor(f.neighbor), .nexthop(f.nexthop), .nexthop(other),
+        engine.submit(sets(f.ingress + [.port(f.port), .routerInterface(f.rif), .neighbor(f.neighbor), .nexthop(f.nexthop), .nexthop(other),
                             .nexthopGroup(group), .route(route)]))
         engine.run()
         let chain = "nexthop 10.0.0.8 → neighbor 10.0.0.8 (rif 500) unresolved: flows hashed to it go to the CPU"
@@ -31,7 +31,7 @@ struct ECMPStateTests {
             for port in 1...32 {
                 let frame = FrameBuilder.udp(srcMAC: MACAddress("02:00:00:00:00:99")!, dstMAC: f.rif.mac, src: IPAddress("10.0.0.9")!,
                                              dst: IPAddress("10.9.1.1")!, srcPort: UInt16(1000 + port), dstPort: 2)
-                sw.inject(frame, on: 3)
+                sw.inject(frame, on: 1)
             }
             return (sw.drainCounts()[3] ?? 0, sw.drainTrapReasons())
         }

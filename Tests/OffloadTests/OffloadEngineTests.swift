@@ -19,6 +19,12 @@ struct L3Fixture {
     var all: [HardwareObject] {
         [.port(port), .routerInterface(rif), .neighbor(neighbor), .nexthop(nexthop), .route(route("10.9.0.0/16"))]
     }
+
+    /// Routed port 1 (rif 501, the same MAC) to send probes in on: a packet routed back out
+    /// of its ingress interface traps (`redirect`), as the kernel may send a redirect.
+    var ingress: [HardwareObject] {
+        [.port(PortSettings(port: 1)), .routerInterface(RouterInterface(id: 501, binding: .port(1), mac: rif.mac))]
+    }
 }
 
 func sets(_ objects: [HardwareObject]) -> [DesiredChange] { objects.map { .set(DesiredObject($0)) } }
@@ -199,7 +205,7 @@ struct TableFullTrafficTests {
         sw.asic.inject(.shrink(.lpmIPv4, capacity: 2))
         let engine = OffloadEngine(driver: sw.asic)
         let host = HardwareRoute(prefix: IPPrefix("10.0.0.0/24")!, action: .attached(500))
-        engine.submit(sets(f.all.dropLast() + [.route(host), .route(f.route("0.0.0.0/0"))]))
+        engine.submit(sets(f.all.dropLast() + f.ingress + [.route(host), .route(f.route("0.0.0.0/0"))]))
         engine.run()
         engine.submit(sets([.route(f.route("10.9.0.0/16"))]))
         engine.run()
@@ -210,7 +216,7 @@ struct TableFullTrafficTests {
         #expect(engine.state(of: wide) == .trapped(reason: "route default → route 10.9.0.0/16: LPM table full 2/2"))
         let frame = FrameBuilder.udp(srcMAC: MACAddress("02:00:00:00:00:99")!, dstMAC: f.rif.mac, src: IPAddress("10.0.0.9")!,
                                      dst: IPAddress("10.9.1.1")!, srcPort: 1, dstPort: 2)
-        sw.inject(frame, on: 3)
+        sw.inject(frame, on: 1)
         #expect(sw.drainOutbound().isEmpty)
         #expect(sw.drainTrapReasons() == [.unresolvedNexthop])
         // Space frees: both are offloaded and the chip forwards.
@@ -218,7 +224,7 @@ struct TableFullTrafficTests {
         engine.run()
         #expect(engine.state(of: wide) == .offloaded)
         #expect(engine.state(of: narrow) == .offloaded)
-        sw.inject(frame, on: 3)
+        sw.inject(frame, on: 1)
         #expect(sw.drainCounts() == [3: 1])
         _ = sw.readEvents()
         try sw.finish()
@@ -233,7 +239,7 @@ extension TableFullTrafficTests {
         let other = HardwareNexthop(rif: 500, gateway: IPAddress("10.0.0.8")!)
         let engine = OffloadEngine(driver: sw.asic)
         let host = HardwareRoute(prefix: IPPrefix("10.0.0.0/24")!, action: .attached(500))
-        engine.submit(sets(f.all.dropLast() + [.neighbor(HardwareNeighbor(rif: 500, address: other.gateway, mac: MACAddress("02:00:00:00:00:08")!)),
+        engine.submit(sets(f.all.dropLast() + f.ingress + [.neighbor(HardwareNeighbor(rif: 500, address: other.gateway, mac: MACAddress("02:00:00:00:00:08")!)),
                                               .nexthop(other), .route(host), .route(f.route("10.0.0.0/8"))]))
         engine.run()
         // 10.9/16 does not fit (the chip says its LPM is full).
@@ -247,7 +253,7 @@ extension TableFullTrafficTests {
         let frame = FrameBuilder.udp(srcMAC: MACAddress("02:00:00:00:00:99")!, dstMAC: f.rif.mac, src: IPAddress("10.0.0.9")!,
                                      dst: IPAddress("10.9.1.1")!, srcPort: 1, dstPort: 2)
         func trappedNotForwarded(_ what: String) {
-            sw.inject(frame, on: 3)
+            sw.inject(frame, on: 1)
             #expect(sw.drainOutbound().isEmpty, "10.9/16's traffic was forwarded by \(what)")
             #expect(sw.drainTrapReasons() == [.unresolvedNexthop])
         }
@@ -271,7 +277,7 @@ extension TableFullTrafficTests {
         engine.run()
         #expect(engine.state(of: narrow) == .offloaded)
         #expect(engine.state(of: fresh) == .offloaded && engine.state(of: wide) == .offloaded)
-        sw.inject(frame, on: 3)
+        sw.inject(frame, on: 1)
         #expect(sw.drainCounts() == [3: 1])
         _ = sw.readEvents()
         try sw.finish()

@@ -24,8 +24,9 @@ struct PipelineIntegrationTests {
         Neighbor(key: .init(interface: swp(4), address: IPAddress("10.0.4.2")!), lladdr: gatewayMAC, state: .reachable)
     }
 
-    /// A bridge br0 over swp1–3 and a routed swp4 with 10.0.4.1/24, a static route behind a
-    /// gateway, and the gateway's neighbour entry.
+    /// A bridge br0 over swp1–3, a routed swp4 with 10.0.4.1/24, a static route behind a
+    /// gateway there and the gateway's neighbour entry, and a routed swp5 (10.0.5.1/24) the
+    /// routed probes come in on (routed back out of their ingress they would trap: redirect).
     static var boot: [MirrorDelta] {
         let bridge = Link(index: br0, name: "br0", kind: .bridge, adminUp: true, operState: .up,
                           mac: MACAddress("02:00:00:00:0f:00")!, bridge: BridgeAttributes())
@@ -39,7 +40,9 @@ struct PipelineIntegrationTests {
         ]
         return [.link(.added(bridge))] + (1...3).map { .link(.added(port($0, bridged: true))) }
             + [.link(.added(port(4, bridged: false))),
-               .address(.added(InterfaceAddress(key: .init(interface: swp(4), local: IPAddress("10.0.4.1")!, prefixLength: 24))))]
+               .address(.added(InterfaceAddress(key: .init(interface: swp(4), local: IPAddress("10.0.4.1")!, prefixLength: 24)))),
+               .link(.added(port(5, bridged: false))),
+               .address(.added(InterfaceAddress(key: .init(interface: swp(5), local: IPAddress("10.0.5.1")!, prefixLength: 24))))]
             + routes.map { .route(.added($0)) } + [.neighbor(.added(neighbor))]
     }
 
@@ -60,10 +63,10 @@ struct PipelineIntegrationTests {
                                    src: IPAddress("192.168.0.1")!, dst: IPAddress("192.168.0.2")!, srcPort: 1, dstPort: 2), on: 1)
         #expect(sw.drainCounts() == [2: 1, 3: 1])
 
-        // Routed: to the gateway's MAC out of swp4, TTL decremented.
-        let toRouter = FrameBuilder.udp(srcMAC: MACAddress("02:00:00:00:aa:09")!, dstMAC: Self.swp4MAC, src: IPAddress("10.0.4.9")!,
-                                        dst: IPAddress("198.51.100.7")!, srcPort: 1, dstPort: 2)
-        sw.inject(toRouter, on: 4)
+        // Routed in on swp5: to the gateway's MAC out of swp4, TTL decremented.
+        let toRouter = FrameBuilder.udp(srcMAC: MACAddress("02:00:00:00:aa:09")!, dstMAC: MACAddress(rawValue: 0x0200_0000_0105),
+                                        src: IPAddress("10.0.5.9")!, dst: IPAddress("198.51.100.7")!, srcPort: 1, dstPort: 2)
+        sw.inject(toRouter, on: 5)
         let bytes = try #require(sw.readOutbound(on: 4))
         let out = try #require(FrameParser.parse(bytes).frame)
         #expect(out.dstMAC == Self.gatewayMAC && out.srcMAC == Self.swp4MAC && out.ttl == 63)
@@ -72,7 +75,7 @@ struct PipelineIntegrationTests {
         engine.submit(stages.apply([.neighbor(.removed(Self.neighbor))]))
         engine.run()
         #expect(engine.state(of: route) == .trapped(reason: "route 198.51.100.0/24 → nexthop 10.0.4.2 → neighbor 10.0.4.2 (rif 14) unresolved"))
-        sw.inject(toRouter, on: 4)
+        sw.inject(toRouter, on: 5)
         #expect(sw.drainTrapReasons() == [.unresolvedNexthop])
         _ = sw.readEvents()
         try sw.finish()
