@@ -27,6 +27,7 @@ extension ChipPorts {
         for (k, b) in bindings.enumerated() {
             checkHostInterface(k)
             checkWire(k)
+            followAdminState(k)
             guard let wire = wires[Int(b.port.rawValue)] else { continue }
             let running = hoist_link_running(wire.fd, b.wire)
             guard running >= 0 else { continue }
@@ -37,6 +38,25 @@ extension ChipPorts {
             changed.append((b.port, up))
         }
         return changed
+    }
+
+    /// Powers binding `k`'s PHY as the control plane set the port: a port set down (`ip
+    /// link set swpN down`, programmed as the port's admin state) sets its wire down, so
+    /// the host on it loses carrier — as a switch ASIC disables a down port's PHY, and as
+    /// the kernel's veth takes its peer's carrier when one end goes down (the kernel
+    /// bridge the chip is compared with). The port's link then follows the wire (down),
+    /// and comes back when the port is set up again and the wire has carrier.
+    ///
+    /// Edge-triggered: only a change of the admin state touches the wire, so a wire set
+    /// down by someone else (a cable pulled) stays down; a port nothing configured leaves
+    /// its wire alone. Wires set down are set up again when the chip stops.
+    func followAdminState(_ k: Int) {
+        let b = bindings[k]
+        let i = Int(b.port.rawValue)
+        guard let up = chip.adminState(b.port), up != phyEnabled[i], let wire = wires[i] else { return }
+        phyEnabled[i] = up
+        let r = hoist_link_set_up(wire.fd, b.wire, up ? 1 : 0)
+        if r < 0 { log?("\(b.host): could not set front-panel wire \(b.wire) \(up ? "up" : "down"): \(String(cString: strerror(-r)))") }
     }
 
     /// Checks that binding `k`'s wire is still the interface its socket was bound to;
@@ -73,6 +93,7 @@ extension ChipPorts {
             return
         }
         updatePollEntries(k)
+        phyEnabled[i] = true    // a new wire, up as whoever made it left it
         chip.setPortFault(b.port, nil)
         log?("\(b.host): front-panel wire \(b.wire) is back; port working again")
     }

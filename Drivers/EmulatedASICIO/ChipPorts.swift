@@ -48,6 +48,9 @@ public final class ChipPorts {
     /// descriptor (-1 while it is missing).
     var wires: [WireSocket?]
     var tapFDs: [Int32]
+    /// Per port: whether the chip left its wire enabled (false: set down because the
+    /// control plane set the port down; see `followAdminState`).
+    var phyEnabled: [Bool]
     /// The port index of each binding, in binding order.
     let portIndices: [Int]
     /// Poll entries: each binding's wire, then its TAP (fd -1, which poll() skips, while
@@ -75,6 +78,7 @@ public final class ChipPorts {
         let size = Int(bindings.map(\.port.rawValue).max() ?? 0) + 1
         wires = Array(repeating: nil, count: size)
         tapFDs = Array(repeating: -1, count: size)
+        phyEnabled = Array(repeating: true, count: size)
         portIndices = bindings.map { Int($0.port.rawValue) }
         buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
         // Every stored property is set: a throw from here on runs `deinit`, which closes
@@ -93,6 +97,12 @@ public final class ChipPorts {
                 tapFDs[Int(b.port.rawValue)] = tap
             }
         }
+        // A wire found down is taken as one the chip set down (a chip killed before it
+        // could set it up again): the port's first configuration as up enables it.
+        for b in bindings {
+            let i = Int(b.port.rawValue)
+            phyEnabled[i] = hoist_link_admin_up(wires[i]!.fd, b.wire) != 0
+        }
         for i in portIndices {
             pollFDs.append(pollfd(fd: wires[i]!.fd, events: Int16(POLLIN), revents: 0))
             pollFDs.append(pollfd(fd: tapFDs[i], events: Int16(POLLIN), revents: 0))
@@ -105,6 +115,10 @@ public final class ChipPorts {
     }
 
     private func closeAll() {
+        // Wires the chip set down are left as they were found: up.
+        for b in bindings where !phyEnabled[Int(b.port.rawValue)] {
+            if let wire = wires[Int(b.port.rawValue)] { _ = hoist_link_set_up(wire.fd, b.wire, 1) }
+        }
         for fd in tapFDs where fd >= 0 { close(fd) }
         tapFDs = tapFDs.map { _ in -1 }
         wires = wires.map { _ in nil }

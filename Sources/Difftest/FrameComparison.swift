@@ -191,10 +191,12 @@ public enum FrameComparison {
     }
 
     /// Frames in comparison order: grouped by stream — source MAC, destination MAC,
-    /// EtherType and IP protocol — keeping each stream's own order (a stable sort). Order
-    /// matters within a stream (a flow's frames, ten floods of one request); between
-    /// streams it follows timing that legitimately differs (a reply racing the next
-    /// probe frame through a store-and-forward chip), so it is not compared.
+    /// EtherType, IP protocol and ICMP/ICMPv6/IGMP type — keeping each stream's own order
+    /// (a stable sort). Order matters within a stream (a flow's frames, ten floods of one
+    /// request); between streams it follows timing that legitimately differs (a reply
+    /// racing the next probe frame through a store-and-forward chip; a router's neighbour
+    /// advertisement and an ICMP error it sends for a trapped packet, which the chip's
+    /// CPU path delays), so it is not compared.
     public static func inStreamOrder(_ frames: [[UInt8]]) -> [[UInt8]] {
         func key(_ f: [UInt8]) -> [UInt8] {
             guard f.count >= 14 else { return f }
@@ -203,6 +205,7 @@ public enum FrameComparison {
                 k[12] = UInt8(pf.etherType >> 8)
                 k[13] = UInt8(pf.etherType & 0xFF)
                 k.append(pf.ipProtocol)
+                k.append(pf.icmpType)    // 0 unless ICMP, ICMPv6 or IGMP
             }
             return k
         }

@@ -86,6 +86,10 @@ extension Topology {
             families.remove(RoutedFamilies(family))
             if !reasons.contains(why) { reasons.append(why) }
         }
+        // No IPv6 address (`disable_ipv6`): the kernel routes no IPv6 from here, and the
+        // chip traps it to the kernel, which drops it. Not a trap reason of the router
+        // interface: IPv6 is no function of this interface in the kernel either.
+        if !hasIPv6(link) { families.remove(.ipv6) }
         return (families, reasons.isEmpty ? nil : reasons.joined(separator: "; "))
     }
 }

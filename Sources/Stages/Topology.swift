@@ -30,6 +30,9 @@ struct Topology: Sendable {
     private var pvids: [IfIndex: Set<VLANID>] = [:]
     /// Addresses other than IPv6 link-local (fe80::/10), per interface.
     private var addresses: [IfIndex: Set<InterfaceAddress.Key>] = [:]
+    /// Every IPv6 address of a link, link-local included: a link with none has IPv6
+    /// disabled (`net.ipv6.conf.IF.disable_ipv6=1` removes them all) or not up yet.
+    private var ipv6Addresses: [IfIndex: Set<InterfaceAddress.Key>] = [:]
     /// The namespace's nftables chains and br_netfilter switches.
     var netfilter = NetfilterState()
     /// `NETCONFA_FORWARDING` per family and device / `all` (netconf), and the policy
@@ -89,6 +92,14 @@ struct Topology: Sendable {
 
     mutating func apply(_ change: Change<InterfaceAddress>) {
         let key = change.current.key
+        if !key.local.isIPv4 {
+            if case .removed = change {
+                ipv6Addresses[key.interface]?.remove(key)
+                if ipv6Addresses[key.interface]?.isEmpty == true { ipv6Addresses[key.interface] = nil }
+            } else {
+                ipv6Addresses[key.interface, default: []].insert(key)
+            }
+        }
         guard Self.isRoutable(key.local) else { return }
         if case .removed = change {
             addresses[key.interface]?.remove(key)
@@ -277,6 +288,10 @@ struct Topology: Sendable {
     func pvid(of link: IfIndex) -> VLANID? { pvids[link]?.min() }
 
     func hasRoutableAddress(_ link: IfIndex) -> Bool { addresses[link]?.isEmpty == false }
+
+    /// Whether `link` has any IPv6 address (link-local included): the kernel drops IPv6
+    /// arriving on a device whose IPv6 is disabled (`ip6_rcv_core`), so it routes none.
+    func hasIPv6(_ link: IfIndex) -> Bool { ipv6Addresses[link]?.isEmpty == false }
 
     /// How messages name a link.
     func name(of link: IfIndex) -> String { links[link]?.name ?? "ifindex \(link)" }

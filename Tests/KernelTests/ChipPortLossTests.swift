@@ -45,7 +45,7 @@ struct ChipPortLossTests {
         (try? host.exec(["ping", "-c", "\(count)", "-i", "0.2", "-W", "1", address])) != nil
     }
 
-    @Test("a wire set down, then deleted under a running chip: swp1 NO-CARRIER, port failed with the reason, the chip idles; the wire returns and forwarding resumes; a deleted swp2 is made again")
+    @Test("swp2 set down takes the carrier of h2; a wire set down, then deleted under a running chip: swp1 NO-CARRIER, port failed with the reason, the chip idles; the wire returns and forwarding resumes; a deleted swp2 is made again")
     func portsDisappear() throws {
         for tool in ["hoistd", "hoist-asic", "hoist"] {
             try #require(FileManager.default.isExecutableFile(atPath: HoistdCLITests.binaries.appendingPathComponent(tool).path),
@@ -78,6 +78,17 @@ struct ChipPortLossTests {
             """
         try sw.ipScript("link add br0 type bridge\n" + bridge + "\nlink set br0 up")
         #expect(Self.pings(h1, "10.0.0.2"), "no forwarding before the faults")
+
+        // swp2 set down powers its PHY down: h2 loses carrier, as behind the kernel's own
+        // veth (its neighbour table is flushed as there); set up again, carrier and
+        // forwarding return.
+        try sw.ip("link set swp2 down")
+        let hostLost = try Self.eventually(3) { try h2.ip("link show eth0").contains("NO-CARRIER") }
+        #expect(hostLost, "h2 kept its carrier with swp2 down: \((try? h2.ip("link show eth0")) ?? "")")
+        try sw.ip("link set swp2 up")
+        let hostBack = try Self.eventually(3) { !(try h2.ip("link show eth0")).contains("NO-CARRIER") }
+        #expect(hostBack, "h2 did not get its carrier back with swp2 up")
+        #expect(Self.eventually(5) { Self.pings(h1, "10.0.0.2", count: 1) }, "no forwarding after swp2 was set up again")
         func why(_ port: String) -> String {
             (try? HoistdCLITests.run("hoist", ["why", "port", port, "--socket", control]).output) ?? ""
         }

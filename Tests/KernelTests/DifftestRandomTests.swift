@@ -23,10 +23,7 @@ struct DifftestRandomTests {
     /// Seeds that differ today, like `Tests/Difftest/known-differences`: a finding not fixed
     /// yet (the seed must still differ once it has run that many steps; one that becomes
     /// identical fails until it is taken off).
-    static let known: [UInt64: (step: Int, reason: String)] = [
-        1: (175, "h4's IPv6 neighbour discovery with the router on swp4 (after swp4 left br0 and got 2001:db8:4::fe again): "
-            + "the kernel router answers two NS from h4 in the reference, none in the emulated switch (under investigation)"),
-    ]
+    static let known: [UInt64: (step: Int, reason: String)] = [:]
 
     @Test("a seeded random operator: kernel and emulated switch identical after every step, no audit drift", arguments: seeds)
     func random(_ seed: UInt64) throws {

@@ -27,6 +27,9 @@ struct RouterPolicyTests {
             forwarding(.ipv4, .interface(swp(2)), true), forwarding(.ipv6, .all, true),
             .address(.added(address(swp(1), "10.0.1.1/24"))), .address(.added(address(swp(2), "10.0.2.1/24"))),
             .address(.added(address(swp(2), "2001:db8:2::1/64"))),
+            // Their link-local addresses, as the kernel gives every up interface with IPv6.
+            .address(.added(address(swp(1), "fe80::200:ff:fe00:101/64"))),
+            .address(.added(address(swp(2), "fe80::200:ff:fe00:102/64"))),
             .route(.added(route("10.9.0.0/16", via: [("10.0.1.2", swp(1), 1)]))),
             .route(.added(route("2001:db8:9::/48", via: [("2001:db8:2::2", swp(2), 1)]))),
         ])
@@ -65,6 +68,13 @@ struct RouterPolicyTests {
             .link(.changed(old: chipPort(2), new: chipPort(2, master: IfIndex(40)))),
         ])
         g.step("swp2 leaves vrf-red", [.link(.changed(old: chipPort(2, master: IfIndex(40)), new: chipPort(2)))])
+        g.step("net.ipv6.conf.swp2.disable_ipv6=1 (the kernel removes its IPv6 addresses): swp2 routes IPv4 only", [
+            .address(.removed(address(swp(2), "2001:db8:2::1/64"))),
+            .address(.removed(address(swp(2), "fe80::200:ff:fe00:102/64"))),
+        ])
+        g.step("disable_ipv6=0: the link-local address returns, swp2 routes IPv6 again", [
+            .address(.added(address(swp(2), "fe80::200:ff:fe00:102/64"))),
+        ])
         try g.verify()
     }
 }

@@ -7,7 +7,8 @@
 # Without arguments: every scenario that `requires` vlan-filtering or 8021q (what the CI
 # host's kernel lacks; `requires vxlan` scenarios run on the host). One boot, one
 # hoist-difftest run for all of them. Prints "PASS difftest NAME" or "FAIL difftest NAME:
-# …" per scenario, then hoist-difftest's last line.
+# …" per scenario, then hoist-difftest's last line; then 50 steps of the random operator,
+# whose VLAN and VRF commands only run here ("PASS difftest random").
 set -u
 . "$HOIST_ROOT/Tests/VM/lib.sh"
 scenarios=()
@@ -21,6 +22,12 @@ out=/tmp/difftest.out
 "$HOIST_BIN/hoist-difftest" --verbose "${scenarios[@]}" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 [ "$status" -le 1 ] || fail "hoist-difftest" "exit status $status"
+# The random operator (hoist-difftest --random) with the commands the host's kernel
+# cannot run: VLAN filtering and VRF (only without scenario arguments).
+if [ $# -eq 0 ]; then
+  "$HOIST_BIN/hoist-difftest" --random --seed 1 --steps "${HOIST_VM_RANDOM_STEPS:-50}" 2>&1 | tee /tmp/random.out
+  if tail -1 /tmp/random.out | grep -q "identical"; then pass "difftest random"; else fail "difftest random" "differs from the kernel (see above)"; fi
+fi
 while read -r word name _; do
   case "$word" in
     OK) pass "difftest $name" ;;

@@ -201,6 +201,15 @@ public final class SwitchChip {
         return p >= 1 && p <= portCount && ports[p].linkUp
     }
 
+    /// A configured port's administrative state (`swpN` up or down, programmed by the
+    /// control plane); nil for a port nothing configured. The packet I/O enables the PHY
+    /// from it (`ChipPorts.refreshLinks`).
+    public func adminState(_ port: PortID) -> Bool? {
+        let p = Int(port.rawValue)
+        guard p >= 1, p <= portCount, ports[p].configured else { return nil }
+        return ports[p].adminUp
+    }
+
     /// Sets a port's link (oper) state, as the PHY would; reported as an event.
     public func setLink(_ port: PortID, up: Bool) {
         let p = Int(port.rawValue)

@@ -11,4 +11,13 @@ int hoist_link_running(int fd, const char *ifname);
 /// (-ENODEV when no such interface exists).
 int hoist_link_index(int fd, const char *ifname);
 
+/// Sets interface `ifname` administratively up or down (IFF_UP through SIOCSIFFLAGS on
+/// socket `fd`, in the socket's network namespace): a veth set down takes its peer's
+/// carrier away. Returns 0, or -errno.
+int hoist_link_set_up(int fd, const char *ifname, int up);
+
+/// Whether interface `ifname` is administratively up (IFF_UP), asked through socket `fd`
+/// as `hoist_link_running`. Returns 1 or 0, or -errno.
+int hoist_link_admin_up(int fd, const char *ifname);
+
 #endif
