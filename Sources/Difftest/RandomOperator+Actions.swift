@@ -38,6 +38,11 @@ struct Model: Sendable {
     var vlans: Set<Int> = []
     var vrfMembers: Set<Int> = []
     var vrf = false
+    /// `vx0` (VNI 100, local `10.0.4.254`, flood list h4's VTEP `10.0.4.1`) exists; it is a
+    /// port of `br0` while `vxlanMember`; its bridge port's `learning` flag.
+    var vxlan = false
+    var vxlanMember = false
+    var vxlanPortLearning = true
 
     static let flagNames = ["learning", "flood", "mcast_flood", "bcast_flood", "isolated", "hairpin"]
     static func flagDefault(_ flag: String) -> Bool { !(flag == "isolated" || flag == "hairpin") }
@@ -118,6 +123,8 @@ extension RandomOperator {
             m.bridge = false
             m.vlanFiltering = false
             m.vlans = []
+            m.vxlanMember = false
+            m.vxlanPortLearning = true
         }
     }
 
@@ -297,6 +304,46 @@ extension RandomOperator {
                        sw("sysctl -qw " + Self.slowNeighbours(d)),
                        sw("ip addr add 10.0.\(p).253/32 dev \(d)"),
                        sw("ip link set \(d) up")], link: true) { $0.macvlans.insert(p) }
+    }
+
+    /// VXLAN (`requires vxlan`): `vx0` in `br0`, VNI 100 from `10.0.4.254` (the gateway
+    /// address of swp4, the underlay) to h4's own vxlan device (`10.0.4.1`, overlay address
+    /// `10.0.100.4`, MAC `RandomOperator.vtepMAC`), with or without `nolearning`; in and out
+    /// of the bridge, its bridge port's `learning`, deleted. Created only while swp4 routes
+    /// `10.0.4.254`; what the generator does to swp4 afterwards (down, address removed) is
+    /// an unresolved underlay, which the chip must trap as the kernel drops.
+    func vxlanCandidates() -> [Action] {
+        let m = model
+        guard m.vxlan else {
+            guard m.bridge, m.gw4[4] == "swp4", !m.down.contains("swp4") else { return [] }
+            return [false, true].map { nolearning in
+                action([sw("ip link add vx0 type vxlan id 100 local 10.0.4.254 dstport 4789\(nolearning ? " nolearning" : "")"),
+                        sw("sysctl -qw net.ipv6.conf.vx0.disable_ipv6=1 " + Self.slowNeighbours("vx0")),
+                        sw("ip link set vx0 master br0"),
+                        sw("bridge fdb append 00:00:00:00:00:00 dev vx0 dst 10.0.4.1"),
+                        sw("ip link set vx0 up")], link: true) { m in
+                    m.vxlan = true
+                    m.vxlanMember = true
+                    m.vxlanPortLearning = true
+                }
+            }
+        }
+        var a = [action([sw("ip link del vx0")], link: true) { m in
+            m.vxlan = false
+            m.vxlanMember = false
+            m.vxlanPortLearning = true
+        }]
+        if m.vxlanMember {
+            a.append(action([sw("ip link set vx0 nomaster")], link: true) { m in
+                m.vxlanMember = false
+                m.vxlanPortLearning = true
+            })
+            let v = !m.vxlanPortLearning
+            a.append(action([sw("bridge link set dev vx0 learning \(v ? "on" : "off")")]) { $0.vxlanPortLearning = v })
+        } else if m.bridge {
+            a.append(action([sw("ip link set vx0 master br0")], link: true) { $0.vxlanMember = true })
+        }
+        return a
     }
 
     /// VLAN filtering on `br0` and VLAN 10 on its ports (`requires vlan-filtering`). Not

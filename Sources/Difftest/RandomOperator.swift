@@ -1,23 +1,12 @@
-/// A reproducible pseudo-random generator (SplitMix64): the same seed gives the same
-/// sequence on every machine, so a seed printed by a failing run replays it.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D4_049B_133C_E111
-        return z ^ (z >> 31)
-    }
-}
+import SwitchModel
 
 /// The operator of the random differential test (issue 10, acceptance): one switch `sw`
 /// with four ports and a host on each, and a seeded sequence of the commands an operator
 /// types — bridge membership, port up/down, bridge port flags, STP port states, static and
 /// sticky FDB entries, addresses on routed ports and the bridge, routes (single, ECMP,
 /// unreachable/blackhole/prohibit), permanent neighbours, the forwarding sysctls, tc
-/// qdiscs, macvlans — each followed by probe frames whose reception is compared between
+/// qdiscs, macvlans, a VXLAN port to a VTEP on h4; VLAN filtering and VRFs where the
+/// kernel has them — each followed by probe frames whose reception is compared between
 /// the kernel's bridge/router and the emulated switch (`hoist-difftest --random`).
 ///
 /// The generator keeps a model of what it configured, so it mostly picks commands that
@@ -36,7 +25,6 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 ///   `mcast_snooping 0`, so multicast probes and IPv6 neighbour discovery flood as the
 ///   kernel's bridge floods them without a querier.
 /// - *locked ports* (`bridge-locked`, fixed): `locked` and `mab` are never set.
-/// - *VXLAN* (`vxlan-*`, fixed in the comparison): no VXLAN device.
 /// - *route-svi learned MAC* (`route-svi`, fixed): addresses on `br0` only when
 ///   ``Options/sviAddresses`` is on (`--svi`); off by default.
 /// Found by this generator and fixed: ICMP redirects (`--seed 3 --svi`, step 22: the chip
@@ -87,15 +75,19 @@ public struct RandomOperator: Sendable {
     public static func macvlanMAC(_ p: Int) -> String { "02:5e:00:00:0a:0\(p)" }
     /// MACs no host sends from: static entries and unknown unicast.
     public static let fakeMACs = (1...3).map { "02:00:00:00:99:0\($0)" }
+    /// h4's vxlan device (`vx0`, `10.0.100.4/24`): the remote VTEP behind the switch's `vx0`.
+    public static let vtepMAC = "02:00:00:00:64:04"
 
     let options: Options
-    var rng: SeededGenerator
+    /// SplitMix64: the same seed gives the same sequence on every machine, so a seed
+    /// printed by a failing run replays it.
+    var rng: SplitMix64
     var model = Model()
     public private(set) var rejected = 0
 
     public init(seed: UInt64, options: Options) {
         self.options = options
-        rng = SeededGenerator(seed: seed)
+        rng = SplitMix64(seed: seed)
     }
 
     /// The lab and its first commands: hosts, long ageing and neighbour timers, IPv6 on the
@@ -114,6 +106,16 @@ public struct RandomOperator: Sendable {
             lines.append("\(h) ip -6 addr add 2001:db8:\(k)::1/64 dev eth0 nodad")
             lines.append("\(h) ip -6 addr add 2001:db8:1\(k)::1/128 dev lo nodad")
             lines.append("\(h) ip -6 route add default via 2001:db8:\(k)::fe")
+        }
+        if options.features.contains("vxlan") {
+            // h4 is also a remote VTEP (its vx0 floods to the switch's 10.0.4.254).
+            let h = "exec h4"
+            lines.append("\(h) ip link add vx0 type vxlan id 100 local 10.0.4.1 dstport 4789 nolearning")
+            lines.append("\(h) sysctl -qw net.ipv6.conf.vx0.disable_ipv6=1 " + Self.slowNeighbours("vx0"))
+            lines.append("\(h) ip link set vx0 address \(Self.vtepMAC)")
+            lines.append("\(h) ip addr add 10.0.100.4/24 dev vx0")
+            lines.append("\(h) bridge fdb append 00:00:00:00:00:00 dev vx0 dst 10.0.4.254")
+            lines.append("\(h) ip link set vx0 up")
         }
         lines.append("exec sw sysctl -qw " + Self.ports.map {
             "net.ipv6.conf.swp\($0).accept_dad=0 net.ipv6.conf.swp\($0).router_solicitations=0 " + Self.slowNeighbours("swp\($0)")
@@ -215,9 +217,11 @@ public struct RandomOperator: Sendable {
         // tc and macvlan.
         add(3, Self.ports.flatMap { qdiscCandidates($0) })
         add(2, Self.ports.filter { !m.members.contains($0) && !m.vrfMembers.contains($0) }.map { macvlan($0, add: !m.macvlans.contains($0)) })
-        // Needs kernel features this machine may lack (issue 10: VLANs, VRF).
-        if options.features.contains("vlan-filtering"), m.bridge { add(3, vlanCandidates()) }
-        if options.features.contains("vrf") { add(1, vrfCandidates()) }
+        // Needs kernel features this machine may lack (issue 10: VLANs, VRF). Weighted up:
+        // only the test VM runs them, in a short run.
+        if options.features.contains("vlan-filtering"), m.bridge { add(12, vlanCandidates()) }
+        if options.features.contains("vrf") { add(5, vrfCandidates()) }
+        if options.features.contains("vxlan") { add(m.vxlan ? 3 : 6, vxlanCandidates()) }
 
         let total = pool.reduce(0) { $0 + $1.weight }
         var pick = Int.random(in: 0..<total, using: &rng)
@@ -260,6 +264,8 @@ public struct RandomOperator: Sendable {
                 "\(h) udp 172.16.\(b).1 to \(router) ttl 1 dport 7",
                 "\(h) icmp-echo 2001:db8:\(b)::1 from 2001:db8:\(a)::1 to \(router)",
                 "\(h) icmp-echo 2001:db8:1\(b)::1 from 2001:db8:\(a)::1 to \(router)",
+                "\(h) udp 10.0.100.4 to \(Self.vtepMAC) dport 7",
+                "\(h) arp-request 10.0.100.4",
             ]
             sends.append(choices.randomElement(using: &rng)!)
         }

@@ -29,12 +29,25 @@ struct RandomOperatorTests {
     @Test("commands needing a kernel feature are generated only when it is there")
     func features() {
         let without = Self.sequence(3, 400).joined(separator: "\n")
-        #expect(!without.contains("vlan_filtering") && !without.contains("type vrf"))
-        let with = Self.sequence(3, 400, features: ["vlan-filtering", "vrf"]).joined(separator: "\n")
+        #expect(!without.contains("vlan_filtering") && !without.contains("type vrf") && !without.contains("vxlan"))
+        let with = Self.sequence(3, 400, features: ["vlan-filtering", "vrf", "vxlan"]).joined(separator: "\n")
         #expect(with.contains("vlan_filtering") && with.contains("type vrf"))
+        // VXLAN: h4's VTEP in the lab; vx0 made, in and out of br0, learning toggled, deleted.
+        #expect(with.contains("exec h4 ip link add vx0 type vxlan id 100 local 10.0.4.1"))
+        for command in ["ip link add vx0 type vxlan", "ip link set vx0 nomaster", "bridge link set dev vx0 learning off", "ip link del vx0"] {
+            #expect(with.contains(command), "no `\(command)` in 400 steps")
+        }
+        // The seeds CI runs on this machine's kernel (vxlan, no VLAN filtering or VRF) make vx0.
+        for seed: UInt64 in [1, 20261206] {
+            let run = Self.sequence(seed, 200, features: ["vxlan"])
+            let made = run.filter { $0.hasPrefix("ip link add vx0") }.count
+            let probed = run.filter { $0.contains("10.0.100.4") }.count
+            print("seed \(seed): vx0 made \(made) times, \(probed) probe rounds to h4's VTEP")
+            #expect(made > 0 && probed > 0)
+        }
     }
 
-    @Test("avoided patterns stay out (locked ports, vxlan, snooping off); host MACs get static entries on other ports too")
+    @Test("avoided patterns stay out (locked ports, snooping off; vxlan without the feature); host MACs get static entries on other ports too")
     func avoided() {
         let all = (1...5).flatMap { Self.sequence(UInt64($0), 300) }.joined(separator: "\n")
         #expect(!all.contains("locked") && !all.contains("vxlan"))
