@@ -240,13 +240,22 @@ extension SwitchDaemon {
     /// permanent`, the mirror never hears of them); and a neighbour's moves between
     /// REACHABLE, STALE, DELAY and PROBE (`__neigh_event_send` and `neigh_timer_handler`
     /// make REACHABLE→DELAY, STALE→DELAY and DELAY→PROBE without `RTM_NEWNEIGH`: all four
-    /// are compared as STALE — a resolved MAC — so the MAC is still audited).
-    /// None of these is offloaded.
+    /// are compared as STALE — a resolved MAC — so the MAC is still audited); and the
+    /// bridge and VXLAN attributes of a device that is down (a changelink on a down
+    /// device sends no `RTM_NEWLINK`; the `NEWLINK` of its coming up carries them; a down
+    /// bridge forwards nothing, its ports being disabled). None of the others is offloaded.
     static func comparable(_ tables: MirrorTables) -> MirrorTables {
         var t = tables
         for (index, var link) in t.links {
             link.statistics = nil
             link.vfs = nil
+            // A down device's own attributes (`ip link set br0 type bridge vlan_filtering 1`
+            // while br0 is down): `netdev_state_change` announces a changelink only for a
+            // device that is up; bringing it up announces them all.
+            if !link.adminUp {
+                link.bridge = nil
+                link.vxlan = nil
+            }
             t.links[index] = link
         }
         t.fdb = t.fdb.filter { !($0.key.isSelf && $0.key.mac.isMulticast && $0.value.state == .permanent) }

@@ -35,6 +35,21 @@ public struct MirrorTables: Sendable, Equatable {
         }
     }
 
+    /// A `self` entry on a vxlan device without a destination, for a MAC the device holds
+    /// with one: not an entry of the device's table but the echo `rtnl_fdb_add` and
+    /// `rtnl_fdb_del` send after the driver's own notification (`rtnl_fdb_notify`, no
+    /// `NDA_DST`) on kernels that echo every driver (seen on 6.1: `bridge fdb append
+    /// 00:00:00:00:00:00 dev vx0 dst 10.0.4.1` announces the entry with its `dst`, then
+    /// once more without; the dump lists only the first; 6.18 sends no echo). An entry
+    /// added without a destination for a MAC the device does not hold is kept: it is real
+    /// (its remote is the device's default, or none, and the dump lists it).
+    func isGenericEcho(_ e: FDBEntry) -> Bool {
+        guard e.key.isSelf, e.key.remote == nil, links[e.key.port]?.kind == .vxlan else { return false }
+        return fdb.keys.contains {
+            $0.port == e.key.port && $0.isSelf && $0.mac == e.key.mac && $0.vlan == e.key.vlan && $0.vni == e.key.vni && $0.remote != nil
+        }
+    }
+
     /// A bridge holds one FDB entry per MAC and VLAN: when it moves one to another port
     /// (learning, `bridge fdb replace`, a roaming static entry) it announces the new port
     /// only, never deleting the old (`br_fdb_update`, `fdb_add_entry`). The entry the
@@ -92,6 +107,7 @@ public struct MirrorTables: Sendable, Equatable {
         case .delVLAN(let v):
             vlans.remove(v.key, MirrorDelta.vlan, into: &deltas)
         case .newFDB(let e):
+            if isGenericEcho(e) { return [] }
             if !e.key.isSelf, let bridge = e.master { removeMovedFDB(of: e, in: bridge, into: &deltas) }
             fdb.upsert(e.key, e, MirrorDelta.fdb, into: &deltas)
         case .delFDB(let e):
