@@ -188,6 +188,10 @@ public final class KernelMirror {
     /// When a resync that failed is tried again.
     private var resyncDue: UInt64?
 
+    /// Whether a resync or re-dump that failed waits to be tried again: until it has run,
+    /// the tables may lack what the failed dump would have brought.
+    public var dumpPending: Bool { resyncDue != nil || redumpDue != nil }
+
     /// A resync from `poll`: one that fails does not stop the mirror (hoistd keeps
     /// offloading what it knows); it is counted and tried again after
     /// `failedDumpRetryMilliseconds`, and notifications keep being applied meanwhile.

@@ -67,6 +67,10 @@ struct ResyncTests {
             return (ip, bridge)
         }
         func expectEqualToFreshDump(_ when: String) throws {
+            // A resync whose dump failed (interrupted by the churn still running) is tried
+            // again a second later: wait for it, then for quiet.
+            let retried = try mirror.pump(seconds: 20) { _ in !mirror.dumpPending }
+            #expect(retried.held, "a failed dump was not retried \(when) (\(mirror.statistics.failedDumps) failed)")
             _ = try mirror.settle(milliseconds: 300)
             let fresh = try KernelMirror(namespace: ns.name)
             try fresh.start()
@@ -78,7 +82,7 @@ struct ResyncTests {
             let stale = Set(mine.fdb.keys).subtracting(theirs.fdb.keys).count
             let staleRoutes = mine.routes.count - theirs.routes.count
             let equal = mine == theirs
-            #expect(equal, "mirror differs from a fresh dump \(when): \(stale) FDB entries and \(staleRoutes) routes too many")
+            #expect(equal, "mirror differs from a fresh dump \(when): \(stale) FDB entries and \(staleRoutes) routes too many (\(mirror.statistics.resyncs) resyncs, \(mirror.statistics.failedDumps) failed dumps)")
         }
         for round in 0..<3 {
             let resyncs = mirror.statistics.resyncs
