@@ -126,9 +126,7 @@ public final class KernelMirror {
                 do {
                     try redumpRoutes()
                 } catch {
-                    statistics.failedDumps += 1
-                    lastDumpFailure = error
-                    redumpDue = Self.now() + UInt64(configuration.failedDumpRetryMilliseconds) * 1_000_000
+                    redumpDue = putOff(error)
                 }
             }
             if pending.count >= configuration.maxBatchSize { return flush() }
@@ -200,10 +198,15 @@ public final class KernelMirror {
             try resync(after: error)
             resyncDue = nil
         } catch let failure {
-            statistics.failedDumps += 1
-            lastDumpFailure = failure
-            resyncDue = Self.now() + UInt64(configuration.failedDumpRetryMilliseconds) * 1_000_000
+            resyncDue = putOff(failure)
         }
+    }
+
+    /// Counts a failed resync or re-dump and says when to try it again.
+    private func putOff(_ failure: any Error) -> UInt64 {
+        statistics.failedDumps += 1
+        lastDumpFailure = failure
+        return Self.now() + UInt64(configuration.failedDumpRetryMilliseconds) * 1_000_000
     }
 
     /// Resynchronises from scratch: throw away the notifications queued in the events socket
