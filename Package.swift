@@ -19,6 +19,8 @@ import PackageDescription
 //   through the CPacketIO shim; the chip's forwarding core stays pure.
 //   Daemon wires mirror → stages → engine → any SwitchDriver and writes hardware-learned
 //   MACs back to the kernel; it chooses no concrete driver (the executables do).
+//   DaemonService serves a daemon's control socket (queries from engine snapshots, streamed
+//   by worker threads; watches); it chooses no concrete driver either.
 //   ChipLink is the chip link: the driver protocol over a unix socket (binary codec, server
 //   for any SwitchDriver, RemoteChipDriver client), so the chip runs in its own process.
 //   Lab (pure) parses and validates lab files and names and plans a lab's pieces; the hoist
@@ -88,6 +90,9 @@ let package = Package(
         // The differential tester's pure half: scenario files, probe frames, normalization and comparison.
         .target(name: "Difftest", dependencies: ["EmulatedASIC", "Lab", "SwitchModel"]),
         .target(name: "Daemon", dependencies: ["KernelMirror", "Netlink", "Offload", "Stages", "SwitchDriver", "SwitchModel"]),
+        // hoistd's service around the daemon: the control socket's queries (streamed from
+        // engine snapshots on worker threads) and watches, and the daemon's poll loop.
+        .target(name: "DaemonService", dependencies: ["ControlAPI", "Daemon", "Offload", "Rendering", "SwitchDriver", "SwitchModel"]),
         .executableTarget(
             name: "hoist",
             dependencies: [
@@ -98,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "hoistd",
             dependencies: [
-                "ChipLink", "ControlAPI", "Daemon", "EmulatedASIC", "EmulatedASICIO", "Offload", "Rendering", "ServiceSupport",
+                "ChipLink", "ControlAPI", "Daemon", "DaemonService", "EmulatedASIC", "EmulatedASICIO", "Offload", "Rendering", "ServiceSupport",
                 "SRIOVDriver", "SwitchDriver", "SwitchdevDriver", "SwitchModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -121,7 +126,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "hoist-bench",
-            dependencies: ["ChipLink", "KernelMirror", "Netlink", "SwitchModel", "SwitchDriver", "EmulatedASIC", "EmulatedASICIO", "Offload", "Stages", "Daemon"]
+            dependencies: ["ChipLink", "ControlAPI", "KernelMirror", "Lab", "Netlink", "SwitchModel", "SwitchDriver", "EmulatedASIC", "EmulatedASICIO", "Offload", "Stages", "Daemon", "DaemonService"]
         ),
         .testTarget(name: "SwitchModelTests", dependencies: ["SwitchModel"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "SwitchModel"]),

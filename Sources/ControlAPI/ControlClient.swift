@@ -32,6 +32,67 @@ public enum ControlClient {
         return try ControlResponse.decode(String(decoding: reply[..<end!], as: UTF8.self))
     }
 
+    /// Sends `request` as a stream request and hands each object line, as hoistd wrote it
+    /// (one JSON object), to `row` as it arrives; returns how many objects hoistd said it
+    /// sent. `timeoutSeconds` bounds hoistd's silence between chunks, not the whole answer.
+    /// A hoistd that answers in one line (an error, or one from before streams) is read as
+    /// such: an error throws, objects are handed over one by one.
+    @discardableResult
+    public static func stream(_ request: ControlRequest, path: String = ControlProtocol.defaultSocketPath,
+                              timeoutSeconds: Int = 10, row: (String) throws -> Void) throws -> Int {
+        var request = request
+        request.stream = true
+        let fd = try connect(path)
+        defer { close(fd) }
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let line = Array((request.json.text + "\n").utf8)
+        guard line.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == line.count else {
+            throw ControlError(message: "sending to hoistd: \(String(cString: strerror(errno)))")
+        }
+        var pending: [UInt8] = []
+        var start = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var header = true
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else {
+                if n < 0, errno == EINTR { continue }
+                throw ControlError(message: n == 0 ? "hoistd closed the connection before the end of its answer" : "no answer from hoistd within \(timeoutSeconds) s")
+            }
+            // Complete lines are handed over; only the new bytes are searched.
+            var searchFrom = pending.count
+            pending += buffer[0..<n]
+            while let newline = pending[searchFrom...].firstIndex(of: 0x0A) {
+                let text = String(decoding: pending[start..<newline], as: UTF8.self)
+                start = newline + 1
+                searchFrom = start
+                if header {
+                    header = false
+                    if text.hasPrefix(ControlResponse.streamHeader.text) { continue }
+                    switch try ControlResponse.decode(text) {
+                    case .objects(let objects):
+                        for o in objects { try row(o.text) }
+                        return objects.count
+                    case .error(let e): throw ControlError(message: e)
+                    case .watching: throw ControlError(message: "hoistd started a watch for a one-shot request")
+                    }
+                }
+                if text.hasPrefix("{\"end\":") {
+                    guard case .int(let count)? = try JSONValue.parse(text)["objects"] else {
+                        throw ControlError(message: "hoistd ended its answer without a count")
+                    }
+                    return Int(count)
+                }
+                try row(text)
+            }
+            if start > 1 << 16 {
+                pending.removeSubrange(..<start)
+                start = 0
+            }
+        }
+    }
+
     /// Asks hoistd to stream changes of `kind` ("" for all) and calls `line` with each
     /// one until `stop` returns true or hoistd closes the connection.
     public static func watch(_ kind: String, path: String = ControlProtocol.defaultSocketPath,

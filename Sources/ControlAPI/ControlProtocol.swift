@@ -8,6 +8,10 @@ import Rendering
 /// ← {"version":1,"ok":true,"objects":[{"object":"route 10.9.0.0/16","offload":"offloaded",…}]}
 /// → {"version":1,"command":"why","object":"route 10.9.0.0/16"}
 /// ← {"version":1,"ok":false,"error":"no object matches 'route 10.9.0.0/16'"}
+/// → {"version":1,"command":"show","object":"routes","stream":true}
+/// ← {"version":1,"ok":true,"stream":true}
+/// ← {"object":"route 10.9.0.0/16","offload":"offloaded",…}
+/// ← {"end":true,"objects":1}
 /// ```
 public enum ControlProtocol {
     public static let version: Int64 = 1
@@ -36,14 +40,22 @@ public struct ControlRequest: Equatable, Sendable {
     /// `show`/`watch` only: objects in this state (`offloaded`, `trapped`, `pending`,
     /// `failed`); nil for all.
     public var state: String?
+    /// `show` only: routes of this VRF — its device name, a table id, or `main`/`default`
+    /// (table 254), as `ip route show vrf NAME`; nil for every table.
+    public var vrf: String?
+    /// `show` only: answer as a stream (a header line, one object per line, an `end` line
+    /// with the count) instead of one line holding every object.
+    public var stream: Bool
 
     public static let states = ["offloaded", "trapped", "pending", "failed"]
 
-    public init(command: Command, object: String, prefix: String? = nil, state: String? = nil) {
+    public init(command: Command, object: String, prefix: String? = nil, state: String? = nil, vrf: String? = nil, stream: Bool = false) {
         self.command = command
         self.object = object
         self.prefix = prefix
         self.state = state
+        self.vrf = vrf
+        self.stream = stream
     }
 
     public var json: JSONValue {
@@ -51,6 +63,8 @@ public struct ControlRequest: Equatable, Sendable {
                                              ("object", .string(object))]
         if let prefix { fields.append(("prefix", .string(prefix))) }
         if let state { fields.append(("state", .string(state))) }
+        if let vrf { fields.append(("vrf", .string(vrf))) }
+        if stream { fields.append(("stream", .bool(true))) }
         return .object(fields)
     }
 
@@ -77,6 +91,14 @@ public struct ControlRequest: Equatable, Sendable {
             }
             request.state = state
         }
+        if let v = value["vrf"] {
+            guard case .string(let vrf) = v else { throw ControlError(message: "\"vrf\" must be a string") }
+            request.vrf = vrf
+        }
+        if let s = value["stream"] {
+            guard case .bool(let stream) = s else { throw ControlError(message: "\"stream\" must be true or false") }
+            request.stream = stream
+        }
         return request
     }
 }
@@ -95,6 +117,10 @@ public enum ControlResponse: Equatable, Sendable {
         case .error(let e): .object([("version", .int(ControlProtocol.version)), ("ok", .bool(false)), ("error", .string(e))])
         }
     }
+
+    /// The first line of a streamed answer; objects follow one per line, then
+    /// `{"end":true,"objects":N}`.
+    public static let streamHeader = JSONValue.object([("version", .int(ControlProtocol.version)), ("ok", .bool(true)), ("stream", .bool(true))])
 
     public static func decode(_ line: String) throws -> ControlResponse {
         let value: JSONValue

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Rendering
 import UnixSocket
@@ -13,6 +14,14 @@ import UnixSocket
 /// `stallLimit` seconds, or lets more than `maxPendingOutput` bytes pile up (a watcher
 /// that falls behind), is dropped with the reason given to `onDrop`; past `maxClients`
 /// connections a new one is told so and closed.
+///
+/// A request that asks for a stream (`"stream": true`) and that `streamer` takes is
+/// answered off the loop: a worker thread produces its rows (from a snapshot the streamer
+/// took on the loop) and writes them to the client as it reads — a header line, one
+/// object per line, an `end` line with the count — so a million-row answer neither waits
+/// to be built nor holds the loop. At most `maxStreams` run at once; a client's request
+/// waits for a free worker. A client that goes away stops its worker; one that reads
+/// nothing for `stallLimit` seconds is dropped.
 public final class ControlServer {
     public let path: String
     let listener: Int32
@@ -49,11 +58,20 @@ public final class ControlServer {
     public var snapshot: ((String) -> [JSONValue])?
     /// Changes a watcher missed since its backlog filled.
     var lost: [Int32: Int] = [:]
+    /// Takes a streamed request (nil: answer it with `handler` on the loop). Called on the
+    /// loop; what it returns runs on a worker thread.
+    public var streamer: ((ControlRequest) -> ControlStream?)?
+    /// At most this many streamed answers are produced at once.
+    public let maxStreams: Int
+    /// Clients whose connection a worker owns while it streams their answer.
+    var streaming: Set<Int32> = []
+    let workers = StreamWorkers()
 
     public init(path: String = ControlProtocol.defaultSocketPath, maxClients: Int = 256, maxPendingOutput: Int = 1 << 30,
-                stallLimit: Double = 10, watcherBacklog: Int = 64 << 20,
+                stallLimit: Double = 10, watcherBacklog: Int = 64 << 20, maxStreams: Int = 4,
                 handler: @escaping (ControlRequest) -> ControlResponse) throws {
         self.watcherBacklog = watcherBacklog
+        self.maxStreams = maxStreams
         self.path = path
         self.handler = handler
         self.maxClients = maxClients
@@ -68,6 +86,7 @@ public final class ControlServer {
     }
 
     deinit {
+        workers.stopAll()
         for fd in clients.keys { close(fd) }
         close(listener)
         UnixSocket.remove(path, ifIdentity: identity)
@@ -75,6 +94,9 @@ public final class ControlServer {
 
     /// How many clients are connected.
     public var clientCount: Int { clients.count }
+
+    /// How many streamed answers workers are producing now.
+    public var activeStreams: Int { streaming.count }
 
     /// Accepts waiting clients, sends what their readers take, answers complete request
     /// lines of clients with nothing pending; never blocks.
@@ -89,9 +111,18 @@ public final class ControlServer {
             }
             clients[fd] = Client(lastProgress: Self.monotonicNanoseconds())
         }
-        var buffer = [UInt8](repeating: 0, count: 4096)
         let now = Self.monotonicNanoseconds()
-        for fd in Array(clients.keys) {
+        // Connections whose streamed answer ended come back to the loop.
+        for (fd, end) in workers.takeFinished() {
+            streaming.remove(fd)
+            switch end {
+            case .done: clients[fd]?.lastProgress = now
+            case .closed: drop(fd)
+            case .stalled(let reason): drop(fd, reason: reason)
+            }
+        }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        for fd in Array(clients.keys) where !streaming.contains(fd) {
             var closed = false
             while clients[fd]!.input.count <= ControlProtocol.maxRequestBytes {
                 let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
@@ -167,12 +198,23 @@ public final class ControlServer {
     private func answer(_ fd: Int32, now: UInt64) {
         while let client = clients[fd], client.pending == 0, let newline = client.input.firstIndex(of: 0x0A) {
             let line = String(decoding: client.input[..<newline], as: UTF8.self)
+            let request = try? ControlRequest.decode(line)
+            if let request, request.stream, let streamer {
+                // Waits in the input for a free worker.
+                guard streaming.count < maxStreams else { return }
+                if let stream = streamer(request) {
+                    clients[fd]!.input.removeSubrange(...newline)
+                    streaming.insert(fd)
+                    workers.start(stream, on: fd, stallLimit: stallLimit)
+                    return
+                }
+            }
             clients[fd]!.input.removeSubrange(...newline)
             guard !line.allSatisfy(\.isWhitespace) else { continue }
             let response: ControlResponse
             var watch: String?
             do {
-                let request = try ControlRequest.decode(line)
+                let request = try request ?? ControlRequest.decode(line)
                 response = handler(request)
                 if response == .watching { watch = request.object }
             } catch {
@@ -227,5 +269,102 @@ public final class ControlServer {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+/// A streamed answer: `produce` runs on a worker thread and hands each row, in order, to
+/// `emit`, which returns false once the client is gone (stop producing then). Whatever
+/// `produce` reads must be its own (a snapshot), not the loop's live state.
+public struct ControlStream: Sendable {
+    public let produce: @Sendable (_ emit: (JSONValue) -> Bool) -> Void
+    public init(_ produce: @escaping @Sendable (_ emit: (JSONValue) -> Bool) -> Void) { self.produce = produce }
+}
+
+/// The worker threads of streamed answers, and the connections they hand back.
+final class StreamWorkers: @unchecked Sendable {
+    private let lock = NSLock()
+    /// How a streamed answer ended: written whole, the client gone (or hoistd stopping),
+    /// or the client dropped because it stopped reading.
+    enum End { case done, closed, stalled(String) }
+    private var finished: [(Int32, End)] = []
+    private var stopping = false
+    private let group = DispatchGroup()
+
+    /// Writes `stream`'s header, rows and end line to `fd` on a thread of its own; the
+    /// connection comes back through `takeFinished()`, with a reason when it must be dropped.
+    func start(_ stream: ControlStream, on fd: Int32, stallLimit: Double) {
+        group.enter()
+        Thread.detachNewThread { [self] in
+            // Queries are background work: the loop that offloads comes first for the CPU.
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)    // 0: this thread, on Linux
+            var writer = StreamWriter(fd: fd, stallMilliseconds: Int32(stallLimit * 1000), stop: { [self] in lock.withLock { stopping } })
+            writer.line(ControlResponse.streamHeader)
+            var rows: Int64 = 0
+            stream.produce { row in
+                rows += 1
+                return writer.line(row)
+            }
+            writer.line(JSONValue.object([("end", .bool(true)), ("objects", .int(rows))]))
+            writer.flush()
+            let end: End = writer.stalled.map { .stalled($0) } ?? (writer.gone ? .closed : .done)
+            lock.withLock { finished.append((fd, end)) }
+            group.leave()
+        }
+    }
+
+    func takeFinished() -> [(Int32, End)] {
+        lock.withLock {
+            defer { finished.removeAll() }
+            return finished
+        }
+    }
+
+    /// Stops every worker at its next row and waits for them.
+    func stopAll() {
+        lock.withLock { stopping = true }
+        group.wait()
+    }
+}
+
+/// Lines to a client in 64 KiB chunks, waiting for it to read; after a failure it writes nothing more.
+struct StreamWriter {
+    let fd: Int32
+    let stallMilliseconds: Int32
+    let stop: () -> Bool
+    var chunk: [UInt8] = []
+    /// Nothing more is written: the client went away, stalled, or hoistd stops.
+    var gone = false
+    /// Why the client must be dropped with a logged reason (it stopped reading), if so.
+    var stalled: String?
+
+    init(fd: Int32, stallMilliseconds: Int32, stop: @escaping () -> Bool) {
+        self.fd = fd
+        self.stallMilliseconds = stallMilliseconds
+        self.stop = stop
+        chunk.reserveCapacity(1 << 16)
+    }
+
+    /// Queues one object as a line; false once the client is gone or stalled.
+    @discardableResult
+    mutating func line(_ value: JSONValue) -> Bool {
+        guard !gone else { return false }
+        value.write(to: &chunk)
+        chunk.append(0x0A)
+        if chunk.count >= 1 << 16 { flush() }
+        return !gone
+    }
+
+    mutating func flush() {
+        guard !gone, !chunk.isEmpty else { return }
+        if stop() {
+            gone = true
+            return
+        }
+        let ok = chunk.withUnsafeBytes { UnixSocket.sendAll(fd, $0, timeoutMilliseconds: stallMilliseconds) }
+        if !ok {
+            gone = true
+            if errno == EAGAIN || errno == EWOULDBLOCK { stalled = "it read nothing of a streamed reply for \(stallMilliseconds / 1000) s" }
+        }
+        chunk.removeAll(keepingCapacity: true)
     }
 }

@@ -46,7 +46,7 @@ public final class OffloadEngine {
         public init() {}
     }
 
-    enum Status: Hashable {
+    enum Status: Hashable, Sendable {
         /// Not attempted yet.
         case pending
         /// In hardware as desired.
@@ -59,18 +59,25 @@ public final class OffloadEngine {
         case cpuOnly
     }
 
-    struct Entry {
+    struct Entry: Sendable {
         var desired: DesiredObject?
         var programmed: HardwareObject?
         var status: Status = .pending
         /// The hardware's own word on the programmed object (`DriverEvent.objectState`),
         /// cleared whenever the object is applied again.
         var report: HardwareReport?
+
+        /// In hardware as itself (not as a trap stand-in).
+        var isInHardware: Bool {
+            guard programmed != nil else { return false }
+            if case .blocked(_, true) = status { return false }
+            return true
+        }
     }
 
     public let driver: any SwitchDriver
     public let configuration: Configuration
-    var entries: [HardwareKey: Entry] = [:]
+    var entries = ShardedDictionary<HardwareKey, Entry>()
     var dirty: Set<HardwareKey> = []
     /// blocker → the keys parked on it.
     var waiters: [HardwareKey: Set<HardwareKey>] = [:]
@@ -87,9 +94,15 @@ public final class OffloadEngine {
     /// Why the hardware cannot be reached, while it cannot (`hardwareLost`).
     var unavailable: String?
 
+    /// The driver's name and kind, for the evidence of states (`OffloadSnapshot`).
+    let driverName: String
+    let programsHardware: Bool
+
     public init(driver: any SwitchDriver, configuration: Configuration = Configuration()) {
         self.driver = driver
         self.configuration = configuration
+        driverName = driver.capabilities.name
+        programsHardware = driver.capabilities.programsHardware
     }
 
     /// Records what the stages want now. Nothing is programmed until `run()`.
@@ -448,11 +461,7 @@ public final class OffloadEngine {
 
     /// True when the object is in hardware in a form its dependents can use (not a
     /// trap stand-in).
-    func isInHardware(_ key: HardwareKey) -> Bool {
-        guard let e = entries[key], e.programmed != nil else { return false }
-        if case .blocked(_, true) = e.status { return false }
-        return true
-    }
+    func isInHardware(_ key: HardwareKey) -> Bool { entries[key]?.isInHardware ?? false }
 
     private func park(_ key: HardwareKey, on blocker: HardwareKey) {
         waiters[blocker, default: []].insert(key)

@@ -26,6 +26,8 @@ public struct Link: Hashable, Sendable {
     public var bridgePort: BridgePortAttributes?
     /// Present when ``kind`` is `.vxlan` (`IFLA_INFO_DATA`, `IFLA_VXLAN_*`).
     public var vxlan: VXLANAttributes?
+    /// A `vrf` device's routing table (`IFLA_VRF_TABLE`: `ip link add vrf-red type vrf table 10`).
+    public var vrfTable: UInt32?
     /// `IFLA_PHYS_SWITCH_ID`: the switch ASIC a switchdev port belongs to, as iproute2
     /// prints it (`switchid 3412000000000000`, hex bytes); nil for other interfaces.
     public var physSwitchID: String?

@@ -15,6 +15,9 @@ enum Bench {
         "route-offload": "N IPv4 routes inserted in the kernel (ip -batch or --inserter netlink) → all programmed in the emulated chip through hoistd's loop; time over the kernel's insert time (default N = 1000000; --routes N; --chip-link: the chip behind the chip link, as hoist-asic; goal ≤ 1.1)",
         "route-program-link": "IPv4 routes/s programmed into a chip over the chip link (hoistd → hoist-asic: codec, unix socket, apply) against the same routes into an in-process chip, same run (default N = 1000000; --routes N)",
         "route-program": "IPv4 route set operations/s programmed into the emulated chip through the driver, batches of 4,096 (default N = 1000000; --routes N; goal 1 M)",
+        "query-under-load": "N routes in the chip through hoistd's loop and control socket; one route change at a time, kernel ACK → chip, p99 while --clients C (default 2) pull the full table streamed, against the p99 without queries in the same run (default N = 1000000; --routes N; --changes M, default 400; goals: p99 ≤ 10 ms, first row ≤ 100 ms, table ≤ 5 s)",
+        "daemon-memory": "hoistd's resident bytes/route with N routes installed as FRR does (nexthop objects, ECMP), through the chip link to a hoist-asic process; peer: a kernel mirror alone, same run; also after one show routes and after withdrawing all (default N = 1000000; --routes N; goal ≤ 300 B/route, withdrawn ≤ 1.2 × idle)",
+        "restart-reconcile": "N routes in kernel and chip; hoistd killed -9 and started again: seconds until it has reconciled; peer: the kernel's route dump of the same table, same run (default N = 1000000; --routes N; goal ≤ 5 s)",
         "event-latency": "one route change at a time: kernel ACK → programmed in the emulated chip through hoistd's loop; p99 over N changes (default N = 2000; --changes N; goal ≤ 10 ms)",
         "fdb-learn": "new source MACs/s from the first frame into the emulated chip to the kernel's extern_learn entry, through hoistd's loop (default N = 100000; --macs N; goal 100k)",
         "fdb-lookup": "MACTable lookups/s with N random MACs (8-way buckets) over Swift's Dictionary; learn rate, bytes/entry (default N = 524288; --macs N)",
@@ -60,6 +63,13 @@ enum Bench {
             try PipelineBench.routeProgram(routes: intOption(args, "--routes") ?? 1_000_000)
         case "lpm-lookup":
             try LPMLookup(routes: intOption(args, "--routes") ?? 1_000_000).run()
+        case "query-under-load":
+            try QueryUnderLoad(routes: intOption(args, "--routes") ?? 1_000_000, changes: intOption(args, "--changes") ?? 400,
+                               clients: intOption(args, "--clients") ?? 2).run()
+        case "daemon-memory":
+            try DaemonMemory(routes: intOption(args, "--routes") ?? 1_000_000).run()
+        case "restart-reconcile":
+            try RestartReconcile(routes: intOption(args, "--routes") ?? 1_000_000).run()
         case "event-latency":
             try EventLatency(changes: intOption(args, "--changes") ?? 2000).run()
         case "fdb-learn":
@@ -102,10 +112,11 @@ struct ScratchNamespace {
     func delete() { try? shell(["ip", "netns", "del", name]) }
 }
 
-func shell(_ args: [String], input: String? = nil) throws {
+func shell(_ args: [String], input: String? = nil, quiet: Bool = false) throws {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = args
+    if quiet { p.standardOutput = FileHandle.nullDevice }
     try p.run()
     p.waitUntilExit()
     if p.terminationStatus != 0 { throw BenchError(message: "`\(args.joined(separator: " "))` exited \(p.terminationStatus)") }

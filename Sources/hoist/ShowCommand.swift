@@ -64,6 +64,45 @@ struct DaemonOptions: ParsableArguments {
         return line + "\n"
     }
 
+    /// Sends `request` as a stream and prints each object as it arrives: `--json` as one
+    /// JSON array (as `ip -j`), written in chunks; text as one line per object.
+    func stream(_ request: ControlRequest) throws {
+        var out: [UInt8] = []
+        out.reserveCapacity(1 << 16)
+        var first = true
+        func push(_ text: String) {
+            out.append(contentsOf: text.utf8)
+            if out.count >= 1 << 16 {
+                write(out)
+                out.removeAll(keepingCapacity: true)
+            }
+        }
+        do {
+            try ControlClient.stream(request, path: socket, timeoutSeconds: timeout ?? 10) { row in
+                if json {
+                    push((first ? "[" : ",") + row)
+                } else {
+                    push(Self.line(try JSONValue.parse(row)))
+                }
+                first = false
+            }
+        } catch let e as ControlError {
+            write(out)
+            throw ValidationError(e.message)
+        }
+        if json { push(first ? "[]\n" : "]\n") }
+        write(out)
+    }
+
+    private func write(_ bytes: [UInt8]) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(1, $0.baseAddress! + done, $0.count - done) }
+            guard n > 0 else { return }
+            done += n
+        }
+    }
+
     func output(_ text: String) {
         let bytes = Array(text.utf8)
         bytes.withUnsafeBytes { _ = Glibc.write(1, $0.baseAddress, $0.count) }
@@ -87,26 +126,47 @@ struct ShowCommand: ParsableCommand {
     @Argument(help: "What to show.")
     var object: String
 
-    @Argument(help: "routes only: the route with exactly this prefix (as `ip route show PREFIX`).")
-    var prefix: String?
+    @Argument(help: "routes only: `PREFIX` (the route with exactly this prefix) and/or `vrf NAME` (a vrf device, a table id, or main), as `ip route show`.")
+    var selectors: [String] = []
 
     @Option(help: "Only objects in this state: offloaded, trapped, pending or failed.")
     var state: String?
 
     @OptionGroup var options: DaemonOptions
 
+    /// The prefix and VRF `selectors` name.
+    func selection() throws -> (prefix: String?, vrf: String?) {
+        var prefix: String?
+        var vrf: String?
+        var words = selectors[...]
+        while let word = words.popFirst() {
+            if word == "vrf" {
+                guard let name = words.popFirst() else { throw ValidationError("vrf takes a name: hoist show routes vrf NAME") }
+                vrf = name
+            } else {
+                guard prefix == nil else { throw ValidationError("one prefix at most, not '\(prefix!)' and '\(word)'") }
+                prefix = word
+            }
+        }
+        return (prefix, vrf)
+    }
+
     func validate() throws {
         guard Self.objects.contains(object) else {
             throw ValidationError("unknown object '\(object)'; one of: \(Self.objects.joined(separator: ", "))")
         }
-        if prefix != nil, object != "routes" { throw ValidationError("a prefix selects routes: hoist show routes PREFIX") }
+        if !selectors.isEmpty, object != "routes" {
+            throw ValidationError("a prefix or vrf selects routes: hoist show routes [PREFIX] [vrf NAME]")
+        }
+        _ = try selection()
         if let state, !ControlRequest.states.contains(state) {
             throw ValidationError("unknown state '\(state)'; one of: \(ControlRequest.states.joined(separator: ", "))")
         }
     }
 
     func run() throws {
-        try options.ask(ControlRequest(command: .show, object: object, prefix: prefix, state: state))
+        let (prefix, vrf) = try selection()
+        try options.stream(ControlRequest(command: .show, object: object, prefix: prefix, state: state, vrf: vrf))
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import ChipLink
 import ControlAPI
 import Daemon
+import DaemonService
 import EmulatedASIC
 import EmulatedASICIO
 import Foundation
@@ -168,13 +169,9 @@ struct Hoistd: ParsableCommand {
             // already programmed; the kernel's flags tell the state.
             logger.info("observing the kernel's driver: \(summary.programmed) objects accepted; their states follow the kernel's offload flags")
         }
-        let query = OffloadQuery(daemon: daemon)
-        let control = try ControlServer(path: socket) { query.handle($0) }
-        control.onDrop = { logger.warning("control socket: \($0)") }
-        control.snapshot = { kind in
-            query.changes(Set(daemon.engine.states().map(\.key))).filter { kind.isEmpty || $0.kind == kind }.map(\.object)
-        }
-        logger.info("running\(namespace.map { " in netns \($0)" } ?? ""), control socket \(control.path)")
+        let control = try ControlService(daemon: daemon, path: socket)
+        control.server.onDrop = { logger.warning("control socket: \($0)") }
+        logger.info("running\(namespace.map { " in netns \($0)" } ?? ""), control socket \(control.server.path)")
         StopSignal.install()
         let start = DispatchTime.now().uptimeNanoseconds
         var clock = start
@@ -189,8 +186,6 @@ struct Hoistd: ParsableCommand {
                 try daemon.step(timeoutMilliseconds: 5)
             }
             control.serve()
-            let changed = daemon.engine.takeChangedKeys(dependents: control.hasWatchers)
-            if control.hasWatchers, !changed.isEmpty { control.publish(query.changes(changed)) }
             if let embedded {
                 // The embedded chip's clock follows real time: ageing and trap policers run on it.
                 let after = DispatchTime.now().uptimeNanoseconds

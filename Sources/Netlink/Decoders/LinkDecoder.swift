@@ -64,6 +64,8 @@ enum LinkDecoder {
             link.bridge = try data.map { try bridgeAttributes($0.nested(maxType: CNL_IFLA_BR_MAX)) } ?? BridgeAttributes()
         case "vxlan":
             link.vxlan = try data.map { try vxlanAttributes($0.nested(maxType: CNL_IFLA_VXLAN_MAX)) } ?? VXLANAttributes()
+        case "vrf":
+            link.vrfTable = try data?.nested(maxType: 1).u32(1)  // IFLA_VRF_TABLE
         case "tun":
             if let type = try data?.nested(maxType: CNL_IFLA_TUN_TYPE).u8(Int(CNL_IFLA_TUN_TYPE)) {
                 link.kind = type == 2 ? .tap : .tun  // IFF_TAP

@@ -4,10 +4,12 @@ import SwitchDriver
 import SwitchModel
 
 /// What is offloaded, per object, and how full each table is — for people.
-struct OffloadReport {
+public struct OffloadReport {
     let daemon: SwitchDaemon
 
-    var text: String {
+    public init(daemon: SwitchDaemon) { self.daemon = daemon }
+
+    public var text: String {
         let states = daemon.engine.states()
         var out = "offload states (\(states.count) objects):"
         for (name, count) in daemon.engine.stateSummary().sorted(by: { $0.key < $1.key }) { out += " \(name) \(count)" }

@@ -1,0 +1,177 @@
+import Offload
+import Rendering
+import SwitchDriver
+import SwitchModel
+
+/// The rows of `hoist show` and `hoist why`, rendered from an engine snapshot: everything a
+/// row needs is copied in when it is made on the loop, so a streamed answer can render a
+/// million rows on a worker thread while the loop goes on.
+struct QueryRows: Sendable {
+    let snapshot: OffloadSnapshot
+    /// The kernel names of the driver's ports (`swp1` on the emulated chip, `eth0` on a switchdev box).
+    let portNames: [PortID: String]
+    let programsHardware: Bool
+
+    /// The kernel name of a driver port.
+    func portName(_ port: PortID) -> String { portNames[port] ?? port.description }
+
+    /// The rows of the engine's objects of `kind` (`stp`: the ports' STP fields) that
+    /// `matching` accepts, in natural order (routes by table, address and length).
+    func objects(_ kind: String, matching: (HardwareKey, OffloadState) -> Bool, emit: (JSONValue) -> Bool) {
+        let stp = kind == "stp"
+        var keys: [HardwareKey] = []
+        if kind == "routes" {
+            // A million routes: bucketed by table and leading address bits in one pass,
+            // then each bucket sorted as plain numbers when its turn comes, so the first
+            // rows leave after one scan and one small sort.
+            var buckets: [RouteOrder.Bucket: [RouteOrder]] = [:]
+            snapshot.forEachDesiredKey { key in
+                guard case .route(let vrf, let prefix) = key else { return }
+                let route = RouteOrder(vrf: vrf, prefix: prefix)
+                buckets[route.bucket, default: []].append(route)
+            }
+            for bucket in buckets.keys.sorted() {
+                for route in buckets.removeValue(forKey: bucket)!.sorted() {
+                    let key = HardwareKey.route(vrf: route.vrf, route.prefix)
+                    guard let object = snapshot.desiredObject(key), let state = snapshot.state(of: key), matching(key, state) else { continue }
+                    if !emit(row(key, object, state)) { return }
+                }
+            }
+            return
+        }
+        snapshot.forEachDesiredKey { key in
+            if Self.kind(of: key) == kind || (stp && Self.kind(of: key) == "ports") { keys.append(key) }
+        }
+        keys.sort(by: Self.naturalOrder)
+        for key in keys {
+            guard let object = snapshot.desiredObject(key), let state = snapshot.state(of: key), matching(key, state) else { continue }
+            if !emit(row(key, object, state, stp: stp)) { return }
+        }
+    }
+
+    /// A route's place in `ip route`'s order: table, then address and length.
+    struct RouteOrder: Comparable {
+        var vrf: UInt32
+        var prefix: IPPrefix
+        static func < (a: RouteOrder, b: RouteOrder) -> Bool { (a.vrf, a.prefix) < (b.vrf, b.prefix) }
+
+        /// A coarse place in the same order: the table, then the leading bits of the
+        /// address (IPv4, mapped with `high` 0: the first octet; IPv6: the first 16 bits).
+        struct Bucket: Hashable, Comparable {
+            var vrf: UInt32
+            var bits: UInt64
+            static func < (a: Bucket, b: Bucket) -> Bool { (a.vrf, a.bits) < (b.vrf, b.bits) }
+        }
+
+        var bucket: Bucket {
+            let a = prefix.address
+            return Bucket(vrf: vrf, bits: a.high == 0 ? a.low >> 24 : 1 << 40 | a.high >> 48)
+        }
+    }
+
+    /// Routes by table, then address and length (as `ip route` lists them); other objects by
+    /// rank, then name.
+    static func naturalOrder(_ a: HardwareKey, _ b: HardwareKey) -> Bool {
+        if case .route(let va, let pa) = a, case .route(let vb, let pb) = b { return RouteOrder(vrf: va, prefix: pa) < RouteOrder(vrf: vb, prefix: pb) }
+        return (a.rank, a.description) < (b.rank, b.description)
+    }
+
+    static func kind(of key: HardwareKey) -> String {
+        switch key {
+        case .port: "ports"
+        case .bridge: "bridges"
+        case .vlanMember: "vlans"
+        case .fdb: "fdb"
+        case .mdb: "mdb"
+        case .vxlanTunnel, .vxlanFlood: "vxlan"
+        case .route: "routes"
+        case .nexthop, .nexthopGroup: "nexthops"
+        case .neighbor: "neighbors"
+        case .routerInterface: "rifs"
+        case .vf: "vfs"
+        }
+    }
+
+    /// One object: its name, offload state and reason, and the fields iproute2 would show.
+    func row(_ key: HardwareKey, _ object: HardwareObject, _ state: OffloadState, stp: Bool = false) -> JSONValue {
+        var fields: [(String, JSONValue)] = [("object", .string(key.description))]
+        switch object {
+        case .port(let p):
+            fields.append(("ifname", .string(portName(p.port))))
+            fields.append(("state", .string(p.stpState.description)))
+            if !stp {
+                fields += [("learning", .bool(p.learning)), ("flood", .bool(p.unicastFlood)), ("mcast_flood", .bool(p.multicastFlood)),
+                           ("bcast_flood", .bool(p.broadcastFlood)), ("isolated", .bool(p.isolated))]
+                if p.locked { fields += [("locked", .bool(true)), ("mab", .bool(p.mab))] }
+            }
+        case .fdb(let f):
+            fields += [("mac", .string(f.mac.description)), ("vlan", .int(Int64(f.vid.rawValue))), ("dst", .string({ if case .port(let p) = f.destination { portName(p) } else { f.destination.description } }()))]
+        case .vlanMember(let m):
+            var flags: [JSONValue] = []
+            if m.pvid { flags.append(.string("PVID")) }
+            if m.untagged { flags.append(.string("Egress Untagged")) }
+            fields += [("ifname", .string(portName(m.port))), ("vlan", .int(Int64(m.vid.rawValue))), ("flags", .array(flags))]
+        case .route(let r):
+            fields += [("dst", .string(r.prefix.description)), ("action", .string(r.action.description))]
+            // `ip -j route show table all` names the table of a route outside main.
+            if r.vrf != 254 { fields.append(("table", .string(String(r.vrf)))) }
+        case .neighbor(let n):
+            fields += [("dst", .string(n.address.description)), ("lladdr", .string(n.mac.description))]
+        case .vf(let v):
+            fields += vfFields(v)
+        default:
+            fields.append(("detail", .string(object.description)))
+        }
+        fields.append(("offload", .string(state.name)))
+        if let reason = state.reason { fields.append(("reason", .string(reason))) }
+        // What the state rests on, for objects the driver holds: `confirmed` false when
+        // the driver only accepted it (an observer, for kinds the kernel never flags);
+        // `evidence` from an observer (the kernel's flag, or why there is none). A driver
+        // that programs the chip confirms by holding the object.
+        let evidence = snapshot.evidence(of: key)
+        if let evidence {
+            fields.append(("confirmed", .bool(evidence.confirmed)))
+            if !programsHardware { fields.append(("evidence", .string(evidence.detail))) }
+        }
+        // iproute2's flags for the same state: `ip -j route` (`offload`, `trap`,
+        // `offload_failed`: RTM_F_OFFLOAD, RTM_F_TRAP, RTM_F_OFFLOAD_FAILED) and
+        // `bridge -j fdb` (`offload`) — not for an unconfirmed `offloaded`.
+        switch (object, state) {
+        case (.route, .offloaded) where evidence?.confirmed != false: fields.append(("flags", .array([.string("offload")])))
+        case (.route, .trapped): fields.append(("flags", .array([.string("trap")])))
+        case (.route, .failed): fields.append(("flags", .array([.string("offload_failed")])))
+        case (.fdb, .offloaded) where evidence?.confirmed != false: fields.append(("flags", .array([.string("offload")])))
+        default: break
+        }
+        return .object(fields)
+    }
+
+    /// MACs the chip learned itself, as the daemon holds them (its learned, moved and aged
+    /// events, re-read after a loss): in the chip, so `offloaded`, confirmed (the chip
+    /// reported them); written to the kernel as `extern_learn` (the flags iproute2 shows for
+    /// a switchdev-learned entry).
+    func chipLearned(_ learned: [HardwareKey: HardwareFDBEntry]) -> [JSONValue] {
+        learned.values
+            .sorted { ($0.bridge.rawValue, $0.vid.rawValue, $0.mac) < ($1.bridge.rawValue, $1.vid.rawValue, $1.mac) }
+            .map { f in
+                let dst: String = if case .port(let p) = f.destination { portName(p) } else { f.destination.description }
+                return .object([("object", .string("fdb \(f.mac) vlan \(f.vid.rawValue) \(dst) learned")),
+                                ("mac", .string(f.mac.description)), ("vlan", .int(Int64(f.vid.rawValue))),
+                                ("dst", .string(dst)), ("learned", .bool(true)), ("offload", .string("offloaded")),
+                                ("confirmed", .bool(true)),
+                                ("flags", .array([.string("extern_learn"), .string("offload")]))])
+            }
+    }
+
+    /// A VF's row fields for `hoist show vfs`, in the words of `ip -j link show PF`'s
+    /// `vfinfo_list` (flattened): the PF's interface, VF number, MAC, VLAN, QoS, protocol,
+    /// spoof check, trust, link state, and the rates in Mbit/s.
+    func vfFields(_ v: VFSettings) -> [(String, JSONValue)] {
+        let i = v.info
+        return [("ifname", .string(portName(v.pf))), ("vf", .int(Int64(i.index))), ("address", .string(i.mac.description)),
+                ("vlan", .int(Int64(i.vlan))), ("qos", .int(Int64(i.qos))),
+                ("protocol", .string(i.vlanProtocol == 0x88a8 ? "802.1ad" : "802.1Q")),
+                ("spoofchk", .bool(i.spoofCheck)), ("trust", .bool(i.trust)), ("link_state", .string(i.linkState.description)),
+                ("min_tx_rate", .int(Int64(i.minTxRate))), ("max_tx_rate", .int(Int64(i.maxTxRate)))]
+    }
+}

@@ -1,0 +1,64 @@
+import SwitchDriver
+
+/// A key that names its shard cheaply (without a second full hash).
+protocol ShardedKey: Hashable, Sendable {
+    /// Any number; equal keys give equal numbers.
+    var shardHint: UInt { get }
+}
+
+extension HardwareKey: ShardedKey {
+    /// A route's address bits (a table of /24s spreads by its third octet); other keys by hash.
+    var shardHint: UInt {
+        if case .route(_, let p) = self { return UInt(truncatingIfNeeded: (p.address.low >> 8) ^ (p.address.low >> 29) ^ p.address.high) }
+        return UInt(bitPattern: hashValue)
+    }
+}
+
+/// A dictionary split into `shardCount` dictionaries by key, so a copy-on-write copy
+/// is paid per shard: while a snapshot shares the storage, the engine's next change to a
+/// key copies only that key's shard (1/64 of a million entries), not everything. This is
+/// what lets a query read a million-entry snapshot on another thread while the loop keeps
+/// programming with no long stall.
+struct ShardedDictionary<Key: ShardedKey, Value: Sendable>: Sequence, Sendable {
+    static var shardCount: Int { 64 }
+    private var shards: [[Key: Value]] = Array(repeating: [:], count: Self.shardCount)
+    /// How many entries in all.
+    private(set) var count = 0
+
+    init() {}
+
+    var isEmpty: Bool { count == 0 }
+
+    @inline(__always)
+    private func shard(_ key: Key) -> Int { Int(key.shardHint % UInt(Self.shardCount)) }
+
+    subscript(key: Key) -> Value? {
+        get { shards[shard(key)][key] }
+        set {
+            let i = shard(key)
+            if let newValue {
+                if shards[i].updateValue(newValue, forKey: key) == nil { count += 1 }
+            } else if shards[i].removeValue(forKey: key) != nil {
+                count -= 1
+            }
+        }
+    }
+
+    struct Iterator: IteratorProtocol {
+        let shards: [[Key: Value]]
+        var shard = 0
+        var inner: Dictionary<Key, Value>.Iterator?
+
+        mutating func next() -> (key: Key, value: Value)? {
+            while shard < shards.count {
+                if inner == nil { inner = shards[shard].makeIterator() }
+                if let element = inner!.next() { return element }
+                inner = nil
+                shard += 1
+            }
+            return nil
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(shards: shards) }
+}
