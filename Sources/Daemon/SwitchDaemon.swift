@@ -1,3 +1,4 @@
+import Glibc
 import KernelMirror
 import Netlink
 import Offload
@@ -72,6 +73,8 @@ public final class SwitchDaemon {
     /// The MACs the hardware learned itself, by hardware key: kept from its learned, moved
     /// and aged events, and replaced by its read-back (``reconcileLearnedMACs()``).
     public internal(set) var learned: [HardwareKey: HardwareFDBEntry] = [:]
+    /// The most objects the engine held since memory was last returned (`returnFreedMemory`).
+    var peakObjects = 0
     /// Whether the driver reads its learned MACs back (then ``learned`` is complete).
     public internal(set) var readsLearnedMACs = false
     /// Called when the hardware is lost and when it is back, for logging.
@@ -129,11 +132,14 @@ public final class SwitchDaemon {
         stages.preferGroupIDs(from: held)
         // Netfilter first, so nothing it must see is ever programmed to bypass it.
         let firewall = netfilter?.start().map { [MirrorDelta.netfilter($0)] } ?? []
-        submit(firewall + (try mirror.start()))
+        let initial = try mirror.start()
+        submit(firewall.isEmpty ? initial : firewall + initial)     // no copy of a million deltas
         let heldByKey = Dictionary(held.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
-        let differing = engine.pendingKeys.sorted { ($0.rank, $0.description) < ($1.rank, $1.description) }
+        // Only what differs is sorted by name (a restart over a million objects finds few).
+        let differing = engine.pendingKeys
             .map { (key: $0, held: heldByKey[$0], wanted: engine.wantedInHardware($0)) }
             .filter { $0.held != $0.wanted }
+            .sorted { ($0.key.rank, $0.key.description) < ($1.key.rank, $1.key.description) }
         let progress = engine.run()
         let learnedMACs = try reconcileLearnedMACs()
         return StartSummary(readBack: held.count, programmed: progress.programmed, removed: progress.removed,
@@ -154,7 +160,25 @@ public final class SwitchDaemon {
         }
         _ = followHealth()
         auditStep()
+        returnFreedMemory()
     }
+
+    /// After a mass withdrawal — the engine holds less than half its peak, which was at
+    /// least 65,536 objects — the heap pages freed go back to the system (`malloc_trim`;
+    /// glibc would keep them for the process otherwise).
+    func returnFreedMemory() {
+        let n = engine.objectCount
+        peakObjects = max(peakObjects, n)
+        guard peakObjects >= 1 << 16, n * 2 < peakObjects else { return }
+        // glibc's malloc_trim (not in the Glibc module's headers): looked up once.
+        if let trim = Self.mallocTrim { _ = trim(0) }
+        peakObjects = n
+    }
+
+    nonisolated(unsafe) static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+    }()
 
     func apply(_ deltas: [MirrorDelta]) {
         guard !deltas.isEmpty else { return }

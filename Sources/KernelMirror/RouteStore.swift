@@ -106,7 +106,7 @@ public struct RouteStore: Sendable, Equatable {
         let g = Self.group(key)
         guard let old = tables[g]?.removeValue(forKey: k) else { return nil }
         count -= 1
-        if tables[g]?.isEmpty == true { tables[g] = nil }
+        if tables[g]?.isEmpty == true { tables[g] = nil } else { tables[g]?.shrinkIfSparse() }
         return old.route(group: g, key: k)
     }
 

@@ -14,6 +14,9 @@ extension OffloadEngine {
     /// (the entries are shared until the engine next changes one, which then copies them).
     public func snapshot() -> OffloadSnapshot { view }
 
+    /// How many keys the engine holds (desired, or still in hardware).
+    public var objectCount: Int { entries.count }
+
     /// The live entries as a snapshot (no copy while nothing writes).
     var view: OffloadSnapshot {
         OffloadSnapshot(entries: entries, unavailable: unavailable, driverName: driverName, programsHardware: programsHardware)

@@ -137,7 +137,7 @@ public final class OffloadEngine {
     /// are found by one scan of the entries when a nexthop, group or router interface is
     /// among the changed (only asked for while someone watches).
     public func takeChangedKeys(dependents: Bool = false) -> Set<HardwareKey> {
-        defer { changed.removeAll(keepingCapacity: true) }
+        defer { changed.removeAll(keepingCapacity: changed.capacity <= 1 << 16) }
         guard dependents, !entries.isEmpty else { return changed }
         var out = changed
         var frontier = Array(changed)
@@ -169,7 +169,7 @@ public final class OffloadEngine {
         while !dirty.isEmpty, rounds < 64 {
             rounds += 1
             let keys = dirty
-            dirty.removeAll(keepingCapacity: true)
+            dirty.removeAll(keepingCapacity: dirty.capacity <= 1 << 16)
             var sets: [HardwareKey] = []
             var removals: [HardwareKey] = []
             for key in keys {

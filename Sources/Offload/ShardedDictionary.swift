@@ -1,4 +1,5 @@
 import SwitchDriver
+import SwitchModel
 
 /// A key that names its shard cheaply (without a second full hash).
 protocol ShardedKey: Hashable, Sendable {
@@ -40,6 +41,7 @@ struct ShardedDictionary<Key: ShardedKey, Value: Sendable>: Sequence, Sendable {
                 if shards[i].updateValue(newValue, forKey: key) == nil { count += 1 }
             } else if shards[i].removeValue(forKey: key) != nil {
                 count -= 1
+                shards[i].shrinkIfSparse()
             }
         }
     }

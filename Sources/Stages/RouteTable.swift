@@ -117,12 +117,18 @@ struct CandidateTable<Key: Hashable & Sendable>: Sendable {
                 best[k] = list.remove(at: i)
             } else {
                 best[k] = nil
+                best.shrinkIfSparse()
             }
         } else {
             guard let i = list.firstIndex(where: { $0.sameIdentity(c) }) else { return nil }
             removed = list.remove(at: i)
         }
-        others[k] = list.isEmpty ? nil : list
+        if list.isEmpty, others[k] != nil {
+            others[k] = nil
+            others.shrinkIfSparse()
+        } else if !list.isEmpty {
+            others[k] = list
+        }
         count -= 1
         return removed
     }

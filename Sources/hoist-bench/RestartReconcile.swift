@@ -36,7 +36,9 @@ struct RestartReconcile {
         FileManager.default.createFile(atPath: log, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["ip", "netns", "exec", lab.namespace, lab.binaries.appendingPathComponent("hoistd").path]
+        // HOIST_BENCH_WRAP: a command to run the restarted hoistd under (e.g. a profiler).
+        let wrap = ProcessInfo.processInfo.environment["HOIST_BENCH_WRAP"].map { $0.split(separator: " ").map(String.init) } ?? []
+        p.arguments = ["ip", "netns", "exec", lab.namespace] + wrap + [lab.binaries.appendingPathComponent("hoistd").path]
             + lab.plan.hoistdArguments(lab.plan.spec.switches[0])
         p.standardError = FileHandle(forWritingAtPath: log)
         p.standardOutput = FileHandle.nullDevice
