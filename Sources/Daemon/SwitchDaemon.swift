@@ -133,7 +133,8 @@ public final class SwitchDaemon {
         // Netfilter first, so nothing it must see is ever programmed to bypass it.
         let firewall = netfilter?.start().map { [MirrorDelta.netfilter($0)] } ?? []
         let initial = try mirror.start()
-        submit(firewall.isEmpty ? initial : firewall + initial)     // no copy of a million deltas
+        submit(firewall)
+        submit(initial)     // not `firewall + initial`: a copy of a million deltas
         let heldByKey = Dictionary(held.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         // Only what differs is sorted by name (a restart over a million objects finds few).
         let differing = engine.pendingKeys

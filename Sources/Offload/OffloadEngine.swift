@@ -52,24 +52,69 @@ public final class OffloadEngine {
         /// In hardware as desired.
         case programmed
         /// Waiting for `blocker`; `fallback` when a trap route stands in meanwhile.
-        case blocked(by: HardwareKey, fallback: Bool)
+        /// (Boxed, as `failed`: the common states stay one word wide in a million entries.)
+        indirect case blocked(by: HardwareKey, fallback: Bool)
         /// The driver refused it.
-        case failed(DriverResult)
+        indirect case failed(DriverResult)
         /// The stage decided the chip cannot hold it.
         case cpuOnly
     }
 
+    /// One key's record. Kept small — a million of them at full table: what the hardware
+    /// holds is usually exactly the desired object, so it is stored as `.desired`, not a
+    /// second copy; the rare other values are boxed.
     struct Entry: Sendable {
-        var desired: DesiredObject?
-        var programmed: HardwareObject?
+        var desired: DesiredObject? {
+            // What was programmed as the old desired object stays that object.
+            willSet {
+                if case .desired = held, let old = desired?.object, newValue?.object != old { held = .other(old) }
+            }
+        }
+        /// What the driver holds.
+        private var held: Held = .none
         var status: Status = .pending
+        private var reportBox: ReportBox?
+
+        indirect enum Held: Sendable {
+            case none
+            /// The desired object itself.
+            case desired
+            /// Something else: a trap stand-in, an older version, what a restart read back.
+            case other(HardwareObject)
+        }
+
+        final class ReportBox: Sendable {
+            let report: HardwareReport
+            init(_ report: HardwareReport) { self.report = report }
+        }
+
+        init() {}
+
+        /// What the driver holds for the key.
+        var programmed: HardwareObject? {
+            get {
+                switch held {
+                case .none: nil
+                case .desired: desired?.object
+                case .other(let object): object
+                }
+            }
+            set {
+                guard let newValue else { held = .none; return }
+                held = newValue == desired?.object ? .desired : .other(newValue)
+            }
+        }
+
         /// The hardware's own word on the programmed object (`DriverEvent.objectState`),
         /// cleared whenever the object is applied again.
-        var report: HardwareReport?
+        var report: HardwareReport? {
+            get { reportBox?.report }
+            set { reportBox = newValue.map(ReportBox.init) }
+        }
 
         /// In hardware as itself (not as a trap stand-in).
         var isInHardware: Bool {
-            guard programmed != nil else { return false }
+            if case .none = held { return false }
             if case .blocked(_, true) = status { return false }
             return true
         }
