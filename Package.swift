@@ -27,7 +27,7 @@ import PackageDescription
 //   executable runs the plan.
 //   Difftest (pure) parses differential-test scenarios and compares received frames; the
 //   hoist-difftest executable builds both worlds (kernel reference, emulated switch) and probes them.
-//   UnixSocket and ServiceSupport (signals, swift-log setup) are plumbing for the processes.
+//   UnixSocket and ServiceSupport (signals, swift-log setup, the one event loop) are plumbing for the processes.
 //   Executables (hoist, hoistd, hoist-asic, hoist-bench, hoist-conformance) are the only places that wire concrete pieces.
 let package = Package(
     name: "Hoist",
@@ -126,13 +126,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "hoist-bench",
-            dependencies: ["ChipLink", "ControlAPI", "KernelMirror", "Lab", "Netlink", "SwitchModel", "SwitchDriver", "EmulatedASIC", "EmulatedASICIO", "Offload", "Stages", "Daemon", "DaemonService"]
+            dependencies: ["ChipLink", "ControlAPI", "KernelMirror", "Lab", "Netlink", "ServiceSupport", "SwitchModel", "SwitchDriver", "EmulatedASIC", "EmulatedASICIO", "Offload", "Stages", "Daemon", "DaemonService"]
         ),
         .testTarget(name: "SwitchModelTests", dependencies: ["SwitchModel"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "SwitchModel"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "SwitchModel"]),
         .testTarget(name: "DifftestTests", dependencies: ["Difftest", "EmulatedASIC", "Lab", "SwitchModel"]),
-        .testTarget(name: "ControlAPITests", dependencies: ["ControlAPI", "Rendering", "UnixSocket"]),
+        .testTarget(name: "ControlAPITests", dependencies: ["ControlAPI", "Rendering", "ServiceSupport", "UnixSocket"]),
         .testTarget(name: "ChipLinkTests", dependencies: ["ChipLink", "DriverConformance", "EmulatedASIC", "SwitchDriver", "SwitchModel"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "SwitchDriver", "SwitchModel"], exclude: ["Golden"]),
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "Stages", "EmulatedASIC", "SwitchDriver", "SwitchModel"]),

@@ -59,6 +59,12 @@ public final class ChipPorts {
     let buffer: UnsafeMutableRawPointer
     static let bufferSize = 65_536
 
+    /// What an event loop waits on: every wire and TAP, readable.
+    public var descriptors: [pollfd] { pollFDs }
+
+    /// True while a ring still holds frames a budget left behind: poll again at once.
+    public var hasBacklog: Bool { portIndices.contains { wires[$0]?.hasFrames == true } }
+
     /// Frames read from the wire, and frames the kernel sent on a TAP to the wire.
     public private(set) var wireFrames = 0
     public private(set) var hostFrames = 0
@@ -160,7 +166,7 @@ public final class ChipPorts {
     @discardableResult
     public func pollOnce(timeoutMilliseconds: Int32, budget: Int = 256, also extra: inout [pollfd]) throws -> Int {
         let ports = pollFDs.count
-        let backlog = portIndices.contains { wires[$0]?.hasFrames == true }
+        let backlog = hasBacklog
         pollFDs.append(contentsOf: extra)
         defer { pollFDs.removeSubrange(ports...) }
         let ready = poll(&pollFDs, nfds_t(pollFDs.count), backlog ? 0 : timeoutMilliseconds)

@@ -24,7 +24,11 @@ public final class RemoteChipDriver: SwitchDriver {
     /// chip speaks another version.
     /// `controller`: this driver programs the chip (the chip refuses a second controller);
     /// false for a connection that claims nothing (hoistd's audit connection, a tool).
-    public init(path: String = ChipLink.defaultSocketPath, timeoutMilliseconds: Int = 60_000, controller: Bool = true) throws {
+    /// `timeoutMilliseconds` is how long the chip may stay silent while an answer is due
+    /// (between received chunks, not for the whole answer): past it the link counts as
+    /// lost, hoistd's loop goes on with every object pending and reconnects. A chip answers
+    /// within milliseconds; a million-object read-back starts within about a second.
+    public init(path: String = ChipLink.defaultSocketPath, timeoutMilliseconds: Int = 5_000, controller: Bool = true) throws {
         self.path = path
         self.timeoutMilliseconds = timeoutMilliseconds
         self.controller = controller

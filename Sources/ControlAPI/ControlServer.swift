@@ -95,6 +95,23 @@ public final class ControlServer {
     /// How many clients are connected.
     public var clientCount: Int { clients.count }
 
+    /// What an event loop waits on for `serve()`: the listener and each client it serves
+    /// (readable; writable too while a reply waits to leave).
+    public var descriptors: [pollfd] {
+        var out = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
+        for (fd, c) in clients where !streaming.contains(fd) {
+            out.append(pollfd(fd: fd, events: Int16(POLLIN) | (c.pending > 0 ? Int16(POLLOUT) : 0), revents: 0))
+        }
+        return out
+    }
+
+    /// The longest an event loop may wait before `serve()`: streams that end hand their
+    /// connection back without a descriptor to wake on, and a stalled reply is timed.
+    public var maxWaitMilliseconds: Int32? {
+        if !streaming.isEmpty { return 5 }
+        return clients.values.contains { $0.pending > 0 } ? 100 : nil
+    }
+
     /// How many streamed answers workers are producing now.
     public var activeStreams: Int { streaming.count }
 

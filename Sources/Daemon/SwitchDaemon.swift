@@ -75,6 +75,9 @@ public final class SwitchDaemon {
     public internal(set) var learned: [HardwareKey: HardwareFDBEntry] = [:]
     /// The most objects the engine held since memory was last returned (`returnFreedMemory`).
     var peakObjects = 0
+    /// How often an event loop steps the daemon while nothing arrives (driver events,
+    /// netfilter, the audit's slices), in milliseconds.
+    public var pollMilliseconds: Int32 = 5
     /// Whether the driver reads its learned MACs back (then ``learned`` is complete).
     public internal(set) var readsLearnedMACs = false
     /// Called when the hardware is lost and when it is back, for logging.
@@ -163,6 +166,16 @@ public final class SwitchDaemon {
         auditStep()
         returnFreedMemory()
     }
+
+    /// What an event loop waits on for `step`: the kernel's notifications.
+    public var descriptors: [pollfd] {
+        mirror.descriptor.map { [pollfd(fd: $0, events: Int16(POLLIN), revents: 0)] } ?? []
+    }
+
+    /// The longest an event loop may wait before the next `step`: the mirror's batch or
+    /// dump, and otherwise `pollMilliseconds` — the driver's events (learned MACs, its
+    /// health) are asked for, not signalled.
+    public var maxWaitMilliseconds: Int32 { min(mirror.maxWaitMilliseconds ?? pollMilliseconds, pollMilliseconds) }
 
     /// After a mass withdrawal — the engine holds less than half its peak, which was at
     /// least 65,536 objects — the heap pages freed go back to the system (`malloc_trim`;

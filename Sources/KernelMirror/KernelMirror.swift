@@ -188,6 +188,20 @@ public final class KernelMirror {
 
     /// Whether a resync or re-dump that failed waits to be tried again: until it has run,
     /// the tables may lack what the failed dump would have brought.
+    /// The notification socket's descriptor, for an event loop to wait on.
+    public var descriptor: Int32? { events.transport.descriptor }
+
+    /// How long the mirror may wait for notifications before `poll` must run again: a
+    /// batch waiting to be handed out, or a dump due (nil: until a notification arrives).
+    public var maxWaitMilliseconds: Int32? {
+        var wait: Int32? = pending.isEmpty ? nil : Int32(configuration.maxBatchDelayMilliseconds)
+        for due in [redumpDue, resyncDue].compactMap({ $0 }) {
+            let ms = Int32(clamping: max(0, (Int64(due) - Int64(Self.now())) / 1_000_000))
+            wait = min(wait ?? ms, ms)
+        }
+        return wait
+    }
+
     public var dumpPending: Bool { resyncDue != nil || redumpDue != nil }
 
     /// A resync from `poll`: one that fails does not stop the mirror (hoistd keeps

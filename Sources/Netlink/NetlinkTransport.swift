@@ -16,6 +16,12 @@ public protocol NetlinkTransport: AnyObject {
     /// before its resync dump, so notifications that predate the dump (and whose
     /// successors were lost) are never applied on top of it.
     func discardQueued() throws
+    /// The descriptor an event loop waits on for `receive` (nil: none, as a script's).
+    var descriptor: Int32? { get }
+}
+
+extension NetlinkTransport {
+    public var descriptor: Int32? { nil }
 }
 
 /// A transport that replays a script: datagrams queued by the test, and replies produced

@@ -89,34 +89,37 @@ struct HoistASIC: ParsableCommand {
         link.onConnectionError = { logger.warning("chip link: \($0)") }
         logger.info("running: \(io.bindings.count) ports, profile \(profile)\(namespace.map { ", netns \($0)" } ?? ""), chip link \(link.path)")
         StopSignal.install()
-        let start = DispatchTime.now().uptimeNanoseconds
-        var clock = start
-        var lastLinkCheck: UInt64 = 0
+        // One loop: the ports' rings and TAPs, the chip link; timers for links and overflows.
+        let loop = EventLoop()
+        // The chip's clock follows real time (ageing, trap policers): advanced first in
+        // each turn, so the frames of that turn see the time they arrived at.
+        var clock = EventLoop.now()
+        loop.add("clock", maxWait: { 100 }) {
+            let now = EventLoop.now()
+            asic.chip.advance(byNanoseconds: now - clock)
+            clock = now
+        }
+        loop.add("ports", descriptors: { io.descriptors }, maxWait: { io.hasBacklog ? 0 : nil }) {
+            try io.pollOnce(timeoutMilliseconds: 0)
+        }
         var connections = 0
-        var eventsLost = 0
-        while !StopSignal.requested {
-            let now = DispatchTime.now().uptimeNanoseconds
-            if let seconds, Double(now - start) / 1e9 >= seconds { break }
-            var extra = link.descriptors
-            try io.pollOnce(timeoutMilliseconds: 5, also: &extra)
+        loop.add("chip link", descriptors: { link.descriptors }) {
             link.serve()
             if link.connectionCount != connections {
                 connections = link.connectionCount
                 logger.info("chip link: \(connections) connection\(connections == 1 ? "" : "s")")
             }
-            // The chip's clock follows real time: ageing and trap policers run on it.
-            let after = DispatchTime.now().uptimeNanoseconds
-            asic.chip.advance(byNanoseconds: after - clock)
-            clock = after
-            if after - lastLinkCheck > 100_000_000 {
-                lastLinkCheck = after
-                for (port, up) in io.refreshLinks() { logger.info("\(port) link \(up ? "up" : "down")") }
-                if asic.chip.eventOverflows != eventsLost {
-                    logger.warning("event queue full: \(asic.chip.eventOverflows - eventsLost) events lost; hoistd reconciles at its next poll")
-                    eventsLost = asic.chip.eventOverflows
-                }
+        }
+        var eventsLost = 0
+        loop.every(0.1, "links") {
+            for (port, up) in io.refreshLinks() { logger.info("\(port) link \(up ? "up" : "down")") }
+            if asic.chip.eventOverflows != eventsLost {
+                logger.warning("event queue full: \(asic.chip.eventOverflows - eventsLost) events lost; hoistd reconciles at its next poll")
+                eventsLost = asic.chip.eventOverflows
             }
         }
+        let start = EventLoop.now()
+        try loop.run { StopSignal.requested || seconds.map { Double(EventLoop.now() - start) / 1e9 >= $0 } == true }
         let s = link.statistics
         logger.info("stopping: \(io.wireFrames) frames from the wire, \(io.hostFrames) from the host interfaces, \(s.sets) sets and \(s.removes) removes applied")
     }

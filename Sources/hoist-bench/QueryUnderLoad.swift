@@ -5,6 +5,7 @@ import DaemonService
 import EmulatedASIC
 import Foundation
 import Netlink
+import ServiceSupport
 import SwitchDriver
 
 /// `query-under-load`: hoistd's loop (mirror → stages → engine → chip over the chip link,
@@ -33,10 +34,17 @@ struct QueryUnderLoad {
         try daemon.start()
         let control = try ControlService(daemon: daemon, path: controlPath)
         func programmed() -> Int { observer.counters().tables[.lpmIPv4]?.used ?? 0 }
-        func turn() throws {
-            try daemon.step(timeoutMilliseconds: 1)
+        // hoistd's own loop (`EventLoop`): the kernel's notifications, the control socket.
+        let loop = EventLoop()
+        loop.add("daemon", descriptors: { daemon.descriptors }, maxWait: { daemon.maxWaitMilliseconds }) {
+            try daemon.step(timeoutMilliseconds: 0)
+        }
+        loop.add("control", descriptors: { control.server.descriptors }, maxWait: { control.server.maxWaitMilliseconds }) {
             control.serve()
         }
+        // The bench reads the chip between turns: at most 1 ms apart.
+        loop.add("bench", maxWait: { 1 }) {}
+        func turn() throws { try loop.runOnce() }
 
         // The table: N routes by the fast inserter, all in the chip.
         let baseline = programmed()

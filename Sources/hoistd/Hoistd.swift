@@ -173,30 +173,35 @@ struct Hoistd: ParsableCommand {
         control.server.onDrop = { logger.warning("control socket: \($0)") }
         logger.info("running\(namespace.map { " in netns \($0)" } ?? ""), control socket \(control.server.path)")
         StopSignal.install()
-        let start = DispatchTime.now().uptimeNanoseconds
-        var clock = start
-        var lastLinkCheck: UInt64 = 0
-        while !StopSignal.requested {
-            let now = DispatchTime.now().uptimeNanoseconds
-            if let seconds, Double(now - start) / 1e9 >= seconds { break }
-            if let embedded {
-                try embedded.io.pollOnce(timeoutMilliseconds: 5)
-                try daemon.step(timeoutMilliseconds: 0)
-            } else {
-                try daemon.step(timeoutMilliseconds: 5)
+        // One loop: the chip's ports (embedded), the kernel's notifications and the
+        // driver's events, the control socket; timers for the chip's clock and links.
+        let loop = EventLoop()
+        if let embedded {
+            // The embedded chip's clock follows real time (ageing, trap policers): advanced
+            // first in each turn, so the frames of that turn see the time they arrived at.
+            var clock = EventLoop.now()
+            loop.add("clock") {
+                let now = EventLoop.now()
+                embedded.asic.chip.advance(byNanoseconds: now - clock)
+                clock = now
             }
-            control.serve()
-            if let embedded {
-                // The embedded chip's clock follows real time: ageing and trap policers run on it.
-                let after = DispatchTime.now().uptimeNanoseconds
-                embedded.asic.chip.advance(byNanoseconds: after - clock)
-                clock = after
-                if after - lastLinkCheck > 100_000_000 {
-                    lastLinkCheck = after
-                    for (port, up) in embedded.io.refreshLinks() { logger.info("\(port) link \(up ? "up" : "down")") }
-                }
+            loop.add("ports", descriptors: { embedded.io.descriptors }, maxWait: { embedded.io.hasBacklog ? 0 : nil }) {
+                try embedded.io.pollOnce(timeoutMilliseconds: 0)
             }
         }
+        loop.add("daemon", descriptors: { daemon.descriptors }, maxWait: { daemon.maxWaitMilliseconds }) {
+            try daemon.step(timeoutMilliseconds: 0)
+        }
+        loop.add("control", descriptors: { control.server.descriptors }, maxWait: { control.server.maxWaitMilliseconds }) {
+            control.serve()
+        }
+        if let embedded {
+            loop.every(0.1, "links") {
+                for (port, up) in embedded.io.refreshLinks() { logger.info("\(port) link \(up ? "up" : "down")") }
+            }
+        }
+        let start = EventLoop.now()
+        try loop.run { StopSignal.requested || seconds.map { Double(EventLoop.now() - start) / 1e9 >= $0 } == true }
         if let embedded {
             logger.info("stopping: \(embedded.io.wireFrames) frames from the wire, \(embedded.io.hostFrames) from the host interfaces")
         } else {

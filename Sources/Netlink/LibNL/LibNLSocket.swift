@@ -10,6 +10,9 @@ import Glibc
 ///
 /// It moves whole datagrams; framing and decoding happen above it, in ``NetlinkChannel``.
 public final class RouteNetlinkSocket: NetlinkTransport {
+    /// The socket's descriptor now (a new one after `discardQueued()` reopens it).
+    public var descriptor: Int32? { fd }
+
     private var socket: OpaquePointer
     private var fd: Int32
     private var buffer: UnsafeMutableRawBufferPointer
