@@ -66,6 +66,9 @@ public final class KernelMirror {
         public var failedDumps = 0
         /// Route and nexthop re-dumps after a silent-deletion trigger.
         public var routeRedumps = 0
+        /// Of those, the re-dumps of only the routes through links whose carrier or admin
+        /// state changed.
+        public var filteredRouteRedumps = 0
         /// Malformed messages skipped, on either socket.
         public var malformed = 0
         public init() {}
@@ -235,6 +238,7 @@ public final class KernelMirror {
         noteDeltas { tables.diff(to: fresh, into: &$0) }
         tables = fresh
         redumpDue = nil
+        redumpScope = nil
         syncMalformed()
     }
 
@@ -250,7 +254,16 @@ public final class KernelMirror {
         }
         var consequences: MirrorTables.Consequences = []
         noteDeltas { consequences = tables.apply(message, into: &$0) }
-        if consequences.contains(.redumpRoutes), redumpDue == nil {
+        if consequences.contains(.redumpRoutes) {
+            redumpScope = .all
+        } else if consequences.contains(.redumpRoutesThroughLink), case .newLink(let link) = message {
+            switch redumpScope {
+            case .all?: break
+            case .links(let links)?: redumpScope = .links(links.union([link.index]))
+            case nil: redumpScope = .links([link.index])
+            }
+        }
+        if redumpScope != nil, redumpDue == nil {
             redumpDue = Self.now() + UInt64(configuration.redumpDelayMilliseconds) * 1_000_000
         }
     }
@@ -291,17 +304,63 @@ public final class KernelMirror {
         statistics.deltas += pending.count - before
     }
 
-    /// Re-dumps routes and nexthops and sweeps what the kernel removed silently.
+    /// What the next route re-dump covers: every route, or the routes through some links
+    /// (carrier or admin changes: a port flap on a switch with a million routes over its
+    /// uplinks re-reads the few routes over that port, not the million).
+    enum RedumpScope { case all, links(Set<IfIndex>) }
+    private var redumpScope: RedumpScope?
+
+    /// Re-dumps nexthops and the routes of `redumpScope`, and sweeps what the kernel
+    /// changed or removed silently.
     private func redumpRoutes() throws {
         redumpDue = nil
+        var scope = redumpScope ?? .all
+        // Routes over a group with a member on such a link change silently and are not in
+        // the kernel's filtered dump: those need every route.
+        if case .links(let links) = scope, tables.groupsUse(links) { scope = .all }
         statistics.routeRedumps += 1
         var fresh = tables
         fresh.routes = RouteStore()
         fresh.nexthops = [:]
-        try dump([.nexthops, .routes], into: &fresh)
-        noteDeltas { tables.diff(to: fresh, into: &$0) }
-        tables.routes = fresh.routes
+        switch scope {
+        case .all:
+            try dump([.nexthops, .routes], into: &fresh)
+            noteDeltas { tables.diff(to: fresh, into: &$0) }
+            tables.routes = fresh.routes
+        case .links(let links):
+            statistics.filteredRouteRedumps += 1
+            try dump([.nexthops], into: &fresh)
+            for link in links.sorted(by: { $0.rawValue < $1.rawValue }) { try dumpRoutes(through: link, into: &fresh) }
+            var deltas: [MirrorDelta] = []
+            tables.diffRoutes(to: fresh, through: links, into: &deltas)
+            for d in deltas {
+                guard case .route(let change) = d else { continue }
+                switch change {
+                case .added(let r), .changed(_, let r): tables.routes.upsert(r)
+                case .removed(let r): tables.routes.remove(r.key)
+                }
+            }
+            noteDeltas { $0 += deltas }
+        }
+        redumpScope = nil
         tables.nexthops = fresh.nexthops
+    }
+
+    /// The routes through `link`, added to `tables` (a filtered dump; retried when a
+    /// concurrent change interrupts it).
+    private func dumpRoutes(through link: IfIndex, into tables: inout MirrorTables) throws {
+        var attempt = 1
+        while true {
+            var scratch = tables
+            var ignored: [MirrorDelta] = []
+            do {
+                try requests.dumpRoutes(through: link) { _ = scratch.apply($0, into: &ignored) }
+                tables = scratch
+                return
+            } catch let error as NetlinkError where error.code == EINTR && attempt < configuration.dumpAttempts {
+                attempt += 1
+            }
+        }
     }
 
     /// A fresh dump of everything the mirror holds, into new tables; the mirror itself is

@@ -70,6 +70,10 @@ public struct MirrorTables: Sendable, Equatable {
         /// The kernel may have removed routes or nexthops without telling anyone (a link
         /// went down or away, an address was removed): re-dump them.
         public static let redumpRoutes = Consequences(rawValue: 1)
+        /// Only routes through the message's link may have changed silently (its carrier
+        /// or admin state changed: the kernel flags or flushes the routes over it and says
+        /// nothing): re-dump those.
+        public static let redumpRoutesThroughLink = Consequences(rawValue: 2)
     }
 
     /// Applies one kernel message, appending the deltas it causes.
@@ -83,7 +87,7 @@ public struct MirrorTables: Sendable, Equatable {
                 removeVLANs(of: link.index, into: &deltas)
             }
             links.upsert(link.index, link, MirrorDelta.link, into: &deltas)
-            if let old, (old.adminUp && !link.adminUp) || old.carrier != link.carrier { return .redumpRoutes }
+            if let old, (old.adminUp && !link.adminUp) || old.carrier != link.carrier { return .redumpRoutesThroughLink }
             return []
         case .delLink(let link):
             removeLink(link.index, into: &deltas)
@@ -237,6 +241,31 @@ public struct MirrorTables: Sendable, Equatable {
         for r in new.rules.keys where rules[r] == nil { deltas.append(.rule(.added(r))) }
         qdiscs.diff(to: new.qdiscs, MirrorDelta.qdisc, into: &deltas)
         tcFilters.diff(to: new.tcFilters, MirrorDelta.tcFilter, into: &deltas)
+    }
+
+    /// As `diff(to:into:)` for a re-dump of the nexthops and of the routes through
+    /// `links` only (`fresh` holds every nexthop and just those routes): nexthops are
+    /// compared whole; of the routes, only those through a link of `links` — directly or by
+    /// a single nexthop object, as the kernel's filtered dump selects them — and whatever
+    /// the fresh dump holds. (The kernel's filter leaves out routes over nexthop groups,
+    /// whose members it drops silently: `groupsUse` sends those to a full re-dump.)
+    func diffRoutes(to fresh: MirrorTables, through links: Set<IfIndex>, into deltas: inout [MirrorDelta]) {
+        nexthops.diff(to: fresh.nexthops, MirrorDelta.nexthop, into: &deltas)
+        routes.diff(to: fresh.routes, within: { uses($0, links) || fresh.uses($0, links) }, into: &deltas)
+    }
+
+    /// Whether `route` forwards through one of `links`: its own nexthops, or its (single)
+    /// nexthop object — what the kernel's dump filtered by `RTA_OIF` returns.
+    func uses(_ route: Route, _ links: Set<IfIndex>) -> Bool {
+        if route.nexthops.contains(where: { $0.interface.map(links.contains) == true }) { return true }
+        if let i = route.key.interface, links.contains(i) { return true }
+        guard let id = route.nexthopID, let n = nexthops[id], n.group.isEmpty else { return false }
+        return n.interface.map(links.contains) == true
+    }
+
+    /// Whether a nexthop group has a member through one of `links`.
+    func groupsUse(_ links: Set<IfIndex>) -> Bool {
+        nexthops.values.contains { n in n.group.contains { m in nexthops[m.id]?.interface.map(links.contains) == true } }
     }
 
     /// The number of objects across all tables.

@@ -142,5 +142,25 @@ public struct RouteStore: Sendable, Equatable {
         }
     }
 
+    /// As `diff(to:into:)`, for the routes `within` accepts only (`new` holds only such
+    /// routes: a filtered dump): routes of this store outside it are left alone.
+    func diff(to new: RouteStore, within: (Route) -> Bool, into deltas: inout [MirrorDelta]) {
+        for (table, routes) in tables {
+            let other = new.tables[table] ?? [:]
+            for (k, r) in routes {
+                let old = r.route(group: table, key: k)
+                if let now = other[k] {
+                    if now != r { deltas.append(.route(.changed(old: old, new: now.route(group: table, key: k)))) }
+                } else if within(old) {
+                    deltas.append(.route(.removed(old)))
+                }
+            }
+        }
+        for (table, routes) in new.tables {
+            let mine = tables[table] ?? [:]
+            for (k, r) in routes where mine[k] == nil { deltas.append(.route(.added(r.route(group: table, key: k)))) }
+        }
+    }
+
     public static func == (a: RouteStore, b: RouteStore) -> Bool { a.tables == b.tables }
 }

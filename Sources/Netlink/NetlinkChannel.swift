@@ -57,6 +57,18 @@ public final class NetlinkChannel {
                          operation: "dump filters of ifindex \(interface) parent \(Qdisc.handleText(parent))") { decode($0, emit: emit) }
     }
 
+    /// Dumps the routes of every table and both families whose nexthops use `interface`
+    /// (directly, or through a nexthop object or group), as the kernel's filtered dump
+    /// answers (`RTA_OIF` under strict checking, which is on only for this request).
+    public func dumpRoutes(through interface: IfIndex, emit: (KernelMessage) -> Void) throws {
+        let request = NetlinkMessageBuilder(type: UInt16(RTM_GETROUTE), flags: UInt16(NLM_F_REQUEST | NLM_F_DUMP), sequence: 0)
+            .append(header: DumpKind.bytes(of: rtmsg()))
+            .put(Int(RTA_OIF.rawValue), u32: interface.rawValue)
+        transport.setStrictChecking(true)
+        defer { transport.setStrictChecking(false) }
+        try dumpMessages(request, operation: "dump routes through ifindex \(interface)") { decode($0, emit: emit) }
+    }
+
     // MARK: Requests
 
     /// Sends one request with `NLM_F_ACK` and waits for the kernel's answer.

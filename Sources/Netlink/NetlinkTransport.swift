@@ -18,10 +18,15 @@ public protocol NetlinkTransport: AnyObject {
     func discardQueued() throws
     /// The descriptor an event loop waits on for `receive` (nil: none, as a script's).
     var descriptor: Int32? { get }
+    /// Turns the kernel's strict checking of dump requests on or off
+    /// (`NETLINK_GET_STRICT_CHK`): on, a dump honours its filter attributes (a route dump's
+    /// `RTA_OIF`) and rejects what it cannot honour.
+    func setStrictChecking(_ on: Bool)
 }
 
 extension NetlinkTransport {
     public var descriptor: Int32? { nil }
+    public func setStrictChecking(_ on: Bool) {}
 }
 
 /// A transport that replays a script: datagrams queued by the test, and replies produced

@@ -137,6 +137,81 @@ struct ResyncTests {
         #expect(mirror.tables.nexthops == fresh.tables.nexthops)
     }
 
+    @Test("a port's carrier or admin change re-dumps only the routes through it, and the mirror still equals a fresh dump")
+    func filteredRedump() throws {
+        let ns = try TestNamespace("flt")
+        // No IPv6: a link set down loses its link-local address, and an address removal
+        // re-dumps every route (routes may use it as their source anywhere).
+        try ns.exec(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])
+        try ns.ipScript("""
+            link add rt0 type veth peer name rt1
+            link add up0 type veth peer name up1
+            link set rt0 up
+            link set rt1 up
+            link set up0 up
+            link set up1 up
+            addr add 10.2.0.1/24 dev rt0
+            addr add 10.3.0.1/24 dev up0
+            route add 10.20.0.0/16 via 10.2.0.2
+            nexthop add id 5 via 10.2.0.2 dev rt0
+            nexthop add id 6 via 10.3.0.2 dev up0
+            route add 10.21.0.0/16 nhid 5
+            route add 10.23.0.0/16 nhid 6
+            """)
+        // Many routes over the other port: a re-dump through rt0 must not read them.
+        var batch = ""
+        for i in 0..<2000 { batch += "route add 172.\(16 + i / 256).\(i % 256).0/24 via 10.3.0.2\n" }
+        let file = "/tmp/hoist-flt-\(getpid()).batch"
+        defer { unlink(file) }
+        try batch.write(toFile: file, atomically: false, encoding: .utf8)
+        try TestNamespace.run("ip", ["-n", ns.name, "-batch", file])
+        let mirror = try KernelMirror(namespace: ns.name)
+        try mirror.start()
+        func expectFresh(_ when: String) throws {
+            let fresh = try KernelMirror(namespace: ns.name)
+            try fresh.start()
+            var differing: [String] = []
+            mirror.tables.routes.forEach { r in if fresh.tables.routes[r.key] != r { differing.append("mirror \(r)") } }
+            fresh.tables.routes.forEach { r in if mirror.tables.routes[r.key] != r { differing.append("kernel \(r)") } }
+            #expect(differing.isEmpty, "routes differ from a fresh dump \(when): \(differing.prefix(6))")
+            #expect(mirror.tables.nexthops == fresh.tables.nexthops, "nexthops differ from a fresh dump \(when)")
+        }
+        let direct = Route.Key(destination: IPPrefix("10.20.0.0/16")!)
+        // Carrier off on rt0 (its peer down): the kernel flags the routes over it linkdown, silently.
+        try ns.ip("link set rt1 down")
+        let flagged = try mirror.pump { ($0.routes[direct]?.nexthops.first?.flags ?? 0) & 16 != 0 }   // RTNH_F_LINKDOWN
+        #expect(flagged.held, "the mirror missed the linkdown flag of a route through rt0")
+        #expect(mirror.statistics.filteredRouteRedumps == 1)
+        let rerouted = flagged.deltas.filter { if case .route = $0 { true } else { false } }
+        #expect(rerouted.count < 20, "a carrier change on rt0 re-reported \(rerouted.count) routes")
+        try expectFresh("after the carrier change")
+        // Admin down: the kernel flushes the routes over rt0, silently.
+        try ns.ip("link set rt0 down")
+        let gone = try mirror.pump { $0.routes[direct] == nil }
+        #expect(gone.held, "the mirror kept a route the kernel flushed")
+        #expect(mirror.statistics.filteredRouteRedumps >= 2)
+        try expectFresh("after admin down")
+        #expect(mirror.tables.routes.count >= 2000)
+
+        // A nexthop group with a member on the link: the kernel drops that member from the
+        // group's routes silently and its filtered dump leaves them out, so every route is read.
+        try ns.ipScript("""
+            link set rt0 up
+            link set rt1 up
+            nexthop replace id 5 via 10.2.0.2 dev rt0
+            nexthop add id 7 group 5/6
+            route add 10.22.0.0/16 nhid 7
+            """)
+        let group = Route.Key(destination: IPPrefix("10.22.0.0/16")!)
+        #expect(try mirror.pump { $0.routes[group] != nil }.held)
+        let filtered = mirror.statistics.filteredRouteRedumps
+        let redumps = mirror.statistics.routeRedumps
+        try ns.ip("link set rt1 down")
+        #expect(try mirror.pump { $0.routes[group]?.nexthops.count == 1 }.held, "the group route kept its member on rt0")
+        #expect(mirror.statistics.routeRedumps > redumps && mirror.statistics.filteredRouteRedumps == filtered)
+        try expectFresh("after the carrier change under a group")
+    }
+
     @Test("kernel STP: port state transitions reach the mirror")
     func stpStates() throws {
         let ns = try TestNamespace("stp")

@@ -106,6 +106,11 @@ public final class RouteNetlinkSocket: NetlinkTransport {
         buffer.deallocate()
     }
 
+    public func setStrictChecking(_ on: Bool) {
+        var value: Int32 = on ? 1 : 0
+        _ = setsockopt(fd, CNL_SOL_NETLINK, CNL_NETLINK_GET_STRICT_CHK, &value, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// Sets the receive buffer; above `net.core.rmem_max` this needs `SO_RCVBUFFORCE` (root).
     public func setReceiveBuffer(bytes: Int) {
         requestedReceiveBufferBytes = bytes
