@@ -7,14 +7,8 @@ public enum ControlClient {
     /// Sends one request and waits up to `timeoutSeconds` for its response.
     public static func send(_ request: ControlRequest, path: String = ControlProtocol.defaultSocketPath,
                             timeoutSeconds: Int = 10) throws -> ControlResponse {
-        let fd = try connect(path)
+        let fd = try ask(request, path: path, timeoutSeconds: timeoutSeconds)
         defer { close(fd) }
-        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let line = Array((request.json.text + "\n").utf8)
-        guard line.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == line.count else {
-            throw ControlError(message: "sending to hoistd: \(String(cString: strerror(errno)))")
-        }
         // The timeout is for hoistd's silence, not the whole answer: a big answer that keeps
         // arriving is read to its end. Only the new bytes are searched for the newline.
         var reply: [UInt8] = []
@@ -42,14 +36,8 @@ public enum ControlClient {
                               timeoutSeconds: Int = 10, row: (String) throws -> Void) throws -> Int {
         var request = request
         request.stream = true
-        let fd = try connect(path)
+        let fd = try ask(request, path: path, timeoutSeconds: timeoutSeconds)
         defer { close(fd) }
-        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let line = Array((request.json.text + "\n").utf8)
-        guard line.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == line.count else {
-            throw ControlError(message: "sending to hoistd: \(String(cString: strerror(errno)))")
-        }
         var pending: [UInt8] = []
         var start = 0
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -130,6 +118,21 @@ public enum ControlClient {
                 line(try JSONValue.parse(text))
             }
         }
+    }
+
+    /// Connects, sets `timeoutSeconds` as the limit of hoistd's silence, sends `request`'s
+    /// line; returns the connection.
+    static func ask(_ request: ControlRequest, path: String, timeoutSeconds: Int) throws -> Int32 {
+        let fd = try connect(path)
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let line = Array((request.json.text + "\n").utf8)
+        guard line.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == line.count else {
+            let e = errno
+            close(fd)
+            throw ControlError(message: "sending to hoistd: \(String(cString: strerror(e)))")
+        }
+        return fd
     }
 
     static func connect(_ path: String) throws -> Int32 {

@@ -122,6 +122,21 @@ func shell(_ args: [String], input: String? = nil, quiet: Bool = false) throws {
     if p.terminationStatus != 0 { throw BenchError(message: "`\(args.joined(separator: " "))` exited \(p.terminationStatus)") }
 }
 
+/// Runs a command and returns its standard output; a non-zero exit throws.
+func capture(_ args: [String]) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = args
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    if p.terminationStatus != 0 { throw BenchError(message: "`\(args.joined(separator: " "))` exited \(p.terminationStatus)") }
+    return String(decoding: data, as: UTF8.self)
+}
+
 struct BenchError: Error, CustomStringConvertible {
     var message: String
     var description: String { message }

@@ -132,18 +132,3 @@ func if_nametoindexIn(_ ns: String, _ ifname: String) -> UInt32 {
     let text = (try? capture(["ip", "-n", ns, "-o", "link", "show", "dev", ifname])) ?? ""
     return UInt32(text.split(separator: ":").first?.trimmingCharacters(in: .whitespaces) ?? "") ?? 0
 }
-
-/// Runs a command and returns its standard output; a non-zero exit throws.
-func capture(_ args: [String]) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = args
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    if p.terminationStatus != 0 { throw BenchError(message: "`\(args.joined(separator: " "))` exited \(p.terminationStatus)") }
-    return String(decoding: data, as: UTF8.self)
-}

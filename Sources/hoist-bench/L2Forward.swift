@@ -143,7 +143,7 @@ struct L2Forward {
 
     /// eth0's `direction` packet counter in `ns` (`ip -s -j link`).
     func packets(_ ns: ScratchNamespace, _ direction: String) throws -> Int {
-        let out = try output(["ip", "-n", ns.name, "-s", "-j", "link", "show", "dev", "eth0"])
+        let out = try capture(["ip", "-n", ns.name, "-s", "-j", "link", "show", "dev", "eth0"])
         guard let links = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]],
               let stats = links.first?["stats64"] as? [String: Any], let dir = stats[direction] as? [String: Any],
               let n = dir["packets"] as? Int else { throw BenchError(message: "no \(direction) counter for eth0 in \(ns.name): \(out)") }
@@ -156,19 +156,6 @@ struct L2Forward {
 
     func sysctl(_ ns: ScratchNamespace, _ setting: String) throws {
         try shell(["ip", "netns", "exec", ns.name, "sysctl", "-qw", setting])
-    }
-
-    func output(_ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw BenchError(message: "`\(args.joined(separator: " "))` exited \(p.terminationStatus)") }
-        return String(decoding: data, as: UTF8.self)
     }
 }
 
