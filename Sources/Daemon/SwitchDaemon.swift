@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import KernelMirror
 import Netlink
@@ -120,9 +121,18 @@ public final class SwitchDaemon {
         /// How the kernel's `extern_learn` entries were made equal to the hardware's learned
         /// MACs (nil: the driver cannot read them back).
         public var learned: LearnedReconciliation?
+        /// Seconds each part of the start took: the kernel's dump (the hardware is read back
+        /// meanwhile), what the read-back took beyond it, the stages, the engine.
+        public var phases: [(name: String, seconds: Double)] = []
         public var description: String {
             "\(readBack) objects read back, \(programmed) programmed, \(removed) removed"
                 + (learned.map { "; \($0)" } ?? "")
+                + (phases.isEmpty ? "" : " (" + phases.map { "\($0.name) \(Self.seconds($0.seconds))" }.joined(separator: ", ") + ")")
+        }
+
+        static func seconds(_ s: Double) -> String {
+            let tenths = Int((s * 10).rounded())
+            return "\(tenths / 10).\(tenths % 10) s"
         }
     }
 
@@ -130,14 +140,34 @@ public final class SwitchDaemon {
     /// starting point, so a restart changes only what differs (nothing is flushed).
     @discardableResult
     public func start() throws -> StartSummary {
-        let held = driver.readBack()
-        engine.reconcile(with: held)
-        stages.preferGroupIDs(from: held)
+        var phases: [(name: String, seconds: Double)] = []
+        var lap = Self.now()
+        func phase(_ name: String) {
+            let now = Self.now()
+            phases.append((name, Double(now - lap) / 1e9))
+            lap = now
+        }
+        // The hardware is read back on another thread while the kernel is dumped (a
+        // million routes each way): neither waits for the other. Nothing else touches the
+        // driver until the read-back is taken.
+        let reading = BackgroundValue(UncheckedDriver(driver)) { $0.driver.readBack() }
         // Netfilter first, so nothing it must see is ever programmed to bypass it.
         let firewall = netfilter?.start().map { [MirrorDelta.netfilter($0)] } ?? []
-        let initial = try mirror.start()
+        let initial: [MirrorDelta]
+        do {
+            initial = try mirror.start()
+        } catch {
+            _ = reading.wait()
+            throw error
+        }
+        phase("kernel dump")
+        let held = reading.wait()
+        phase("read-back beyond it")
+        engine.reconcile(with: held)
+        stages.preferGroupIDs(from: held)
         submit(firewall)
         submit(initial)     // not `firewall + initial`: a copy of a million deltas
+        phase("stages")
         let heldByKey = Dictionary(held.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         // Only what differs is sorted by name (a restart over a million objects finds few).
         let differing = engine.pendingKeys
@@ -145,9 +175,16 @@ public final class SwitchDaemon {
             .filter { $0.held != $0.wanted }
             .sorted { ($0.key.rank, $0.key.description) < ($1.key.rank, $1.key.description) }
         let progress = engine.run()
+        phase("engine")
         let learnedMACs = try reconcileLearnedMACs()
         return StartSummary(readBack: held.count, programmed: progress.programmed, removed: progress.removed,
-                            differing: differing, learned: learnedMACs)
+                            differing: differing, learned: learnedMACs, phases: phases)
+    }
+
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     /// Waits up to `timeoutMilliseconds` for kernel changes, programs them, and writes
@@ -293,5 +330,31 @@ public final class SwitchDaemon {
         guard let name = portNames[port], let link = mirror.tables.links.values.first(where: { $0.name == name }) else { return nil }
         portIndexes[port] = link.index
         return link.index
+    }
+}
+
+/// The driver, handed to the one thread that reads it back at start while nothing else
+/// touches it.
+struct UncheckedDriver: @unchecked Sendable {
+    let driver: any SwitchDriver
+    init(_ driver: any SwitchDriver) { self.driver = driver }
+}
+
+/// A value computed on a thread of its own; `wait()` blocks until it is there.
+final class BackgroundValue<T>: @unchecked Sendable {
+    private var value: T?
+    private let done = DispatchSemaphore(value: 0)
+
+    init<Input>(_ input: Input, _ body: @escaping @Sendable (Input) -> T) where Input: Sendable {
+        Thread.detachNewThread { [self] in
+            value = body(input)
+            done.signal()
+        }
+    }
+
+    func wait() -> T {
+        done.wait()
+        done.signal()
+        return value!
     }
 }

@@ -25,7 +25,7 @@ struct QueryRows: Sendable {
             // then each bucket sorted as plain numbers when its turn comes, so the first
             // rows leave after one scan and one small sort.
             var buckets: [RouteOrder.Bucket: [RouteOrder]] = [:]
-            snapshot.forEachDesiredKey { key in
+            snapshot.forEachKey { key in
                 guard case .route(let vrf, let prefix) = key else { return }
                 let route = RouteOrder(vrf: vrf, prefix: prefix)
                 buckets[route.bucket, default: []].append(route)
@@ -39,7 +39,7 @@ struct QueryRows: Sendable {
             }
             return
         }
-        snapshot.forEachDesiredKey { key in
+        snapshot.forEachKey { key in
             if Self.kind(of: key) == kind || (stp && Self.kind(of: key) == "ports") { keys.append(key) }
         }
         keys.sort(by: Self.naturalOrder)

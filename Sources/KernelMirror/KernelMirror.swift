@@ -69,6 +69,8 @@ public final class KernelMirror {
         /// Of those, the re-dumps of only the routes through links whose carrier or admin
         /// state changed.
         public var filteredRouteRedumps = 0
+        /// Routes the last re-dump read from the kernel.
+        public var lastRedumpRoutes = 0
         /// Malformed messages skipped, on either socket.
         public var malformed = 0
         public init() {}
@@ -342,6 +344,7 @@ public final class KernelMirror {
             }
             noteDeltas { $0 += deltas }
         }
+        statistics.lastRedumpRoutes = fresh.routes.count
         redumpScope = nil
         tables.nexthops = fresh.nexthops
     }

@@ -226,21 +226,26 @@ public struct MirrorTables: Sendable, Equatable {
     }
 
     /// Appends the deltas that turn `self` into `new` — the sweep step of a resync.
+    ///
+    /// Everything that shapes how routes are valued — links, addresses, forwarding
+    /// settings, rules, qdiscs and filters, neighbours, nexthops — comes before the routes,
+    /// so a first dump of a million routes values each once, not once on arrival and again
+    /// when a later setting changes the topology under it.
     public func diff(to new: MirrorTables, into deltas: inout [MirrorDelta]) {
         links.diff(to: new.links, MirrorDelta.link, into: &deltas)
         vlans.diff(to: new.vlans, MirrorDelta.vlan, into: &deltas)
         fdb.diff(to: new.fdb, MirrorDelta.fdb, into: &deltas)
         mdb.diff(to: new.mdb, MirrorDelta.mdb, into: &deltas)
         addresses.diff(to: new.addresses, MirrorDelta.address, into: &deltas)
-        nexthops.diff(to: new.nexthops, MirrorDelta.nexthop, into: &deltas)
-        routes.diff(to: new.routes, into: &deltas)
-        neighbors.diff(to: new.neighbors, MirrorDelta.neighbor, into: &deltas)
         netconf.diff(to: new.netconf, MirrorDelta.netconf, into: &deltas)
         // Rules are compared by presence: a second identical copy is no new object.
         for r in rules.keys where new.rules[r] == nil { deltas.append(.rule(.removed(r))) }
         for r in new.rules.keys where rules[r] == nil { deltas.append(.rule(.added(r))) }
         qdiscs.diff(to: new.qdiscs, MirrorDelta.qdisc, into: &deltas)
         tcFilters.diff(to: new.tcFilters, MirrorDelta.tcFilter, into: &deltas)
+        neighbors.diff(to: new.neighbors, MirrorDelta.neighbor, into: &deltas)
+        nexthops.diff(to: new.nexthops, MirrorDelta.nexthop, into: &deltas)
+        routes.diff(to: new.routes, into: &deltas)
     }
 
     /// As `diff(to:into:)` for a re-dump of the nexthops and of the routes through

@@ -17,10 +17,9 @@ public struct OffloadSnapshot: Sendable {
     /// How many objects the stages want (desired), and how many keys the engine holds.
     public var count: Int { entries.count }
 
-    /// Calls `body` with the key of every desired object, in no particular order.
-    public func forEachDesiredKey(_ body: (HardwareKey) -> Void) {
-        for (key, e) in entries where e.desired != nil { body(key) }
-    }
+    /// Calls `body` with every key the engine holds, in no particular order — desired
+    /// objects and, briefly, removals in flight (`desiredObject` is nil for those).
+    public func forEachKey(_ body: (HardwareKey) -> Void) { entries.forEachKey(body) }
 
     /// The object a stage wants under `key`, if any.
     public func desiredObject(_ key: HardwareKey) -> HardwareObject? { entries[key]?.desired?.object }

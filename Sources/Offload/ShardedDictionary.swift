@@ -46,6 +46,11 @@ struct ShardedDictionary<Key: ShardedKey, Value: Sendable>: Sequence, Sendable {
         }
     }
 
+    /// Calls `body` with every key (no value is copied).
+    func forEachKey(_ body: (Key) -> Void) {
+        for shard in shards { for key in shard.keys { body(key) } }
+    }
+
     struct Iterator: IteratorProtocol {
         let shards: [[Key: Value]]
         var shard = 0

@@ -182,6 +182,7 @@ struct ResyncTests {
         let flagged = try mirror.pump { ($0.routes[direct]?.nexthops.first?.flags ?? 0) & 16 != 0 }   // RTNH_F_LINKDOWN
         #expect(flagged.held, "the mirror missed the linkdown flag of a route through rt0")
         #expect(mirror.statistics.filteredRouteRedumps == 1)
+        #expect(mirror.statistics.lastRedumpRoutes < 20, "the filtered re-dump read \(mirror.statistics.lastRedumpRoutes) routes")
         let rerouted = flagged.deltas.filter { if case .route = $0 { true } else { false } }
         #expect(rerouted.count < 20, "a carrier change on rt0 re-reported \(rerouted.count) routes")
         try expectFresh("after the carrier change")
