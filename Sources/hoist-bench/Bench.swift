@@ -90,17 +90,24 @@ enum Bench {
 struct ScratchNamespace {
     let name: String
 
-    /// A routed port `swp1` (10.1.0.1/24) with a resolved gateway 10.1.0.2: routes via the
-    /// gateway are offloadable to an emulated chip whose port 1 is `swp1`.
+    /// A routed port `swp1` (10.1.0.1/24) with a resolved gateway 10.1.0.2, IPv4
+    /// forwarding on: routes via the gateway are offloaded (not trapped) by an emulated chip
+    /// whose port 1 is `swp1`.
     static let routedPort = ["link add swp1 type veth peer name p1", "link set swp1 up", "link set p1 up",
                              "addr add 10.1.0.1/24 dev swp1",
-                             "neigh add 10.1.0.2 lladdr 02:00:00:00:01:02 dev swp1 nud permanent"]
+                             "neigh add 10.1.0.2 lladdr 02:00:00:00:01:02 dev swp1 nud permanent",
+                             "sysctl net.ipv4.ip_forward=1"]
 
+    /// `commands` are `ip` commands, or `sysctl NAME=VALUE` set inside the namespace.
     init(_ name: String, _ commands: [String]) throws {
         self.name = name
         try shell(["ip", "netns", "add", name])
         do {
             for cmd in ["link set lo up"] + commands {
+                if cmd.hasPrefix("sysctl ") {
+                    try shell(["ip", "netns", "exec", name, "sysctl", "-qw", String(cmd.dropFirst(7))])
+                    continue
+                }
                 try shell(["ip", "-n", name] + cmd.split(separator: " ").map(String.init))
             }
         } catch {
