@@ -99,8 +99,8 @@ public struct OffloadQuery {
         }
         if let vrf = request.vrf {
             switch vrf {
+            // The local table's addresses are placed in main (254), so there is no `local`.
             case "main", "default": selection.table = 254
-            case "local": selection.table = 255
             default:
                 if let n = UInt32(vrf) {
                     selection.table = n

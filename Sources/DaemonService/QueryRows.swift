@@ -19,7 +19,6 @@ struct QueryRows: Sendable {
     /// `matching` accepts, in natural order (routes by table, address and length).
     func objects(_ kind: String, matching: (HardwareKey, OffloadState) -> Bool, emit: (JSONValue) -> Bool) {
         let stp = kind == "stp"
-        var keys: [HardwareKey] = []
         if kind == "routes" {
             // A million routes: bucketed by table and leading address bits in one pass,
             // then each bucket sorted as plain numbers when its turn comes, so the first
@@ -39,6 +38,7 @@ struct QueryRows: Sendable {
             }
             return
         }
+        var keys: [HardwareKey] = []
         snapshot.forEachKey { key in
             if Self.kind(of: key) == kind || (stp && Self.kind(of: key) == "ports") { keys.append(key) }
         }
