@@ -64,7 +64,7 @@ struct ChipLinkPortTrapTests {
 
         // Restart hoistd: the chip holds the trapped port; nothing to program. (IPv6 duplicate
         // address detection first, so the kernel does not change meanwhile.)
-        for _ in 0..<200 where !(try sw.ip("-6 addr show tentative")).isEmpty { usleep(25_000) }
+        try sw.waitForDAD()
         usleep(300_000)
         ChipRestartTests.stop(daemon)
         try? FileManager.default.removeItem(atPath: daemonLog)

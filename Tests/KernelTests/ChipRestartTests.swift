@@ -87,7 +87,7 @@ struct ChipRestartTests {
         #expect(fdb.components(separatedBy: "extern_learn").count - 1 >= 2, "both hosts' MACs written back: \(fdb)")
         // Let IPv6 duplicate address detection finish (it adds local routes), so the kernel
         // does not change while hoistd is down and the restart has nothing to do.
-        for _ in 0..<200 where !(try sw.ip("-6 addr show tentative")).isEmpty { usleep(25_000) }
+        try sw.waitForDAD()
         usleep(300_000)
         let before = try Self.chipStatistics(chipSocket)
         #expect(before.sets > 0)

@@ -16,6 +16,7 @@ struct ResyncTests {
             link set rt1 up
             addr add 10.1.0.1/24 dev rt0
             """)
+        try ns.waitForDAD()
         var config = KernelMirror.Configuration()
         config.receiveBufferBytes = 2048  // the kernel rounds this up to its minimum; far too small for the churn
         let mirror = try KernelMirror(namespace: ns.name, configuration: config)
@@ -52,6 +53,9 @@ struct ResyncTests {
             """)
         var config = KernelMirror.Configuration()
         config.receiveBufferBytes = 2048  // the kernel rounds this up to its minimum; far too small for the churn
+        // Duplicate address detection first: its local routes would arrive between the
+        // mirror's last read and the fresh dump.
+        try ns.waitForDAD()
         let mirror = try KernelMirror(namespace: ns.name, configuration: config)
         try mirror.start()
         _ = try mirror.settle(milliseconds: 300)
@@ -82,7 +86,12 @@ struct ResyncTests {
             let stale = Set(mine.fdb.keys).subtracting(theirs.fdb.keys).count
             let staleRoutes = mine.routes.count - theirs.routes.count
             let equal = mine == theirs
-            #expect(equal, "mirror differs from a fresh dump \(when): \(stale) FDB entries and \(staleRoutes) routes too many (\(mirror.statistics.resyncs) resyncs, \(mirror.statistics.failedDumps) failed dumps)")
+            // The routes that differ, both ways, so a failure names them.
+            let myRoutes = Dictionary(mine.routes.all.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+            let theirRoutes = Dictionary(theirs.routes.all.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+            let differing = Set(myRoutes.keys).union(theirRoutes.keys).filter { myRoutes[$0] != theirRoutes[$0] }
+            let named = differing.prefix(4).map { "mirror \(myRoutes[$0].map { "\($0)" } ?? "none") / kernel \(theirRoutes[$0].map { "\($0)" } ?? "none")" }
+            #expect(equal, "mirror differs from a fresh dump \(when): \(stale) FDB entries and \(staleRoutes) routes too many (\(mirror.statistics.resyncs) resyncs, \(mirror.statistics.failedDumps) failed dumps); \(named)")
         }
         for round in 0..<3 {
             let resyncs = mirror.statistics.resyncs
@@ -122,6 +131,7 @@ struct ResyncTests {
             nexthop add id 5 via 10.2.0.2 dev rt0
             route add 10.21.0.0/16 nhid 5
             """)
+        try ns.waitForDAD()
         let mirror = try KernelMirror(namespace: ns.name)
         try mirror.start()
         let key = Route.Key(destination: IPPrefix("10.20.0.0/16")!)

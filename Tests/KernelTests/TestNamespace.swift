@@ -35,6 +35,16 @@ final class TestNamespace {
     @discardableResult
     func bridge(_ args: String) throws -> String { try Self.run("bridge", ["-n", name] + args.split(separator: " ").map(String.init)) }
 
+    /// Waits (at most 5 s) until no IPv6 address is tentative: duplicate address detection
+    /// ends by adding each address's local route, so until then the kernel's tables change
+    /// on their own.
+    func waitForDAD() throws {
+        for _ in 0..<200 {
+            if try ip("-6 addr show tentative").isEmpty { return }
+            usleep(25_000)
+        }
+    }
+
     /// Runs a command inside the namespace (`ip netns exec`).
     @discardableResult
     func exec(_ command: [String]) throws -> String { try Self.run("ip", ["netns", "exec", name] + command) }
