@@ -26,5 +26,8 @@ public final class ControlService {
         server.serve()
         let changed = daemon.engine.takeChangedKeys(dependents: server.hasWatchers)
         if server.hasWatchers, !changed.isEmpty { server.publish(query.changes(changed)) }
+        // A watcher that arrived in this `serve()` got a snapshot of now: from here on, its
+        // changes are noted; with nobody watching, none are.
+        daemon.engine.tracksChanges = server.hasWatchers
     }
 }

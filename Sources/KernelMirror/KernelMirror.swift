@@ -352,12 +352,24 @@ public final class KernelMirror {
     /// The routes through `link`, added to `tables` (a filtered dump; retried when a
     /// concurrent change interrupts it).
     private func dumpRoutes(through link: IfIndex, into tables: inout MirrorTables) throws {
+        try dumpRetrying(into: &tables) { try requests.dumpRoutes(through: link, emit: $0) }
+    }
+
+    /// Applies one dump to a copy of `tables` and keeps it when the dump is whole; one a
+    /// concurrent change interrupted (`NLM_F_DUMP_INTR`, EINTR) is tried again, up to
+    /// `dumpAttempts`. The deltas the copy makes are dropped message by message (a fresh
+    /// table's deltas are a diff's job): a million-route dump holds no million deltas.
+    private func dumpRetrying(into tables: inout MirrorTables,
+                              _ request: (_ emit: (KernelMessage) -> Void) throws -> Void) throws {
         var attempt = 1
         while true {
             var scratch = tables
             var ignored: [MirrorDelta] = []
             do {
-                try requests.dumpRoutes(through: link) { _ = scratch.apply($0, into: &ignored) }
+                try request { message in
+                    _ = scratch.apply(message, into: &ignored)
+                    ignored.removeAll(keepingCapacity: true)
+                }
                 tables = scratch
                 return
             } catch let error as NetlinkError where error.code == EINTR && attempt < configuration.dumpAttempts {
@@ -394,39 +406,16 @@ public final class KernelMirror {
         for q in hooks {
             let parents = q.kind == "clsact" ? [TCFilter.ingressHook, TCFilter.egressHook] : [TCFilter.ingressHook]
             for parent in parents {
-                var attempt = 1
-                while true {
-                    var scratch = tables
-                    var ignored: [MirrorDelta] = []
-                    do {
-                        try requests.dumpFilters(interface: q.key.interface, parent: parent) { _ = scratch.apply($0, into: &ignored) }
-                        tables = scratch
-                        break
-                    } catch let error as NetlinkError where error.code == EINTR && attempt < configuration.dumpAttempts {
-                        attempt += 1
-                    } catch let error as NetlinkError where error.code == EINVAL || error.code == ENOENT || error.code == ENODEV {
-                        break
-                    }
+                do {
+                    try dumpRetrying(into: &tables) { try requests.dumpFilters(interface: q.key.interface, parent: parent, emit: $0) }
+                } catch let error as NetlinkError where error.code == EINVAL || error.code == ENOENT || error.code == ENODEV {
                 }
             }
         }
     }
 
     private func dump(_ kinds: [DumpKind], into tables: inout MirrorTables) throws {
-        for kind in kinds {
-            var attempt = 1
-            while true {
-                var scratch = tables
-                var ignored: [MirrorDelta] = []
-                do {
-                    try requests.dump(kind) { _ = scratch.apply($0, into: &ignored) }
-                    tables = scratch
-                    break
-                } catch let error as NetlinkError where error.code == EINTR && attempt < configuration.dumpAttempts {
-                    attempt += 1
-                }
-            }
-        }
+        for kind in kinds { try dumpRetrying(into: &tables) { try requests.dump(kind, emit: $0) } }
     }
 
     private func syncMalformed() {

@@ -126,6 +126,7 @@ public struct RouteStore: Sendable, Equatable {
 
     /// Appends the changes that turn `self` into `new`.
     func diff(to new: RouteStore, into deltas: inout [MirrorDelta]) {
+        if count == 0 { deltas.reserveCapacity(deltas.count + new.count) }   // a first dump: all added
         for (table, routes) in tables {
             let other = new.tables[table] ?? [:]
             for (k, r) in routes {

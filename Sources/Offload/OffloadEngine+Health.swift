@@ -8,6 +8,7 @@ extension OffloadEngine {
     /// Desired changes are still accepted and wait.
     public func hardwareLost(_ reason: String) {
         unavailable = reason
+        guard tracksChanges else { return }
         for (key, e) in entries where e.desired != nil { changed.insert(key) }
     }
 

@@ -25,6 +25,10 @@ extension OffloadEngine {
     /// The object a stage wants under `key`, if any.
     public func desiredObject(_ key: HardwareKey) -> HardwareObject? { entries[key]?.desired?.object }
 
+    /// The object the engine believes the hardware holds under `key` (after `reconcile`,
+    /// the read-back), if any.
+    public func heldInHardware(_ key: HardwareKey) -> HardwareObject? { entries[key]?.programmed }
+
     /// The object a stage wants the hardware to hold under `key`: nil when there is none, or
     /// when it is a CPU-only record (`programmable: false`) the hardware never holds.
     public func wantedInHardware(_ key: HardwareKey) -> HardwareObject? {

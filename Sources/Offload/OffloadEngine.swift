@@ -132,6 +132,11 @@ public final class OffloadEngine {
     var waitingForSpace: [TableKind: [HardwareKey]] = [:]
     /// Keys whose entry changed since `takeChangedKeys()` last ran (for `hoist watch`).
     var changed: Set<HardwareKey> = []
+    /// Whether changes are noted for `takeChangedKeys()`. A daemon nobody watches turns it
+    /// off: a million-route restart or withdrawal then fills no million-key set.
+    public var tracksChanges = true {
+        didSet { if !tracksChanges { changed = [] } }
+    }
     /// This run programmed a route while routes of its table are failed for space.
     var routesProgrammedBesideFailures = false
     /// The sliced audit pass under way (`beginAudit`), if any.
@@ -500,7 +505,7 @@ public final class OffloadEngine {
     /// Writes an entry back (nil forgets it) and notes the key for `takeChangedKeys()`.
     func store(_ key: HardwareKey, _ entry: Entry?) {
         entries[key] = entry
-        changed.insert(key)
+        if tracksChanges { changed.insert(key) }
         auditPass?.touched.insert(key)
     }
 

@@ -20,6 +20,13 @@ struct ChangeSink {
     private var transitions: [Transition?] = []
     private var position: [HardwareKey: Int] = [:]
 
+    /// A sink sized for a batch of `expected` changes (a restart's million routes grow no
+    /// table step by step).
+    init(expected: Int = 0) {
+        transitions.reserveCapacity(expected)
+        position.reserveCapacity(expected)
+    }
+
     /// Records that `key` went from `old` to `new`.
     mutating func change(_ key: HardwareKey, from old: DesiredObject?, to new: DesiredObject?) {
         guard old != new else { return }

@@ -52,7 +52,7 @@ public struct StagePipeline: Sendable {
     /// Each key appears at most once, with its last change; the engine orders by
     /// dependency. A `.remove` is only returned for a key set by an earlier batch.
     public mutating func apply(_ deltas: [MirrorDelta]) -> [DesiredChange] {
-        var sink = ChangeSink()
+        var sink = ChangeSink(expected: deltas.count)
         for delta in deltas { apply(delta, into: &sink) }
         return sink.changes
     }

@@ -156,7 +156,10 @@ struct Hoistd: ParsableCommand {
         }
         daemon.onLearnedReconciled = { logger.notice("learned MACs reconciled with the chip: \($0)") }
         daemon.onHealthChange = { logger.warning("\($0)") }
-        let summary = try daemon.start()
+        // Nobody watches yet: the start's million changes are not noted (ControlService
+        // turns this on while `hoist watch` clients are connected).
+        daemon.engine.tracksChanges = false
+        let summary = try daemon.start(listingDifferences: logger.logLevel <= .debug)
         if driver.capabilities.programsHardware {
             logger.info("reconciled with the chip: \(summary)")
             // One summary line; what was repaired, object by object, at debug (a restart
