@@ -34,8 +34,11 @@ extension SwitchDaemon {
     /// The kernel side is a fresh `RTM_GETNEIGH` AF_BRIDGE dump, not the mirror, which may
     /// not have seen the daemon's latest write-backs yet.
     ///
-    /// Hoist owns `extern_learn` entries on chip ports and vxlan devices: the stages never
-    /// program them (they are the chip's own learning written back).
+    /// Hoist owns `extern_learn` entries on chip ports, and on vxlan devices the device's
+    /// entries it marked `offload` (`FDBEntry.isDriverWriteBack`) and the bridge's entries
+    /// that go with no one else's: a MAC with a device entry of the control plane's (FRR's
+    /// EVPN remote MACs: `extern_learn` without `offload`) is FRR's, on the device and in
+    /// the bridge, and is neither deleted nor written over.
     ///
     /// Called by `start()`, after an `eventsLost` notice, and by whoever reconnects the chip.
     /// - Returns: nil when the driver cannot read its learned MACs back.
@@ -63,6 +66,39 @@ extension SwitchDaemon {
             links.values.first { $0.kind == .vxlan && $0.vxlan?.vni == vni }?.index
         }
 
+        // What the kernel holds of the chip's learning; the control plane's remote MACs
+        // (device, MAC) are left alone.
+        var heldBridge: Set<BridgeEntry> = []
+        var heldTunnel: Set<TunnelEntry> = []
+        struct DeviceMAC: Hashable { var device: IfIndex, mac: MACAddress }
+        var controlPlane: Set<DeviceMAC> = []
+        // A dump the kernel marks interrupted (the FDB changed meanwhile: likely right after
+        // an overflow) is taken again, as the mirror does.
+        for attempt in 1...5 {
+            heldBridge = []
+            heldTunnel = []
+            controlPlane = []
+            do {
+                try requests.dump(.fdb) { message in
+                    guard case .newFDB(let e) = message, e.key.mac != .zero else { return }
+                    let isVXLAN = links[e.key.port]?.kind == .vxlan
+                    if e.key.isSelf, isVXLAN, let remote = e.key.remote {
+                        if e.isDriverWriteBack {
+                            heldTunnel.insert(TunnelEntry(device: e.key.port, mac: e.key.mac, remote: remote))
+                        } else {
+                            controlPlane.insert(DeviceMAC(device: e.key.port, mac: e.key.mac))
+                        }
+                    } else if !e.key.isSelf, e.flags.contains(.externLearn), isVXLAN || isChipPort(e.key.port) {
+                        heldBridge.insert(BridgeEntry(port: e.key.port, mac: e.key.mac, vlan: e.key.vlan))
+                    }
+                }
+                break
+            } catch let error as NetlinkError where error.code == EINTR && attempt < 5 {
+                continue
+            }
+        }
+        heldBridge = heldBridge.filter { !controlPlane.contains(DeviceMAC(device: $0.port, mac: $0.mac)) }
+
         // What the kernel should hold for the chip.
         var wantedBridge: Set<BridgeEntry> = []
         var wantedTunnel: Set<TunnelEntry> = []
@@ -71,39 +107,13 @@ extension SwitchDaemon {
             case .port(let p):
                 if let link = kernelPort(p) { wantedBridge.insert(BridgeEntry(port: link, mac: entry.mac, vlan: entry.vid)) }
             case .tunnel(let vni, let remote):
-                if let device = vxlanDevice(vni) {
+                if let device = vxlanDevice(vni), !controlPlane.contains(DeviceMAC(device: device, mac: entry.mac)) {
                     wantedBridge.insert(BridgeEntry(port: device, mac: entry.mac, vlan: entry.vid))
                     // Behind the device's default destinations (a `nolearning` device): the bridge's entry only.
                     if remote != .anyIPv4 { wantedTunnel.insert(TunnelEntry(device: device, mac: entry.mac, remote: remote, vlan: entry.vid)) }
                 }
             case .cpu:
                 break
-            }
-        }
-
-        // What it holds.
-        var heldBridge: Set<BridgeEntry> = []
-        var heldTunnel: Set<TunnelEntry> = []
-        // A dump the kernel marks interrupted (the FDB changed meanwhile: likely right after
-        // an overflow) is taken again, as the mirror does.
-        for attempt in 1...5 {
-            heldBridge = []
-            heldTunnel = []
-            do {
-                try requests.dump(.fdb) { message in
-                    guard case .newFDB(let e) = message, e.flags.contains(.externLearn), e.key.mac != .zero else { return }
-                    let isVXLAN = links[e.key.port]?.kind == .vxlan
-                    if e.key.isSelf {
-                        if isVXLAN, let remote = e.key.remote {
-                            heldTunnel.insert(TunnelEntry(device: e.key.port, mac: e.key.mac, remote: remote))
-                        }
-                    } else if isVXLAN || isChipPort(e.key.port) {
-                        heldBridge.insert(BridgeEntry(port: e.key.port, mac: e.key.mac, vlan: e.key.vlan))
-                    }
-                }
-                break
-            } catch let error as NetlinkError where error.code == EINTR && attempt < 5 {
-                continue
             }
         }
 

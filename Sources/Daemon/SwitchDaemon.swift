@@ -298,7 +298,10 @@ public final class SwitchDaemon {
     }
 
     /// The kernel requests for one learned or aged MAC: on the chip port's host interface,
-    /// or — behind a tunnel — on the vxlan device of that VNI, with the remote VTEP.
+    /// or — behind a tunnel — on the vxlan device of that VNI, with the remote VTEP. None
+    /// for a MAC the control plane put behind a VTEP on that device (FRR's EVPN remote MAC):
+    /// its entries are FRR's, the chip holds them as programmed, and the chip learning or
+    /// ageing a copy does not change what the kernel should hold.
     func fdbRequests(add: Bool, vid: VLANID, mac: MACAddress, destination: FDBDestination) -> [NetlinkMessageBuilder] {
         switch destination {
         case .port(let port):
@@ -309,6 +312,7 @@ public final class SwitchDaemon {
             }
         case .tunnel(let vni, let remote):
             if let device = mirror.tables.links.values.first(where: { $0.kind == .vxlan && $0.vxlan?.vni == vni }) {
+                if stages.tunnelHoldsControlPlaneMAC(mac, on: device.index) { return [] }
                 // Behind the device's default destinations: only the bridge learned it (a
                 // `nolearning` device), so only the bridge's entry on the vxlan port is written.
                 if remote == .anyIPv4 {

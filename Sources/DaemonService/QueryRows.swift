@@ -106,6 +106,11 @@ struct QueryRows: Sendable {
             }
         case .fdb(let f):
             fields += [("mac", .string(f.mac.description)), ("vlan", .int(Int64(f.vid.rawValue))), ("dst", .string({ if case .port(let p) = f.destination { portName(p) } else { f.destination.description } }()))]
+            // Behind a tunnel (an EVPN remote MAC, a static entry): the VNI and the remote
+            // VTEP on their own, as `bridge -j fdb` gives a vxlan entry's `vni` and `dst`.
+            if case .tunnel(let vni, let remote) = f.destination {
+                fields += [("vni", .int(Int64(vni))), ("vtep", .string(remote.description))]
+            }
         case .vlanMember(let m):
             var flags: [JSONValue] = []
             if m.pvid { flags.append(.string("PVID")) }

@@ -24,10 +24,15 @@ public enum KernelRequest {
     /// extern_learn` and `bridge fdb replace MAC dev VXLAN master extern_learn` (mlxsw's
     /// `SWITCHDEV_VXLAN_FDB_ADD_TO_BRIDGE`). Two AF_BRIDGE `RTM_NEWNEIGH` messages; the
     /// bridge's entry in `vlan` (the tunnel's VLAN in a VLAN-filtering bridge).
+    ///
+    /// The device's entry also carries `NTF_OFFLOADED` (`offload`, as mlxsw's learned VXLAN
+    /// entries show): the vxlan driver keeps the flag it is given, and it is what tells this
+    /// write-back from the remote MACs FRR's zebra installs the same way but without it
+    /// (`FDBEntry.isDriverWriteBack`).
     public static func addExternLearnedVXLANFDB(device: IfIndex, mac: MACAddress, remote: IPAddress,
                                                 vlan: VLANID = .none) -> [NetlinkMessageBuilder] {
         let create = UInt16(NLM_F_CREATE | NLM_F_REPLACE)
-        return [fdb(type: UInt16(RTM_NEWNEIGH), flags: create, port: device, mac: mac, vlan: .none, remote: remote),
+        return [fdb(type: UInt16(RTM_NEWNEIGH), flags: create, port: device, mac: mac, vlan: .none, remote: remote, offloaded: true),
                 fdb(type: UInt16(RTM_NEWNEIGH), flags: create, port: device, mac: mac, vlan: vlan)]
     }
 
@@ -42,12 +47,12 @@ public enum KernelRequest {
     /// An AF_BRIDGE neighbour message: the bridge's entry (`NTF_MASTER`), or with `remote`
     /// the device's own entry (`NTF_SELF`, `NDA_DST`); both `NTF_EXT_LEARNED`.
     private static func fdb(type: UInt16, flags: UInt16, port: IfIndex, mac: MACAddress, vlan: VLANID,
-                            remote: IPAddress? = nil) -> NetlinkMessageBuilder {
+                            remote: IPAddress? = nil, offloaded: Bool = false) -> NetlinkMessageBuilder {
         var header = ndmsg()
         header.ndm_family = UInt8(AF_BRIDGE)
         header.ndm_ifindex = Int32(bitPattern: port.rawValue)
         header.ndm_state = UInt16(NUD_REACHABLE)
-        header.ndm_flags = UInt8((remote == nil ? NTF_MASTER : NTF_SELF) | NTF_EXT_LEARNED)
+        header.ndm_flags = UInt8((remote == nil ? NTF_MASTER : NTF_SELF) | NTF_EXT_LEARNED | (offloaded ? NTF_OFFLOADED : 0))
         let b = NetlinkMessageBuilder(type: type, flags: flags, capacity: 256)
             .append(header: DumpKind.bytes(of: header))
             .put(Int(NDA_LLADDR), bytes: mac.bytes)

@@ -48,6 +48,13 @@ public struct StagePipeline: Sendable {
         router.registry.preferGroupIDs(held.compactMap { if case .nexthopGroup(let g) = $0 { g } else { nil } })
     }
 
+    /// True when a control-plane entry on the vxlan `device` (FRR's EVPN remote MAC, an
+    /// operator's static entry) puts `mac` behind a VTEP: hoistd neither writes its own
+    /// learning of that MAC over it nor deletes it when the chip's learned copy ages.
+    public func tunnelHoldsControlPlaneMAC(_ mac: MACAddress, on device: IfIndex) -> Bool {
+        tunnels.holdsControlPlaneMAC(mac, on: device)
+    }
+
     /// Applies a batch of mirror deltas, in order, and returns the desired-state changes.
     /// Each key appears at most once, with its last change; the engine orders by
     /// dependency. A `.remove` is only returned for a key set by an earlier batch.

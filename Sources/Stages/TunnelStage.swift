@@ -17,11 +17,22 @@ struct TunnelStage: Sendable {
     private var flood: [IfIndex: Set<Flood>] = [:]
     private var remoteMACs = FDBStore()
 
-    /// Device entries with a remote: the only ones this stage maps. `extern_learn` unicast
-    /// entries are the chip's own learning written back; programming them would loop.
+    /// Device entries with a remote: the only ones this stage maps. A unicast entry that is
+    /// `extern_learn` *and* `offload` is a driver's own learning written back — hoistd's
+    /// (`KernelRequest.addExternLearnedVXLANFDB` sets `NTF_OFFLOADED`, which the vxlan
+    /// driver keeps and reports) or a kernel switchdev driver's — and programming it would
+    /// loop. Every other one is the control plane's: an operator's static entry, or a
+    /// remote MAC FRR's zebra installed from an EVPN type-2 route (`extern_learn` without
+    /// `offload`), which becomes a tunnel FDB entry in the chip.
     private static func remote(of entry: FDBEntry) -> IPAddress? {
-        guard entry.key.isSelf, entry.key.mac == .zero || !entry.flags.contains(.externLearn) else { return nil }
+        guard entry.key.isSelf, entry.key.mac == .zero || !entry.isDriverWriteBack else { return nil }
         return entry.key.remote
+    }
+
+    /// True when a control-plane entry (`remote(of:)`) puts `mac` behind a VTEP on `device`:
+    /// the MAC's kernel entries there are not hoistd's to write or delete.
+    func holdsControlPlaneMAC(_ mac: MACAddress, on device: IfIndex) -> Bool {
+        remoteMACs.entries(mac: mac, vlan: .none).contains { $0.entry.key.port == device }
     }
 
     mutating func apply(_ change: Change<FDBEntry>, sequence: UInt64) {

@@ -44,6 +44,13 @@ public struct FDBEntry: Hashable, Sendable {
         }
     }
 
+    /// `extern_learn` and `offload` together: a driver wrote the entry back from what its
+    /// hardware learned (a switchdev driver's `SWITCHDEV_FDB_ADD_TO_BRIDGE`, hoistd's
+    /// write-back). Entries FRR or an operator install are `extern_learn` alone, or neither.
+    /// (The bridge's own entries never keep an `offload` from user space; vxlan device
+    /// entries do.)
+    public var isDriverWriteBack: Bool { flags.contains(.externLearn) && flags.contains(.offload) }
+
     public init(key: Key, master: IfIndex? = nil, state: FDBState = .dynamic, flags: FDBFlags = [],
                 remotePort: UInt16? = nil) {
         self.key = key
