@@ -22,7 +22,7 @@ extension ByteWriter {
         case .mdb(let m):
             u8(4); u32(m.bridge.rawValue); vid(m.vid); group(m.group); u64(m.ports.bits)
         case .routerInterface(let r):
-            u8(5); u32(r.id.rawValue); rifBinding(r.binding); mac(r.mac); u32(r.mtu); u8(r.routedFamilies.rawValue)
+            u8(5); u32(r.id.rawValue); rifBinding(r.binding); mac(r.mac); u32(r.mtu); u8(r.routedFamilies.rawValue); u32(r.vrf)
         case .neighbor(let n):
             u8(6); u32(n.rif.rawValue); ip(n.address); mac(n.mac)
         case .nexthop(let nh):
@@ -143,7 +143,7 @@ extension ByteReader {
             let mtu = try u32(), families = try u8()
             guard families & ~RoutedFamilies.all.rawValue == 0 else { throw fail("routed families \(families)") }
             return .routerInterface(RouterInterface(id: id, binding: binding, mac: m, mtu: mtu,
-                                                    routedFamilies: RoutedFamilies(rawValue: families)))
+                                                    routedFamilies: RoutedFamilies(rawValue: families), vrf: try u32()))
         case 6:
             let rif = RouterInterfaceID(rawValue: try u32()), a = try ip()
             return .neighbor(HardwareNeighbor(rif: rif, address: a, mac: try mac()))

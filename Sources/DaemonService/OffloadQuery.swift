@@ -23,7 +23,7 @@ public struct OffloadQuery {
 
     /// What `hoist show` knows, in the order `hoist show --help` lists them.
     static let objects = ["ports", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs",
-                          "resources", "counters", "traps", "vfs", "audit"]
+                          "vrfs", "resources", "counters", "traps", "vfs", "audit"]
 
     public func handle(_ request: ControlRequest) -> ControlResponse {
         switch request.command {
@@ -143,6 +143,8 @@ public struct OffloadQuery {
                                  ("drift_repaired", .int(Int64(a.driftRepaired))), ("last_pass_drift", .int(Int64(a.lastPassDrift))),
                                  ("on_demand", .int(Int64(a.onDemand))), ("on_demand_drift", .int(Int64(a.onDemandDrift))),
                                  ("read_failures", .int(Int64(a.readFailures)))])]
+        case "vrfs":
+            loopRows = vrfRows()
         case "resources":
             // An observer's hardware is programmed by the kernel's driver: its own counters
             // (devlink occupancy and size) are the truth, not what the engine accepted.
@@ -185,6 +187,27 @@ public struct OffloadQuery {
         let selected = selection.isAll ? loopRows : []
         return { emit in
             for row in selected where !emit(row) { return }
+        }
+    }
+
+    /// `hoist show vrfs`: each vrf device (`ip -j -d link show type vrf`: `ifname`, `table`),
+    /// its members, the routes of its table in the kernel, and its state — its members'
+    /// router interfaces' (each carries the table; the first that is not offloaded gives
+    /// the VRF's state and reason).
+    func vrfRows() -> [JSONValue] {
+        let tables = daemon.mirror.tables
+        return tables.links.values.filter { $0.kind == .vrf }.sorted { $0.name < $1.name }.map { vrf in
+            let members = tables.links.values.filter { $0.master == vrf.index }.sorted { $0.name < $1.name }
+            var fields: [(String, JSONValue)] = [("ifname", .string(vrf.name))]
+            if let t = vrf.vrfTable {
+                fields += [("table", .int(Int64(t))), ("routes", .int(Int64(tables.routes.count(in: RouteTable(rawValue: t)))))]
+            }
+            fields.append(("members", .array(members.map { .string($0.name) })))
+            let states = members.compactMap { daemon.engine.state(of: .routerInterface(RouterInterfaceID(interface: $0.index))) }
+            let state = states.first { $0.name != "offloaded" } ?? states.first
+            fields.append(("offload", .string(state?.name ?? (vrf.vrfTable == nil ? "trapped" : "offloaded"))))
+            if let reason = state?.reason ?? (vrf.vrfTable == nil ? "table not known" : nil) { fields.append(("reason", .string(reason))) }
+            return .object(fields)
         }
     }
 

@@ -122,13 +122,15 @@ public enum FrameComparison {
         let valid = InternetChecksum.verify(f, range: o..<end)
         let type = f[o]
         if type == ICMPType.destinationUnreachable || type == ICMPType.timeExceeded || type == 12 {
-            // The quoted datagram: its header's id and checksum, and a quoted echo's checksum.
+            // The quoted datagram: its header's id and checksum, and a quoted echo's checksum,
+            // identifier and timestamp (what `ping` wrote, as in the echo itself).
             let q = o + 8
             if q + 20 <= end, f[q] >> 4 == 4 {
                 let ihl = Int(f[q] & 0xF) * 4
                 clearIPv4(&f, at: q, headerLength: ihl)
                 if ping, f[q + 9] == IPProtocol.icmp, q + ihl + 8 <= end {
                     for i in [2, 3, 4, 5] { f[q + ihl + i] = 0 }
+                    for i in (q + ihl + 8)..<min(q + ihl + 24, end) { f[i] = 0 }
                 }
             }
         }

@@ -110,6 +110,11 @@ public struct RouteStore: Sendable, Equatable {
         return old.route(group: g, key: k)
     }
 
+    /// The routes of one table.
+    public func count(in table: RouteTable) -> Int {
+        tables.reduce(0) { $0 + ($1.key.table == table ? $1.value.count : 0) }
+    }
+
     /// Every route, in no particular order.
     public func forEach(_ body: (Route) throws -> Void) rethrows {
         for (table, routes) in tables {

@@ -72,14 +72,15 @@ struct RouterStage: Sendable {
         if let p = topology.portID(of: link) {
             guard topology.bridge(of: link) == nil else { return nil }
             let (families, blocked) = topology.routedFamilies(of: link)
-            let rif = RouterInterface(id: id, binding: .port(p), mac: mac, mtu: l.mtu, routedFamilies: families)
+            let rif = RouterInterface(id: id, binding: .port(p), mac: mac, mtu: l.mtu, routedFamilies: families,
+                                      vrf: topology.routingTable(of: link) ?? RouteTable.mainVRF)
             return DesiredObject(.routerInterface(rif), trapReason: blocked)
         }
         guard let s = topology.offloadedBridge(link) else { return nil }
         let (families, blocked) = topology.routedFamilies(of: link)
         let pvid = s.vlanFiltering ? topology.pvid(of: link) : VLANID.none
         let rif = RouterInterface(id: id, binding: .bridge(s.bridge, pvid ?? .none), mac: mac, mtu: l.mtu,
-                                  routedFamilies: families)
+                                  routedFamilies: families, vrf: topology.routingTable(of: link) ?? RouteTable.mainVRF)
         guard pvid != nil else {
             return DesiredObject(.routerInterface(rif), trapReason: "\(l.name) has no PVID of its own", programmable: false)
         }
@@ -89,11 +90,11 @@ struct RouterStage: Sendable {
     /// Why no packet of `family` is routed by the chip, whatever its ingress — the reason
     /// every route of the family shows: a policy rule, IPv6 forwarding off, or no router
     /// interface routing the family (IPv4 forwarding off on each, `net.ipv4.ip_forward=0`
-    /// when `all` is off too; VRF members).
+    /// when `all` is off too; members of a VRF whose table is not known).
     func familyTrap(_ family: AddressFamily, in topology: Topology) -> String? {
         if let why = topology.familyBlocker(family) { return why }
         guard !context.routable.isEmpty,
-              !context.routable.contains(where: { topology.routingBlocker(family, on: $0) == nil && topology.vrf(of: $0) == nil })
+              !context.routable.contains(where: { topology.routingBlocker(family, on: $0) == nil && topology.routingTable(of: $0) != nil })
         else { return nil }
         if family == .ipv4, !topology.forwards(.ipv4, .all) { return "net.ipv4.ip_forward=0" }
         return "no router interface routes \(family == .ipv4 ? "IPv4" : "IPv6")"

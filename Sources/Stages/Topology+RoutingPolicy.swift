@@ -19,7 +19,9 @@ import SwitchModel
 /// - Rules: the default ones (`0 local`, `32766 main`, `32767 default`, the VRF's
 ///   `1000 l3mdev`) send every packet to the main table after the local one, which is
 ///   what the chip does; any other rule, or a missing main rule, may not.
-/// - A VRF member's packets are looked up in the VRF's table, which the chip does not hold.
+/// - A VRF member's packets are looked up in the VRF's table (the l3mdev rule, after the
+///   local one; a miss falls through to main): its router interface carries the table,
+///   and the chip looks its packets up the same way (`SwitchChip.route`).
 extension Topology {
     mutating func apply(_ change: Change<NetConf>) {
         let c = change.current
@@ -76,9 +78,17 @@ extension Topology {
         return nil
     }
 
+    /// The routing table packets arriving on `link` are looked up in: its VRF's
+    /// (`IFLA_VRF_TABLE`, the l3mdev rule), or main. Nil for a VRF member whose table is
+    /// not known yet.
+    func routingTable(of link: IfIndex) -> UInt32? {
+        guard let v = vrf(of: link) else { return RouteTable.mainVRF }
+        return v.vrfTable
+    }
+
     /// The families a router interface on `link` routes, and why the others are trapped.
     func routedFamilies(of link: IfIndex) -> (RoutedFamilies, String?) {
-        if let v = vrf(of: link) { return ([], "\(name(of: link)) is in VRF \(v.name) (VRFs not offloaded)") }
+        if let v = vrf(of: link), v.vrfTable == nil { return ([], "\(name(of: link)) is in VRF \(v.name), whose table is not known") }
         var families = RoutedFamilies.all
         var reasons: [String] = []
         for family in [AddressFamily.ipv4, .ipv6] {

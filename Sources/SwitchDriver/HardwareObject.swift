@@ -104,7 +104,8 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
         case .fdb(let f): "fdb \(f.mac) vlan \(f.vid) \(f.destination)\(f.isStatic ? " static" : "")\(f.isSticky ? " sticky" : "")"
         case .mdb(let m): "mdb \(m.group) vlan \(m.vid) ports \(m.ports)"
         case .routerInterface(let r):
-            "\(r.id) on \(r.binding) mac \(r.mac)" + (r.routedFamilies == .all ? "" : " routes [\(r.routedFamilies)]")
+            "\(r.id) on \(r.binding) mac \(r.mac)" + (r.vrf == 254 ? "" : " vrf table \(r.vrf)")
+                + (r.routedFamilies == .all ? "" : " routes [\(r.routedFamilies)]")
         case .neighbor(let n): "neighbor \(n.address) \(n.rif) lladdr \(n.mac)"
         case .nexthop(let nh): nh.description
         case .nexthopGroup(let g): "\(g.id) " + g.members.map { "\($0.nexthop.gateway)/\($0.weight)" }.joined(separator: ",")
@@ -200,6 +201,8 @@ public enum TableKind: String, Hashable, Sendable, CaseIterable, CustomStringCon
     case vxlanFlood = "vxlan_flood"
     /// An SR-IOV PF's virtual functions (capacity: its VFs).
     case vfs = "vf"
+    /// Routing tables other than main (VRFs: mlxsw's virtual routers).
+    case vrfs = "vrf"
 
     /// How error messages name the table ("LPM table full 8192/8192").
     public var title: String {
@@ -216,6 +219,7 @@ public enum TableKind: String, Hashable, Sendable, CaseIterable, CustomStringCon
         case .vxlanTunnels: "VXLAN tunnel table"
         case .vxlanFlood: "VXLAN flood list"
         case .vfs: "VF table"
+        case .vrfs: "VRF table"
         }
     }
     public var description: String { rawValue }

@@ -225,14 +225,19 @@ public struct RouterInterface: Hashable, Sendable {
     /// decides — its ingress device's forwarding switch (`net.ipv4.conf.IF.forwarding`),
     /// a VRF, policy rules. Local delivery is unaffected: it is trapped either way.
     public var routedFamilies: RoutedFamilies
+    /// The routing table its packets are looked up in: 254 (main), or the table of the
+    /// VRF its netdev is enslaved to (`IFLA_VRF_TABLE`; the kernel's l3mdev rule). mlxsw's
+    /// virtual router.
+    public var vrf: UInt32
 
     public init(id: RouterInterfaceID, binding: RouterInterfaceBinding, mac: MACAddress, mtu: UInt32 = 1500,
-                routedFamilies: RoutedFamilies = .all) {
+                routedFamilies: RoutedFamilies = .all, vrf: UInt32 = 254) {
         self.id = id
         self.binding = binding
         self.mac = mac
         self.mtu = mtu
         self.routedFamilies = routedFamilies
+        self.vrf = vrf
     }
 }
 

@@ -25,7 +25,7 @@ let everyObject: [HardwareObject] = {
         .mdb(HardwareMDBEntry(bridge: 12, vid: VLANID(rawValue: 5)!, group: .mac(MACAddress("01:00:5e:01:01:01")!), ports: [])),
         .routerInterface(RouterInterface(id: 7, binding: .port(4), mac: mac, mtu: 1400)),
         .routerInterface(RouterInterface(id: 8, binding: .bridge(12, VLANID(rawValue: 20)!), mac: mac)),
-        .routerInterface(RouterInterface(id: 9, binding: .port(5), mac: mac, routedFamilies: .ipv6)),
+        .routerInterface(RouterInterface(id: 9, binding: .port(5), mac: mac, routedFamilies: .ipv6, vrf: 1001)),
         .routerInterface(RouterInterface(id: 10, binding: .port(6), mac: mac, routedFamilies: [])),
         .neighbor(HardwareNeighbor(rif: 7, address: v6, mac: mac)),
         .nexthop(nh),

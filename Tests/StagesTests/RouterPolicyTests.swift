@@ -63,11 +63,20 @@ struct RouterPolicyTests {
             .rule(.removed(rule(32766, .main, family: .ipv6))),
         ])
         g.step("ip -6 rule add pref 32766 lookup main", [.rule(.added(rule(32766, .main, family: .ipv6)))])
-        g.step("vrf-red, swp2 enslaved: its router interface routes nothing", [
-            .link(.added(otherLink(IfIndex(40), "vrf-red", kind: .vrf))),
+        var vrfRed = otherLink(IfIndex(40), "vrf-red", kind: .vrf)
+        g.step("vrf-red, table not known yet, swp2 enslaved: its router interface routes nothing", [
+            .link(.added(vrfRed)),
             .link(.changed(old: chipPort(2), new: chipPort(2, master: IfIndex(40)))),
         ])
         g.step("swp2 leaves vrf-red", [.link(.changed(old: chipPort(2, master: IfIndex(40)), new: chipPort(2)))])
+        vrfRed.vrfTable = 10
+        g.step("vrf-red with table 10, swp2 enslaved: its router interface routes in table 10", [
+            .link(.changed(old: otherLink(IfIndex(40), "vrf-red", kind: .vrf), new: vrfRed)),
+            .link(.changed(old: chipPort(2), new: chipPort(2, master: IfIndex(40)))),
+        ])
+        g.step("a route in table 10", [.route(.added(Route(key: .init(table: RouteTable(rawValue: 10), destination: IPPrefix("10.9.0.0/24")!),
+                                                            nexthops: [RouteNexthop(gateway: ip("10.0.2.2"), interface: swp(2))])))])
+        g.step("swp2 leaves vrf-red again", [.link(.changed(old: chipPort(2, master: IfIndex(40)), new: chipPort(2)))])
         g.step("net.ipv6.conf.swp2.disable_ipv6=1 (the kernel removes its IPv6 addresses): swp2 routes IPv4 only", [
             .address(.removed(address(swp(2), "2001:db8:2::1/64"))),
             .address(.removed(address(swp(2), "fe80::200:ff:fe00:102/64"))),

@@ -23,12 +23,12 @@ struct VMTests {
 
     /// The checks Tests/VM/vrf.sh makes.
     static let vrfChecks = [
-        "hoistd-started", "vrf-member-rifs-trapped", "main-rif-offloaded", "vrf-table-routes-trapped",
-        "main-route-offloaded", "vrf-traffic-follows-kernel", "vrf-traffic-trapped", "vrf-unreachable-from-main", "main-traffic-offloaded",
+        "hoistd-started", "vrf-member-rifs-offloaded", "show-vrfs", "main-rif-offloaded", "main-route-offloaded", "vrf-route-offloaded",
+        "vrf-traffic-follows-kernel", "vrf-traffic-offloaded", "vrf-unreachable-from-main", "main-traffic-offloaded",
         "vrf-release-offloaded",
     ]
 
-    @Test("ports in a VRF in the VM: their router interfaces trap what they would route, so the kernel's VRF table decides; the main table stays in the chip")
+    @Test("ports in a VRF in the VM: their router interfaces carry the VRF's table and the chip routes their traffic by it, as the kernel; the main table's interfaces by main")
     func vrf() throws {
         guard VMHarness.requireBinaries(["hoistd", "hoist"]) else { return }
         let run = try VMHarness.run(["run", "--timeout", "400", "Tests/VM/vrf.sh"])

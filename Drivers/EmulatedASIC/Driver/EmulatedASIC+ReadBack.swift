@@ -41,13 +41,17 @@ extension EmulatedASIC {
         }
         out += chip.nexthops.elements.map { .nexthop($0.object) }
         out += chip.groups.elements.map { .nexthopGroup($0.object) }
-        chip.lpm4.forEach { prefix, length, value in
-            guard let action = routeAction(value) else { return }
-            out.append(.route(HardwareRoute(vrf: 254, prefix: IPPrefix(address: IPAddress(ipv4: prefix), length: length), action: action)))
+        for (vrf, lpm) in [(UInt32(254), chip.lpm4)] + chip.vrfLPM4.sorted(by: { $0.key < $1.key }) {
+            lpm.forEach { prefix, length, value in
+                guard let action = routeAction(value) else { return }
+                out.append(.route(HardwareRoute(vrf: vrf, prefix: IPPrefix(address: IPAddress(ipv4: prefix), length: length), action: action)))
+            }
         }
-        chip.lpm6.forEach { high, low, length, value in
-            guard let action = routeAction(value) else { return }
-            out.append(.route(HardwareRoute(vrf: 254, prefix: IPPrefix(address: IPAddress(high: high, low: low), length: length), action: action)))
+        for (vrf, lpm) in [(UInt32(254), chip.lpm6)] + chip.vrfLPM6.sorted(by: { $0.key < $1.key }) {
+            lpm.forEach { high, low, length, value in
+                guard let action = routeAction(value) else { return }
+                out.append(.route(HardwareRoute(vrf: vrf, prefix: IPPrefix(address: IPAddress(high: high, low: low), length: length), action: action)))
+            }
         }
         for t in chip.tunnels.elements {
             out.append(.vxlanTunnel(t.object))
@@ -79,9 +83,14 @@ extension EmulatedASIC {
     /// process or a memory error would do. Tests use it to prove the audit catches drift.
     public func tamper(removing key: HardwareKey) {
         switch key {
-        case .route(_, let prefix):
+        case .route(let vrf, let prefix):
             let a = prefix.address
-            _ = a.isIPv4 ? chip.lpm4.remove(a.ipv4Value, length: prefix.length) : chip.lpm6.remove(high: a.high, low: a.low, length: prefix.length)
+            switch (a.isIPv4, vrf == 254) {
+            case (true, true): _ = chip.lpm4.remove(a.ipv4Value, length: prefix.length)
+            case (false, true): _ = chip.lpm6.remove(high: a.high, low: a.low, length: prefix.length)
+            case (true, false): _ = chip.vrfLPM4[vrf]?.remove(a.ipv4Value, length: prefix.length)
+            case (false, false): _ = chip.vrfLPM6[vrf]?.remove(high: a.high, low: a.low, length: prefix.length)
+            }
         case .fdb(let id, let vid, let mac):
             guard let slot = chip.bridgeSlots[id] else { return }
             _ = chip.fdb.remove(SwitchChip.fdbKey(slot: slot, vid: vid.rawValue, mac: mac.rawValue))

@@ -184,19 +184,38 @@ extension EmulatedASIC {
         }
     }
 
+    /// A route into its table: main (254), or any other table id — a VRF's, mlxsw's virtual
+    /// router — made when its first route arrives and freed with its last. All tables share
+    /// the profile's LPM capacity; the non-main ones count against `TableKind.vrfs`.
     func setRoute(_ r: HardwareRoute) -> DriverResult {
-        guard r.vrf == 254 else { return .notSupported("routing table \(r.vrf): the chip routes the main table only") }
         let value: UInt32
         switch routeValue(r.action) {
         case .value(let v): value = v
         case .missing(let result): return result
         }
         let a = r.prefix.address
-        let outcome = a.isIPv4 ? chip.lpm4.insert(a.ipv4Value, length: r.prefix.length, value: value)
-            : chip.lpm6.insert(high: a.high, low: a.low, length: r.prefix.length, value: value)
+        let table: TableKind = a.isIPv4 ? .lpmIPv4 : .lpmIPv6
+        if r.vrf != 254, chip.vrfLPM4[r.vrf] == nil, chip.vrfLPM6[r.vrf] == nil, let full = checkRoom(.vrfs) { return full }
+        // The tables share the capacity: each may grow by what is left of it.
+        let room = max(0, capacity(table) - used(table))
+        func insert4(_ lpm: inout IPv4LPM) -> LPMInsertResult {
+            lpm.capacity = lpm.count + room
+            return lpm.insert(a.ipv4Value, length: r.prefix.length, value: value)
+        }
+        func insert6(_ lpm: inout IPv6LPM) -> LPMInsertResult {
+            lpm.capacity = lpm.count + room
+            return lpm.insert(high: a.high, low: a.low, length: r.prefix.length, value: value)
+        }
+        let outcome: LPMInsertResult
+        switch (a.isIPv4, r.vrf == 254) {
+        case (true, true): outcome = insert4(&chip.lpm4)
+        case (false, true): outcome = insert6(&chip.lpm6)
+        case (true, false): outcome = insert4(&chip.vrfLPM4[r.vrf, default: IPv4LPM(capacity: 0)])
+        case (false, false): outcome = insert6(&chip.vrfLPM6[r.vrf, default: IPv6LPM(capacity: 0)])
+        }
         switch outcome {
         case .full:
-            let table: TableKind = a.isIPv4 ? .lpmIPv4 : .lpmIPv6
+            dropEmptyVRF(r.vrf)
             return .tableFull(table, used: used(table), capacity: capacity(table))
         case .inserted:
             retain(value, 1)
@@ -208,13 +227,28 @@ extension EmulatedASIC {
     }
 
     func removeRoute(vrf: UInt32, _ prefix: IPPrefix) -> DriverResult {
-        guard vrf == 254 else { return .ok }
         let a = prefix.address
-        let old = a.isIPv4 ? chip.lpm4.remove(a.ipv4Value, length: prefix.length)
-            : chip.lpm6.remove(high: a.high, low: a.low, length: prefix.length)
+        let old: UInt32?
+        switch (a.isIPv4, vrf == 254) {
+        case (true, true): old = chip.lpm4.remove(a.ipv4Value, length: prefix.length)
+        case (false, true): old = chip.lpm6.remove(high: a.high, low: a.low, length: prefix.length)
+        case (true, false): old = chip.vrfLPM4[vrf]?.remove(a.ipv4Value, length: prefix.length)
+        case (false, false): old = chip.vrfLPM6[vrf]?.remove(high: a.high, low: a.low, length: prefix.length)
+        }
         if let old { retain(old, -1) }
+        dropEmptyVRF(vrf)
         return .ok
     }
+
+    /// Frees a non-main table that holds no route of either family.
+    func dropEmptyVRF(_ vrf: UInt32) {
+        guard vrf != 254 else { return }
+        if chip.vrfLPM4[vrf]?.count == 0 { chip.vrfLPM4[vrf] = nil }
+        if chip.vrfLPM6[vrf]?.count == 0 { chip.vrfLPM6[vrf] = nil }
+    }
+
+    /// The non-main tables that hold routes.
+    var vrfsInUse: Int { Set(chip.vrfLPM4.keys).union(chip.vrfLPM6.keys).count }
 
     /// Decodes an LPM value back into the action it was programmed with (read-back).
     func routeAction(_ value: UInt32) -> RouteAction? {

@@ -115,8 +115,9 @@ public final class EmulatedASIC: SwitchDriver {
     func used(_ table: TableKind) -> Int {
         switch table {
         case .fdb: chip.fdb.count
-        case .lpmIPv4: chip.lpm4.count
-        case .lpmIPv6: chip.lpm6.count
+        case .lpmIPv4: chip.lpm4.count + chip.vrfLPM4.values.reduce(0) { $0 + $1.count }
+        case .lpmIPv6: chip.lpm6.count + chip.vrfLPM6.values.reduce(0) { $0 + $1.count }
+        case .vrfs: vrfsInUse
         default: tableUse[table] ?? 0
         }
     }

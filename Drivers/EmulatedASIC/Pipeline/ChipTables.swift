@@ -119,6 +119,8 @@ enum RouteValue {
         make(specialKind, UInt32(TrapReason.allCases.firstIndex(of: reason)! + 1))
     }
     static let drop = make(specialKind, 0)
+    /// A local-table address (`TrapReason.localAddress`).
+    static let localAddress = trap(.localAddress)
 }
 
 /// How an FDB destination is encoded in the MAC table.

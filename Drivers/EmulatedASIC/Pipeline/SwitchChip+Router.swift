@@ -28,7 +28,7 @@ extension SwitchChip {
                 trap(frame, port: ingressPort, .routeTrap, &sink)
                 return
             }
-            guard let value = lpm4.lookup(pf.ipv4Dst) else {
+            guard let value = lookup4(pf.ipv4Dst, table: rif >= 0 ? rifs[Int(rif)]?.object.vrf ?? 254 : 254) else {
                 trap(frame, port: ingressPort, .noRoute, &sink)
                 return
             }
@@ -38,7 +38,8 @@ extension SwitchChip {
                 trap(frame, port: ingressPort, pf.isNeighborDiscovery ? .neighborDiscovery : .routeTrap, &sink)
                 return
             }
-            guard let value = lpm6.lookup(high: pf.ipv6DstHigh, low: pf.ipv6DstLow) else {
+            guard let value = lookup6(high: pf.ipv6DstHigh, low: pf.ipv6DstLow,
+                                      table: rif >= 0 ? rifs[Int(rif)]?.object.vrf ?? 254 : 254) else {
                 trap(frame, port: ingressPort, .noRoute, &sink)
                 return
             }
@@ -124,6 +125,22 @@ extension SwitchChip {
             if t.flood.contains(where: { encapsulationTrapsEgress(tunnel: vlan.tunnel, remote: $0, hash: hash) }) { return true }
             return remotes.elements.contains { $0.tunnel == vlan.tunnel && encapsulationTrapsEgress(tunnel: vlan.tunnel, remote: $0.address, hash: hash) }
         }
+    }
+
+    /// The route of `dst` for a packet looked up in `table`, in the kernel's rule order:
+    /// the local table first (rule 0 — its addresses, held in main as local-address traps),
+    /// then the VRF's table (the l3mdev rule), then main when the VRF's table has no match
+    /// (`fib_rules_lookup` goes on to rule 32766 after a table without one: `-EAGAIN`).
+    @inline(__always) func lookup4(_ dst: UInt32, table: UInt32) -> UInt32? {
+        let main = lpm4.lookup(dst)
+        guard table != 254, main != RouteValue.localAddress else { return main }
+        return vrfLPM4[table]?.lookup(dst) ?? main
+    }
+
+    @inline(__always) func lookup6(high: UInt64, low: UInt64, table: UInt32) -> UInt32? {
+        let main = lpm6.lookup(high: high, low: low)
+        guard table != 254, main != RouteValue.localAddress else { return main }
+        return vrfLPM6[table]?.lookup(high: high, low: low) ?? main
     }
 
     /// Turns an LPM value into a verdict: the next hop's interface and MAC, a trap, or a drop.

@@ -44,8 +44,13 @@ public final class SwitchChip {
     var nexthopIndex: [HardwareNexthop: Int32] = [:]
     var groups = Slots<GroupState>()
     var groupIndex: [NexthopGroupID: Int32] = [:]
+    /// The main table (254), which also holds the local table's addresses.
     var lpm4: IPv4LPM
     var lpm6: IPv6LPM
+    /// Every other routing table (a VRF's), by table id; present while it holds a route.
+    /// The tables share the profile's LPM capacity; a router interface names its table.
+    var vrfLPM4: [UInt32: IPv4LPM] = [:]
+    var vrfLPM6: [UInt32: IPv6LPM] = [:]
     var tunnels = Slots<TunnelState>()
     var tunnelByVNI: [UInt32: Int32] = [:]
     var parserOptions = ParserOptions()
