@@ -14,7 +14,7 @@ extension ByteWriter {
             optionalString(p.ingressTrap); optionalString(p.egressTrap)
         case .bridge(let b):
             u8(1); u32(b.bridge.rawValue); bool(b.vlanFiltering); u16(b.vlanProtocol); u32(b.ageingTime); bool(b.multicastSnooping)
-            u8(b.ownQuerier.rawValue); u32(b.queryResponseInterval)
+            u8(b.ownQuerier.rawValue); u32(b.queryResponseInterval); bool(b.neighborSuppression)
         case .vlanMember(let m):
             u8(2); u32(m.bridge.rawValue); u16(m.port.rawValue); vid(m.vid); bool(m.untagged); bool(m.pvid)
         case .fdb(let f):
@@ -127,7 +127,8 @@ extension ByteReader {
             let b = BridgeID(rawValue: try u32()), filtering = try bool(), proto = try u16(), ageing = try u32()
             let snooping = try bool(), querier = RoutedFamilies(rawValue: try u8())
             return .bridge(BridgeSettings(bridge: b, vlanFiltering: filtering, vlanProtocol: proto, ageingTime: ageing,
-                                          multicastSnooping: snooping, ownQuerier: querier, queryResponseInterval: try u32()))
+                                          multicastSnooping: snooping, ownQuerier: querier, queryResponseInterval: try u32(),
+                                          neighborSuppression: try bool()))
         case 2:
             let b = BridgeID(rawValue: try u32()), p = PortID(try u16()), v = try vid(), untagged = try bool()
             return .vlanMember(VLANMember(bridge: b, port: p, vid: v, untagged: untagged, pvid: try bool()))

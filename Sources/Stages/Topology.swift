@@ -200,7 +200,8 @@ struct Topology: Sendable {
             bridge: BridgeID(bridge: bridge), vlanFiltering: a.vlanFiltering ?? false,
             vlanProtocol: a.vlanProtocol ?? 0x8100, ageingTime: a.ageingTime / 100,
             multicastSnooping: (a.multicastSnooping ?? true) && features.contains(.multicastSnooping),
-            ownQuerier: querier, queryResponseInterval: UInt32(clamping: a.multicastQueryResponseInterval * 10))
+            ownQuerier: querier, queryResponseInterval: UInt32(clamping: a.multicastQueryResponseInterval * 10),
+            neighborSuppression: enslaved[bridge]?.contains { links[$0]?.bridgePort?.neighSuppress == true } ?? false)
         if settings.vlanProtocol == 0x88A8, !features.contains(.qinq) {
             return .trapped(settings, reason: "driver does not support 802.1ad bridges")
         }

@@ -99,7 +99,7 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .port(let p): "\(p.port) \(p.adminUp ? "up" : "down") mtu \(p.mtu)\(p.bridge.map { " master \($0)" } ?? "") state \(p.stpState)"
-        case .bridge(let b): "\(b.bridge) vlan_filtering \(b.vlanFiltering ? 1 : 0) ageing \(b.ageingTime)s"
+        case .bridge(let b): "\(b.bridge) vlan_filtering \(b.vlanFiltering ? 1 : 0) ageing \(b.ageingTime)s" + (b.neighborSuppression ? " neigh_suppress" : "")
         case .vlanMember(let m): "vlan \(m.vid) \(m.port)\(m.pvid ? " pvid" : "")\(m.untagged ? " untagged" : "")"
         case .fdb(let f): "fdb \(f.mac) vlan \(f.vid) \(f.destination)\(f.isStatic ? " static" : "")\(f.isSticky ? " sticky" : "")"
         case .mdb(let m): "mdb \(m.group) vlan \(m.vid) ports \(m.ports)"

@@ -92,10 +92,16 @@ public struct BridgeSettings: Hashable, Sendable {
     /// `mcast_query_response_interval` in milliseconds: after the bridge becomes querier,
     /// or hears another querier, the kernel floods group traffic this long first.
     public var queryResponseInterval: UInt32
+    /// A member suppresses neighbour discovery (`neigh_suppress`, EVPN's ARP/ND
+    /// suppression on vxlan ports): the kernel's bridge may answer ARP and neighbour
+    /// solicitations itself from its neighbour table and then floods them to no
+    /// suppressing port (`br_do_proxy_suppress_arp`, `br_do_suppress_nd`). The chip sends
+    /// the bridge's ARP and ND up whole, and the kernel does both.
+    public var neighborSuppression: Bool
 
     public init(bridge: BridgeID, vlanFiltering: Bool = false, vlanProtocol: UInt16 = 0x8100,
                 ageingTime: UInt32 = 300, multicastSnooping: Bool = true,
-                ownQuerier: RoutedFamilies = [], queryResponseInterval: UInt32 = 10_000) {
+                ownQuerier: RoutedFamilies = [], queryResponseInterval: UInt32 = 10_000, neighborSuppression: Bool = false) {
         self.bridge = bridge
         self.vlanFiltering = vlanFiltering
         self.vlanProtocol = vlanProtocol
@@ -103,6 +109,7 @@ public struct BridgeSettings: Hashable, Sendable {
         self.multicastSnooping = multicastSnooping
         self.ownQuerier = ownQuerier
         self.queryResponseInterval = queryResponseInterval
+        self.neighborSuppression = neighborSuppression
     }
 }
 

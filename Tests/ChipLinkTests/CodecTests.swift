@@ -16,7 +16,7 @@ let everyObject: [HardwareObject] = {
         .port(PortSettings(port: 7, bridge: 12, locked: true, mab: true)),
         .port(PortSettings(port: 8, bridge: 12, isolated: true, locked: true)),
         .port(PortSettings(port: 5, ingressTrap: "tc ingress filter u32 on swp5 not offloaded", egressTrap: "egress qdisc tbf on swp5 not offloaded")),
-        .bridge(BridgeSettings(bridge: 12, vlanFiltering: true, vlanProtocol: 0x88a8, ageingTime: 0, multicastSnooping: false)),
+        .bridge(BridgeSettings(bridge: 12, vlanFiltering: true, vlanProtocol: 0x88a8, ageingTime: 0, multicastSnooping: false, neighborSuppression: true)),
         .vlanMember(VLANMember(bridge: 12, port: 3, vid: VLANID(rawValue: 4095)!, untagged: true, pvid: true)),
         .fdb(HardwareFDBEntry(bridge: 12, vid: VLANID(rawValue: 10)!, mac: mac, destination: .port(3), isStatic: false)),
         .fdb(HardwareFDBEntry(bridge: 12, mac: mac, destination: .tunnel(vni: 0xFFFFFF, remote: v6))),

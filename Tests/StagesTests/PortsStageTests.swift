@@ -71,7 +71,7 @@ struct PortsStageTests {
             .link(.changed(old: chipPort(2, master: br0, attributes: d), new: chipPort(2, master: br0, attributes: e))),
         ])
         e.neighSuppress = true
-        g.step("swp2 neigh_suppress on: not a chip setting, nothing changes", [
+        g.step("swp2 neigh_suppress on: the bridge sends its ARP and ND up whole (the kernel may answer them)", [
             .link(.changed(old: chipPort(2, master: br0, attributes: d), new: chipPort(2, master: br0, attributes: e))),
         ])
         try g.verify()

@@ -166,6 +166,12 @@ extension SwitchChip {
             trap(frame, port: ctx.port, .portTrap, &sink)
             return
         }
+        // Neighbour suppression: the kernel's bridge may answer ARP/ND itself and floods it
+        // to no suppressing port; it gets the frame whole and does both.
+        if bridge.settings.neighborSuppression, pf.l3 == .arp || pf.isNeighborDiscovery {
+            trap(frame, port: ctx.port, pf.l3 == .arp ? .arp : .neighborDiscovery, &sink)
+            return
+        }
         if vlan.rif >= 0 {
             let rifMAC = rifs[Int(vlan.rif)]?.object.mac.rawValue ?? 0
             if pf.dst == rifMAC {
