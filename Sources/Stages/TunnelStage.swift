@@ -39,7 +39,11 @@ struct TunnelStage: Sendable {
         if case .changed(let old, let new) = change, old.key != new.key { remove(old) }
         if case .removed(let e) = change { remove(e); return }
         let e = change.current
-        guard let remote = Self.remote(of: e) else { return }
+        guard let remote = Self.remote(of: e) else {
+            // An entry this stage mapped that now is not its own (it became a write-back).
+            if case .changed(let old, _) = change { remove(old) }
+            return
+        }
         if e.key.mac == .zero {
             flood[e.key.port, default: []].insert(Flood(remote: remote, vni: e.key.vni))
         } else {
