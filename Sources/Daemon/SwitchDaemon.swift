@@ -143,9 +143,9 @@ public final class SwitchDaemon {
     @discardableResult
     public func start(listingDifferences: Bool = true) throws -> StartSummary {
         var phases: [(name: String, seconds: Double)] = []
-        var lap = Self.now()
+        var lap = Self.monotonicNanoseconds()
         func phase(_ name: String) {
-            let now = Self.now()
+            let now = Self.monotonicNanoseconds()
             phases.append((name, Double(now - lap) / 1e9))
             lap = now
         }
@@ -181,12 +181,6 @@ public final class SwitchDaemon {
         let learnedMACs = try reconcileLearnedMACs()
         return StartSummary(readBack: held.count, programmed: progress.programmed, removed: progress.removed,
                             differing: differing, learned: learnedMACs, phases: phases)
-    }
-
-    static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     /// Waits up to `timeoutMilliseconds` for kernel changes, programs them, and writes

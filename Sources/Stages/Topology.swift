@@ -246,6 +246,11 @@ struct Topology: Sendable {
         guard let local = a.local else { return "vxlan device has no local address" }
         if !local.isIPv4 { return "driver does not support VXLAN over IPv6" }
         if let group = a.group, group.isMulticast { return "multicast underlay group \(group) not offloaded" }
+        if let u = a.underlay, let dev = links[u], let v = dev.kind == .vrf ? dev : vrf(of: u) {
+            // `dev` in a VRF: the kernel looks the underlay up in the VRF's table
+            // (`vxlan_get_route` with that oif); the chip looks it up in main.
+            return "underlay device \(dev.name) is in VRF \(v.name) (the chip routes the underlay in main)"
+        }
         if VXLANTunnel.DontFragment(rawValue: a.df) == nil { return "vxlan df mode \(a.df) unknown" }
         if a.learning, device.bridgePort?.learning == false {
             // The device would learn each MAC's VTEP while the bridge keeps flooding it

@@ -73,9 +73,10 @@ func fdb(_ port: IfIndex, _ address: String, vlan: VLANID = .none, master: IfInd
 }
 
 /// A vxlan device FDB entry (`bridge fdb append … dev vxlan100 dst …`).
-func vxlanFDB(_ address: String, remote: String, vni: UInt32? = nil) -> FDBEntry {
+func vxlanFDB(_ address: String, remote: String, vni: UInt32? = nil, state: FDBState = .permanent,
+              flags: FDBFlags = [.self]) -> FDBEntry {
     FDBEntry(key: FDBEntry.Key(port: vxlan100, mac: mac(address), isSelf: true, remote: ip(remote), vni: vni),
-             state: .permanent, flags: [.self])
+             state: state, flags: flags)
 }
 
 func mdb(_ port: IfIndex, _ group: String, bridge: IfIndex = br0, vlan: VLANID = .none, source: String? = nil,

@@ -34,6 +34,29 @@ struct TunnelStageTests {
         try g.verify()
     }
 
+    @Test("zebra's EVPN remote MACs (extern_learn) are tunnel entries; a driver's write-back (extern_learn offload) is not; an underlay device in a VRF keeps the tunnel on the CPU")
+    func evpnOwnership() throws {
+        var g = GoldenSession("tunnel-vxlan-evpn")
+        g.step("br0 with swp1 and vxlan100; zebra's flood entry", [
+            .link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0))), .link(.added(vxlanLink())),
+            .fdb(.added(vxlanFDB("00:00:00:00:00:00", remote: "192.0.2.2"))),
+        ])
+        g.step("zebra's remote MAC: self extern_learn, no offload", [
+            .fdb(.added(vxlanFDB("02:00:00:00:bb:01", remote: "192.0.2.2", state: .dynamic, flags: [.self, .externLearn]))),
+        ])
+        g.step("hoistd's own write-back: self extern_learn offload — nothing to program", [
+            .fdb(.added(vxlanFDB("02:00:00:00:bb:02", remote: "192.0.2.3", state: .dynamic, flags: [.self, .externLearn, .offload]))),
+        ])
+        var inVRF = vxlanLink()
+        inVRF.vxlan?.underlay = swp(2)
+        g.step("vrf-red (table 10) with swp2; vxlan100 dev swp2: the underlay is in the VRF", [
+            .link(.added(otherLink(IfIndex(40), "vrf-red", kind: .vrf))),
+            .link(.added(chipPort(2, master: IfIndex(40)))),
+            .link(.changed(old: vxlanLink(), new: inVRF)),
+        ])
+        try g.verify()
+    }
+
     @Test("a VXLAN device without a local address stays on the CPU until it gets one")
     func noLocal() throws {
         var g = GoldenSession("tunnel-vxlan-no-local")
