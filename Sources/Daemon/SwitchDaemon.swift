@@ -121,8 +121,9 @@ public final class SwitchDaemon {
         /// How the kernel's `extern_learn` entries were made equal to the hardware's learned
         /// MACs (nil: the driver cannot read them back).
         public var learned: LearnedReconciliation?
-        /// Seconds each part of the start took: the kernel's dump (the hardware is read back
-        /// meanwhile), what the read-back took beyond it, the stages, the engine.
+        /// Seconds each part of the start took: the kernel's dump with the stages taking it
+        /// as it is read (the hardware is read back meanwhile), the stages' work left after
+        /// it, adopting the read-back, the engine.
         public var phases: [(name: String, seconds: Double)] = []
         public var description: String {
             "\(readBack) objects read back, \(programmed) programmed, \(removed) removed"
@@ -142,6 +143,17 @@ public final class SwitchDaemon {
     /// every object a restart read back: worth it only for a debug log).
     @discardableResult
     public func start(listingDifferences: Bool = true) throws -> StartSummary {
+        let summary = try programFromScratch(listingDifferences: listingDifferences)
+        // The dump's messages and deltas, the read-back and the stages' changes are gone
+        // now: at a full table that is hundreds of MB the heap would otherwise keep.
+        if summary.readBack + summary.programmed >= 1 << 16, let trim = Self.mallocTrim { _ = trim(0) }
+        return summary
+    }
+
+    /// How many mirror deltas the start hands the stages at a time.
+    static let startBatch = 1 << 16
+
+    private func programFromScratch(listingDifferences: Bool) throws -> StartSummary {
         var phases: [(name: String, seconds: Double)] = []
         var lap = Self.monotonicNanoseconds()
         func phase(_ name: String) {
@@ -149,27 +161,40 @@ public final class SwitchDaemon {
             phases.append((name, Double(now - lap) / 1e9))
             lap = now
         }
-        // The hardware is read back on another thread while the kernel is dumped (a
-        // million routes each way): neither waits for the other. Nothing else touches the
-        // driver until the read-back is taken.
-        let reading = BackgroundValue(UncheckedDriver(driver)) { $0.driver.readBack() }
+        // The hardware is read back on one thread while the kernel is dumped on this one;
+        // a third takes the dump's batches through the stages as they are read, once the
+        // read-back is there (its ECMP group ids come first: `preferGroupIDs`). Until the
+        // worker is joined, it alone touches the stages and the engine, and nothing else
+        // touches the driver.
+        let reading = BackgroundValue(Unchecked(driver)) { $0.value.readBack() }
         // Netfilter first, so nothing it must see is ever programmed to bypass it.
         let firewall = netfilter?.start().map { [MirrorDelta.netfilter($0)] } ?? []
-        let initial: [MirrorDelta]
+        let pipe = BatchPipe<[MirrorDelta]>(limit: 4)
+        let worker = BackgroundValue(Unchecked((daemon: self, reading: reading, pipe: pipe, firewall: firewall))) { input in
+            let (daemon, reading, pipe, firewall) = input.value
+            let held = reading.wait()
+            daemon.stages.preferGroupIDs(from: held)
+            daemon.submit(firewall)
+            while let batch = pipe.pop() { daemon.submit(batch) }
+            return Unchecked(held)
+        }
         do {
-            initial = try mirror.start()
+            try mirror.start(chunkSize: Self.startBatch) { batch in
+                if !batch.isEmpty { pipe.push(batch) }
+            }
         } catch {
-            _ = reading.wait()
+            pipe.close()
+            _ = worker.wait()
             throw error
         }
-        phase("kernel dump")
-        let held = reading.wait()
-        phase("read-back beyond it")
-        engine.reconcile(with: held)
-        stages.preferGroupIDs(from: held)
-        submit(firewall)
-        submit(initial)     // not `firewall + initial`: a copy of a million deltas
-        phase("stages")
+        phase("kernel dump and stages")
+        pipe.close()
+        let readBack = worker.wait().value
+        phase("stages beyond it")
+        // What the stages want is known first: what the hardware holds exactly as wanted is
+        // settled as it is adopted, and `run()` visits only what differs.
+        engine.reconcile(with: readBack)
+        phase("adopt")
         // Only what differs is sorted by name (a restart over a million objects finds few);
         // what the hardware held is the engine's programmed state, taken from the read-back.
         let differing = !listingDifferences ? [] : engine.pendingKeys
@@ -179,7 +204,7 @@ public final class SwitchDaemon {
         let progress = engine.run()
         phase("engine")
         let learnedMACs = try reconcileLearnedMACs()
-        return StartSummary(readBack: held.count, programmed: progress.programmed, removed: progress.removed,
+        return StartSummary(readBack: readBack.count, programmed: progress.programmed, removed: progress.removed,
                             differing: differing, learned: learnedMACs, phases: phases)
     }
 
@@ -222,7 +247,7 @@ public final class SwitchDaemon {
         peakObjects = n
     }
 
-    nonisolated(unsafe) static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+    static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
         return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
     }()
@@ -330,31 +355,5 @@ public final class SwitchDaemon {
         guard let name = portNames[port], let link = mirror.tables.links.values.first(where: { $0.name == name }) else { return nil }
         portIndexes[port] = link.index
         return link.index
-    }
-}
-
-/// The driver, handed to the one thread that reads it back at start while nothing else
-/// touches it.
-struct UncheckedDriver: @unchecked Sendable {
-    let driver: any SwitchDriver
-    init(_ driver: any SwitchDriver) { self.driver = driver }
-}
-
-/// A value computed on a thread of its own; `wait()` blocks until it is there.
-final class BackgroundValue<T>: @unchecked Sendable {
-    private var value: T?
-    private let done = DispatchSemaphore(value: 0)
-
-    init<Input>(_ input: Input, _ body: @escaping @Sendable (Input) -> T) where Input: Sendable {
-        Thread.detachNewThread { [self] in
-            value = body(input)
-            done.signal()
-        }
-    }
-
-    func wait() -> T {
-        done.wait()
-        done.signal()
-        return value!
     }
 }

@@ -112,12 +112,54 @@ public final class KernelMirror {
     /// - Returns: the initial objects as `added` deltas.
     @discardableResult
     public func start() throws -> [MirrorDelta] {
-        let fresh = try dumpAll()
+        var deltas: [MirrorDelta] = []
+        try start(chunkSize: .max) { deltas += $0 }
+        return deltas
+    }
+
+    /// As `start()`, handing the deltas to `body` as they are made, in batches of about
+    /// `chunkSize`: everything but the routes first, then the route dump as it is read —
+    /// a million routes are never a million deltas at once. A route dump that a change
+    /// interrupts (`NLM_F_DUMP_INTR`) is taken again, and what differs from what was
+    /// already handed over follows as one more batch.
+    public func start(chunkSize: Int, _ body: ([MirrorDelta]) -> Void) throws {
+        guard tables.objectCount == 0 else {
+            // Started before: the fresh dump is compared with what the mirror holds.
+            let fresh = try dumpAll()
+            var deltas: [MirrorDelta] = []
+            tables.diff(to: fresh, into: &deltas)
+            tables = fresh
+            syncMalformed()
+            body(deltas)
+            return
+        }
+        var fresh = try dumpAll(routes: false)
         var deltas: [MirrorDelta] = []
         tables.diff(to: fresh, into: &deltas)
+        body(deltas)
+        deltas = []
+        let withoutRoutes = fresh
+        do {
+            // Everything is new: the routes' deltas are those of applying their dump.
+            try requests.dump(.routes) { message in
+                _ = fresh.apply(message, into: &deltas)
+                if deltas.count >= chunkSize {
+                    body(deltas)
+                    deltas.removeAll(keepingCapacity: true)
+                }
+            }
+            if !deltas.isEmpty { body(deltas) }
+        } catch let error as NetlinkError where error.code == EINTR {
+            if !deltas.isEmpty { body(deltas) }
+            var whole = withoutRoutes
+            try dumpRetrying(into: &whole) { try requests.dump(.routes, emit: $0) }
+            deltas = []
+            fresh.diff(to: whole, into: &deltas)
+            fresh = whole
+            if !deltas.isEmpty { body(deltas) }
+        }
         tables = fresh
         syncMalformed()
-        return deltas
     }
 
     /// Receives and applies what arrives within `timeoutMilliseconds`, performing resyncs
@@ -382,9 +424,11 @@ public final class KernelMirror {
     /// not changed (the audit compares the two).
     public func dumpTables() throws -> MirrorTables { try dumpAll() }
 
-    private func dumpAll() throws -> MirrorTables {
+    /// Without `routes`, the route table stays empty (`start` dumps it last, itself).
+    private func dumpAll(routes: Bool = true) throws -> MirrorTables {
         var fresh = MirrorTables()
-        try dump([.links, .bridgePorts, .fdb, .mdb, .addresses, .nexthops, .routes, .neighbors, .netconf, .rules, .qdiscs],
+        try dump([.links, .bridgePorts, .fdb, .mdb, .addresses, .nexthops] + (routes ? [.routes] : [])
+                    + [.neighbors, .netconf, .rules, .qdiscs],
                  into: &fresh)
         // Per-VLAN state exists only on kernels with bridge VLAN filtering; elsewhere the
         // dump is refused, which is not an error for the mirror.

@@ -148,11 +148,19 @@ extension OffloadEngine {
     /// Starts from what the hardware already holds (a restarted daemon and a chip that
     /// kept forwarding): the read-back becomes the programmed state, so the next `run()`
     /// changes only what differs from the desired state — no flush.
+    /// Objects are adopted in rank order (what they depend on first). An object already
+    /// desired and held exactly, whose dependencies are held too, is settled: `run()` does
+    /// not visit it again (a restart whose stages ran first visits only what differs).
     public func reconcile(with hardware: [HardwareObject]) {
-        for object in hardware { adopt(key: object.key, actual: object) }
+        entries.reserveCapacity(max(entries.count, hardware.count))   // mostly the same keys
+        var byRank: [[Int32]] = Array(repeating: [], count: HardwareKey.rankCount)
+        for (i, object) in hardware.enumerated() { byRank[object.key.rank].append(Int32(i)) }
+        for rank in byRank {
+            for i in rank { adopt(key: hardware[Int(i)].key, actual: hardware[Int(i)], settling: true) }
+        }
     }
 
-    private func adopt(key: HardwareKey, actual: HardwareObject?) {
+    private func adopt(key: HardwareKey, actual: HardwareObject?, settling: Bool = false) {
         var e = entries[key] ?? Entry()
         if let old = e.programmed { unlinkUsers(of: key, old) }
         e.programmed = actual
@@ -163,7 +171,12 @@ extension OffloadEngine {
         }
         e.status = (actual != nil && actual == e.desired?.object) ? .programmed : .pending
         store(key, e)
-        if e.status != .programmed { dirty.insert(key) }
+        if e.status != .programmed {
+            dirty.insert(key)
+        } else if settling, let d = e.desired, d.programmable, !d.object.dependencies.contains(where: { !isInHardware($0) }) {
+            // What `run()` would conclude for it: in hardware as desired, nothing to do.
+            dirty.remove(key)
+        }
     }
 }
 

@@ -69,6 +69,11 @@ public final class OffloadEngine {
             willSet {
                 if case .desired = held, let old = desired?.object, newValue?.object != old { held = .other(old) }
             }
+            // A held copy equal to the new desired object is stored once (a restart's
+            // read-back adopted before the stages said what they want).
+            didSet {
+                if case .other(let object) = held, object == desired?.object { held = .desired }
+            }
         }
         /// What the driver holds.
         private var held: Held = .none
@@ -157,6 +162,11 @@ public final class OffloadEngine {
 
     /// Records what the stages want now. Nothing is programmed until `run()`.
     public func submit(_ changes: [DesiredChange]) {
+        if changes.count >= 1 << 12 {
+            // A full table at once (a start, a BGP session's first dump): no step-by-step growth.
+            entries.reserveCapacity(entries.count + changes.count)
+            dirty.reserveCapacity(dirty.count + changes.count)
+        }
         for change in changes {
             let key = change.key
             switch change {
@@ -269,7 +279,7 @@ public final class OffloadEngine {
     // MARK: - Sets
 
     private func programSets(_ keys: [HardwareKey], _ progress: inout Progress) {
-        var byRank: [[HardwareKey]] = Array(repeating: [], count: 7)
+        var byRank: [[HardwareKey]] = Array(repeating: [], count: HardwareKey.rankCount)
         for key in keys { byRank[key.rank].append(key) }
         for rank in byRank.indices where !byRank[rank].isEmpty {
             var ops: [DriverOperation] = []

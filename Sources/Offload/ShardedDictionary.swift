@@ -30,6 +30,13 @@ struct ShardedDictionary<Key: ShardedKey, Value: Sendable>: Sequence, Sendable {
 
     var isEmpty: Bool { count == 0 }
 
+    /// Makes room for `total` entries in all, spread evenly (a restart's or a full
+    /// table's worth at once grows no shard step by step).
+    mutating func reserveCapacity(_ total: Int) {
+        let perShard = total / Self.shardCount + total / (Self.shardCount * 8) + 1
+        for i in shards.indices where shards[i].capacity < perShard { shards[i].reserveCapacity(perShard) }
+    }
+
     @inline(__always)
     private func shard(_ key: Key) -> Int { Int(key.shardHint % UInt(Self.shardCount)) }
 

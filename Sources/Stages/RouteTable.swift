@@ -81,6 +81,11 @@ struct CandidateTable<Key: Hashable & Sendable>: Sendable {
 
     func winner(_ k: Key) -> RouteCandidate? { best[k] }
 
+    /// Makes room for `more` slots beyond those held.
+    mutating func reserveCapacity(adding more: Int) {
+        if best.capacity < best.count + more { best.reserveCapacity(best.count + more) }
+    }
+
     /// Adds a candidate; returns the one with the same identity it replaced.
     mutating func insert(_ c: RouteCandidate, at k: Key) -> RouteCandidate? {
         guard let current = best[k] else {
@@ -157,6 +162,12 @@ struct RouteTable: Sendable {
     private static func v4(_ s: RouteSlot) -> V4 { V4(vrf: s.vrf, address: s.prefix.address.ipv4Value, length: s.prefix.length) }
     private static func v6(_ s: RouteSlot) -> V6 {
         V6(high: s.prefix.address.high, low: s.prefix.address.low, vrf: s.vrf, length: s.prefix.length)
+    }
+
+    /// Makes room for this many more IPv4 and IPv6 slots (a full table at once).
+    mutating func reserveCapacity(ipv4: Int, ipv6: Int) {
+        v4.reserveCapacity(adding: ipv4)
+        v6.reserveCapacity(adding: ipv6)
     }
 
     func winner(_ s: RouteSlot) -> RouteCandidate? {

@@ -11,6 +11,16 @@ extension RouterStage {
     /// `RTNH_F_DEAD`.
     static let deadNexthopFlag: UInt8 = 0x01
 
+    /// Makes room for the slots a big batch adds (a full table at once grows its
+    /// tables in one step, not by doubling a dozen times).
+    mutating func reserveCapacity(for deltas: [MirrorDelta]) {
+        var v4 = 0, v6 = 0
+        for case .route(.added(let r)) in deltas {
+            if r.key.family == .ipv4 { v4 += 1 } else { v6 += 1 }
+        }
+        routes.reserveCapacity(ipv4: v4, ipv6: v6)
+    }
+
     mutating func apply(_ change: Change<Route>, in topology: Topology, into sink: inout ChangeSink) {
         switch change {
         case .added(let r):

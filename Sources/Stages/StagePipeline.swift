@@ -60,6 +60,7 @@ public struct StagePipeline: Sendable {
     /// dependency. A `.remove` is only returned for a key set by an earlier batch.
     public mutating func apply(_ deltas: [MirrorDelta]) -> [DesiredChange] {
         var sink = ChangeSink(expected: deltas.count)
+        if deltas.count >= 1 << 12 { router.reserveCapacity(for: deltas) }
         for delta in deltas { apply(delta, into: &sink) }
         return sink.changes
     }

@@ -152,6 +152,9 @@ public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// How many ranks there are (`rank` is below it).
+    public static let rankCount = 7
+
     /// Dependency rank: programming in ascending rank, removing in descending rank,
     /// never violates a dependency.
     public var rank: Int {
