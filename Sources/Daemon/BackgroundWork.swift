@@ -24,6 +24,13 @@ final class BackgroundValue<T>: @unchecked Sendable {
         done.signal()
         return value!
     }
+
+    /// Waits, and moves the value out (this object keeps no second reference to it: a
+    /// dictionary taken so can be changed in place). Call once.
+    func take() -> T {
+        done.wait()
+        return value.take()!
+    }
 }
 
 /// Batches from one thread to another, in order: `push` waits while `limit` batches are

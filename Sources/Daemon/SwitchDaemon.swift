@@ -122,8 +122,9 @@ public final class SwitchDaemon {
         /// MACs (nil: the driver cannot read them back).
         public var learned: LearnedReconciliation?
         /// Seconds each part of the start took: the kernel's dump with the stages taking it
-        /// as it is read (the hardware is read back meanwhile), the stages' work left after
-        /// it, adopting the read-back, the engine.
+        /// as it is read (the hardware is read back meanwhile, and adopted as the stages
+        /// submit), the stages' work left after it, adopting what they did not ask for, the
+        /// engine.
         public var phases: [(name: String, seconds: Double)] = []
         public var description: String {
             "\(readBack) objects read back, \(programmed) programmed, \(removed) removed"
@@ -166,17 +167,21 @@ public final class SwitchDaemon {
         // read-back is there (its ECMP group ids come first: `preferGroupIDs`). Until the
         // worker is joined, it alone touches the stages and the engine, and nothing else
         // touches the driver.
-        let reading = BackgroundValue(Unchecked(driver)) { $0.value.readBack() }
+        let reading = BackgroundValue(Unchecked(driver)) { Unchecked(OffloadEngine.snapshot($0.value.readBack())) }
         // Netfilter first, so nothing it must see is ever programmed to bypass it.
         let firewall = netfilter?.start().map { [MirrorDelta.netfilter($0)] } ?? []
         let pipe = BatchPipe<[MirrorDelta]>(limit: 4)
         let worker = BackgroundValue(Unchecked((daemon: self, reading: reading, pipe: pipe, firewall: firewall))) { input in
             let (daemon, reading, pipe, firewall) = input.value
-            let held = reading.wait()
-            daemon.stages.preferGroupIDs(from: held)
+            var held = reading.take().value
+            daemon.stages.preferGroupIDs(from: held.values)
+            daemon.stages.reserveCapacity(like: held.values)
+            // The engine adopts the read-back as the stages say what they want (compared as
+            // it arrives); it holds the only reference, so adoption changes it in place.
+            daemon.engine.beginAdopting(held)
+            held = [:]
             daemon.submit(firewall)
             while let batch = pipe.pop() { daemon.submit(batch) }
-            return Unchecked(held)
         }
         do {
             try mirror.start(chunkSize: Self.startBatch) { batch in
@@ -184,17 +189,16 @@ public final class SwitchDaemon {
             }
         } catch {
             pipe.close()
-            _ = worker.wait()
+            worker.wait()
             throw error
         }
         phase("kernel dump and stages")
         pipe.close()
-        let readBack = worker.wait().value
+        worker.wait()
         phase("stages beyond it")
-        // What the stages want is known first: what the hardware holds exactly as wanted is
-        // settled as it is adopted, and `run()` visits only what differs.
-        engine.reconcile(with: readBack)
-        phase("adopt")
+        // What the hardware holds that the stages did not ask for (to be removed).
+        let readBack = engine.finishAdopting()
+        phase("adopt the rest")
         // Only what differs is sorted by name (a restart over a million objects finds few);
         // what the hardware held is the engine's programmed state, taken from the read-back.
         let differing = !listingDifferences ? [] : engine.pendingKeys
@@ -204,7 +208,7 @@ public final class SwitchDaemon {
         let progress = engine.run()
         phase("engine")
         let learnedMACs = try reconcileLearnedMACs()
-        return StartSummary(readBack: readBack.count, programmed: progress.programmed, removed: progress.removed,
+        return StartSummary(readBack: readBack, programmed: progress.programmed, removed: progress.removed,
                             differing: differing, learned: learnedMACs, phases: phases)
     }
 

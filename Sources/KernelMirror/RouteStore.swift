@@ -11,6 +11,12 @@ public struct RouteStore: Sendable, Equatable {
         var metric: UInt32
         var length: UInt8
         var tos: UInt8
+
+        /// Two words to the hasher (the derived hash would be five fields).
+        func hash(into h: inout Hasher) {
+            h.combine(destination.low)
+            h.combine(destination.high ^ (UInt64(metric) << 16 | UInt64(length) << 8 | UInt64(tos)))
+        }
     }
 
     final class Extra: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import Stages
 import SwitchDriver
 import SwitchModel
 
@@ -160,20 +161,78 @@ extension OffloadEngine {
         }
     }
 
+    // MARK: Adopting a read-back as the stages submit
+
+    /// Starts adopting what the hardware holds (`snapshot` of a restart's read-back) while
+    /// the stages submit: an object the stages want is adopted as they say so (`submit`)
+    /// — held exactly as wanted, with what it depends on in hardware, it is settled and
+    /// `run()` does not visit it. `finishAdopting()` adopts the rest (to be removed).
+    /// Like `reconcile(with:)` on an engine whose stages ran first, in one pass.
+    public func beginAdopting(_ hardware: [HardwareKey: HardwareObject]) {
+        adopting = hardware
+        adoptedCount = 0
+        entries.reserveCapacity(max(entries.count, hardware.count))
+        dirty.reserveCapacity(hardware.count / 64)
+    }
+
+    /// Adopts what the stages did not ask for, in rank order; returns how many objects the
+    /// hardware held.
+    @discardableResult
+    public func finishAdopting() -> Int {
+        guard let rest = adopting else { return 0 }
+        adopting = nil
+        var byRank: [[HardwareObject]] = Array(repeating: [], count: HardwareKey.rankCount)
+        for (key, object) in rest { byRank[key.rank].append(object) }
+        for rank in byRank { for object in rank { adopt(key: object.key, actual: object, settling: true) } }
+        return adoptedCount + rest.count
+    }
+
+    /// `submit`'s adoption of `actual`, held for `key`, which the stages now want as `d`.
+    func adopt(_ key: HardwareKey, _ actual: HardwareObject, as d: DesiredObject) {
+        adoptedCount += 1
+        var old: HardwareObject?
+        entries.update(key) { slot in
+            var e = slot ?? Entry()
+            old = e.programmed
+            e.desired = d
+            e.programmed = actual
+            e.status = actual == d.object ? .programmed : .pending
+            slot = e
+        }
+        noteStored(key)
+        if let old { unlinkUsers(of: key, old) }
+        linkUsers(of: key, actual)
+        if actual != d.object || !d.programmable || d.object.dependencies.contains(where: { !isInHardware($0) }) {
+            dirty.insert(key)
+        }
+    }
+
     private func adopt(key: HardwareKey, actual: HardwareObject?, settling: Bool = false) {
-        var e = entries[key] ?? Entry()
-        if let old = e.programmed { unlinkUsers(of: key, old) }
-        e.programmed = actual
+        var old: HardwareObject?
+        // nil: the entry is gone; otherwise what it wants when it is in hardware as wanted.
+        var outcome: DesiredObject??
+        entries.update(key) { slot in
+            var e = slot ?? Entry()
+            old = e.programmed
+            e.programmed = actual
+            if e.desired == nil, actual == nil {
+                slot = nil
+                return
+            }
+            let held = actual != nil && actual == e.desired?.object
+            e.status = held ? .programmed : .pending
+            outcome = held ? e.desired : .some(nil)
+            slot = e
+        }
+        noteStored(key)
+        if let old { unlinkUsers(of: key, old) }
         if let actual { linkUsers(of: key, actual) }
-        if e.desired == nil, actual == nil {
-            store(key, nil)
+        guard let outcome else { return }
+        guard let d = outcome else {
+            dirty.insert(key)
             return
         }
-        e.status = (actual != nil && actual == e.desired?.object) ? .programmed : .pending
-        store(key, e)
-        if e.status != .programmed {
-            dirty.insert(key)
-        } else if settling, let d = e.desired, d.programmable, !d.object.dependencies.contains(where: { !isInHardware($0) }) {
+        if settling, d.programmable, !d.object.dependencies.contains(where: { !isInHardware($0) }) {
             // What `run()` would conclude for it: in hardware as desired, nothing to do.
             dirty.remove(key)
         }

@@ -144,6 +144,9 @@ public final class OffloadEngine {
     }
     /// This run programmed a route while routes of its table are failed for space.
     var routesProgrammedBesideFailures = false
+    /// A restart's read-back not adopted yet (`beginAdopting`), and how many of it were.
+    var adopting: [HardwareKey: HardwareObject]?
+    var adoptedCount = 0
     /// The sliced audit pass under way (`beginAudit`), if any.
     var auditPass: AuditPass?
     /// Why the hardware cannot be reached, while it cannot (`hardwareLost`).
@@ -160,6 +163,13 @@ public final class OffloadEngine {
         programsHardware = driver.capabilities.programsHardware
     }
 
+    /// Makes room for `objects` entries (a restart knows its size from the read-back
+    /// before the stages say what they want).
+    public func reserveCapacity(_ objects: Int) {
+        entries.reserveCapacity(objects)
+        dirty.reserveCapacity(objects)
+    }
+
     /// Records what the stages want now. Nothing is programmed until `run()`.
     public func submit(_ changes: [DesiredChange]) {
         if changes.count >= 1 << 12 {
@@ -171,10 +181,18 @@ public final class OffloadEngine {
             let key = change.key
             switch change {
             case .set(let d):
-                var e = entries[key] ?? Entry()
-                if e.desired == d { continue }
-                e.desired = d
-                store(key, e)
+                if adopting != nil, let actual = adopting!.removeValue(forKey: key) {
+                    adopt(key, actual, as: d)
+                    continue
+                }
+                let changed = entries.update(key) { e in
+                    if e == nil { e = Entry() }
+                    if e!.desired == d { return false }
+                    e!.desired = d
+                    return true
+                }
+                guard changed else { continue }
+                noteStored(key)
             case .remove:
                 guard var e = entries[key] else { continue }
                 e.desired = nil
@@ -515,6 +533,11 @@ public final class OffloadEngine {
     /// Writes an entry back (nil forgets it) and notes the key for `takeChangedKeys()`.
     func store(_ key: HardwareKey, _ entry: Entry?) {
         entries[key] = entry
+        noteStored(key)
+    }
+
+    /// Notes a key whose entry was written (`store`, or changed in place).
+    func noteStored(_ key: HardwareKey) {
         if tracksChanges { changed.insert(key) }
         auditPass?.touched.insert(key)
     }

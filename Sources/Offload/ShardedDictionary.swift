@@ -53,6 +53,26 @@ struct ShardedDictionary<Key: ShardedKey, Value: Sendable>: Sequence, Sendable {
         }
     }
 
+    /// Reads and changes the value of `key` in place, with one lookup (nil: absent, or
+    /// remove it). `body` must not touch the dictionary itself.
+    @inline(__always)
+    mutating func update<R>(_ key: Key, _ body: (inout Value?) -> R) -> R {
+        let i = shard(key)
+        var countChange = 0
+        let result = Self.change(&shards[i][key]) { value in
+            let had = value != nil
+            let result = body(&value)
+            countChange = (value != nil ? 1 : 0) - (had ? 1 : 0)
+            return result
+        }
+        count += countChange
+        if countChange < 0 { shards[i].shrinkIfSparse() }
+        return result
+    }
+
+    @inline(__always)
+    private static func change<R>(_ value: inout Value?, _ body: (inout Value?) -> R) -> R { body(&value) }
+
     /// Calls `body` with every key (no value is copied).
     func forEachKey(_ body: (Key) -> Void) {
         for shard in shards { for key in shard.keys { body(key) } }

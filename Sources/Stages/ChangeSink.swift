@@ -31,11 +31,10 @@ struct ChangeSink {
     mutating func change(_ key: HardwareKey, from old: DesiredObject?, to new: DesiredObject?) {
         guard old != new else { return }
         var transition = Transition(key: key, before: old, after: new)
-        if let i = position[key], let earlier = transitions[i] {
+        if let i = position.updateValue(transitions.count, forKey: key), let earlier = transitions[i] {
             transitions[i] = nil
             transition.before = earlier.before
         }
-        position[key] = transitions.count
         transitions.append(transition)
     }
 

@@ -145,6 +145,11 @@ struct RouteTable: Sendable {
         var vrf: UInt32
         var address: UInt32
         var length: UInt8
+
+        /// One word to the hasher.
+        func hash(into h: inout Hasher) {
+            h.combine(UInt64(vrf) << 40 ^ UInt64(length) << 32 | UInt64(address))
+        }
     }
 
     private struct V6: Hashable, Sendable {

@@ -44,8 +44,18 @@ public struct StagePipeline: Sendable {
     /// Takes the ids of the synthesized ECMP groups the hardware holds (a restart's
     /// read-back) as the ids for the same member lists, so a restarted daemon renames no
     /// group. Call before the first `apply`; other objects are ignored.
-    public mutating func preferGroupIDs(from held: [HardwareObject]) {
+    public mutating func preferGroupIDs(from held: some Sequence<HardwareObject>) {
         router.registry.preferGroupIDs(held.compactMap { if case .nexthopGroup(let g) = $0 { g } else { nil } })
+    }
+
+    /// Makes room for as many routes as the hardware holds (a restart's read-back: the
+    /// kernel's table is about as big).
+    public mutating func reserveCapacity(like held: some Sequence<HardwareObject>) {
+        var v4 = 0, v6 = 0
+        for case .route(let r) in held {
+            if r.prefix.family == .ipv4 { v4 += 1 } else { v6 += 1 }
+        }
+        router.routes.reserveCapacity(ipv4: v4, ipv6: v6)
     }
 
     /// True when a control-plane entry on the vxlan `device` (FRR's EVPN remote MAC, an

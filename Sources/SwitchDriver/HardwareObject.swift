@@ -187,6 +187,41 @@ public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
         case .vf(let pf, let index): "vf \(index) of \(pf)"
         }
     }
+
+    /// A route key — hashed half a dozen times on its way from the kernel to the chip, a
+    /// million times at full table — is two words to the hasher (the derived hash would be
+    /// five fields); other keys are their case and fields. Equal keys hash equally.
+    public func hash(into h: inout Hasher) {
+        switch self {
+        case .route(let vrf, let p):
+            h.combine(p.address.low)
+            h.combine(p.address.high ^ (UInt64(vrf) << 8 | UInt64(p.length)))
+        case .port(let p):
+            h.combine(1 as UInt8); h.combine(p)
+        case .bridge(let b):
+            h.combine(2 as UInt8); h.combine(b)
+        case .vlanMember(let b, let p, let vid):
+            h.combine(3 as UInt8); h.combine(b); h.combine(p); h.combine(vid)
+        case .fdb(let b, let vid, let mac):
+            h.combine(4 as UInt8); h.combine(b); h.combine(vid); h.combine(mac)
+        case .mdb(let b, let vid, let g):
+            h.combine(5 as UInt8); h.combine(b); h.combine(vid); h.combine(g)
+        case .routerInterface(let r):
+            h.combine(6 as UInt8); h.combine(r)
+        case .neighbor(let r, let a):
+            h.combine(7 as UInt8); h.combine(r); h.combine(a)
+        case .nexthop(let nh):
+            h.combine(8 as UInt8); h.combine(nh)
+        case .nexthopGroup(let g):
+            h.combine(9 as UInt8); h.combine(g)
+        case .vxlanTunnel(let vni):
+            h.combine(10 as UInt8); h.combine(vni)
+        case .vxlanFlood(let vni, let r):
+            h.combine(11 as UInt8); h.combine(vni); h.combine(r)
+        case .vf(let pf, let index):
+            h.combine(12 as UInt8); h.combine(pf); h.combine(index)
+        }
+    }
 }
 
 /// A hardware table with a capacity.

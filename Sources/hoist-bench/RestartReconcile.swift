@@ -33,7 +33,7 @@ struct RestartReconcile {
 
         let log = "/tmp/\(lab.name)-restart.log"
         defer { unlink(log) }
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // HOIST_BENCH_WRAP: a command to run the restarted hoistd under (e.g. a profiler).

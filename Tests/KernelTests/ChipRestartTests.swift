@@ -195,7 +195,9 @@ extension ChipRestartTests {
         // A router forwards (with ip_forward=0 the kernel would not, and every route shows trapped).
         try sw.exec(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
         try sw.ipScript("addr add 10.1.0.1/24 dev swp1\nlink set swp1 up")
-        _ = try sw.exec(["ping", "-c", "1", "-W", "2", "10.1.0.2"])   // resolve the gateway
+        // Resolve the gateway; a loaded machine may take hoistd a while to program swp1's
+        // router interface, so the first echo may go unanswered (any reply of five passes).
+        _ = try sw.exec(["ping", "-c", "5", "-i", "0.2", "-W", "2", "10.1.0.2"])
         try sw.ipScript((0..<20).map { "route add 172.16.\($0).0/24 via 10.1.0.2" }.joined(separator: "\n"))
 
         func routes() throws -> [[String: Any]] {
