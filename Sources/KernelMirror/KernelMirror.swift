@@ -43,7 +43,7 @@ public final class KernelMirror {
         /// of link events costs one dump.
         public var redumpDelayMilliseconds = 20
         /// The events socket's receive buffer (`SO_RCVBUFFORCE`).
-        public var receiveBufferBytes = 64 << 20
+        public var receiveBufferBytes = 256 << 20
         /// How many times a dump the kernel marks interrupted is retried.
         public var dumpAttempts = 5
         /// After a resync or route re-dump that failed (every attempt interrupted, or a
