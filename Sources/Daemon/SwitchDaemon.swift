@@ -76,6 +76,9 @@ public final class SwitchDaemon {
     public internal(set) var learned: [HardwareKey: HardwareFDBEntry] = [:]
     /// The most objects the engine held since memory was last returned (`returnFreedMemory`).
     var peakObjects = 0
+    /// `statistics.deltas` when memory was last returned, and when deltas last came.
+    var deltasAtTrim = 0
+    var lastDeltas: UInt64 = 0
     /// How often an event loop steps the daemon while nothing arrives (driver events,
     /// netfilter, the audit's slices), in milliseconds.
     public var pollMilliseconds: Int32 = 5
@@ -148,6 +151,7 @@ public final class SwitchDaemon {
         // The dump's messages and deltas, the read-back and the stages' changes are gone
         // now: at a full table that is hundreds of MB the heap would otherwise keep.
         if summary.readBack + summary.programmed >= 1 << 16, let trim = Self.mallocTrim { _ = trim(0) }
+        deltasAtTrim = statistics.deltas
         return summary
     }
 
@@ -217,7 +221,8 @@ public final class SwitchDaemon {
     /// kernel is still mirrored and the changes wait; the daemon reconnects
     /// (`followHealth`) and then programs everything.
     public func step(timeoutMilliseconds: Int32) throws {
-        if let deltas = try mirror.poll(timeoutMilliseconds: timeoutMilliseconds) { apply(deltas) }
+        let deltas = try mirror.poll(timeoutMilliseconds: timeoutMilliseconds)
+        if let deltas { apply(deltas) }
         if let change = netfilter?.poll() { apply([.netfilter(change)]) }
         guard followHealth() else { return }
         if engine.hasWork { engine.run() }
@@ -226,7 +231,7 @@ public final class SwitchDaemon {
         }
         _ = followHealth()
         auditStep()
-        returnFreedMemory()
+        returnFreedMemory(quiet: deltas == nil)
     }
 
     /// What an event loop waits on for `step`: the kernel's notifications.
@@ -240,15 +245,23 @@ public final class SwitchDaemon {
     public var maxWaitMilliseconds: Int32 { min(mirror.maxWaitMilliseconds ?? pollMilliseconds, pollMilliseconds) }
 
     /// After a mass withdrawal — the engine holds less than half its peak, which was at
-    /// least 65,536 objects — the heap pages freed go back to the system (`malloc_trim`;
-    /// glibc would keep them for the process otherwise).
-    func returnFreedMemory() {
+    /// least 65,536 objects — or once a burst of at least 65,536 deltas (a BGP session's
+    /// full table) is programmed and the kernel was quiet for half a second, the heap pages freed go back
+    /// to the system (`malloc_trim`; glibc would keep them for the process otherwise: the
+    /// burst's batches, and the tables its growth outgrew).
+    func returnFreedMemory(quiet: Bool) {
         let n = engine.objectCount
         peakObjects = max(peakObjects, n)
-        guard peakObjects >= 1 << 16, n * 2 < peakObjects else { return }
+        let withdrawn = peakObjects >= 1 << 16 && n * 2 < peakObjects
+        let now = Self.monotonicNanoseconds()
+        if !quiet { lastDeltas = now }
+        let burstDone = statistics.deltas - deltasAtTrim >= 1 << 16 && now - lastDeltas >= 500_000_000
+            && !engine.hasWork && !mirror.hasPending && !mirror.dumpPending
+        guard withdrawn || burstDone else { return }
         // glibc's malloc_trim (not in the Glibc module's headers): looked up once.
         if let trim = Self.mallocTrim { _ = trim(0) }
         peakObjects = n
+        deltasAtTrim = statistics.deltas
     }
 
     static let mallocTrim: (@convention(c) (Int) -> Int32)? = {

@@ -251,6 +251,9 @@ public final class KernelMirror {
 
     public var dumpPending: Bool { resyncDue != nil || redumpDue != nil }
 
+    /// True while deltas wait to be returned by `poll` (a batch not full or old enough yet).
+    public var hasPending: Bool { !pending.isEmpty }
+
     /// A resync from `poll`: one that fails does not stop the mirror (hoistd keeps
     /// offloading what it knows); it is counted and tried again after
     /// `failedDumpRetryMilliseconds`, and notifications keep being applied meanwhile.
