@@ -156,6 +156,16 @@ struct Topology: Sendable {
             }
         }
         scope.formUnion(masterScope(of: index, from: old, to: new))
+        if structural {
+            // A vxlan device whose underlay `dev` is this link (or a VRF it joins or leaves):
+            // where the kernel routes its underlay may have changed (`vxlanTrapReason`).
+            for t in [old, new] {
+                for vxlan in t.links.values where vxlan.vxlan?.underlay == index {
+                    scope.insert(vxlan.index)
+                    scope.formUnion(masterScope(of: vxlan.index, from: old, to: new))
+                }
+            }
+        }
         return scope
     }
 

@@ -57,6 +57,26 @@ struct TunnelStageTests {
         try g.verify()
     }
 
+    @Test("an underlay device that joins a VRF after the vxlan device named it takes the tunnel to the CPU; leaving brings it back")
+    func underlayJoinsVRFLater() throws {
+        var g = GoldenSession("tunnel-vxlan-underlay-vrf-later")
+        var overSwp2 = vxlanLink()
+        overSwp2.vxlan?.underlay = swp(2)
+        g.step("br0 with swp1; routed swp2; vxlan100 dev swp2 joins br0; a flood entry", [
+            .link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0))), .link(.added(chipPort(2))),
+            .link(.added(overSwp2)),
+            .fdb(.added(vxlanFDB("00:00:00:00:00:00", remote: "192.0.2.2"))),
+        ])
+        g.step("vrf-red (table 10); swp2 joins it: the kernel now routes the underlay in table 10", [
+            .link(.added(otherLink(IfIndex(40), "vrf-red", kind: .vrf))),
+            .link(.changed(old: chipPort(2), new: chipPort(2, master: IfIndex(40)))),
+        ])
+        g.step("swp2 leaves vrf-red", [
+            .link(.changed(old: chipPort(2, master: IfIndex(40)), new: chipPort(2))),
+        ])
+        try g.verify()
+    }
+
     @Test("a VXLAN device without a local address stays on the CPU until it gets one")
     func noLocal() throws {
         var g = GoldenSession("tunnel-vxlan-no-local")
