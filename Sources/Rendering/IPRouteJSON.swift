@@ -70,7 +70,10 @@ public struct IPRouteJSON {
         o["mcast_flood"] = .bool(p.multicastFlood)
         o["bcast_flood"] = .bool(p.broadcastFlood)
         o["neigh_suppress"] = .bool(p.neighSuppress)
+        if p.neighVLANSuppress { o["neigh_vlan_suppress"] = .bool(true) }
         o["isolated"] = .bool(p.isolated)
+        o["backup_port"] = name(p.backupPort)
+        o["backup_nhid"] = p.backupNexthop.map { JSONValue($0) }
         return o.value
     }
 

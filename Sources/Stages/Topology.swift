@@ -211,7 +211,11 @@ struct Topology: Sendable {
             vlanProtocol: a.vlanProtocol ?? 0x8100, ageingTime: a.ageingTime / 100,
             multicastSnooping: (a.multicastSnooping ?? true) && features.contains(.multicastSnooping),
             ownQuerier: querier, queryResponseInterval: UInt32(clamping: a.multicastQueryResponseInterval * 10),
-            neighborSuppression: enslaved[bridge]?.contains { links[$0]?.bridgePort?.neighSuppress == true } ?? false)
+            // Per-VLAN suppression (`neigh_vlan_suppress`) counts as suppression anywhere: the
+            // chip then sends the bridge's ARP and ND up whole, and the kernel decides per VLAN.
+            neighborSuppression: enslaved[bridge]?.contains {
+                links[$0]?.bridgePort.map { $0.neighSuppress || $0.neighVLANSuppress } == true
+            } ?? false)
         if settings.vlanProtocol == 0x88A8, !features.contains(.qinq) {
             return .trapped(settings, reason: "driver does not support 802.1ad bridges")
         }
@@ -221,10 +225,29 @@ struct Topology: Sendable {
         if let reason = unreachableMemberReason(bridge, vlanFiltering: settings.vlanFiltering) {
             return .trapped(settings, reason: reason)
         }
+        if let reason = backupReason(bridge) {
+            return .trapped(settings, reason: reason)
+        }
         if let chain = netfilter.bridgedTrap {
             return .trapped(settings, reason: "\(chain) sees bridged traffic")
         }
         return .offloaded(settings)
+    }
+
+    /// Why a member's traffic may leave through another port: `backup_port` or
+    /// `backup_nhid` — while the member has no carrier the kernel sends to the backup what
+    /// it would send to the member (`br_forward`); the chip has no such redirect.
+    private func backupReason(_ bridge: IfIndex) -> String? {
+        for member in (enslaved[bridge] ?? []).sorted(by: { $0.rawValue < $1.rawValue }) {
+            guard let p = links[member]?.bridgePort else { continue }
+            if let backup = p.backupPort {
+                return "member \(name(of: member)) has backup port \(name(of: backup)) (the kernel redirects to it while \(name(of: member)) has no carrier)"
+            }
+            if let id = p.backupNexthop {
+                return "member \(name(of: member)) has backup nexthop \(id) (the kernel redirects to it while \(name(of: member)) has no carrier)"
+            }
+        }
+        return nil
     }
 
     /// Why the chip cannot bridge alone: a member it cannot forward to — a veth, a TAP, a

@@ -110,6 +110,15 @@ public struct BridgePortAttributes: Hashable, Sendable {
     /// `IFLA_BRPORT_MAB` (MAC authentication bypass, on a locked port): an unknown source
     /// MAC creates a locked FDB entry for user space to authorise; the frame is dropped.
     public var mab: Bool
+    /// `IFLA_BRPORT_NEIGH_VLAN_SUPPRESS`: neighbour suppression is set per VLAN
+    /// (`bridge vlan set … neigh_suppress`) instead of for the port.
+    public var neighVLANSuppress = false
+    /// `IFLA_BRPORT_BACKUP_PORT`: while this port has no carrier, the kernel sends what it
+    /// would send to it through this port instead.
+    public var backupPort: IfIndex?
+    /// `IFLA_BRPORT_BACKUP_NHID`: the same through a nexthop group (EVPN multihoming's
+    /// redirect to the peer's VTEP).
+    public var backupNexthop: UInt32?
 
     public init(state: STPState = .forwarding, priority: UInt16 = 32, cost: UInt32 = 100,
                 learning: Bool = true, unicastFlood: Bool = true, multicastFlood: Bool = true,

@@ -50,6 +50,9 @@ struct MirrorObjectTests {
                 #expect(p.unicastFlood == slave["flood"] as? Bool)
                 #expect(p.multicastFlood == slave["mcast_flood"] as? Bool)
                 #expect(p.neighSuppress == slave["neigh_suppress"] as? Bool)
+                #expect(p.neighVLANSuppress == (slave["neigh_vlan_suppress"] as? Bool ?? false))
+                #expect(p.backupPort.flatMap { mirror.tables.links[$0]?.name } == slave["backup_port"] as? String)
+                #expect(p.backupNexthop.map(Int.init) == slave["backup_nhid"] as? Int)
                 #expect(Int(p.cost) == slave["cost"] as? Int)
             }
         }
@@ -61,6 +64,11 @@ struct MirrorObjectTests {
         let result = try mirror.pump { $0.link(named: "swp1")?.bridgePort?.learning == false }
         #expect(result.held)
         #expect(mirror.tables.link(named: "swp1")?.bridgePort?.unicastFlood == false)
+        // A backup port (EVPN multihoming's redirect) arrives too.
+        try ns.ip("link set swp1 type bridge_slave backup_port swp2")
+        let backup = try mirror.pump { $0.link(named: "swp1")?.bridgePort?.backupPort != nil }
+        #expect(backup.held)
+        #expect(mirror.tables.link(named: "swp1")?.bridgePort?.backupPort == mirror.tables.link(named: "swp2")?.index)
         #expect(result.deltas.contains { if case .link(.changed(_, let new)) = $0 { new.name == "swp1" } else { false } })
     }
 

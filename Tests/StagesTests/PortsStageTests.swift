@@ -74,6 +74,25 @@ struct PortsStageTests {
         g.step("swp2 neigh_suppress on: the bridge sends its ARP and ND up whole (the kernel may answer them)", [
             .link(.changed(old: chipPort(2, master: br0, attributes: d), new: chipPort(2, master: br0, attributes: e))),
         ])
+        var f = e
+        f.neighSuppress = false
+        f.neighVLANSuppress = true
+        g.step("swp2 neigh_vlan_suppress instead (per VLAN): still up whole, the kernel decides per VLAN", [
+            .link(.changed(old: chipPort(2, master: br0, attributes: e), new: chipPort(2, master: br0, attributes: f))),
+        ])
+        var backupPort = c
+        backupPort.backupPort = swp(2)
+        g.step("swp1 backup_port swp2: the kernel redirects swp1's traffic while it has no carrier; the bridge stays on the CPU", [
+            .link(.changed(old: chipPort(1, master: br0, attributes: c), new: chipPort(1, master: br0, attributes: backupPort))),
+        ])
+        var backupNexthop = c
+        backupNexthop.backupNexthop = 7
+        g.step("backup_nhid 7 instead: the same", [
+            .link(.changed(old: chipPort(1, master: br0, attributes: backupPort), new: chipPort(1, master: br0, attributes: backupNexthop))),
+        ])
+        g.step("no backup: the chip bridges again", [
+            .link(.changed(old: chipPort(1, master: br0, attributes: backupNexthop), new: chipPort(1, master: br0, attributes: c))),
+        ])
         try g.verify()
     }
 

@@ -122,6 +122,9 @@ enum LinkDecoder {
         p.isolated = try a.bool(Int(IFLA_BRPORT_ISOLATED)) ?? p.isolated
         p.locked = try a.bool(Int(IFLA_BRPORT_LOCKED)) ?? p.locked
         p.mab = try a.bool(Int(CNL_IFLA_BRPORT_MAB)) ?? p.mab
+        p.neighVLANSuppress = try a.bool(Int(CNL_IFLA_BRPORT_NEIGH_VLAN_SUPPRESS)) ?? p.neighVLANSuppress
+        p.backupPort = try a.u32(Int(IFLA_BRPORT_BACKUP_PORT)).flatMap { $0 == 0 ? nil : IfIndex($0) }
+        p.backupNexthop = try a.u32(Int(CNL_IFLA_BRPORT_BACKUP_NHID)).flatMap { $0 == 0 ? nil : $0 }
         return p
     }
 
