@@ -140,7 +140,7 @@ let package = Package(
         .testTarget(name: "EmulatedASICTests", dependencies: ["EmulatedASIC", "DriverConformance", "SwitchDriver", "SwitchModel"]),
         .testTarget(
             name: "KernelTests",
-            dependencies: ["ChipLink", "KernelMirror", "Netlink", "Rendering", "SwitchModel", "Daemon", "EmulatedASIC", "EmulatedASICIO", "SwitchDriver", "Offload"]
+            dependencies: ["ChipLink", "KernelMirror", "Netlink", "Rendering", "SwitchModel", "Daemon", "DaemonService", "EmulatedASIC", "EmulatedASICIO", "SwitchDriver", "Offload"]
         ),
         // Boots the test VM (scripts/vm, Docs/VM.md) and runs guest scripts from Tests/VM.
         .testTarget(name: "VMTests"),

@@ -15,6 +15,8 @@ public final class BackgroundChipLink: @unchecked Sendable {
     public init(path: String, driver: any SwitchDriver) throws {
         server = try ChipLinkServer(path: path, driver: driver)
         Thread.detachNewThread { [self] in
+            // hoist-asic's loop runs favoured (`EventLoop.favourCallingThread`, nice −5).
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, -5)
             while !lock.withLock({ stopping }) {
                 var fds = server.descriptors
                 _ = poll(&fds, nfds_t(fds.count), 10)

@@ -20,21 +20,14 @@ struct QueryRows: Sendable {
     func objects(_ kind: String, matching: (HardwareKey, OffloadState) -> Bool, emit: (JSONValue) -> Bool) {
         let stp = kind == "stp"
         if kind == "routes" {
-            // A million routes: bucketed by table and leading address bits in one pass,
-            // then each bucket sorted as plain numbers when its turn comes, so the first
-            // rows leave after one scan and one small sort.
-            var buckets: [RouteOrder.Bucket: [RouteOrder]] = [:]
-            snapshot.forEachKey { key in
-                guard case .route(let vrf, let prefix) = key else { return }
-                let route = RouteOrder(vrf: vrf, prefix: prefix)
-                buckets[route.bucket, default: []].append(route)
-            }
-            for bucket in buckets.keys.sorted() {
-                for route in buckets.removeValue(forKey: bucket)!.sorted() {
-                    let key = HardwareKey.route(vrf: route.vrf, route.prefix)
-                    guard let object = snapshot.desiredObject(key), let state = snapshot.state(of: key), matching(key, state) else { continue }
-                    if !emit(row(key, object, state)) { return }
-                }
+            // A million routes: bucketed by table and leading address bits, then each
+            // bucket sorted when its turn comes, so the first rows leave after two scans
+            // and one small sort.
+            var buckets = RouteBuckets(snapshot.forEachKey)
+            buckets.drain { route in
+                let key = HardwareKey.route(vrf: route.vrf, route.prefix)
+                guard let object = snapshot.desiredObject(key), let state = snapshot.state(of: key), matching(key, state) else { return true }
+                return emit(row(key, object, state))
             }
             return
         }
@@ -46,26 +39,6 @@ struct QueryRows: Sendable {
         for key in keys {
             guard let object = snapshot.desiredObject(key), let state = snapshot.state(of: key), matching(key, state) else { continue }
             if !emit(row(key, object, state, stp: stp)) { return }
-        }
-    }
-
-    /// A route's place in `ip route`'s order: table, then address and length.
-    struct RouteOrder: Comparable {
-        var vrf: UInt32
-        var prefix: IPPrefix
-        static func < (a: RouteOrder, b: RouteOrder) -> Bool { (a.vrf, a.prefix) < (b.vrf, b.prefix) }
-
-        /// A coarse place in the same order: the table, then the leading bits of the
-        /// address (IPv4, mapped with `high` 0: the first octet; IPv6: the first 16 bits).
-        struct Bucket: Hashable, Comparable {
-            var vrf: UInt32
-            var bits: UInt64
-            static func < (a: Bucket, b: Bucket) -> Bool { (a.vrf, a.bits) < (b.vrf, b.bits) }
-        }
-
-        var bucket: Bucket {
-            let a = prefix.address
-            return Bucket(vrf: vrf, bits: a.high == 0 ? a.low >> 24 : 1 << 40 | a.high >> 48)
         }
     }
 

@@ -37,8 +37,13 @@ public final class KernelMirror {
     public struct Configuration: Sendable {
         /// Deliver a batch once it holds this many deltas…
         public var maxBatchSize = 1024
-        /// …or once its oldest delta is this old.
+        /// …or once its oldest delta is this old…
         public var maxBatchDelayMilliseconds = 5
+        /// …or as soon as the socket has nothing more queued (NAPI's habit: batch what has
+        /// arrived, never wait for what has not). Under a burst the socket stays non-empty
+        /// and batches fill to `maxBatchSize`; a lone change reaches the stages at once
+        /// instead of after `maxBatchDelayMilliseconds`.
+        public var flushWhenDrained = true
         /// Wait this long after a silent-deletion trigger before re-dumping routes, so a burst
         /// of link events costs one dump.
         public var redumpDelayMilliseconds = 20
@@ -181,7 +186,7 @@ public final class KernelMirror {
                 return flush()
             }
             var wait = budget
-            if !pending.isEmpty { wait = min(wait, Int32(configuration.maxBatchDelayMilliseconds)) }
+            if !pending.isEmpty { wait = min(wait, configuration.flushWhenDrained ? 0 : Int32(configuration.maxBatchDelayMilliseconds)) }
             for due in [redumpDue, resyncDue].compactMap({ $0 }) {
                 wait = min(wait, Int32(max(0, (Int64(due) - Int64(Self.now())) / 1_000_000)))
             }
@@ -197,6 +202,7 @@ public final class KernelMirror {
             }
             refreshVFs()
             syncMalformed()
+            if !received, !pending.isEmpty, configuration.flushWhenDrained { return flush() }
             if !received {
                 let elapsed = Int32(clamping: (Self.now() - start) / 1_000_000)
                 if elapsed >= timeoutMilliseconds {
