@@ -30,6 +30,7 @@ public struct IPRouteJSON {
         info["info_kind"] = l.kind.infoKind.map(JSONValue.string)
         if let b = l.bridge { info["info_data"] = bridge(b) }
         if let v = l.vxlan { info["info_data"] = vxlan(v) }
+        if let m = l.macvlanMode { info["info_data"] = .object([("mode", .string(m.description))]) }
         if let p = l.bridgePort {
             info["info_slave_kind"] = .string("bridge")
             info["info_slave_data"] = bridgePort(p)

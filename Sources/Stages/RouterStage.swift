@@ -69,6 +69,15 @@ struct RouterStage: Sendable {
     static func routerInterface(of link: IfIndex, in topology: Topology) -> DesiredObject? {
         guard let l = topology.links[link], let mac = l.mac, topology.hasRoutableAddress(link) else { return nil }
         let id = RouterInterfaceID(rawValue: link.rawValue)
+        if l.kind == .macvlan {
+            // Bound where its lower's would be, told apart by its own MAC.
+            guard topology.macvlanBlocker(l) == nil, let lower = l.link,
+                  let binding = routerInterfaceBinding(of: lower, in: topology) else { return nil }
+            let (families, blocked) = topology.routedFamilies(of: link)
+            let rif = RouterInterface(id: id, binding: binding, mac: mac, mtu: l.mtu, routedFamilies: families,
+                                      vrf: topology.routingTable(of: link) ?? RouteTable.mainVRF)
+            return DesiredObject(.routerInterface(rif), trapReason: blocked)
+        }
         if let p = topology.portID(of: link) {
             guard topology.bridge(of: link) == nil else { return nil }
             let (families, blocked) = topology.routedFamilies(of: link)
@@ -85,6 +94,15 @@ struct RouterStage: Sendable {
             return DesiredObject(.routerInterface(rif), trapReason: "\(l.name) has no PVID of its own", programmable: false)
         }
         return DesiredObject(.routerInterface(rif), trapReason: blocked)
+    }
+
+    /// Where a router interface over `link` binds: a chip port outside any bridge, or an
+    /// offloaded bridge's own PVID (VLAN 0 without VLAN filtering); nil when it cannot.
+    static func routerInterfaceBinding(of link: IfIndex, in topology: Topology) -> RouterInterfaceBinding? {
+        if let p = topology.portID(of: link) { return topology.bridge(of: link) == nil ? .port(p) : nil }
+        guard let s = topology.offloadedBridge(link) else { return nil }
+        if !s.vlanFiltering { return .bridge(s.bridge, .none) }
+        return topology.pvid(of: link).map { .bridge(s.bridge, $0) }
     }
 
     /// Why no packet of `family` is routed by the chip, whatever its ingress — the reason
@@ -126,6 +144,9 @@ struct RouterStage: Sendable {
 
     /// Why traffic through `link` cannot be routed by the chip.
     static func noRouterInterface(_ link: IfIndex, in topology: Topology) -> String {
+        if let l = topology.links[link], l.kind == .macvlan {
+            return "macvlan \(l.name): \(topology.macvlanBlocker(l) ?? "no router interface")"
+        }
         if topology.links[link] != nil, topology.portID(of: link) == nil, !topology.isBridge(link) {
             return "\(topology.name(of: link)) is not a switch port"
         }
@@ -134,7 +155,9 @@ struct RouterStage: Sendable {
 
     func keys(of link: IfIndex, in topology: Topology, into keys: inout Set<HardwareKey>) {
         let rif = RouterInterfaceID(rawValue: link.rawValue)
-        if topology.portID(of: link) != nil || topology.isBridge(link) { keys.insert(.routerInterface(rif)) }
+        if topology.portID(of: link) != nil || topology.isBridge(link) || topology.links[link]?.kind == .macvlan {
+            keys.insert(.routerInterface(rif))
+        }
         for address in (neighbors[link] ?? [:]).keys { keys.insert(.neighbor(rif, address)) }
     }
 

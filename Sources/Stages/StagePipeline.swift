@@ -96,7 +96,7 @@ public struct StagePipeline: Sendable {
                 // A vxlan port's tunnel depends on all of its VLANs (one, PVID, untagged).
                 tunnels.keys(of: v.port, in: t, into: &keys)
                 if pvid {
-                    router.keys(of: v.port, in: t, into: &keys)
+                    for link in Self.withMacvlans([v.port], before, topology) { router.keys(of: link, in: t, into: &keys) }
                     t.macvlanKeys(of: v.port, into: &keys)
                 }
             }
@@ -168,6 +168,7 @@ public struct StagePipeline: Sendable {
     /// After a topology change: values every key of the affected links before and after,
     /// then lets the router stage follow router interfaces that came or went.
     private mutating func settle(_ scope: Set<IfIndex>, from before: Topology, into sink: inout ChangeSink) {
+        let scope = Self.withMacvlans(scope, before, topology)
         var keys = Set<HardwareKey>()
         for link in scope {
             for t in [before, topology] {
@@ -183,12 +184,20 @@ public struct StagePipeline: Sendable {
         settle(keys, scope, from: before, into: &sink)
     }
 
+    /// `scope` and the macvlans over its links: a macvlan's router interface (and its
+    /// neighbours, routes) binds where its lower's would, so it follows the lower.
+    private static func withMacvlans(_ scope: Set<IfIndex>, _ before: Topology, _ after: Topology) -> Set<IfIndex> {
+        var all = scope
+        for link in scope { for t in [before, after] { all.formUnion(t.macvlans[link] ?? []) } }
+        return all
+    }
+
     private mutating func settle(_ keys: Set<HardwareKey>, _ scope: Set<IfIndex>, from before: Topology,
                                  into sink: inout ChangeSink) {
         for key in keys.sorted(by: HardwareKey.stageOrder) {
             sink.change(key, from: value(of: key, in: before), to: value(of: key, in: topology))
         }
-        router.syncRoutable(scope, from: before, to: topology, into: &sink)
+        router.syncRoutable(Self.withMacvlans(scope, before, topology), from: before, to: topology, into: &sink)
         router.syncFamilyTraps(from: before, to: topology, into: &sink)
     }
 

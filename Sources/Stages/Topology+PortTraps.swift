@@ -16,13 +16,15 @@ extension Topology {
         // nftables netdev ingress/egress (and inet ingress) chains on the port.
         if let chain = netfilter.deviceTrap(name(of: link), ingress: true) { ingress.append("\(chain) not offloaded") }
         if let chain = netfilter.deviceTrap(name(of: link), ingress: false) { egress.append("\(chain) not offloaded") }
-        for mv in macvlanLinks(on: link) {
-            ingress.append(Self.macvlanReason(mv, on: name(of: link)))
+        for mv in macvlanLinks(on: link) where !RouterStage.isRoutable(mv.index, in: self) {
+            ingress.append(macvlanReason(mv, on: name(of: link)))
         }
         // A macvlan on the port's bridge hears ARP / ND through the bridge: the chip copies
         // them to the CPU only in a VLAN with a router interface, so without an address on
-        // the bridge its ports' ingress stays on the CPU.
-        if let b = bridge(of: link), offloadedBridge(b) != nil, !hasRoutableAddress(b), let mv = macvlanLinks(on: b).first {
+        // the bridge, and no macvlan routed by the chip there, its ports' ingress stays on the CPU.
+        if let b = bridge(of: link), offloadedBridge(b) != nil, !hasRoutableAddress(b),
+           !macvlanLinks(on: b).contains(where: { RouterStage.isRoutable($0.index, in: self) }),
+           let mv = macvlanLinks(on: b).first {
             ingress.append("macvlan \(mv.name) on \(name(of: b)): ARP and ND for it reach the CPU only through a router interface, and \(name(of: b)) has no address")
         }
         spanningTreeTraps(of: link, ingress: &ingress, egress: &egress)
@@ -65,8 +67,36 @@ extension Topology {
         (macvlans[link] ?? []).sorted().compactMap { links[$0] }
     }
 
-    static func macvlanReason(_ mv: Link, on lower: String) -> String {
-        "macvlan \(mv.name) on \(lower): frames to \(mv.mac.map(\.description) ?? "its MAC") go to the CPU"
+    /// Why frames to a macvlan's MAC go to the CPU: what keeps it from a router interface.
+    func macvlanReason(_ mv: Link, on lower: String) -> String {
+        let why = macvlanBlocker(mv).map { " (\($0))" } ?? ""
+        return "macvlan \(mv.name) on \(lower)\(why): frames to \(mv.mac.map(\.description) ?? "its MAC") go to the CPU"
+    }
+
+    /// What keeps a macvlan from a router interface of its own in the chip (its MAC
+    /// routed like its lower's own), or nil. The kernel hands a frame from the lower to
+    /// the macvlan that owns its destination MAC in modes bridge, private and vepa (the
+    /// modes differ only in what macvlans send each other, which the CPU sends); in
+    /// passthru one macvlan takes every frame, in source mode the source MAC decides.
+    func macvlanBlocker(_ mv: Link) -> String? {
+        guard features.contains(.routerMACs) else { return "the driver has no router MACs" }
+        guard let mode = mv.macvlanMode, [.bridge, .private, .vepa].contains(mode) else {
+            return "mode \(mv.macvlanMode?.description ?? "unknown")"
+        }
+        guard let lower = mv.link, let l = links[lower] else { return "its lower device is unknown" }
+        if mv.mac == l.mac { return "it shares \(l.name)'s MAC" }
+        guard hasRoutableAddress(mv.index) else { return "no address" }
+        guard RouterStage.routerInterfaceBinding(of: lower, in: self) != nil else {
+            return offloadedBridge(lower)?.vlanFiltering == true ? "\(l.name) has no PVID of its own" : "\(l.name) is not routed by the chip"
+        }
+        // A port's own router interface must be there too: the kernel routes frames to the
+        // port's MAC even without an address, and a port without one sends all to the CPU,
+        // where a macvlan's alone would drop them as not its own. (A bridge holds its own
+        // MAC as a local FDB entry, which the chip sends to the CPU.)
+        if portID(of: lower) != nil, !RouterStage.isRoutable(lower, in: self) {
+            return "\(l.name) has no router interface"
+        }
+        return nil
     }
 
     /// The hardware keys a macvlan decides: on a chip port, the port (its ingress trap);
@@ -87,6 +117,7 @@ extension Topology {
         }
         for mv in uppers {
             if let entry = macvlanFDB(mv, on: lower) { keys.insert(HardwareObject.fdb(entry).key) }
+            keys.insert(.routerInterface(RouterInterfaceID(rawValue: mv.index.rawValue)))
         }
     }
 
@@ -110,8 +141,10 @@ extension Topology {
     func macvlanClaim(_ bridge: BridgeID, _ vid: VLANID, _ mac: MACAddress) -> FDBCandidate? {
         let lower = IfIndex(rawValue: bridge.rawValue)
         for mv in macvlanLinks(on: lower) where mv.mac == mac {
-            guard let entry = macvlanFDB(mv, on: lower), entry.vid == vid else { continue }
-            return FDBCandidate(object: entry, priority: 3, sequence: 0, trapReason: Self.macvlanReason(mv, on: name(of: lower)))
+            // Routed by the chip, its MAC needs no entry: the kernel's bridge holds it only
+            // in its address list (no FDB entry), and so does the chip.
+            guard let entry = macvlanFDB(mv, on: lower), entry.vid == vid, !RouterStage.isRoutable(mv.index, in: self) else { continue }
+            return FDBCandidate(object: entry, priority: 3, sequence: 0, trapReason: macvlanReason(mv, on: name(of: lower)))
         }
         return nil
     }

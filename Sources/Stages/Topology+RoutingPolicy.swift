@@ -33,9 +33,9 @@ extension Topology {
         if case .removed(let r) = change { rules.remove(r) } else { rules.insert(change.current) }
     }
 
-    /// Links that can carry a router interface: chip ports and bridges.
+    /// Links that can carry a router interface: chip ports, bridges and macvlans.
     var routerInterfaceCandidates: Set<IfIndex> {
-        Set(links.keys.filter { portID(of: $0) != nil || isBridge($0) })
+        Set(links.keys.filter { portID(of: $0) != nil || isBridge($0) || links[$0]?.kind == .macvlan })
     }
 
     /// The VRF (`kind vrf`) `link` is enslaved to.

@@ -36,8 +36,12 @@ public struct DriverCapabilities: Hashable, Sendable {
         /// source MAC against its FDB itself. Without it, a driver with `portTraps` gets a
         /// locked port's ingress trapped (the kernel checks).
         public static let lockedPorts = Features(rawValue: 1 << 10)
+        /// Several router interfaces on one binding (a port, a bridge VLAN), told apart by
+        /// the destination MAC: a macvlan's over its lower's (the anycast gateway). Without
+        /// it, frames to a macvlan's MAC go to the CPU.
+        public static let routerMACs = Features(rawValue: 1 << 11)
         /// The switch features (not `sriov`).
-        public static let all = Features(rawValue: 0xFF | 1 << 9 | 1 << 10)
+        public static let all = Features(rawValue: 0xFF | 1 << 9 | 1 << 10 | 1 << 11)
         /// SR-IOV: the ports are physical functions whose VFs the stages map to `.vf` objects.
         public static let sriov = Features(rawValue: 1 << 8)
     }

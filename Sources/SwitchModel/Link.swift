@@ -28,6 +28,8 @@ public struct Link: Hashable, Sendable {
     public var vxlan: VXLANAttributes?
     /// A `vrf` device's routing table (`IFLA_VRF_TABLE`: `ip link add vrf-red type vrf table 10`).
     public var vrfTable: UInt32?
+    /// A `macvlan` device's mode (`IFLA_MACVLAN_MODE`: `ip link add … type macvlan mode bridge`).
+    public var macvlanMode: MACVLANMode?
     /// `IFLA_PHYS_SWITCH_ID`: the switch ASIC a switchdev port belongs to, as iproute2
     /// prints it (`switchid 3412000000000000`, hex bytes); nil for other interfaces.
     public var physSwitchID: String?
@@ -142,6 +144,25 @@ public enum LinkKind: Hashable, Sendable, CustomStringConvertible {
         case .loopback: "loopback"
         case .other(let s): s.isEmpty ? "other" : s
         default: infoKind ?? "other"
+        }
+    }
+}
+
+/// How a macvlan shares its lower device (`enum macvlan_mode`, `IFLA_MACVLAN_MODE`).
+/// Frames from the lower to a macvlan's MAC reach that macvlan in every mode but
+/// `passthru` (one macvlan takes everything) and `source` (chosen by source MAC); the
+/// modes differ in what the macvlans send each other.
+public enum MACVLANMode: UInt32, Hashable, Sendable, CustomStringConvertible {
+    case `private` = 1, vepa = 2, bridge = 4, passthru = 8, source = 16
+
+    /// iproute2's word (`ip -d link`: `macvlan mode bridge`).
+    public var description: String {
+        switch self {
+        case .private: "private"
+        case .vepa: "vepa"
+        case .bridge: "bridge"
+        case .passthru: "passthru"
+        case .source: "source"
         }
     }
 }

@@ -49,6 +49,37 @@ struct ChipRouterTests {
         try sw.finish()
     }
 
+    @Test("a second router interface on a routed port (a macvlan's): frames to its MAC routed with it and sent out of it with its MAC; removing the port's own hands the binding over; a MAC taken twice is refused")
+    func routerMACs() throws {
+        let sw = try Self.router()
+        let vmac = MACAddress(rawValue: 0x0000_5E00_0101)
+        let mv = RouterInterfaceID(rawValue: 70)
+        try sw.program([.routerInterface(RouterInterface(id: mv, binding: .port(PortID(1)), mac: vmac)),
+                        .route(HardwareRoute(prefix: IPPrefix("172.16.0.0/16")!, action: .nexthop(Self.nh(2)))),
+                        .neighbor(HardwareNeighbor(rif: mv, address: Host.ip("10.9.0.2"), mac: Host.mac(9))),
+                        .route(HardwareRoute(prefix: IPPrefix("10.9.0.0/24")!, action: .attached(mv)))])
+        let toMacvlan = Frame.udp(from: 1, to: vmac, src: "10.0.1.2", dst: "172.16.5.9")
+        sw.inject(toMacvlan, on: 1)
+        #expect(sw.drainCounts() == [2: 1], "a frame to the macvlan's MAC was not routed")
+        // Out of the macvlan's interface: its MAC as the source.
+        sw.inject(Frame.udp(from: 2, to: Host.routerMAC, src: "10.0.2.2", dst: "10.9.0.2"), on: 2)
+        let out = try #require(sw.readOutbound(on: 1))
+        #expect(Frame.parse(out).srcMAC == vmac && Frame.parse(out).dstMAC == Host.mac(9))
+        // Unicast to any other MAC on the routed port is still not ours.
+        sw.inject(Frame.udp(from: 1, to: Host.mac(200), src: "10.0.1.2", dst: "172.16.5.9"), on: 1)
+        #expect(sw.drainCounts().isEmpty && sw.drainTrapReasons().isEmpty)
+        // The same MAC twice on one binding is refused.
+        let clash = RouterInterface(id: RouterInterfaceID(rawValue: 71), binding: .port(PortID(1)), mac: vmac)
+        #expect(throws: EmbeddedSwitch.ProgrammingFailed.self) { try sw.program([.routerInterface(clash)]) }
+        // The port's own interface goes (with what uses it): the macvlan's keeps routing.
+        try sw.apply([.remove(.route(vrf: 254, IPPrefix("10.0.1.1/32")!)), .remove(.route(vrf: 254, IPPrefix("10.0.1.0/24")!)),
+                      .remove(.nexthop(Self.nh(1))), .remove(.routerInterface(RouterInterfaceID(rawValue: 1)))])
+        sw.inject(toMacvlan, on: 1)
+        #expect(sw.drainCounts() == [2: 1], "the macvlan's interface stopped routing when the port's own went")
+        sw.inject(Self.toRouter(dst: "172.16.5.9"), on: 1)
+        #expect(sw.drainCounts().isEmpty, "frames to the removed interface's MAC were still routed")
+    }
+
     @Test("a packet routed back out of its ingress interface goes up whole: the kernel may send an ICMP redirect")
     func redirect() throws {
         let sw = try Self.router()

@@ -101,29 +101,6 @@ struct EmulatedSwitchPortTrapTests {
         UInt32(try lab.sw.ipJSON("link show \(name)").first?["ifindex"] as? Int ?? 0)
     }
 
-    @Test("macvlan on a routed chip port: pings to its address work (no `drop hairpin`), and it has a state by name")
-    func macvlanOnPort() throws {
-        let lab = try Lab(hosts: 1, configure: { sw in
-            // Only the macvlan answers ARP for its address (as in a container), with its own MAC.
-            _ = try sw.exec(["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1"])
-            try sw.ipScript("""
-                addr add 10.0.0.254/24 dev swp1
-                link set swp1 up
-                link add link swp1 name mv0 address 02:00:00:00:77:01 type macvlan mode bridge
-                addr add 10.0.1.100/24 dev mv0
-                link set mv0 up
-                """)
-        })
-        try lab.hosts[0].ip("addr add 10.0.1.1/24 dev eth0")
-        let state = try Self.portState(lab, 1) { if case .trapped = $0 { true } else { false } }
-        #expect(state == .trapped(reason: "ingress: macvlan mv0 on swp1: frames to 02:00:00:00:77:01 go to the CPU"))
-        let hairpinBefore = lab.asic.counters().drops[.hairpin] ?? 0
-        #expect(try Self.ping(lab, from: 0, to: "10.0.1.100") == 0, "pings to the macvlan's address are lost")
-        #expect((lab.asic.counters().drops[.hairpin] ?? 0) == hairpinBefore, "the chip dropped frames to the macvlan as hairpin")
-        // The switch's own address on swp1 still answers.
-        #expect(try Self.ping(lab, from: 0, to: "10.0.0.254") == 0)
-    }
-
     @Test("a macvlan made while hoistd runs: its MAC in the port's address list (the kernel announces no FDB entry for it) is no drift for `hoist audit`")
     func macvlanAudit() throws {
         // Found by the random differential test (hoist-difftest --random --seed 1): the FDB
@@ -143,51 +120,5 @@ struct EmulatedSwitchPortTrapTests {
         try lab.pump(milliseconds: 200)
         let audit = try lab.daemon.auditNow(repair: false)
         #expect(audit.findings.isEmpty, "\(audit.findings)")
-    }
-
-    @Test("macvlan on a bridge: frames to its MAC go to the CPU, so pings to it work; it shows trapped")
-    func macvlanOnBridge() throws {
-        let lab = try Lab(configure: { sw in
-            try Lab.bridgeAll(sw)
-            _ = try sw.exec(["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1"])
-            try sw.ipScript("""
-                addr add 10.0.0.254/24 dev br0
-                link add link br0 name mv1 address 02:00:00:00:77:02 type macvlan mode bridge
-                addr add 10.0.1.100/24 dev mv1
-                link set mv1 up
-                """)
-        })
-        try lab.hosts[0].ip("addr add 10.0.1.1/24 dev eth0")
-        let br = BridgeID(rawValue: try Self.ifindex(lab, "br0"))
-        let key = HardwareKey.fdb(br, .none, MACAddress("02:00:00:00:77:02")!)
-        _ = try lab.pump(until: { lab.daemon.engine.state(of: key) != nil })
-        #expect(lab.daemon.engine.state(of: key) == .trapped(reason: "macvlan mv1 on br0: frames to 02:00:00:00:77:02 go to the CPU"))
-        #expect(try Self.ping(lab, from: 0, to: "10.0.1.100") == 0, "pings to the macvlan's address are lost")
-        // Traffic between the hosts is still the chip's.
-        let before = lab.asic.counters().ports[2]?.txPackets ?? 0
-        #expect(try Self.ping(lab, from: 0, to: "10.0.0.2") == 0)
-        #expect((lab.asic.counters().ports[2]?.txPackets ?? 0) - before >= 5)
-    }
-
-    @Test("macvlan on a bridge without an address: its ARP goes through the CPU (the bridge's ports trapped), pings to it work")
-    func macvlanOnBridgeWithoutAddress() throws {
-        let lab = try Lab(configure: { sw in
-            try Lab.bridgeAll(sw)
-            try sw.ipScript("""
-                link add link br0 name mv1 address 02:00:00:00:77:03 type macvlan mode bridge
-                addr add 10.0.0.100/24 dev mv1
-                link set mv1 up
-                """)
-        })
-        let state = try Self.portState(lab, 1) { if case .trapped = $0 { true } else { false } }
-        #expect(state == .trapped(reason: "ingress: macvlan mv1 on br0: ARP and ND for it reach the CPU only through a router interface, and br0 has no address"))
-        #expect(try Self.ping(lab, from: 0, to: "10.0.0.100") == 0, "pings to a macvlan on an address-less bridge are lost")
-        #expect(try Self.ping(lab, from: 0, to: "10.0.0.2") == 0, "host to host through the trapped bridge fails")
-        // An address on br0: a router interface copies ARP to the CPU; the ports go back to the chip.
-        try lab.sw.ip("addr add 10.0.0.254/24 dev br0")
-        #expect(try Self.portState(lab, 1) { $0 == .offloaded } == .offloaded)
-        try lab.sw.ip("neigh flush dev mv1")
-        try lab.hosts[0].ip("neigh flush dev eth0")
-        #expect(try Self.ping(lab, from: 0, to: "10.0.0.100") == 0, "pings to the macvlan are lost once the ports are offloaded")
     }
 }

@@ -155,13 +155,14 @@ struct PortsStageTests {
         try g.verify()
     }
 
-    @Test("macvlan uppers: on a standalone chip port its ingress is trapped; on an offloaded bridge its MAC goes to the CPU")
+    @Test("macvlan uppers: without an address, on a chip port its ingress is trapped, on a bridge its MAC goes to the CPU; with one, a router interface of its own over its lower; passthru stays trapped")
     func macvlan() throws {
         var g = GoldenSession("ports-macvlan")
-        func mv(_ index: IfIndex, _ name: String, on lower: IfIndex, _ m: String) -> Link {
+        func mv(_ index: IfIndex, _ name: String, on lower: IfIndex, _ m: String, mode: MACVLANMode = .bridge) -> Link {
             var l = otherLink(index, name, kind: .macvlan)
             l.link = lower
             l.mac = mac(m)
+            l.macvlanMode = mode
             return l
         }
         let mv0 = mv(70, "mv0", on: swp(1), "02:00:00:00:00:70")
@@ -175,7 +176,22 @@ struct PortsStageTests {
             .address(.added(address(br0, "10.0.0.254/24"))),
         ])
         g.step("mv1 changes its MAC", [.link(.changed(old: mv1, new: mv(71, "mv1", on: br0, "02:00:00:00:00:72")))])
-        g.step("both go", [.link(.removed(mv0)), .link(.removed(mv(71, "mv1", on: br0, "02:00:00:00:00:72")))])
+        g.step("mv0 gets 10.0.1.100/24: swp1 has no router interface of its own (the kernel routes frames to its MAC anyway), so swp1 stays on the CPU", [
+            .address(.added(address(IfIndex(rawValue: 70), "10.0.1.100/24"))),
+        ])
+        g.step("swp1 gets 10.0.5.254/24: its router interface, and mv0's beside it with its MAC; swp1 back to the chip", [
+            .address(.added(address(swp(1), "10.0.5.254/24"))),
+        ])
+        g.step("mv1 gets 10.0.0.100/24: its router interface over br0; its MAC's CPU entry goes (the kernel's bridge has none: the MAC is in its address list)", [
+            .address(.added(address(IfIndex(rawValue: 71), "10.0.0.100/24"))),
+        ])
+        let mv2 = mv(72, "mv2", on: swp(1), "02:00:00:00:00:73", mode: .passthru)
+        g.step("mv0 goes; mv2 in passthru mode on swp1 with an address: no router interface, swp1 ingress trapped", [
+            .address(.removed(address(IfIndex(rawValue: 70), "10.0.1.100/24"))), .link(.removed(mv0)),
+            .link(.added(mv2)), .address(.added(address(IfIndex(rawValue: 72), "10.0.2.100/24"))),
+        ])
+        g.step("both go", [.link(.removed(mv2)), .address(.removed(address(IfIndex(rawValue: 71), "10.0.0.100/24"))),
+                           .link(.removed(mv(71, "mv1", on: br0, "02:00:00:00:00:72")))])
         try g.verify()
     }
 

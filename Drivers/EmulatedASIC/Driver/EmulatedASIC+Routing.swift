@@ -13,6 +13,9 @@ extension EmulatedASIC {
             guard let slot = chip.bridgeSlots[b], let bs = chip.bridges[slot] else { return .dependencyMissing(.bridge(b)) }
             guard bs.settings.vlanFiltering || vid == .none else { return .invalid("\(b) does not filter VLANs; VLAN \(vid) cannot carry a router interface") }
         }
+        if let other = routerInterface(at: r.binding, mac: r.mac.rawValue), other != chip.rifIndex[r.id] {
+            return .invalid("\(r.binding) already has a router interface with MAC \(r.mac)")
+        }
         let index: Int32
         if let existing = chip.rifIndex[r.id] {
             index = existing
@@ -28,24 +31,69 @@ extension EmulatedASIC {
         return .ok
     }
 
-    private func bind(_ binding: RouterInterfaceBinding, _ index: Int32) {
+    /// The router interface bound at `binding` that frames to `mac` are routed with.
+    private func routerInterface(at binding: RouterInterfaceBinding, mac: UInt64) -> Int32? {
+        let own: Int32
+        let key: RouterMACKey
         switch binding {
         case .port(let p):
-            chip.ports[Int(p.rawValue)].rif = index
+            own = chip.ports[Int(p.rawValue)].rif
+            key = .port(Int(p.rawValue), mac)
+        case .bridge(let b, let vid):
+            guard let slot = chip.bridgeSlots[b], let bs = chip.bridges[slot] else { return nil }
+            let v = bs.vlanIndex(vid.rawValue)
+            own = chip.vlanTables[slot][v].rif
+            key = .vlan(slot, v, mac)
+        }
+        if own >= 0, chip.rifs[Int(own)]?.object.mac.rawValue == mac { return own }
+        return chip.routerMACs[key]
+    }
+
+    /// Binds a router interface where its binding says: the first one there is the
+    /// binding's own (`PortState.rif`, `VLANEntry.rif`), any further one is found by its
+    /// MAC (`routerMACs`: a macvlan's over its lower's).
+    private func bind(_ binding: RouterInterfaceBinding, _ index: Int32) {
+        let mac = chip.rifs[Int(index)]!.object.mac.rawValue
+        switch binding {
+        case .port(let p):
+            let i = Int(p.rawValue)
+            if chip.ports[i].rif < 0 { chip.ports[i].rif = index } else { chip.routerMACs[.port(i, mac)] = index }
         case .bridge(let b, let vid):
             guard let slot = chip.bridgeSlots[b] else { return }
-            chip.vlanTables[slot][chip.bridges[slot]!.vlanIndex(vid.rawValue)].rif = index
+            let v = chip.bridges[slot]!.vlanIndex(vid.rawValue)
+            if chip.vlanTables[slot][v].rif < 0 {
+                chip.vlanTables[slot][v].rif = index
+            } else {
+                chip.routerMACs[.vlan(slot, v, mac)] = index
+            }
         }
     }
 
+    /// Undoes `bind`: a binding's own interface that goes hands the binding to a further
+    /// one bound there, if any.
     private func unbind(_ binding: RouterInterfaceBinding, _ index: Int32) {
+        let mac = chip.rifs[Int(index)]!.object.mac.rawValue
+        func successor(_ key: (UInt64) -> RouterMACKey) -> Int32 {
+            guard let (k, next) = chip.routerMACs.first(where: { $0.key == key($0.key.mac) }) else { return -1 }
+            chip.routerMACs[k] = nil
+            return next
+        }
         switch binding {
         case .port(let p):
-            if chip.ports[Int(p.rawValue)].rif == index { chip.ports[Int(p.rawValue)].rif = -1 }
+            let i = Int(p.rawValue)
+            if chip.ports[i].rif == index {
+                chip.ports[i].rif = successor { .port(i, $0) }
+            } else if chip.routerMACs[.port(i, mac)] == index {
+                chip.routerMACs[.port(i, mac)] = nil
+            }
         case .bridge(let b, let vid):
             guard let slot = chip.bridgeSlots[b], let bs = chip.bridges[slot] else { return }
             let v = bs.vlanIndex(vid.rawValue)
-            if chip.vlanTables[slot][v].rif == index { chip.vlanTables[slot][v].rif = -1 }
+            if chip.vlanTables[slot][v].rif == index {
+                chip.vlanTables[slot][v].rif = successor { .vlan(slot, v, $0) }
+            } else if chip.routerMACs[.vlan(slot, v, mac)] == index {
+                chip.routerMACs[.vlan(slot, v, mac)] = nil
+            }
         }
     }
 

@@ -90,6 +90,18 @@ struct TunnelState {
     var flood: [IPAddress] = []
 }
 
+/// Where a further router interface is bound, and its MAC (`SwitchChip.routerMACs`).
+/// `domain`: a routed port's index, or 65,536 × (bridge slot + 1) + the VLAN index.
+struct RouterMACKey: Hashable {
+    var domain: Int
+    var mac: UInt64
+
+    static func port(_ p: Int, _ mac: UInt64) -> RouterMACKey { RouterMACKey(domain: p, mac: mac) }
+    static func vlan(_ slot: Int, _ vlanIndex: Int, _ mac: UInt64) -> RouterMACKey {
+        RouterMACKey(domain: (slot + 1) << 16 | vlanIndex, mac: mac)
+    }
+}
+
 /// A neighbour table key: router interface index and address.
 struct NeighborKey: Hashable {
     var rif: Int32

@@ -35,3 +35,12 @@ public struct CountingSink: FrameSink {
         trapped += 1
     }
 }
+
+/// Holds what one pipeline step sent, in order, for the step that called it to pass on or
+/// drop (the chip's own use: a route whose result decides whether a frame is forwarded too).
+struct HeldSink: FrameSink {
+    var transmitted: [([UInt8], PortID)] = []
+    var trapped: [(PortID, TrapReason, [UInt8])] = []
+    mutating func transmit(_ frame: UnsafeRawBufferPointer, port: PortID) { transmitted.append((Array(frame), port)) }
+    mutating func trap(_ frame: UnsafeRawBufferPointer, port: PortID, reason: TrapReason) { trapped.append((port, reason, Array(frame))) }
+}

@@ -41,7 +41,11 @@ extension SwitchChip {
             if ps.rif >= 0, pf.dst == rifs[Int(ps.rif)]?.object.mac.rawValue, pf.tagCount == 0 {
                 route(frame, pf, ingressPort: p, rif: ps.rif, &sink)
             } else if ps.rif >= 0, pf.dst & (1 << 40) == 0, pf.tagCount == 0 {
-                drop(.hairpin, port: p)     // unicast to someone else on a routed port: not ours
+                if !routerMACs.isEmpty, let rif = routerMACs[.port(p, pf.dst)] {
+                    route(frame, pf, ingressPort: p, rif: rif, &sink)    // a macvlan's MAC
+                } else {
+                    drop(.hairpin, port: p)     // unicast to someone else on a routed port: not ours
+                }
             } else {
                 trap(frame, port: p, ps.rif >= 0 ? controlReason(pf) : .unknownPort, &sink)
             }
@@ -174,11 +178,46 @@ extension SwitchChip {
         }
         if vlan.rif >= 0 {
             let rifMAC = rifs[Int(vlan.rif)]?.object.mac.rawValue ?? 0
-            if pf.dst == rifMAC {
+            // The VLAN's own router interface, or a further one by its MAC (a macvlan's).
+            var rif: Int32 = pf.dst == rifMAC ? vlan.rif : -1
+            if rif < 0, !isMulticast, !routerMACs.isEmpty,
+               let other = routerMACs[.vlan(ctx.bridge, bridge.vlanIndex(ctx.vid), pf.dst)] {
+                rif = other
+            }
+            if rif >= 0 {
                 // VXLAN to one of our VTEPs arriving on an SVI is decapsulated, not routed.
                 if pf.isVXLAN, ctx.port > 0, decapsulate(frame, pf, ingressPort: ctx.port, &sink) { return }
                 if ctx.port > 0 {
-                    route(frame, pf, ingressPort: ctx.port, rif: vlan.rif, &sink)
+                    let local = fdb.lookup(Self.fdbKey(slot: ctx.bridge, vid: ctx.vid, mac: pf.dst)) == FDBValue.cpu
+                    if local {
+                        route(frame, pf, ingressPort: ctx.port, rif: rif, &sink)
+                    } else {
+                        // A router MAC the bridge's FDB does not hold as local (a macvlan's:
+                        // the kernel keeps it only in the bridge's address list, which makes
+                        // the bridge promiscuous): the kernel's bridge forwards or floods the
+                        // frame as any other and passes it up too, where the macvlan takes
+                        // it. Unless the forwarding trapped it whole (the kernel does both).
+                        // The route first, held back: if it traps the frame (an unresolved
+                        // neighbour, TTL, …), the kernel gets it whole and both forwards and
+                        // routes it, so the chip forwards nothing.
+                        var routed = HeldSink()
+                        route(frame, pf, ingressPort: ctx.port, rif: rif, &routed)
+                        if let (port, reason, copy) = routed.trapped.first {
+                            copy.withUnsafeBytes { sink.trap($0, port: port, reason: reason) }
+                            return
+                        }
+                        let trapsBefore = trapsDecided
+                        unicastForward(frame, pf, ctx, vlan: vlan, bridge: bridge, &sink)
+                        for (copy, port) in routed.transmitted {
+                            if trapsDecided == trapsBefore {
+                                copy.withUnsafeBytes { sink.transmit($0, port: port) }
+                            } else {
+                                // Forwarding trapped it whole: the kernel routes it too.
+                                portCounters[Int(port.rawValue)].txPackets &-= 1
+                                portCounters[Int(port.rawValue)].txBytes &-= UInt64(copy.count)
+                            }
+                        }
+                    }
                 } else {
                     trap(frame, port: 0, .localAddress, &sink)
                 }
@@ -230,6 +269,12 @@ extension SwitchChip {
             flood(frame, pf, ctx, vlan: vlan, allowed: { $0.multicastFlood }, &sink)
             return
         }
+        unicastForward(frame, pf, ctx, vlan: vlan, bridge: bridge, &sink)
+    }
+
+    /// Known unicast by the FDB (port, CPU, tunnel), unknown unicast flooded.
+    func unicastForward<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, _ ctx: IngressContext,
+                                      vlan: VLANEntry, bridge: BridgeState, _ sink: inout S) {
         let key = Self.fdbKey(slot: ctx.bridge, vid: ctx.vid, mac: pf.dst)
         guard let dest = fdb.lookup(key) else {
             flood(frame, pf, ctx, vlan: vlan, allowed: { $0.unicastFlood }, &sink)
@@ -448,6 +493,7 @@ extension SwitchChip {
 
     /// Sends to the CPU through the trap's policer.
     func trap<S: FrameSink>(_ frame: UnsafeRawBufferPointer, port: Int, _ reason: TrapReason, _ sink: inout S) {
+        trapsDecided &+= 1
         guard policers[reason]!.take(now: now) else {
             trapCounters[reason, default: TrapCounters()].policerDrops &+= 1
             drops[.trapPolicer, default: 0] &+= 1

@@ -39,6 +39,13 @@ public final class SwitchChip {
     var movingStatic: Set<UInt64> = []
     var rifs = Slots<RouterInterfaceState>()
     var rifIndex: [RouterInterfaceID: Int32] = [:]
+    /// Router interfaces bound where another already is (`PortState.rif`,
+    /// `VLANEntry.rif`), by binding and MAC: a macvlan's over its lower's. Frames to
+    /// such a MAC are routed with that interface.
+    var routerMACs: [RouterMACKey: Int32] = [:]
+    /// Frames the pipeline decided to trap so far (policed or not): tells a caller whether
+    /// a step it ran sent the frame to the CPU.
+    var trapsDecided: UInt64 = 0
     var neighbors: [NeighborKey: UInt64] = [:]
     var nexthops = Slots<NexthopState>()
     var nexthopIndex: [HardwareNexthop: Int32] = [:]

@@ -66,6 +66,9 @@ enum LinkDecoder {
             link.vxlan = try data.map { try vxlanAttributes($0.nested(maxType: CNL_IFLA_VXLAN_MAX)) } ?? VXLANAttributes()
         case "vrf":
             link.vrfTable = try data?.nested(maxType: 1).u32(1)  // IFLA_VRF_TABLE
+        case "macvlan":
+            // IFLA_MACVLAN_MODE (1); a mode this model does not name stays nil.
+            link.macvlanMode = try data?.nested(maxType: 9).u32(1).flatMap(MACVLANMode.init(rawValue:))
         case "tun":
             if let type = try data?.nested(maxType: CNL_IFLA_TUN_TYPE).u8(Int(CNL_IFLA_TUN_TYPE)) {
                 link.kind = type == 2 ? .tap : .tun  // IFF_TAP
