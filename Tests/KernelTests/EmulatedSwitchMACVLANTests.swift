@@ -27,6 +27,14 @@ struct EmulatedSwitchMACVLANTests {
         .routerInterface(RouterInterfaceID(rawValue: try Traps.ifindex(lab, name)))
     }
 
+    /// The router interface of link `name`, once it is offloaded (an issue if it never is).
+    static func offloadedRouterInterface(_ lab: Lab, _ name: String) throws -> HardwareKey {
+        let rif = try routerInterface(lab, name)
+        _ = try lab.pump(until: { lab.daemon.engine.state(of: rif) == .offloaded })
+        #expect(lab.daemon.engine.state(of: rif) == .offloaded, "\(name)'s router interface is \(String(describing: lab.daemon.engine.state(of: rif)))")
+        return rif
+    }
+
     /// Ten pings from host `h` to `address` after two that resolve the neighbours: all
     /// answered, at most two frames trapped meanwhile, at least ten leaving port `out`.
     static func routedByChip(_ lab: Lab, from h: Int, to address: String, out: Int, _ what: String) throws {
@@ -55,9 +63,7 @@ struct EmulatedSwitchMACVLANTests {
                 link set mv0 up
                 """)
         }
-        let rif = try Self.routerInterface(lab, "mv0")
-        _ = try lab.pump(until: { lab.daemon.engine.state(of: rif) == .offloaded })
-        #expect(lab.daemon.engine.state(of: rif) == .offloaded, "mv0's router interface is \(String(describing: lab.daemon.engine.state(of: rif)))")
+        let rif = try Self.offloadedRouterInterface(lab, "mv0")
         #expect(try Traps.portState(lab, 1) { $0 == .offloaded } == .offloaded)
         try Self.routedByChip(lab, from: 0, to: "10.0.2.1", out: 2, "h1 through mv0's MAC to h2")
         try Self.routedByChip(lab, from: 1, to: "10.0.1.1", out: 1, "h2 back to h1 out of mv0")
@@ -100,9 +106,7 @@ struct EmulatedSwitchMACVLANTests {
                 link set vmac up
                 """)
         }
-        let rif = try Self.routerInterface(lab, "vmac")
-        _ = try lab.pump(until: { lab.daemon.engine.state(of: rif) == .offloaded })
-        #expect(lab.daemon.engine.state(of: rif) == .offloaded, "vmac's router interface is \(String(describing: lab.daemon.engine.state(of: rif)))")
+        let rif = try Self.offloadedRouterInterface(lab, "vmac")
         #expect(try Traps.portState(lab, 1) { $0 == .offloaded } == .offloaded)
         let br0 = BridgeID(rawValue: try Traps.ifindex(lab, "br0"))
         // The kernel's bridge holds the MAC in its address list, not its FDB: neither does the chip.
@@ -115,9 +119,7 @@ struct EmulatedSwitchMACVLANTests {
 
         // The bridge's own address and MAC beside the gateway's: both reach the router.
         try lab.sw.ip("addr add 10.0.1.253/24 dev br0")
-        let own = try Self.routerInterface(lab, "br0")
-        _ = try lab.pump(until: { lab.daemon.engine.state(of: own) == .offloaded })
-        #expect(lab.daemon.engine.state(of: own) == .offloaded)
+        _ = try Self.offloadedRouterInterface(lab, "br0")
         #expect(try Traps.ping(lab, from: 1, to: "10.0.1.253") == 0, "pings to br0's own address are lost")
         try Self.routedByChip(lab, from: 1, to: "10.0.3.1", out: 3, "h2 through the anycast gateway beside br0's own MAC")
         // The gateway's interface again, now after br0's (the chip finds it by its MAC).
