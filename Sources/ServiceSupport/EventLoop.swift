@@ -84,10 +84,9 @@ public final class EventLoop {
 
     /// Gives the calling thread nice −5 (`setpriority(PRIO_PROCESS, 0, …)` acts on one
     /// thread on Linux), so the loop that carries the kernel's changes to the chip wins
-    /// the CPU over the threads that build big query answers, dump snapshots or read back
-    /// a chip: on 2 cores a `show routes` at 1M routes otherwise doubles the p99
-    /// kernel→chip latency. Best effort: without CAP_SYS_NICE the call fails and the
-    /// thread keeps nice 0.
+    /// the CPU over the threads that build big query answers (nice 10), dump snapshots or
+    /// read back a chip, as their turns come on 2 cores. Best effort: without CAP_SYS_NICE
+    /// the call fails and the thread keeps nice 0.
     public static func favourCallingThread() {
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, -5)
     }
