@@ -34,6 +34,9 @@ struct Model: Sendable {
     var clsact: Set<Int> = []
     var rootQdisc: [Int: String] = [:]
     var macvlans: Set<Int> = []
+    /// The anycast gateway `vmac` on `br0` (`RandomOperator.gatewayMAC`, `10.0.1.252/32`),
+    /// by its mode; nil while there is none.
+    var gateway: String?
     var vlanFiltering = false
     var vlans: Set<Int> = []
     var vrfMembers: Set<Int> = []
@@ -49,6 +52,7 @@ struct Model: Sendable {
 
     var devices: [String] {
         RandomOperator.ports.map { "swp\($0)" } + (bridge ? ["br0"] : []) + macvlans.sorted().map { "mv\($0)" }
+            + (gateway != nil ? ["vmac"] : [])
     }
 
     /// The neighbours ECMP routes use: never removed or changed while the route is there
@@ -119,6 +123,8 @@ extension RandomOperator {
     func bridgeDelete() -> Action {
         action([sw("ip link del br0")], link: true) { m in
             for p in m.members { m.leftBridge(p) }
+            if m.gateway != nil { m.removed("vmac") }
+            m.gateway = nil
             m.removed("br0")
             m.bridge = false
             m.vlanFiltering = false
@@ -304,6 +310,17 @@ extension RandomOperator {
                        sw("sysctl -qw " + Self.slowNeighbours(d)),
                        sw("ip addr add 10.0.\(p).253/32 dev \(d)"),
                        sw("ip link set \(d) up")], link: true) { $0.macvlans.insert(p) }
+    }
+
+    /// The anycast gateway: a macvlan `vmac` on `br0` with the gateway MAC, in `mode`
+    /// (passthru stays on the CPU) and `10.0.1.252/32`; or, without a mode, its removal.
+    func gateway(add mode: String?) -> Action {
+        guard let mode else { return action([sw("ip link del vmac")], link: true) { $0.removed("vmac"); $0.gateway = nil } }
+        return action([sw("ip link add vmac link br0 type macvlan mode \(mode)"),
+                       sw("ip link set vmac address \(Self.gatewayMAC)"),
+                       sw("sysctl -qw " + Self.slowNeighbours("vmac")),
+                       sw("ip addr add 10.0.1.252/32 dev vmac"),
+                       sw("ip link set vmac up")], link: true) { $0.gateway = mode }
     }
 
     /// VXLAN (`requires vxlan`): `vx0` in `br0`, VNI 100 from `10.0.4.254` (the gateway

@@ -73,6 +73,8 @@ public struct RandomOperator: Sendable {
     public static func portMAC(_ p: Int) -> String { "02:5e:00:00:01:0\(p)" }
     public static func hostMAC(_ k: Int) -> String { "02:00:00:00:01:0\(k)" }
     public static func macvlanMAC(_ p: Int) -> String { "02:5e:00:00:0a:0\(p)" }
+    /// The anycast gateway's MAC (`vmac` on `br0`, VRRP's first virtual router MAC).
+    public static let gatewayMAC = "00:00:5e:00:01:01"
     /// MACs no host sends from: static entries and unknown unicast.
     public static let fakeMACs = (1...3).map { "02:00:00:00:99:0\($0)" }
     /// h4's vxlan device (`vx0`, `10.0.100.4/24`): the remote VTEP behind the switch's `vx0`.
@@ -217,6 +219,10 @@ public struct RandomOperator: Sendable {
         // tc and macvlan.
         add(3, Self.ports.flatMap { qdiscCandidates($0) })
         add(2, Self.ports.filter { !m.members.contains($0) && !m.vrfMembers.contains($0) }.map { macvlan($0, add: !m.macvlans.contains($0)) })
+        if m.bridge {
+            let mode = m.gateway == nil ? ["bridge", "private", "vepa", "passthru"].randomElement(using: &rng)! : nil
+            add(2, [gateway(add: mode)])
+        }
         // Needs kernel features this machine may lack (issue 10: VLANs, VRF). Weighted up:
         // only the test VM runs them, in a short run.
         if options.features.contains("vlan-filtering"), m.bridge { add(12, vlanCandidates()) }
@@ -261,6 +267,8 @@ public struct RandomOperator: Sendable {
                 "\(h) icmp-echo 10.0.\(b).77 to \(router)",
                 "\(h) icmp-echo 10.0.\(a).254 to \(router)",
                 "\(h) icmp-echo 10.0.\(a).253 to \(Self.macvlanMAC(a))",
+                "\(h) icmp-echo 10.0.\(b).1 to \(Self.gatewayMAC)",
+                "\(h) udp 10.0.1.252 to \(Self.gatewayMAC) dport 7",
                 "\(h) udp 172.16.\(b).1 to \(router) ttl 1 dport 7",
                 "\(h) icmp-echo 2001:db8:\(b)::1 from 2001:db8:\(a)::1 to \(router)",
                 "\(h) icmp-echo 2001:db8:1\(b)::1 from 2001:db8:\(a)::1 to \(router)",
