@@ -30,12 +30,12 @@ struct RandomOperatorTests {
     func features() {
         let without = Self.sequence(3, 400).joined(separator: "\n")
         #expect(!without.contains("vlan_filtering") && !without.contains("type vrf") && !without.contains("vxlan"))
-        let with = Self.sequence(3, 400, features: ["vlan-filtering", "vrf", "vxlan"]).joined(separator: "\n")
+        let with = Self.sequence(3, 600, features: ["vlan-filtering", "vrf", "vxlan"]).joined(separator: "\n")
         #expect(with.contains("vlan_filtering") && with.contains("type vrf"))
         // VXLAN: h4's VTEP in the lab; vx0 made, in and out of br0, learning toggled, deleted.
         #expect(with.contains("exec h4 ip link add vx0 type vxlan id 100 local 10.0.4.1"))
         for command in ["ip link add vx0 type vxlan", "ip link set vx0 nomaster", "bridge link set dev vx0 learning off", "ip link del vx0"] {
-            #expect(with.contains(command), "no `\(command)` in 400 steps")
+            #expect(with.contains(command), "no `\(command)` in 600 steps")
         }
         // The seeds CI runs on this machine's kernel (vxlan, no VLAN filtering or VRF) make vx0.
         for seed: UInt64 in [1, 20261206] {
