@@ -83,6 +83,9 @@ extension Topology {
         guard let mode = mv.macvlanMode, [.bridge, .private, .vepa].contains(mode) else {
             return "mode \(mv.macvlanMode?.description ?? "unknown")"
         }
+        // Down, it is out of its lower's hash (`macvlan_open` adds it): the kernel no longer
+        // hands it frames to its MAC, though its addresses stay.
+        guard mv.adminUp else { return "down" }
         guard let lower = mv.link, let l = links[lower] else { return "its lower device is unknown" }
         if mv.mac == l.mac { return "it shares \(l.name)'s MAC" }
         guard hasRoutableAddress(mv.index) else { return "no address" }

@@ -185,6 +185,12 @@ struct PortsStageTests {
         g.step("mv1 gets 10.0.0.100/24: its router interface over br0; its MAC's CPU entry goes (the kernel's bridge has none: the MAC is in its address list)", [
             .address(.added(address(IfIndex(rawValue: 71), "10.0.0.100/24"))),
         ])
+        var mv1Down = mv(71, "mv1", on: br0, "02:00:00:00:00:72")
+        mv1Down.adminUp = false
+        g.step("mv1 down: out of br0's hands, so no router interface; its MAC to the CPU (down)", [
+            .link(.changed(old: mv(71, "mv1", on: br0, "02:00:00:00:00:72"), new: mv1Down)),
+        ])
+        g.step("mv1 up again: its router interface back", [.link(.changed(old: mv1Down, new: mv(71, "mv1", on: br0, "02:00:00:00:00:72")))])
         let mv2 = mv(72, "mv2", on: swp(1), "02:00:00:00:00:73", mode: .passthru)
         g.step("mv0 goes; mv2 in passthru mode on swp1 with an address: no router interface, swp1 ingress trapped", [
             .address(.removed(address(IfIndex(rawValue: 70), "10.0.1.100/24"))), .link(.removed(mv0)),
