@@ -223,6 +223,8 @@ public final class SwitchdevDriver: SwitchDriver {
             return .notSupported("VXLAN is not offloaded through switchdev here")
         case .vf:
             return .notSupported("no SR-IOV VFs on switchdev ports (the SRIOV driver has them)")
+        case .lag:
+            return .notSupported("LAGs are not offloaded through switchdev here")
         }
     }
 

@@ -97,6 +97,7 @@ public enum SwitchdevFlags {
         case .mdb: return never("multicast groups")
         case .vxlanTunnel, .vxlanFlood: return never("VXLAN")
         case .vf: return never("VFs")
+        case .lag: return never("LAGs")
         }
     }
 }

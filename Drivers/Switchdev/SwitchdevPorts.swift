@@ -24,9 +24,9 @@ public struct SwitchdevPorts: Hashable, Sendable {
     public private(set) var ports: [Port] = []
     private var byName: [String: PortID] = [:]
 
-    /// The switchdev ports among `links`; at most `PortSet.maxPort` of them.
+    /// The switchdev ports among `links`; at most `PortID.lagBase` of them.
     public init<S: Sequence>(links: S) where S.Element == Link {
-        let switchdev = links.filter(\.isSwitchdevPort).sorted { $0.index < $1.index }.prefix(Int(PortSet.maxPort))
+        let switchdev = links.filter(\.isSwitchdevPort).sorted { $0.index < $1.index }.prefix(Int(PortID.lagBase))
         for (n, link) in switchdev.enumerated() {
             let port = Port(id: PortID(UInt16(n + 1)), index: link.index, name: link.name,
                             switchID: link.physSwitchID ?? "", portName: link.physPortName)

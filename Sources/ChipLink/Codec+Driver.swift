@@ -74,6 +74,7 @@ extension ByteWriter {
         u32(c.features.rawValue)
         count(c.maxECMPWidth)
         count(c.maxBridges)
+        count(c.maxLAGMembers)
         bool(c.programsHardware)
     }
 }
@@ -184,8 +185,9 @@ extension ByteReader {
             tables[t] = Int(try u32())
         }
         let features = DriverCapabilities.Features(rawValue: try u32())
-        let ecmp = Int(try u32()), bridges = Int(try u32())
+        let ecmp = Int(try u32()), bridges = Int(try u32()), lagMembers = Int(try u32())
         return DriverCapabilities(name: name, ports: ports, tables: tables, features: features,
-                                  maxECMPWidth: ecmp, maxBridges: bridges, programsHardware: try bool())
+                                  maxECMPWidth: ecmp, maxBridges: bridges, maxLAGMembers: lagMembers,
+                                  programsHardware: try bool())
     }
 }

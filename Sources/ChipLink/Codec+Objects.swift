@@ -20,7 +20,7 @@ extension ByteWriter {
         case .fdb(let f):
             u8(3); u32(f.bridge.rawValue); vid(f.vid); mac(f.mac); destination(f.destination); bool(f.isStatic); bool(f.isSticky)
         case .mdb(let m):
-            u8(4); u32(m.bridge.rawValue); vid(m.vid); group(m.group); u64(m.ports.bits)
+            u8(4); u32(m.bridge.rawValue); vid(m.vid); group(m.group); portSet(m.ports)
         case .routerInterface(let r):
             u8(5); u32(r.id.rawValue); rifBinding(r.binding); mac(r.mac); u32(r.mtu); u8(r.routedFamilies.rawValue); u32(r.vrf)
         case .neighbor(let n):
@@ -40,7 +40,17 @@ extension ByteWriter {
             u8(11); u32(f.vni); ip(f.remote)
         case .vf(let v):
             u8(12); u16(v.pf.rawValue); vfInfo(v.info)
+        case .lag(let l):
+            u8(13); u16(l.id.rawValue)
+            count(l.members.count); for m in l.members { u16(m.rawValue) }
+            count(l.distributing.count); for m in l.distributing { u16(m.rawValue) }
+            portSet(l.collecting); u8(l.hash.rawValue)
         }
+    }
+
+    /// A port set: its low and high 64 bits.
+    mutating func portSet(_ s: PortSet) {
+        u64(UInt64(truncatingIfNeeded: s.bits)); u64(UInt64(truncatingIfNeeded: s.bits >> 64))
     }
 
     public mutating func key(_ k: HardwareKey) {
@@ -58,6 +68,7 @@ extension ByteWriter {
         case .vxlanTunnel(let vni): u8(10); u32(vni)
         case .vxlanFlood(let vni, let r): u8(11); u32(vni); ip(r)
         case .vf(let pf, let index): u8(12); u16(pf.rawValue); u32(index)
+        case .lag(let p): u8(13); u16(p.rawValue)
         }
     }
 
@@ -138,7 +149,7 @@ extension ByteReader {
             return .fdb(HardwareFDBEntry(bridge: b, vid: v, mac: m, destination: d, isStatic: isStatic, isSticky: try bool()))
         case 4:
             let b = BridgeID(rawValue: try u32()), v = try vid(), g = try group()
-            return .mdb(HardwareMDBEntry(bridge: b, vid: v, group: g, ports: PortSet(bits: try u64())))
+            return .mdb(HardwareMDBEntry(bridge: b, vid: v, group: g, ports: try portSet()))
         case 5:
             let id = RouterInterfaceID(rawValue: try u32()), binding = try rifBinding(), m = try mac()
             let mtu = try u32(), families = try u8()
@@ -180,6 +191,14 @@ extension ByteReader {
         case 12:
             let pf = PortID(try u16())
             return .vf(VFSettings(pf: pf, info: try vfInfo()))
+        case 13:
+            let id = PortID(try u16())
+            var members: [PortID] = [], distributing: [PortID] = []
+            for _ in 0..<(try count(minimumSize: 2)) { members.append(PortID(try u16())) }
+            for _ in 0..<(try count(minimumSize: 2)) { distributing.append(PortID(try u16())) }
+            let collecting = try portSet()
+            return .lag(HardwareLAG(id: id, members: members, distributing: distributing, collecting: collecting,
+                                    hash: try enumeration(LAGHash.self, try u8())))
         default:
             throw ChipLinkError.malformed("unknown object kind \(tag)", offset: offset - 1)
         }
@@ -215,6 +234,7 @@ extension ByteReader {
         case 12:
             let pf = PortID(try u16())
             return .vf(pf, try u32())
+        case 13: return .lag(PortID(try u16()))
         default:
             throw ChipLinkError.malformed("unknown key kind \(tag)", offset: offset - 1)
         }
@@ -256,6 +276,11 @@ extension ByteReader {
         default: throw ChipLinkError.malformed("unknown router interface binding \(tag)", offset: offset - 1)
         }
     }
+    mutating func portSet() throws -> PortSet {
+        let low = try u64()
+        return PortSet(bits: UInt128(try u64()) << 64 | UInt128(low))
+    }
+
     mutating func vfInfo() throws -> VFInfo {
         let index = try u32(), m = try mac(), vlan = try u16(), qos = try u8(), proto = try u16()
         let spoof = try bool(), trust = try bool(), state = try enumeration(VFLinkState.self, UInt32(try u8()))

@@ -60,7 +60,7 @@ extension SwitchDaemon {
             func hash(into h: inout Hasher) { h.combine(device); h.combine(mac); h.combine(remote) }
         }
         let links = mirror.tables.links
-        let chipPorts = Set(portNames.values)
+        let chipPorts = Set(portNames.values).union(stages.lagNames.values)   // a LAG's learning is on its bond
         func isChipPort(_ index: IfIndex) -> Bool { links[index].map { chipPorts.contains($0.name) } ?? false }
         func vxlanDevice(_ vni: UInt32) -> IfIndex? {
             links.values.first { $0.kind == .vxlan && $0.vxlan?.vni == vni }?.index

@@ -366,8 +366,12 @@ public final class SwitchDaemon {
         return []
     }
 
-    /// The kernel interface of a chip port (its host interface, by name).
+    /// The kernel names of the LAGs (their bonds), for rows that name ports.
+    public var lagNames: [PortID: String] { stages.lagNames }
+
+    /// The kernel interface of a chip port (its host interface, by name), or of a LAG (its bond).
     func kernelPort(_ port: PortID) -> IfIndex? {
+        if port.isLAG { return stages.kernelLink(of: port) }
         if let cached = portIndexes[port], mirror.tables.links[cached]?.name == portNames[port] { return cached }
         guard let name = portNames[port], let link = mirror.tables.links.values.first(where: { $0.name == name }) else { return nil }
         portIndexes[port] = link.index

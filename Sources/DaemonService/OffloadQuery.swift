@@ -18,12 +18,13 @@ public struct OffloadQuery {
     func rows() -> QueryRows {
         var names: [PortID: String] = [:]
         for p in daemon.driver.capabilities.ports { names[p.id] = p.name }
+        names.merge(daemon.lagNames) { a, _ in a }
         return QueryRows(snapshot: daemon.engine.snapshot(), portNames: names, programsHardware: daemon.driver.capabilities.programsHardware)
     }
 
     /// What `hoist show` knows, in the order `hoist show --help` lists them.
     static let objects = ["ports", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs",
-                          "vrfs", "resources", "counters", "traps", "vfs", "audit"]
+                          "vrfs", "lags", "resources", "counters", "traps", "vfs", "audit"]
 
     public func handle(_ request: ControlRequest) -> ControlResponse {
         switch request.command {

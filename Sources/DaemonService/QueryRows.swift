@@ -62,6 +62,7 @@ struct QueryRows: Sendable {
         case .neighbor: "neighbors"
         case .routerInterface: "rifs"
         case .vf: "vfs"
+        case .lag: "lags"
         }
     }
 
@@ -97,6 +98,13 @@ struct QueryRows: Sendable {
             fields += [("dst", .string(n.address.description)), ("lladdr", .string(n.mac.description))]
         case .vf(let v):
             fields += vfFields(v)
+        case .lag(let l):
+            // `ip -d link show BOND` / `/proc/net/bonding`: the bond, its slaves, the ones it
+            // sends through, its hash.
+            fields += [("ifname", .string(portName(l.id))), ("slaves", .array(l.members.map { .string(portName($0)) })),
+                       ("distributing", .array(l.distributing.map { .string(portName($0)) })),
+                       ("collecting", .array(l.collecting.map { .string(portName($0)) })),
+                       ("xmit_hash_policy", .string(l.hash.description))]
         default:
             fields.append(("detail", .string(object.description)))
         }

@@ -8,7 +8,7 @@ import SwitchModel
 /// ```
 /// send HOST arp-request TARGET-IP                       broadcast "who-has TARGET tell HOST"
 /// send HOST arp-reply TARGET-IP to MAC|HOST             unicast "HOST's IP is at HOST's MAC"
-/// send HOST udp DST-IP [to MAC|HOST] [sport N] [dport N] [size N]
+/// send HOST udp DST-IP [to MAC|HOST] [sport N|A-B] [dport N] [size N]
 /// send HOST icmp-echo DST-IP [to MAC|HOST]
 /// send HOST igmp-report GROUP | igmp-leave GROUP | igmp-query [GROUP]
 /// send HOST igmpv3-report GROUP mode MODE [sources IP,IP…]   one group record (RFC 3376)
@@ -45,7 +45,7 @@ public enum ProbeFrames {
         // The positional argument (an address, a group, hex bytes), if the kind takes one.
         var positional: String?
         if let first = rest.first, !optionNames.contains(first) { positional = rest.removeFirst() }
-        var count = 1, ttl: UInt8 = FrameBuilder.defaultTTL, sport: UInt16 = 40000, dport: UInt16 = 9, size = 0
+        var count = 1, ttl: UInt8 = FrameBuilder.defaultTTL, sport: UInt16 = 40000, dport: UInt16 = 9, size = 0, sportSpan = 1
         var to: MACAddress?, from: IPAddress?, srcMAC = host.mac ?? .zero, vlan: [VLANTag] = [], dontFragment = false
         var mode: GroupRecord.Kind?, sources: [IPAddress] = []
         while let key = rest.popFirst() {
@@ -53,7 +53,15 @@ public enum ProbeFrames {
             switch key {
             case "count": count = try number(value, max: 10_000)
             case "ttl": ttl = UInt8(try number(value, max: 255))
-            case "sport": sport = UInt16(try number(value, max: 65535))
+            case "sport":
+                // `sport A-B`: frame n from port A + n mod (B - A + 1): one flow per port.
+                let ends = value.split(separator: "-", maxSplits: 1).map(String.init)
+                sport = UInt16(try number(ends[0], max: 65535))
+                if ends.count == 2 {
+                    let last = try number(ends[1], max: 65535)
+                    guard last >= Int(sport) else { throw fail("sport range \(value) runs backwards") }
+                    sportSpan = last - Int(sport) + 1
+                }
             case "dport": dport = UInt16(try number(value, max: 65535))
             case "size": size = try number(value, max: 1400)
             case "to": to = try mac(value)
@@ -112,7 +120,7 @@ public enum ProbeFrames {
             guard src.isIPv4 == dst.isIPv4 else { throw fail("source and destination of different families") }
             for n in 1...count {
                 let payload = kind == "udp"
-                    ? FrameBuilder.udpDatagram(src: src, dst: dst, srcPort: sport, dstPort: dport, payload: marker(n))
+                    ? FrameBuilder.udpDatagram(src: src, dst: dst, srcPort: sport + UInt16((n - 1) % sportSpan), dstPort: dport, payload: marker(n))
                     : echoMessage(src: src, dst: dst, sequence: UInt16(truncatingIfNeeded: n), data: marker(n))
                 let proto = kind == "udp" ? IPProtocol.udp : (dst.isIPv4 ? IPProtocol.icmp : IPProtocol.icmpv6)
                 let packet = dst.isIPv4

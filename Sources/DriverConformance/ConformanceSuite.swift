@@ -222,7 +222,7 @@ public enum ConformanceSuite {
             log.applyOK(d, t.objects.reversed().map { .remove($0.key) }, "remove")
         },
         ConformanceCase("objects on a port the driver does not have are refused") { d, log in
-            let missing = PortID(UInt16(min(Int(PortSet.maxPort), (d.capabilities.ports.map { Int($0.id.rawValue) }.max() ?? 0) + 1)))
+            let missing = PortID(UInt16(min(Int(PortID.lagBase), (d.capabilities.ports.map { Int($0.id.rawValue) }.max() ?? 0) + 1)))
             guard !d.capabilities.ports.contains(where: { $0.id == missing }) else { log.skipped = "no free port number"; return }
             let r = d.apply([.set(.port(PortSettings(port: missing)))])
             log.expect(r.count == 1 && r[0] != .ok, "setting absent \(missing): \(r)")
@@ -244,7 +244,7 @@ public enum ConformanceSuite {
             log.expect(d.readBack().contains(.vf(original)), "not restored: \(original)")
         },
         ConformanceCase("a VF of a PF the driver does not have is refused", scope: .sriov) { d, log in
-            let missing = PortID(UInt16(min(Int(PortSet.maxPort), (d.capabilities.ports.map { Int($0.id.rawValue) }.max() ?? 0) + 1)))
+            let missing = PortID(UInt16(min(Int(PortID.lagBase), (d.capabilities.ports.map { Int($0.id.rawValue) }.max() ?? 0) + 1)))
             let r = d.apply([.set(.vf(VFSettings(pf: missing, info: VFInfo(index: 0))))])
             log.expect(r.count == 1 && r[0] != .ok, "setting a VF of absent \(missing): \(r)")
         },

@@ -16,7 +16,8 @@ import SwitchModel
 ///
 /// Statements (order does not matter, except that `exec` commands run in file order):
 /// - `switch NAME ports N [profile P] [report]`
-/// - `host NAME SWITCH:PORT [ADDRESS/LENGTH]… [gw ADDRESS]… [mac MAC]`
+/// - `host NAME SWITCH:PORT[,SWITCH:PORT]… [ADDRESS/LENGTH]… [gw ADDRESS]… [mac MAC] [bond MODE [hash POLICY]]`
+///   (several ports: a dual-homed host, its `eth0`, `eth1`, … bonded as `bond0`)
 /// - `link SWITCH:PORT SWITCH:PORT`
 /// - `start` — run the switches (one hoistd each) and then the `exec` commands
 /// - `exec NODE COMMAND [ARG]…` — a command in a switch's or host's namespace
@@ -70,11 +71,26 @@ public enum LabFile {
             spec.switches.append(LabSpec.Switch(name: name, ports: ports, profile: profile, report: report, line: line))
 
         case "host":
-            guard args.count >= 2 else { throw LabError(line: line, "usage: host NAME SWITCH:PORT [ADDRESS/LENGTH]… [gw ADDRESS]… [mac MAC]") }
-            var host = LabSpec.Host(name: args[0], port: try portRef(args[1], line: line), line: line)
+            guard args.count >= 2 else {
+                throw LabError(line: line, "usage: host NAME SWITCH:PORT[,SWITCH:PORT]… [ADDRESS/LENGTH]… [gw ADDRESS]… [mac MAC] [bond MODE [hash POLICY]]")
+            }
+            var ports: [LabSpec.PortRef] = []
+            for ref in args[1].split(separator: ",") { ports.append(try portRef(String(ref), line: line)) }
+            var host = LabSpec.Host(name: args[0], ports: ports, line: line)
             var rest = args.dropFirst(2)[...]
             while let word = rest.popFirst() {
                 switch word {
+                case "bond":
+                    guard let mode = rest.popFirst(), LabSpec.Bond.modes.contains(mode) else {
+                        throw LabError(line: line, "bond takes a mode: \(LabSpec.Bond.modes.sorted().joined(separator: ", "))")
+                    }
+                    host.bond = LabSpec.Bond(mode: mode)
+                case "hash":
+                    guard host.bond != nil else { throw LabError(line: line, "hash comes after `bond MODE`") }
+                    guard let policy = rest.popFirst(), LabSpec.Bond.hashPolicies.contains(policy) else {
+                        throw LabError(line: line, "hash takes an xmit_hash_policy: \(LabSpec.Bond.hashPolicies.sorted().joined(separator: ", "))")
+                    }
+                    host.bond?.hashPolicy = policy
                 case "gw":
                     guard let value = rest.popFirst(), let gateway = IPAddress(value) else {
                         throw LabError(line: line, "gw takes an address, like 10.0.0.254")

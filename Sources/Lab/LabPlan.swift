@@ -3,6 +3,7 @@
 /// A lab NAME with switch S and host H has:
 /// ```
 ///   NAME-H ── eth0 ═══ veth ═══ fpP ─┐  NAME-S-asic (the chip's front-panel wires)
+///            (eth1 … on a dual-homed host's further ports, all in bond0)
 ///                                   │     hoistd's chip: AF_PACKET on fpP
 ///   NAME-S (the switch) ◄── TAP swpP ┘     the kernel of the switch configures swpP
 ///   link S:P T:Q = a veth fpP (in NAME-S-asic) ═══ fpQ (in NAME-T-asic)
@@ -81,16 +82,16 @@ public struct LabPlan: Sendable {
             ip(switchNamespace(s.name), "link set lo up")
         }
         for h in spec.hosts {
-            let ns = hostNamespace(h.name), wires = wireNamespace(h.port.switchName), wire = Self.wire(h.port.port)
+            let ns = hostNamespace(h.name)
             steps.append(["netns", "add", ns])
             noIPv6(ns)
             ip(ns, "link set lo up")
-            ip(wires, "link add", wire, "type veth peer name eth0 netns", ns)
-            wireUp(wires, wire)
-            if let mac = h.mac { ip(ns, "link set eth0 address", mac.description) }
-            for a in h.addresses { ip(ns, "addr add", "\(a.address)/\(a.length)", "dev eth0") }
-            ip(ns, "link set eth0 up")
-            for g in h.gateways { ip(ns, g.isIPv4 ? "-4" : "-6", "route add default via", g.description) }
+            for (i, port) in h.ports.enumerated() {
+                let wires = wireNamespace(port.switchName), wire = Self.wire(port.port)
+                ip(wires, "link add", wire, "type veth peer name", LabSpec.Host.interface(i), "netns", ns)
+                wireUp(wires, wire)
+            }
+            for command in h.setupCommands { steps.append(["-n", ns] + command) }
         }
         for l in spec.links {
             let a = wireNamespace(l.a.switchName), b = wireNamespace(l.b.switchName)

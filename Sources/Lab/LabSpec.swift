@@ -49,19 +49,66 @@ public struct LabSpec: Hashable, Sendable {
     /// one per family) and an optional fixed MAC.
     public struct Host: Hashable, Sendable {
         public var name: String
-        public var port: PortRef
+        /// The switch ports the host is cabled to: its `eth0`, `eth1`, … in order.
+        public var ports: [PortRef]
         public var addresses: [IPPrefix]
         public var gateways: [IPAddress]
         public var mac: MACAddress?
+        /// A dual-homed host bonds its interfaces (`bond0`, which carries the addresses and
+        /// the MAC): the bond's mode and `xmit_hash_policy`, in the kernel's words.
+        public var bond: Bond?
         public var line: Int
-        public init(name: String, port: PortRef, addresses: [IPPrefix] = [], gateways: [IPAddress] = [], mac: MACAddress? = nil, line: Int = 0) {
+        public init(name: String, port: PortRef, addresses: [IPPrefix] = [], gateways: [IPAddress] = [], mac: MACAddress? = nil,
+                    bond: Bond? = nil, line: Int = 0) {
+            self.init(name: name, ports: [port], addresses: addresses, gateways: gateways, mac: mac, bond: bond, line: line)
+        }
+        public init(name: String, ports: [PortRef], addresses: [IPPrefix] = [], gateways: [IPAddress] = [], mac: MACAddress? = nil,
+                    bond: Bond? = nil, line: Int = 0) {
             self.name = name
-            self.port = port
+            self.ports = ports
             self.addresses = addresses
             self.gateways = gateways
             self.mac = mac
+            self.bond = bond
             self.line = line
         }
+
+        /// The first port (`eth0`'s).
+        public var port: PortRef { ports[0] }
+        /// The interface on port `i` (`eth<i>`).
+        public static func interface(_ i: Int) -> String { "eth\(i)" }
+        /// The interface that carries the addresses: `bond0`, or `eth0`.
+        public var addressInterface: String { bond == nil ? "eth0" : "bond0" }
+
+        /// The `ip` commands (arguments after `ip -n NS`) that bond the host's interfaces
+        /// and give it its MAC and addresses; its interfaces exist, down.
+        public var setupCommands: [[String]] {
+            var out: [[String]] = []
+            if let bond {
+                out.append(["link", "add", "bond0", "type", "bond", "mode", bond.mode, "miimon", "100"]
+                           + (bond.hashPolicy.map { ["xmit_hash_policy", $0] } ?? []))
+                for i in ports.indices { out.append(["link", "set", Self.interface(i), "master", "bond0"]) }
+            }
+            if let mac { out.append(["link", "set", addressInterface, "address", mac.description]) }
+            for a in addresses { out.append(["addr", "add", "\(a.address)/\(a.length)", "dev", addressInterface]) }
+            for i in ports.indices { out.append(["link", "set", Self.interface(i), "up"]) }
+            if bond != nil { out.append(["link", "set", "bond0", "up"]) }
+            for g in gateways { out.append([g.isIPv4 ? "-4" : "-6", "route", "add", "default", "via", g.description]) }
+            return out
+        }
+    }
+
+    /// A host's bond (`host … bond MODE [hash POLICY]`).
+    public struct Bond: Hashable, Sendable {
+        public var mode: String
+        public var hashPolicy: String?
+        public init(mode: String, hashPolicy: String? = nil) {
+            self.mode = mode
+            self.hashPolicy = hashPolicy
+        }
+        /// The kernel's mode and policy words (`ip link add … type bond mode …`).
+        public static let modes: Set<String> = ["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"]
+        public static let hashPolicies: Set<String> = ["layer2", "layer2+3", "layer3+4", "encap2+3", "encap3+4", "vlan+srcmac"]
     }
 
     /// A cable between two front-panel ports (of two switches, or two ports of one).
@@ -147,7 +194,7 @@ public struct LabSpec: Hashable, Sendable {
     }
 
     public func attachment(of port: PortRef) -> Attachment {
-        if let h = hosts.first(where: { $0.port == port }) { return .host(h.name) }
+        if let h = hosts.first(where: { $0.ports.contains(port) }) { return .host(h.name) }
         for l in links {
             if l.a == port { return .link(l.b) }
             if l.b == port { return .link(l.a) }
@@ -194,7 +241,10 @@ public struct LabSpec: Hashable, Sendable {
         }
         var addresses: [IPAddress: (host: String, line: Int)] = [:]
         for h in hosts {
-            try use(h.port, by: "host \(h.name)", line: h.line)
+            for port in h.ports { try use(port, by: "host \(h.name)", line: h.line) }
+            if h.ports.count > 1, h.bond == nil {
+                throw LabError(line: h.line, "host \(h.name) has \(h.ports.count) ports: give `bond MODE` (a dual-homed host bonds them)")
+            }
             for a in h.addresses {
                 if let other = addresses[a.address] {
                     throw LabError(line: h.line, "address \(a.address) is already \(other.host)'s\(Self.onLine(other.line))")

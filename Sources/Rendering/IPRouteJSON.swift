@@ -31,9 +31,21 @@ public struct IPRouteJSON {
         if let b = l.bridge { info["info_data"] = bridge(b) }
         if let v = l.vxlan { info["info_data"] = vxlan(v) }
         if let m = l.macvlanMode { info["info_data"] = .object([("mode", .string(m.description))]) }
+        if let b = l.bond {
+            // `ip -j -d link`'s words for a bond's mode and hash policy.
+            var d: [(String, JSONValue)] = [("mode", .string(b.mode.description))]
+            if let active = b.activeSlave { d.append(("active_slave", name(active) ?? .string(String(active.rawValue)))) }
+            d.append(("xmit_hash_policy", .string(b.hashPolicy.description)))
+            info["info_data"] = .object(d)
+        }
         if let p = l.bridgePort {
             info["info_slave_kind"] = .string("bridge")
             info["info_slave_data"] = bridgePort(p)
+        } else if let s = l.bondSlave {
+            info["info_slave_kind"] = .string("bond")
+            var d: [(String, JSONValue)] = [("state", .string(s.active ? "ACTIVE" : "BACKUP")), ("mii_status", .string(s.miiUp ? "UP" : "DOWN"))]
+            if let agg = s.aggregator { d.append(("ad_aggregator_id", JSONValue(UInt32(agg)))) }
+            info["info_slave_data"] = .object(d)
         }
         if !info.fields.isEmpty { o["linkinfo"] = info.value }
         return o.value

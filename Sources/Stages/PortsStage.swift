@@ -39,6 +39,11 @@ struct PortsStage: Sendable {
         let traps = topology.portTraps(of: index)
         settings.ingressTrap = traps.ingress
         settings.egressTrap = traps.egress
+        if port.isLAG {
+            // What leaves a LAG leaves through a member: the members' egress traps are its own.
+            let members = topology.slaves(of: index).compactMap { topology.portTraps(of: $0).egress }
+            if !members.isEmpty { settings.egressTrap = ([traps.egress].compactMap { $0 } + members).joined(separator: ", ") }
+        }
         return DesiredObject(.port(settings), trapReason: settings.trapReason)
     }
 }

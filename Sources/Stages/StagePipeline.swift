@@ -28,6 +28,7 @@ import SwitchModel
 public struct StagePipeline: Sendable {
     private var topology: Topology
     private let ports = PortsStage()
+    private let lags = LAGStage()
     private var bridges = BridgeStage()
     private var multicast = MulticastStage()
     private var tunnels = TunnelStage()
@@ -56,6 +57,18 @@ public struct StagePipeline: Sendable {
             if r.prefix.family == .ipv4 { v4 += 1 } else { v6 += 1 }
         }
         router.routes.reserveCapacity(ipv4: v4, ipv6: v6)
+    }
+
+    /// The kernel interface of a chip port or LAG: the port's netdev, the LAG's bond.
+    public func kernelLink(of port: PortID) -> IfIndex? { topology.link(of: port) }
+
+    /// The kernel names of the LAGs (their bonds), for rows that name ports.
+    public var lagNames: [PortID: String] {
+        var names: [PortID: String] = [:]
+        for (index, link) in topology.links where link.kind == .bond {
+            if let id = topology.portID(of: index) { names[id] = link.name }
+        }
+        return names
     }
 
     /// True when a control-plane entry on the vxlan `device` (FRR's EVPN remote MAC, an
@@ -173,6 +186,7 @@ public struct StagePipeline: Sendable {
         for link in scope {
             for t in [before, topology] {
                 ports.keys(of: link, in: t, into: &keys)
+                lags.keys(of: link, in: t, into: &keys)
                 bridges.keys(of: link, in: t, into: &keys)
                 multicast.keys(of: link, in: t, into: &keys)
                 tunnels.keys(of: link, in: t, into: &keys)
@@ -231,6 +245,8 @@ public struct StagePipeline: Sendable {
             return tunnels.floodValue(vni, remote, in: t)
         case .vf(let pf, let index):
             return sriov.value(of: pf, index, in: t)
+        case .lag(let id):
+            return lags.value(of: id, in: t)
         case .nexthop, .nexthopGroup, .route:
             return nil
         }

@@ -12,6 +12,9 @@ extension Topology {
         guard features.contains(.portTraps) else { return (nil, nil) }
         var ingress: [String] = []
         var egress: [String] = []
+        if let bond = links[link]?.master, case .trapped(let reason)? = bondOffload(bond) {
+            ingress.append("slave of \(name(of: bond)), which the kernel bonds: \(reason)")
+        }
         trafficControlTraps(of: link, ingress: &ingress, egress: &egress)
         // nftables netdev ingress/egress (and inet ingress) chains on the port.
         if let chain = netfilter.deviceTrap(name(of: link), ingress: true) { ingress.append("\(chain) not offloaded") }

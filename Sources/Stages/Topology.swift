@@ -19,12 +19,17 @@ struct Topology: Sendable {
     }
 
     let features: DriverCapabilities.Features
-    private let portIDs: [String: PortID]
+    /// The chip's front-panel ports by kernel name.
+    let portIDs: [String: PortID]
     private(set) var links: [IfIndex: Link] = [:]
     /// The link that is each chip port (by name).
     private var chipLinks: [PortID: IfIndex] = [:]
     /// Links by their master (`IFLA_MASTER`), whatever the master's kind.
     private var enslaved: [IfIndex: Set<IfIndex>] = [:]
+    /// The same, in the order they were enslaved as the mirror reported it — a bond's
+    /// slave order, which its transmit hash indexes (`Topology+LAG.swift`). Links that
+    /// arrive already enslaved (a dump) join in ifindex order.
+    private(set) var enslavedOrder: [IfIndex: [IfIndex]] = [:]
     private var vlans: [IfIndex: [VLANID: PortVLAN]] = [:]
     /// The VLANs flagged PVID, per link (one, normally), so a trunk's PVID costs no scan.
     private var pvids: [IfIndex: Set<VLANID>] = [:]
@@ -57,10 +62,13 @@ struct Topology: Sendable {
 
     mutating func apply(_ change: Change<Link>) {
         let index = change.current.index
+        let newMaster: IfIndex? = if case .removed = change { nil } else { change.current.master }
         if let old = links.removeValue(forKey: index) {
-            if let m = old.master {
+            if let m = old.master, m != newMaster {
                 enslaved[m]?.remove(index)
                 if enslaved[m]?.isEmpty == true { enslaved[m] = nil }
+                enslavedOrder[m]?.removeAll { $0 == index }
+                if enslavedOrder[m]?.isEmpty == true { enslavedOrder[m] = nil }
             }
             if let p = portIDs[old.name], chipLinks[p] == index { chipLinks[p] = nil }
             if old.kind == .macvlan, let lower = old.link {
@@ -72,7 +80,7 @@ struct Topology: Sendable {
         if case .removed = change { return }
         let link = change.current
         links[index] = link
-        if let m = link.master { enslaved[m, default: []].insert(index) }
+        if let m = link.master, enslaved[m, default: []].insert(index).inserted { enslavedOrder[m, default: []].append(index) }
         if let p = portIDs[link.name] { chipLinks[p] = index }
         if link.kind == .macvlan, let lower = link.link { macvlans[lower, default: []].insert(index) }
     }
@@ -149,8 +157,11 @@ struct Topology: Sendable {
             if structural, let master = t.links[index]?.master {
                 scope.insert(master)
                 scope.formUnion(t.enslaved[master] ?? [])
+                // A bond that becomes or stops being a LAG (or renumbers) changes its bridge.
+                scope.formUnion(masterScope(of: master, from: old, to: new))
             }
-            if structural || old.bridgeState(index) != new.bridgeState(index)
+            // A bond's slaves follow it: whether it is a LAG decides what they trap.
+            if structural || old.bridgeState(index) != new.bridgeState(index) || t.links[index]?.kind == .bond
                 || old.links[index]?.bridge?.mstEnabled != new.links[index]?.bridge?.mstEnabled {
                 scope.formUnion(t.enslaved[index] ?? [])
             }
@@ -183,11 +194,25 @@ struct Topology: Sendable {
 
     // MARK: Queries
 
-    /// The chip port a link is (by name), if any.
-    func portID(of link: IfIndex) -> PortID? { links[link].flatMap { portIDs[$0.name] } }
+    /// The chip port a link is (by name), or the LAG a bond over chip ports is, if any.
+    func portID(of link: IfIndex) -> PortID? {
+        guard let l = links[link] else { return nil }
+        if let p = portIDs[l.name] { return p }
+        if l.kind == .bond, case .lag(let id)? = bondOffload(link) { return id }
+        return nil
+    }
 
-    /// The link that is a chip port.
-    func link(of port: PortID) -> IfIndex? { chipLinks[port] }
+    /// The front-panel chip port a link is (by name), if any: never a LAG.
+    func frontPanelPort(of link: IfIndex) -> PortID? { links[link].flatMap { portIDs[$0.name] } }
+
+    /// The link that is a chip port, or the bond that is a LAG.
+    func link(of port: PortID) -> IfIndex? {
+        guard port.isLAG else { return chipLinks[port] }
+        // A LAG is numbered after its lowest member (`bondOffload`).
+        guard let member = chipLinks[PortID(port.rawValue - PortID.lagBase)], let bond = links[member]?.master,
+              case .lag(let id)? = bondOffload(bond), id == port else { return nil }
+        return bond
+    }
 
     func isBridge(_ link: IfIndex) -> Bool { links[link]?.kind == .bridge }
 

@@ -40,8 +40,11 @@ public struct DriverCapabilities: Hashable, Sendable {
         /// the destination MAC: a macvlan's over its lower's (the anycast gateway). Without
         /// it, frames to a macvlan's MAC go to the CPU.
         public static let routerMACs = Features(rawValue: 1 << 11)
+        /// Link aggregation (`HardwareLAG`): a bond over chip ports is one logical port.
+        /// Without it, a bond's slaves trap everything they receive (the kernel bonds).
+        public static let lag = Features(rawValue: 1 << 12)
         /// The switch features (not `sriov`).
-        public static let all = Features(rawValue: 0xFF | 1 << 9 | 1 << 10 | 1 << 11)
+        public static let all = Features(rawValue: 0xFF | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12)
         /// SR-IOV: the ports are physical functions whose VFs the stages map to `.vf` objects.
         public static let sriov = Features(rawValue: 1 << 8)
     }
@@ -56,6 +59,8 @@ public struct DriverCapabilities: Hashable, Sendable {
     public var maxECMPWidth: Int
     /// The most bridge domains.
     public var maxBridges: Int
+    /// The most members one LAG may have.
+    public var maxLAGMembers: Int
     /// Whether `apply` programs the hardware (an emulated chip, an SDK) — so the hardware
     /// then holds and reads back exactly what was applied. False for an *observer* such
     /// as the Switchdev driver, whose hardware the kernel's own driver programs from kernel
@@ -64,13 +69,14 @@ public struct DriverCapabilities: Hashable, Sendable {
     public var programsHardware: Bool
 
     public init(name: String, ports: [Port], tables: [TableKind: Int], features: Features,
-                maxECMPWidth: Int = 64, maxBridges: Int = 16, programsHardware: Bool = true) {
+                maxECMPWidth: Int = 64, maxBridges: Int = 16, maxLAGMembers: Int = 0, programsHardware: Bool = true) {
         self.name = name
         self.ports = ports
         self.tables = tables
         self.features = features
         self.maxECMPWidth = maxECMPWidth
         self.maxBridges = maxBridges
+        self.maxLAGMembers = maxLAGMembers
         self.programsHardware = programsHardware
     }
 

@@ -14,8 +14,6 @@ public enum DropReason: String, Hashable, Sendable, CaseIterable, CustomStringCo
     case badIPv6PayloadLength = "bad_ipv6_payload_length"
     case truncatedL4 = "truncated_l4"
     case badUDPLength = "bad_udp_length"
-    case truncatedVXLAN = "truncated_vxlan"
-    case badVXLANFlags = "bad_vxlan_flags"
     case tooManyVLANTags = "too_many_vlan_tags"
     case badSourceMAC = "bad_source_mac"          // multicast or zero source
     // Forwarding decisions.

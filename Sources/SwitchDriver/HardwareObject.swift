@@ -17,6 +17,8 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
     case vxlanFlood(VXLANFloodEntry)
     /// A virtual function of an SR-IOV NIC (the SRIOV driver).
     case vf(VFSettings)
+    /// A link aggregation group (a bond over chip ports).
+    case lag(HardwareLAG)
 
     /// The object's identity: programming an object with the same key replaces it.
     public var key: HardwareKey {
@@ -34,6 +36,7 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
         case .vxlanTunnel(let t): .vxlanTunnel(t.vni)
         case .vxlanFlood(let f): .vxlanFlood(f.vni, f.remote)
         case .vf(let v): .vf(v.pf, v.index)
+        case .lag(let l): .lag(l.id)
         }
     }
 
@@ -46,7 +49,9 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
     public var dependencies: [HardwareKey] {
         switch self {
         case .port(let p):
-            return p.bridge.map { [.bridge($0)] } ?? []
+            return (p.bridge.map { [.bridge($0)] } ?? []) + (p.port.isLAG ? [.lag(p.port)] : [])
+        case .lag(let l):
+            return l.members.map { .port($0) }
         case .bridge:
             return []
         case .vlanMember(let m):
@@ -113,6 +118,10 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
         case .vxlanTunnel(let t): "vxlan vni \(t.vni) \(t.bridge) vlan \(t.vid) local \(t.local)"
         case .vxlanFlood(let f): "vxlan vni \(f.vni) flood \(f.remote)"
         case .vf(let v): "vf \(v.index) of \(v.pf) \(v.settingsDescription)"
+        case .lag(let l):
+            "\(l.id) members \(l.members.map(\.description).joined(separator: ","))"
+                + " distributing \(l.distributing.isEmpty ? "none" : l.distributing.map(\.description).joined(separator: ","))"
+                + " collecting \(l.collecting.isEmpty ? "none" : l.collecting.map(\.description).joined(separator: ",")) hash \(l.hash)"
         }
     }
 }
@@ -133,6 +142,8 @@ public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
     case vxlanFlood(VNI, IPAddress)
     /// A VF: its physical function and number.
     case vf(PortID, UInt32)
+    /// A LAG: its logical port.
+    case lag(PortID)
 
     /// The hardware table objects of this kind occupy (ports and bridges occupy none).
     public var table: TableKind? {
@@ -149,23 +160,25 @@ public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
         case .vxlanTunnel: .vxlanTunnels
         case .vxlanFlood: .vxlanFlood
         case .vf: .vfs
+        case .lag: .lags
         }
     }
 
     /// How many ranks there are (`rank` is below it).
-    public static let rankCount = 7
+    public static let rankCount = 9
 
     /// Dependency rank: programming in ascending rank, removing in descending rank,
     /// never violates a dependency.
     public var rank: Int {
         switch self {
         case .bridge: 0
-        case .port: 1
-        case .vlanMember, .routerInterface, .vxlanTunnel, .vf: 2
-        case .fdb, .mdb, .neighbor, .vxlanFlood: 3
-        case .nexthop: 4
-        case .nexthopGroup: 5
-        case .route: 6
+        case .port(let p): p.isLAG ? 3 : 1       // a LAG's port after the LAG, after its members
+        case .lag: 2
+        case .vlanMember, .routerInterface, .vxlanTunnel, .vf: 4
+        case .fdb, .mdb, .neighbor, .vxlanFlood: 5
+        case .nexthop: 6
+        case .nexthopGroup: 7
+        case .route: 8
         }
     }
 
@@ -185,6 +198,7 @@ public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
         case .vxlanTunnel(let vni): "vxlan vni \(vni)"
         case .vxlanFlood(let vni, let r): "vxlan vni \(vni) flood \(r)"
         case .vf(let pf, let index): "vf \(index) of \(pf)"
+        case .lag(let p): p.description
         }
     }
 
@@ -220,6 +234,8 @@ public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
             h.combine(11 as UInt8); h.combine(vni); h.combine(r)
         case .vf(let pf, let index):
             h.combine(12 as UInt8); h.combine(pf); h.combine(index)
+        case .lag(let p):
+            h.combine(13 as UInt8); h.combine(p)
         }
     }
 }
@@ -241,6 +257,9 @@ public enum TableKind: String, Hashable, Sendable, CaseIterable, CustomStringCon
     case vfs = "vf"
     /// Routing tables other than main (VRFs: mlxsw's virtual routers).
     case vrfs = "vrf"
+    /// Link aggregation groups (devlink's `lag` resources; members per group:
+    /// `DriverCapabilities.maxLAGMembers`).
+    case lags = "lag"
 
     /// How error messages name the table ("LPM table full 8192/8192").
     public var title: String {
@@ -258,6 +277,7 @@ public enum TableKind: String, Hashable, Sendable, CaseIterable, CustomStringCon
         case .vxlanFlood: "VXLAN flood list"
         case .vfs: "VF table"
         case .vrfs: "VRF table"
+        case .lags: "LAG table"
         }
     }
     public var description: String { rawValue }

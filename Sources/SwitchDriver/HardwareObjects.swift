@@ -470,3 +470,50 @@ public struct VXLANFloodEntry: Hashable, Sendable {
         self.remote = remote
     }
 }
+
+/// A link aggregation group: front-panel ports that act as one logical port (`id`, a
+/// `PortID.lag(n)`) for bridging, VLANs, FDB entries and router interfaces. A frame
+/// arriving on a collecting member enters the pipeline as if it arrived on `id`; a frame
+/// the pipeline sends out of `id` leaves through one distributing member, chosen by the
+/// kernel bond's own hash.
+///
+/// The kernel counterpart is a bond over switch ports (`IFLA_INFO_KIND` `bond`; mlxsw's
+/// LAG on `NETDEV_CHANGEUPPER`, its collection/distribution on `NETDEV_CHANGELOWERSTATE`).
+public struct HardwareLAG: Hashable, Sendable {
+    public var id: PortID
+    /// Every member, in the bond's slave order.
+    public var members: [PortID]
+    /// The members frames leave through, in slave order — the bond's usable-slave array
+    /// (`bond_update_slave_arr`): a frame takes `distributing[hash % count]`. Empty: the
+    /// bond sends nothing (the chip drops).
+    public var distributing: [PortID]
+    /// The members whose arriving frames the bond receives; a frame arriving on any other
+    /// member goes whole to the CPU (the kernel drops it, or a protocol bound to the slave
+    /// takes it).
+    public var collecting: PortSet
+    public var hash: LAGHash
+
+    public init(id: PortID, members: [PortID], distributing: [PortID], collecting: PortSet, hash: LAGHash = .layer2) {
+        self.id = id
+        self.members = members
+        self.distributing = distributing
+        self.collecting = collecting
+        self.hash = hash
+    }
+}
+
+/// How a LAG picks a distributing member: the kernel bond's `xmit_hash_policy`
+/// (`bond_xmit_hash`), computed on the frame as it leaves.
+public enum LAGHash: UInt8, Hashable, Sendable, CustomStringConvertible {
+    case layer2 = 0, layer34 = 1, layer23 = 2, vlanSrcMAC = 5
+
+    /// iproute2's word (`xmit_hash_policy layer3+4`).
+    public var description: String {
+        switch self {
+        case .layer2: "layer2"
+        case .layer34: "layer3+4"
+        case .layer23: "layer2+3"
+        case .vlanSrcMAC: "vlan+srcmac"
+        }
+    }
+}

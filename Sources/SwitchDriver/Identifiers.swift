@@ -1,26 +1,34 @@
 import SwitchModel
 
-/// A front-panel port of a switch chip, numbered from 1 (`swp1` is port 1).
+/// A front-panel port of a switch chip, numbered from 1 (`swp1` is port 1), or a link
+/// aggregation group: the logical port numbered `lagBase + n` (`lag<n>`), which bridges,
+/// VLANs, FDB entries and router interfaces name like any port.
 ///
-/// The kernel counterpart is a switchdev port netdev (one per front-panel port).
+/// The kernel counterparts are a switchdev port netdev (one per front-panel port) and a
+/// bond over such ports (mlxsw's LAG id).
 public struct PortID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByIntegerLiteral {
     public let rawValue: UInt16
     public init(rawValue: UInt16) { self.rawValue = rawValue }
     public init(_ value: UInt16) { self.rawValue = value }
     public init(integerLiteral value: UInt16) { self.rawValue = value }
-    /// The port's conventional name, `swp<N>`.
-    public var description: String { "swp\(rawValue)" }
+    /// Front-panel ports are 1…`lagBase`; LAG `n` (1…64) is `lagBase + n`.
+    public static let lagBase: UInt16 = 64
+    /// LAG `n`, 1…64.
+    public static func lag(_ n: UInt16) -> PortID { PortID(lagBase + n) }
+    public var isLAG: Bool { rawValue > Self.lagBase }
+    /// The port's conventional name, `swp<N>`, or `lag<N>`.
+    public var description: String { isLAG ? "lag\(rawValue - Self.lagBase)" : "swp\(rawValue)" }
     public static func < (a: PortID, b: PortID) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// A set of up to 64 front-panel ports as one bit mask (port N is bit N-1), the way a
-/// chip holds flood and replication lists.
+/// A set of up to 64 front-panel ports and 64 LAGs as one bit mask (port N is bit N-1),
+/// the way a chip holds flood and replication lists.
 public struct PortSet: Hashable, Sendable, Sequence, CustomStringConvertible, ExpressibleByArrayLiteral {
-    /// The largest port number a set can hold.
-    public static let maxPort: UInt16 = 64
-    public var bits: UInt64
+    /// The largest port number a set can hold (the last LAG's).
+    public static let maxPort: UInt16 = 128
+    public var bits: UInt128
 
-    public init(bits: UInt64 = 0) { self.bits = bits }
+    public init(bits: UInt128 = 0) { self.bits = bits }
     public init(arrayLiteral elements: PortID...) { self.init(elements) }
     public init<S: Sequence>(_ ports: S) where S.Element == PortID {
         bits = 0
@@ -28,15 +36,15 @@ public struct PortSet: Hashable, Sendable, Sequence, CustomStringConvertible, Ex
     }
 
     @inline(__always) public func contains(_ port: PortID) -> Bool {
-        port.rawValue >= 1 && port.rawValue <= Self.maxPort && bits & (1 << UInt64(port.rawValue - 1)) != 0
+        port.rawValue >= 1 && port.rawValue <= Self.maxPort && bits & (1 << UInt128(port.rawValue - 1)) != 0
     }
     @inline(__always) public mutating func insert(_ port: PortID) {
         precondition(port.rawValue >= 1 && port.rawValue <= Self.maxPort, "port out of range for a PortSet")
-        bits |= 1 << UInt64(port.rawValue - 1)
+        bits |= 1 << UInt128(port.rawValue - 1)
     }
     @inline(__always) public mutating func remove(_ port: PortID) {
         guard port.rawValue >= 1 && port.rawValue <= Self.maxPort else { return }
-        bits &= ~(1 << UInt64(port.rawValue - 1))
+        bits &= ~(1 << UInt128(port.rawValue - 1))
     }
     public var isEmpty: Bool { bits == 0 }
     public var count: Int { bits.nonzeroBitCount }
@@ -45,7 +53,7 @@ public struct PortSet: Hashable, Sendable, Sequence, CustomStringConvertible, Ex
     public func subtracting(_ other: PortSet) -> PortSet { PortSet(bits: bits & ~other.bits) }
 
     public struct Iterator: IteratorProtocol {
-        var rest: UInt64
+        var rest: UInt128
         public mutating func next() -> PortID? {
             guard rest != 0 else { return nil }
             let bit = rest.trailingZeroBitCount

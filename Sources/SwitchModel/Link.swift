@@ -30,6 +30,10 @@ public struct Link: Hashable, Sendable {
     public var vrfTable: UInt32?
     /// A `macvlan` device's mode (`IFLA_MACVLAN_MODE`: `ip link add … type macvlan mode bridge`).
     public var macvlanMode: MACVLANMode?
+    /// Present when ``kind`` is `.bond` (`IFLA_INFO_DATA`, `IFLA_BOND_*`).
+    public var bond: BondAttributes?
+    /// Present when the interface is a bond's slave (`IFLA_INFO_SLAVE_DATA`, `IFLA_BOND_SLAVE_*`).
+    public var bondSlave: BondSlaveAttributes?
     /// `IFLA_PHYS_SWITCH_ID`: the switch ASIC a switchdev port belongs to, as iproute2
     /// prints it (`switchid 3412000000000000`, hex bytes); nil for other interfaces.
     public var physSwitchID: String?
@@ -104,6 +108,8 @@ public enum LinkKind: Hashable, Sendable, CustomStringConvertible {
     case tap
     case tun
     case macvlan
+    /// A bond (`ip link add bond0 type bond mode 802.3ad`): link aggregation.
+    case bond
     /// An L3 master device (`ip link add vrf-red type vrf table 10`).
     case vrf
     case loopback
@@ -119,6 +125,7 @@ public enum LinkKind: Hashable, Sendable, CustomStringConvertible {
         case "tap": self = .tap
         case "tun": self = .tun
         case "macvlan": self = .macvlan
+        case "bond": self = .bond
         case "vrf": self = .vrf
         default: self = .other(infoKind)
         }
@@ -132,6 +139,7 @@ public enum LinkKind: Hashable, Sendable, CustomStringConvertible {
         case .veth: "veth"
         case .tap, .tun: "tun"
         case .macvlan: "macvlan"
+        case .bond: "bond"
         case .vrf: "vrf"
         case .loopback: nil
         case .other(let s): s.isEmpty ? nil : s

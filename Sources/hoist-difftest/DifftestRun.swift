@@ -166,6 +166,7 @@ struct KernelFeatures {
             ("vxlan", ["link", "add", "vx0", "type", "vxlan", "id", "1", "dstport", "4789", "local", "127.0.0.1"]),
             ("8021q", ["link", "add", "link", "lo", "name", "lo.5", "type", "vlan", "id", "5"]),
             ("vrf", ["link", "add", "vrf0", "type", "vrf", "table", "10"]),
+            ("bond", ["link", "add", "bond0", "type", "bond", "mode", "balance-xor"]),
         ]
         for (feature, words) in tries where (try? must(["ip", "-n", ns] + words)) != nil { available.insert(feature) }
     }

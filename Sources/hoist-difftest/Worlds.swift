@@ -85,12 +85,17 @@ final class World {
         }
         for h in plan.spec.hosts {
             let ns = plan.hostNamespace(h.name)
-            let saved = hoist_netns_enter(ns)
-            guard saved >= 0 else { throw Failure("enter \(ns): \(String(cString: strerror(-saved)))") }
-            let fd = hoist_capture_open("eth0", 8 << 20)
-            precondition(hoist_netns_leave(saved) == 0, "could not return to the original namespace")
-            guard fd >= 0 else { throw Failure("capture on eth0 in \(ns): \(String(cString: strerror(-fd)))") }
-            captures[h.name] = fd
+            // One capture per interface: a dual-homed host's frames are compared per leg
+            // (`h1`, `h1/eth1`), so the member a LAG picks is compared too.
+            for i in h.ports.indices {
+                let interface = LabSpec.Host.interface(i)
+                let saved = hoist_netns_enter(ns)
+                guard saved >= 0 else { throw Failure("enter \(ns): \(String(cString: strerror(-saved)))") }
+                let fd = hoist_capture_open(interface, 8 << 20)
+                precondition(hoist_netns_leave(saved) == 0, "could not return to the original namespace")
+                guard fd >= 0 else { throw Failure("capture on \(interface) in \(ns): \(String(cString: strerror(-fd)))") }
+                captures[i == 0 ? h.name : "\(h.name)/\(interface)"] = fd
+            }
         }
     }
 
@@ -107,13 +112,13 @@ final class World {
         }
         for s in spec.switches { try newNamespace(plan.switchNamespace(s.name)) }
         for h in spec.hosts {
-            let ns = plan.hostNamespace(h.name), sw = plan.switchNamespace(h.port.switchName)
+            let ns = plan.hostNamespace(h.name)
             try newNamespace(ns)
-            try ip(sw, ["link", "add", "swp\(h.port.port)", "type", "veth", "peer", "name", "eth0", "netns", ns])
-            if let mac = h.mac { try ip(ns, ["link", "set", "eth0", "address", mac.description]) }
-            for a in h.addresses { try ip(ns, ["addr", "add", "\(a.address)/\(a.length)", "dev", "eth0"]) }
-            try ip(ns, ["link", "set", "eth0", "up"])
-            for g in h.gateways { try ip(ns, [g.isIPv4 ? "-4" : "-6", "route", "add", "default", "via", g.description]) }
+            for (i, port) in h.ports.enumerated() {
+                try ip(plan.switchNamespace(port.switchName), ["link", "add", "swp\(port.port)", "type", "veth", "peer", "name",
+                                                               LabSpec.Host.interface(i), "netns", ns])
+            }
+            for command in h.setupCommands { try ip(ns, command) }
         }
         for l in spec.links {
             try ip(plan.switchNamespace(l.a.switchName), ["link", "add", "swp\(l.a.port)", "type", "veth", "peer", "name",
@@ -133,10 +138,11 @@ final class World {
         var lines: [String] = []
         for s in spec.switches { lines.append("switch \(s.name) ports \(s.ports) profile \(s.profile)") }
         for h in spec.hosts {
-            var line = "host \(h.name) \(h.port)"
+            var line = "host \(h.name) \(h.ports.map(\.description).joined(separator: ","))"
             for a in h.addresses { line += " \(a.address)/\(a.length)" }
             for g in h.gateways { line += " gw \(g)" }
             if let mac = h.mac { line += " mac \(mac)" }
+            if let b = h.bond { line += " bond \(b.mode)" + (b.hashPolicy.map { " hash \($0)" } ?? "") }
             lines.append(line)
         }
         for l in spec.links { lines.append("link \(l.a) \(l.b)") }

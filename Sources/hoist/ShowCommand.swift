@@ -117,11 +117,11 @@ extension String {
 struct ShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Show what hoistd offloads: ports, fdb, vlans, stp, mdb, vxlan, routes, nexthops, neighbors, rifs, vrfs, resources, counters, traps, vfs; audit (the continuous audit's counters)."
+        abstract: "Show what hoistd offloads: ports, fdb, vlans, stp, mdb, vxlan, routes, nexthops, neighbors, rifs, vrfs, lags, resources, counters, traps, vfs; audit (the continuous audit's counters)."
     )
 
     static let objects = ["ports", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs",
-                          "vrfs", "resources", "counters", "traps", "vfs", "audit"]
+                          "vrfs", "lags", "resources", "counters", "traps", "vfs", "audit"]
 
     @Argument(help: "What to show.")
     var object: String

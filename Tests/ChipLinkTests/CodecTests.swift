@@ -21,7 +21,10 @@ let everyObject: [HardwareObject] = {
         .fdb(HardwareFDBEntry(bridge: 12, vid: VLANID(rawValue: 10)!, mac: mac, destination: .port(3), isStatic: false)),
         .fdb(HardwareFDBEntry(bridge: 12, mac: mac, destination: .tunnel(vni: 0xFFFFFF, remote: v6))),
         .fdb(HardwareFDBEntry(bridge: 12, mac: mac, destination: .cpu)),
-        .mdb(HardwareMDBEntry(bridge: 12, group: .ip(IPAddress("239.1.1.1")!), ports: [1, 64])),
+        .mdb(HardwareMDBEntry(bridge: 12, group: .ip(IPAddress("239.1.1.1")!), ports: [1, 64, .lag(1), .lag(64)])),
+        .lag(HardwareLAG(id: .lag(3), members: [3, 9, 4], distributing: [9, 4], collecting: [3, 9], hash: .layer34)),
+        .lag(HardwareLAG(id: .lag(64), members: [64], distributing: [], collecting: [], hash: .vlanSrcMAC)),
+        .port(PortSettings(port: .lag(3), bridge: 12)),
         .mdb(HardwareMDBEntry(bridge: 12, vid: VLANID(rawValue: 5)!, group: .mac(MACAddress("01:00:5e:01:01:01")!), ports: [])),
         .routerInterface(RouterInterface(id: 7, binding: .port(4), mac: mac, mtu: 1400)),
         .routerInterface(RouterInterface(id: 8, binding: .bridge(12, VLANID(rawValue: 20)!), mac: mac)),
@@ -170,7 +173,7 @@ struct CodecTests {
                 #expect("\(error)".contains(message), "\(error)")
             }
         }
-        refuse([13], "unknown object kind 13") { try $0.object() }
+        refuse([14], "unknown object kind 14") { try $0.object() }
         refuse([2, 1, 0, 0, 0, 1, 0, 0x00, 0x10, 0, 0], "VLAN id 4096 above 4095") { try $0.object() }
         let v4 = [UInt8](repeating: 0, count: 8) + [0, 0, 0, 0, 0xFF, 0xFF, 0, 0]
         refuse([9, 254, 0, 0, 0] + v4 + [33, 4], "prefix length 33 for an inet address") { try $0.object() }

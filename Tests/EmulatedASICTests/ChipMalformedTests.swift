@@ -22,14 +22,15 @@ struct ChipMalformedTests {
         try sw.finish()
     }
 
-    @Test("a VXLAN packet too short for its inner frame is dropped")
+    @Test("a VXLAN packet too short for its inner frame is not decapsulated: it goes up as a datagram to the VTEP's address (the kernel's vxlan_rcv drops it)")
     func shortVXLAN() throws {
         let sw = try ChipVXLANTests.vtep()
         let packet = FrameBuilder.vxlan(outerSrcMAC: ChipVXLANTests.underlayMAC, outerDstMAC: Host.routerMAC,
                                         outerSrc: ChipVXLANTests.remote, outerDst: ChipVXLANTests.local, srcPort: 1,
                                         vni: 100, inner: [1, 2, 3])
         sw.inject(packet, on: 4)
-        #expect(sw.asic.counters().drops[.truncatedVXLAN] == 1)
+        #expect(sw.drainOutbound().isEmpty)
+        #expect(sw.readTrapped()?.reason == .localAddress)
         try sw.finish()
     }
 

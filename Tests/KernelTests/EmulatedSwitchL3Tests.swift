@@ -177,7 +177,8 @@ struct EmulatedSwitchLimitsTests {
         let drops = lab.asic.counters().drops
         #expect(drops[.badIPv4HeaderLength] == 1, "\(drops)")
         #expect(drops[.badIPv4TotalLength] == 1, "\(drops)")
-        #expect(drops[.truncatedVXLAN] == 1, "\(drops)")
+        // The third is a datagram to the VXLAN port too short to be VXLAN: plain UDP, handled
+        // as any other (MalformedFrameTests.vxlan).
         #expect(try lab.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", "10.0.0.2"], in: lab.hosts[0]) == 0)
     }
 }

@@ -90,6 +90,11 @@ struct LabFileTests {
         ("switch s1 ports 4\nstart now", 2, "start takes no arguments"),
         ("switch s1 ports 4\nlink s1:1", 2, "usage: link SWITCH:PORT SWITCH:PORT"),
         ("# nothing but a comment\n", 0, "a lab needs at least one `switch`"),
+        ("switch s1 ports 4\nhost h1 s1:1,s1:2 10.0.0.1/24", 2, "host h1 has 2 ports: give `bond MODE`"),
+        ("switch s1 ports 4\nhost h1 s1:1,s1:1 10.0.0.1/24 bond active-backup", 2, "s1:1 is already used by host h1 (line 2)"),
+        ("switch s1 ports 4\nhost h1 s1:1,s1:2 bond round-robin", 2, "bond takes a mode"),
+        ("switch s1 ports 4\nhost h1 s1:1,s1:2 hash layer2", 2, "hash comes after `bond MODE`"),
+        ("switch s1 ports 4\nhost h1 s1:1,s1:2 bond balance-xor hash layer4", 2, "hash takes an xmit_hash_policy"),
     ]
 
     @Test("every mistake is refused with file, line and what is wrong", arguments: mistakes.indices)
@@ -171,6 +176,30 @@ struct LabPlanTests {
                                              "--socket", "/run/hoist/hoist-x-s2.sock", "--report"])
         #expect(plan.chipLog("s2") == "/run/hoist/hoist-x-s2-asic.log")
         #expect(plan.log("s1") == "/run/hoist/hoist-x-s1.log")
+    }
+
+    @Test("a dual-homed host: eth0 and eth1 on its ports, bonded as bond0, which has the MAC and the addresses")
+    func dualHomedHost() throws {
+        let spec = try LabFile.parse("switch s1 ports 4\nhost a s1:1,s1:3 10.0.0.1/24 gw 10.0.0.254 mac 02:00:00:00:00:0a bond 802.3ad hash layer3+4\n")
+        #expect(spec.hosts[0].ports == [LabSpec.PortRef("s1", 1), LabSpec.PortRef("s1", 3)])
+        #expect(spec.attachment(of: LabSpec.PortRef("s1", 3)) == .host("a"))
+        let steps = try LabPlan(name: "x", spec: spec).buildSteps.map { $0.joined(separator: " ") }
+        let expected = [
+            "-n x-s1-asic link add fp1 type veth peer name eth0 netns x-a",
+            "-n x-s1-asic link add fp3 type veth peer name eth1 netns x-a",
+            "-n x-a link add bond0 type bond mode 802.3ad miimon 100 xmit_hash_policy layer3+4",
+            "-n x-a link set eth0 master bond0",
+            "-n x-a link set eth1 master bond0",
+            "-n x-a link set bond0 address 02:00:00:00:00:0a",
+            "-n x-a addr add 10.0.0.1/24 dev bond0",
+            "-n x-a link set eth0 up",
+            "-n x-a link set eth1 up",
+            "-n x-a link set bond0 up",
+            "-n x-a -4 route add default via 10.0.0.254",
+        ]
+        // In this order, and nothing else in the host's namespace but lo (and IPv6 off).
+        #expect(steps.filter { expected.contains($0) } == expected)
+        #expect(steps.filter { $0.hasPrefix("-n x-a ") } == ["-n x-a link set lo up"] + expected.filter { $0.hasPrefix("-n x-a ") })
     }
 
     @Test("a lab owns exactly its own namespaces, also when another lab's name extends it")

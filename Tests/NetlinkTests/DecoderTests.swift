@@ -148,6 +148,19 @@ struct MalformedMessageTests {
         }
     }
 
+    @Test("a bond's mode, hash policy and active aggregator; a slave's state, MII status and aggregator")
+    func bond() throws {
+        let (messages, malformed) = try Fixtures.decode([Fixtures.bondLink(index: 9), Fixtures.bondSlaveLink(index: 3, master: 9)])
+        #expect(malformed == 0)
+        guard messages.count == 2, case .newLink(let bond) = messages[0], case .newLink(let slave) = messages[1] else {
+            Issue.record("not two links: \(messages)"); return
+        }
+        #expect(bond.kind == .bond)
+        #expect(bond.bond == BondAttributes(mode: .lacp, hashPolicy: .layer34, activeAggregator: 2))
+        #expect(slave.bondSlave == BondSlaveAttributes(active: false, miiUp: false, aggregator: 3))
+        #expect(slave.master == IfIndex(9) && slave.bridgePort == nil)
+    }
+
     @Test("a MAB entry: NTF_EXT_LOCKED in NDA_FLAGS_EXT")
     func lockedFDBEntry() throws {
         let (messages, malformed) = try Fixtures.decode([Fixtures.lockedFDB(port: 4, master: 2)])

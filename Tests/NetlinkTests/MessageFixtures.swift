@@ -110,6 +110,44 @@ enum Fixtures {
         return b.bytes
     }
 
+    /// A bond (`IFLA_BOND_*`, from linux/if_link.h: the libnl headers lack most of them)
+    /// in 802.3ad mode with an active aggregator.
+    static func bondLink(index: UInt32) -> [UInt8] {
+        let b = NetlinkMessageBuilder(type: RTM_NEWLINK)
+        b.append(header: ifinfomsg(index: index, flags: 0x1003))
+        b.put(3, string: "bond0")
+        b.nest(18) { li in
+            li.put(1, string: "bond")
+            li.nest(2) { d in
+                d.put(1, u8: 4)                     // IFLA_BOND_MODE: 802.3ad
+                d.put(14, u8: 1)                    // IFLA_BOND_XMIT_HASH_POLICY: layer3+4
+                d.put(17, u8: 0)                    // IFLA_BOND_ALL_SLAVES_ACTIVE
+                d.nest(23) { ad in                  // IFLA_BOND_AD_INFO
+                    ad.put(1, u16: 2)               // IFLA_BOND_AD_INFO_AGGREGATOR
+                    ad.put(2, u16: 2)               // IFLA_BOND_AD_INFO_NUM_PORTS
+                }
+            }
+        }
+        return b.bytes
+    }
+
+    /// A bond slave in the backup state with its MII down (`IFLA_INFO_SLAVE_DATA`).
+    static func bondSlaveLink(index: UInt32, master: UInt32) -> [UInt8] {
+        let b = NetlinkMessageBuilder(type: RTM_NEWLINK)
+        b.append(header: ifinfomsg(index: index, flags: 0x1003))
+        b.put(3, string: "swp\(index)")
+        b.put(10, u32: master)
+        b.nest(18) { li in
+            li.put(4, string: "bond")               // IFLA_INFO_SLAVE_KIND
+            li.nest(5) { d in                       // IFLA_INFO_SLAVE_DATA
+                d.put(1, u8: 1)                     // IFLA_BOND_SLAVE_STATE: backup
+                d.put(2, u8: 2)                     // IFLA_BOND_SLAVE_MII_STATUS: down
+                d.put(6, u16: 3)                    // IFLA_BOND_SLAVE_AD_AGGREGATOR_ID
+            }
+        }
+        return b.bytes
+    }
+
     /// A minimal valid AF_UNSPEC `RTM_NEWLINK`.
     static func plainLink(index: UInt32, name: String) -> [UInt8] {
         NetlinkMessageBuilder(type: RTM_NEWLINK).append(header: ifinfomsg(index: index)).put(3, string: name).bytes

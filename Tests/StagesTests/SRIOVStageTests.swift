@@ -50,7 +50,7 @@ struct SRIOVStageTests {
         let o = HardwareObject.vf(VFSettings(pf: 1, info: Self.vf0))
         #expect(o.key == .vf(1, 0))
         #expect(o.dependencies == [.port(1)])
-        #expect(o.key.rank == 2)
+        #expect(o.key.rank == HardwareKey.vlanMember(1, 1, .none).rank)
         #expect(o.table == .vfs)
         #expect(o.description == "vf 0 of swp1 mac 02:00:00:00:00:10 vlan 10 spoofchk on trust on state enable")
     }

@@ -3,13 +3,18 @@ import SwitchModel
 
 /// Programming of ports, bridges, VLAN members, FDB and MDB entries, VXLAN tunnels.
 extension EmulatedASIC {
+    /// A front-panel port's index, or a programmed LAG's logical port.
     func portIndex(_ p: PortID) -> Int? {
         let i = Int(p.rawValue)
+        if p.isLAG { return i < chip.lags.count && chip.lags[i] != nil ? i : nil }
         return i >= 1 && i <= profile.ports ? i : nil
     }
 
     func setPort(_ s: PortSettings) -> DriverResult {
-        guard let i = portIndex(s.port) else { return .invalid("no port \(s.port) on this chip (\(profile.ports) ports)") }
+        guard let i = portIndex(s.port) else {
+            if s.port.isLAG { return .dependencyMissing(.lag(s.port)) }
+            return .invalid("no port \(s.port) on this chip (\(profile.ports) ports)")
+        }
         var slot = -1
         if let b = s.bridge {
             guard let found = chip.bridgeSlots[b] else { return .dependencyMissing(.bridge(b)) }
@@ -54,10 +59,12 @@ extension EmulatedASIC {
         guard let i = portIndex(p) else { return .ok }
         guard chip.ports[i].rif < 0 else { return .invalid("\(p) still has a router interface") }
         if chip.ports[i].bridge >= 0 { leaveBridge(port: i, slot: chip.ports[i].bridge) }
-        let link = chip.ports[i].linkUp
+        let old = chip.ports[i]
         chip.egressTrapPorts.remove(p)
         chip.ports[i] = PortState()
-        chip.ports[i].linkUp = link
+        chip.ports[i].linkUp = old.linkUp
+        chip.ports[i].lag = old.lag          // a LAG's membership is the LAG's to undo
+        chip.ports[i].collecting = old.collecting
         return .ok
     }
 

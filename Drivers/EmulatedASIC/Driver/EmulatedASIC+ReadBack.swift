@@ -12,6 +12,11 @@ extension EmulatedASIC {
         for i in 1...profile.ports {
             if let s = chip.ports[i].settings, chip.ports[i].configured { out.append(.port(s)) }
         }
+        for case let l? in chip.lags {
+            out.append(.lag(l.object))
+            let i = Int(l.object.id.rawValue)
+            if let s = chip.ports[i].settings, chip.ports[i].configured { out.append(.port(s)) }
+        }
         var bridgeIDs: [Int: BridgeID] = [:]
         for (slot, b) in chip.bridges.enumerated() {
             guard let b else { continue }

@@ -33,7 +33,8 @@ public final class EmulatedASIC: SwitchDriver {
             tables: Dictionary(uniqueKeysWithValues: TableKind.allCases.map { ($0, capacity($0)) }),
             features: .all,
             maxECMPWidth: profile.maxECMPWidth,
-            maxBridges: profile.maxBridges
+            maxBridges: profile.maxBridges,
+            maxLAGMembers: profile.maxLAGMembers
         )
     }
 
@@ -89,6 +90,7 @@ public final class EmulatedASIC: SwitchDriver {
         case .vxlanTunnel(let t): setTunnel(t)
         case .vxlanFlood(let f): setFlood(f)
         case .vf: .notSupported("no SR-IOV")
+        case .lag(let l): setLAG(l)
         }
     }
 
@@ -107,6 +109,7 @@ public final class EmulatedASIC: SwitchDriver {
         case .vxlanTunnel(let vni): removeTunnel(vni)
         case .vxlanFlood(let vni, let remote): removeFlood(vni, remote)
         case .vf: .ok
+        case .lag(let p): removeLAG(p)
         }
     }
 

@@ -297,9 +297,11 @@ public enum FrameParser {
 
         guard dstPort == options.vxlanPort, dstPort != 0 else { return nil }
         // VXLAN header (8 bytes): flags(8, I = 0x08) reserved(24) VNI(24) reserved(8),
-        // followed by at least an inner Ethernet header.
-        guard udpLength >= 8 &+ 8 &+ 14 else { return .truncatedVXLAN }
-        guard bytes[l4 &+ 8] & 0x08 != 0 else { return .badVXLANFlags }
+        // followed by at least an inner Ethernet header. A datagram to the port that is not
+        // one is plain UDP: bridged or routed like any other (the kernel's bridge and router
+        // look no deeper), and to one of our VTEPs it reaches the CPU as a local address,
+        // where the kernel's vxlan_rcv drops it.
+        guard udpLength >= 8 &+ 8 &+ 14, bytes[l4 &+ 8] & 0x08 != 0 else { return nil }
         frame.isVXLAN = true
         frame.vxlanVNI = be32(bytes, l4 &+ 12) >> 8
         frame.innerOffset = l4 &+ 16

@@ -30,6 +30,10 @@ struct PortState {
     var pvid: UInt16 = 0
     /// Router interface index of a routed port, or -1.
     var rif: Int32 = -1
+    /// A LAG member: the LAG's logical port number (0: none), and whether frames arriving
+    /// here enter the LAG (`HardwareLAG.collecting`).
+    var lag = 0
+    var collecting = false
     var settings: PortSettings?
 }
 

@@ -13,7 +13,7 @@ struct IngressContext {
 extension SwitchChip {
     /// Runs one frame received on `port` through the pipeline.
     public func process<S: FrameSink>(_ frame: UnsafeRawBufferPointer, from port: PortID, into sink: inout S) {
-        let p = Int(port.rawValue)
+        var p = Int(port.rawValue)
         precondition(p >= 1 && p <= portCount, "no port \(port) on this chip")
         portCounters[p].rxPackets &+= 1
         portCounters[p].rxBytes &+= UInt64(frame.count)
@@ -22,7 +22,8 @@ extension SwitchChip {
             drop(reason, port: p)
             return
         }
-        let ps = ports[p]
+        ingressMember = p
+        var ps = ports[p]
         guard ps.configured, ps.adminUp, ps.linkUp else {
             if ps.configured || !ps.linkUp { drop(.portDown, port: p) } else { trap(frame, port: p, .unknownPort, &sink) }
             return
@@ -36,6 +37,27 @@ extension SwitchChip {
         if pf.dst & ~0xF == 0x0180_C200_0000 {
             trap(frame, port: p, pf.dst == 0x0180_C200_0000 ? .stp : .linkLocal, &sink)
             return
+        }
+        // A LAG member: the frame enters the LAG's logical port, if the bond takes it at all
+        // (an inactive slave's frames are the kernel's: it drops them, or a protocol bound
+        // to the slave takes them).
+        var port = port
+        if ps.lag > 0 {
+            guard ps.collecting else {
+                trap(frame, port: p, .portTrap, &sink)
+                return
+            }
+            p = ps.lag
+            port = PortID(UInt16(p))
+            ps = ports[p]
+            guard ps.configured, ps.adminUp, ps.linkUp else {
+                drop(.portDown, port: p)
+                return
+            }
+            if ps.trapIngress {
+                trap(frame, port: p, .portTrap, &sink)
+                return
+            }
         }
         if ps.bridge < 0 {
             if ps.rif >= 0, pf.dst == rifs[Int(ps.rif)]?.object.mac.rawValue, pf.tagCount == 0 {
@@ -500,7 +522,8 @@ extension SwitchChip {
             return
         }
         trapCounters[reason, default: TrapCounters()].packets &+= 1
-        let id = PortID(UInt16(port))
+        // A frame that entered a LAG goes up its member, where the kernel's bond receives it.
+        let id = PortID(UInt16(port > portCount ? ingressMember : port))
         post(.packetTrapped(id, reason: reason, length: frame.count))
         sink.trap(frame, port: id, reason: reason)
     }

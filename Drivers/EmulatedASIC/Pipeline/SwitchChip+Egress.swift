@@ -14,6 +14,15 @@ enum ScratchRegion {
 
 extension SwitchChip {
     @inline(__always) func transmit<S: FrameSink>(_ frame: UnsafeRawBufferPointer, port: Int, _ sink: inout S) {
+        var port = port
+        if port > portCount {
+            // A LAG: the member the kernel's bond would send through.
+            guard let member = lagMember(frame, lag: port), ports[member].adminUp, ports[member].linkUp else {
+                drop(.portDown, port: 0)
+                return
+            }
+            port = member
+        }
         portCounters[port].txPackets &+= 1
         portCounters[port].txBytes &+= UInt64(frame.count)
         sink.transmit(frame, port: PortID(UInt16(port)))

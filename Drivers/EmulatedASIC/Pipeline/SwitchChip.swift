@@ -20,7 +20,13 @@ import SwitchModel
 /// reads them, except for learning, ageing and counters, as real silicon does.
 public final class SwitchChip {
     let portCount: Int
+    /// Front-panel ports 1…`portCount`, then LAG ports (`PortID.lag(n)`), by port number.
     var ports: [PortState]
+    /// LAGs by their logical port number.
+    var lags: [LAGState?]
+    /// The front-panel port the frame in the pipeline arrived on: traps and drops of a
+    /// frame that entered a LAG's logical port are the member's.
+    var ingressMember = 0
     var bridges: [BridgeState?]
     var bridgeSlots: [BridgeID: Int] = [:]
     /// Per bridge slot: the VLAN table, and the VLAN member objects programmed into it.
@@ -96,14 +102,15 @@ public final class SwitchChip {
 
     init(profile: TableProfile) {
         portCount = profile.ports
-        ports = Array(repeating: PortState(), count: profile.ports + 1)
+        ports = Array(repeating: PortState(), count: Int(PortSet.maxPort) + 1)
+        lags = Array(repeating: nil, count: Int(PortSet.maxPort) + 1)
         bridges = Array(repeating: nil, count: profile.maxBridges)
         vlanTables = Array(repeating: [], count: profile.maxBridges)
         vlanMemberObjects = Array(repeating: [:], count: profile.maxBridges)
         fdb = MACTable(capacity: profile.capacity(.fdb), ways: 8)
         lpm4 = IPv4LPM(capacity: profile.capacity(.lpmIPv4))
         lpm6 = IPv6LPM(capacity: profile.capacity(.lpmIPv6))
-        portCounters = Array(repeating: PortCounters(), count: profile.ports + 1)
+        portCounters = Array(repeating: PortCounters(), count: Int(PortSet.maxPort) + 1)
         policers = Dictionary(uniqueKeysWithValues: TrapReason.allCases.map { ($0, TokenBucket(rate: profile.trapRate, burst: profile.trapBurst)) })
         scratch = UnsafeMutableRawPointer.allocate(byteCount: Self.scratchSize, alignment: 16)
     }
@@ -151,7 +158,7 @@ public final class SwitchChip {
             guard let r = remotes[Int(dest & ~FDBValue.tunnelFlag)], let t = tunnels[Int(r.tunnel)] else { return false }
             return t.object.learning != .off
         }
-        guard FDBValue.isPort(dest), Int(dest) >= 1, Int(dest) <= portCount else { return false }
+        guard FDBValue.isPort(dest), Int(dest) >= 1, Int(dest) < ports.count else { return false }
         let ps = ports[Int(dest)]
         return ps.bridge == slot && ps.adminUp && ps.linkUp && ps.stp.learns && ps.learning && !ps.trapIngress
     }
@@ -198,7 +205,7 @@ public final class SwitchChip {
 
     @inline(__always) func drop(_ reason: DropReason, port: Int) {
         drops[reason, default: 0] &+= 1
-        portCounters[port].rxDrops &+= 1
+        portCounters[port > portCount ? ingressMember : port].rxDrops &+= 1
     }
 
     /// Empties a bridge slot's VLAN table, sized for the bridge's VLAN filtering.
@@ -230,6 +237,7 @@ public final class SwitchChip {
         post(.portOperState(port, up: up))
         // A link going down flushes the MACs learned on it, as the kernel bridge does.
         if !up { flushLearned(port: p) }
+        if ports[p].lag > 0 { refreshLAGLink(ports[p].lag) }
     }
 
     /// Ports the packet I/O reports broken (a front-panel wire that is gone), with why.

@@ -69,6 +69,8 @@ enum LinkDecoder {
         case "macvlan":
             // IFLA_MACVLAN_MODE (1); a mode this model does not name stays nil.
             link.macvlanMode = try data?.nested(maxType: 9).u32(1).flatMap(MACVLANMode.init(rawValue:))
+        case "bond":
+            link.bond = try data.map { try bondAttributes($0.nested(maxType: 31)) } ?? BondAttributes()
         case "tun":
             if let type = try data?.nested(maxType: CNL_IFLA_TUN_TYPE).u8(Int(CNL_IFLA_TUN_TYPE)) {
                 link.kind = type == 2 ? .tap : .tun  // IFF_TAP
@@ -80,6 +82,38 @@ enum LinkDecoder {
             let slave = try info.nested(Int(IFLA_INFO_SLAVE_DATA), maxType: CNL_IFLA_BRPORT_MAX)
             link.bridgePort = try slave.map(bridgePortAttributes) ?? BridgePortAttributes()
         }
+        if info.string(Int(IFLA_INFO_SLAVE_KIND)) == "bond" {
+            let slave = try info.nested(Int(IFLA_INFO_SLAVE_DATA), maxType: 9)
+            link.bondSlave = try slave.map(bondSlaveAttributes) ?? BondSlaveAttributes()
+        }
+    }
+
+    /// `IFLA_BOND_*` (linux/if_link.h numbers: the libnl headers lack most of them).
+    static func bondAttributes(_ a: NetlinkAttributes) throws -> BondAttributes {
+        var b = BondAttributes()
+        if let m = try a.u8(1) {                                    // IFLA_BOND_MODE
+            guard let mode = BondMode(rawValue: m) else { throw NetlinkDecodeError("bond mode \(m) out of range") }
+            b.mode = mode
+        }
+        b.activeSlave = try a.u32(2).flatMap { $0 == 0 ? nil : IfIndex($0) }   // IFLA_BOND_ACTIVE_SLAVE
+        if let p = try a.u8(14) {                                   // IFLA_BOND_XMIT_HASH_POLICY
+            guard let policy = BondHashPolicy(rawValue: p) else { throw NetlinkDecodeError("bond xmit_hash_policy \(p) out of range") }
+            b.hashPolicy = policy
+        }
+        b.allSlavesActive = try a.bool(17) ?? false                 // IFLA_BOND_ALL_SLAVES_ACTIVE
+        if let info = try a.nested(23, maxType: 5) {                // IFLA_BOND_AD_INFO
+            b.activeAggregator = try info.u16(1)                    // IFLA_BOND_AD_INFO_AGGREGATOR
+        }
+        return b
+    }
+
+    /// `IFLA_BOND_SLAVE_*`.
+    static func bondSlaveAttributes(_ a: NetlinkAttributes) throws -> BondSlaveAttributes {
+        var s = BondSlaveAttributes()
+        s.active = try a.u8(1).map { $0 == 0 } ?? true              // IFLA_BOND_SLAVE_STATE: BOND_STATE_ACTIVE
+        s.miiUp = try a.u8(2).map { $0 == 0 } ?? true               // IFLA_BOND_SLAVE_MII_STATUS: BOND_LINK_UP
+        s.aggregator = try a.u16(6)                                 // IFLA_BOND_SLAVE_AD_AGGREGATOR_ID
+        return s
     }
 
     static func bridgeAttributes(_ a: NetlinkAttributes) throws -> BridgeAttributes {
