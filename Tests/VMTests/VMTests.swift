@@ -28,12 +28,21 @@ struct VMTests {
         "vrf-release-offloaded",
     ]
 
-    @Test("ports in a VRF in the VM: their router interfaces carry the VRF's table and the chip routes their traffic by it, as the kernel; the main table's interfaces by main")
-    func vrf() throws {
+    /// The checks Tests/VM/lag.sh makes.
+    static let lagChecks = [
+        "lag-hoistd-started", "lag-lacp-distributing", "lag-bridge-port", "lag-traffic-offloaded", "lag-flows-spread",
+        "lag-member-failover", "lag-member-back", "lag-states-true",
+    ]
+
+    /// One boot for both fabric suites: VRFs (Tests/VM/vrf.sh), then a LAG to a dual-homed
+    /// host with the kernel's LACP (Tests/VM/lag.sh).
+    @Test("ports in a VRF in the VM: their router interfaces carry the VRF's table and the chip routes their traffic by it, as the kernel; the main table's interfaces by main. An 802.3ad bond to a dual-homed host is a chip LAG: LACP converges through the chip, traffic and flows cross both members, a member losing carrier fails over")
+    func vrfAndLAG() throws {
         guard VMHarness.requireBinaries(["hoistd", "hoist"]) else { return }
-        let run = try VMHarness.run(["run", "--timeout", "400", "Tests/VM/vrf.sh"])
+        let run = try VMHarness.run(["run", "--timeout", "600", "-c",
+                                     #"bash "$HOIST_ROOT/Tests/VM/vrf.sh"; a=$?; bash "$HOIST_ROOT/Tests/VM/lag.sh"; exit $((a + $?))"#])
         try VMHarness.skipIfUnavailable(run)
-        VMHarness.expectPassed(run, Self.vrfChecks, suite: "VRF")
+        VMHarness.expectPassed(run, Self.vrfChecks + Self.lagChecks, suite: "VRF and LAG")
     }
 
     @Test("a missing kernel is a clear harness failure, at once")
