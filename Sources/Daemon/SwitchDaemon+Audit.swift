@@ -240,7 +240,12 @@ extension SwitchDaemon {
     /// (multicast and broadcast addresses: `__neigh_create` sends no `RTM_NEWNEIGH`); the
     /// unicast entries an upper device (a macvlan) puts in its lower device's address list
     /// with its own MAC (`dev_uc_add`, also unannounced: the FDB dump reports them as `self
-    /// permanent`, the mirror never hears of them); and a neighbour's moves between
+    /// permanent`, the mirror never hears of them); the local addresses (a bridge's own MAC,
+    /// its ports') that a master copies into an enslaved device's address list and takes out
+    /// again, unannounced: a bridge into a port that is not promiscuous
+    /// (`br_fdb_sync_static`, `br_fdb_unsync_static`), a bond into its slaves
+    /// (`bond_set_rx_mode`: `dev_uc_sync`) — seen with a bond in a VLAN-filtering bridge;
+    /// and a neighbour's moves between
     /// REACHABLE, STALE, DELAY and PROBE (`__neigh_event_send` and `neigh_timer_handler`
     /// make REACHABLE→DELAY, STALE→DELAY and DELAY→PROBE without `RTM_NEWNEIGH`: all four
     /// are compared as STALE — a resolved MAC — so the MAC is still audited); and the
@@ -265,6 +270,10 @@ extension SwitchDaemon {
         let uppers = t.links.values.filter { $0.kind == .macvlan }.compactMap { l in l.link.flatMap { lower in l.mac.map { (lower, $0) } } }
         t.fdb = t.fdb.filter { e in
             !(e.key.isSelf && e.value.state == .permanent && uppers.contains { $0.0 == e.key.port && $0.1 == e.key.mac })
+        }
+        let localMACs = Set(t.links.values.compactMap(\.mac))
+        t.fdb = t.fdb.filter { e in
+            !(e.key.isSelf && e.value.state == .permanent && t.links[e.key.port]?.master != nil && localMACs.contains(e.key.mac))
         }
         t.neighbors = t.neighbors.filter { !$0.value.state.contains(.noarp) }
         for (key, var n) in t.neighbors where [.reachable, .delay, .probe].contains(n.state) {

@@ -46,13 +46,18 @@ struct Model: Sendable {
     var vxlan = false
     var vxlanMember = false
     var vxlanPortLearning = true
+    /// `bond0` (`requires bond`) exists, by its mode (`balance-xor layer3+4`, …); its
+    /// slaves; whether it is a port of `br0`.
+    var bond: String?
+    var bondSlaves: Set<Int> = []
+    var bondInBridge = false
 
     static let flagNames = ["learning", "flood", "mcast_flood", "bcast_flood", "isolated", "hairpin"]
     static func flagDefault(_ flag: String) -> Bool { !(flag == "isolated" || flag == "hairpin") }
 
     var devices: [String] {
         RandomOperator.ports.map { "swp\($0)" } + (bridge ? ["br0"] : []) + macvlans.sorted().map { "mv\($0)" }
-            + (gateway != nil ? ["vmac"] : [])
+            + (gateway != nil ? ["vmac"] : []) + (bond != nil ? ["bond0"] : [])
     }
 
     /// The neighbours ECMP routes use: never removed or changed while the route is there
@@ -71,7 +76,7 @@ struct Model: Sendable {
 
     func canEnslave(_ p: Int) -> Bool {
         let d = "swp\(p)"
-        return !macvlans.contains(p) && !vrfMembers.contains(p) && gw4[p] != d && gw6[p] != d
+        return !macvlans.contains(p) && !vrfMembers.contains(p) && !bondSlaves.contains(p) && gw4[p] != d && gw6[p] != d
             && !routes4.values.contains { $0.device == d } && !routes6.values.contains { $0.device == d }
             && !neigh.contains { $0.device == d }
     }
@@ -122,6 +127,7 @@ extension RandomOperator {
 
     func bridgeDelete() -> Action {
         action([sw("ip link del br0")], link: true) { m in
+            m.bondInBridge = false
             for p in m.members { m.leftBridge(p) }
             if m.gateway != nil { m.removed("vmac") }
             m.gateway = nil
@@ -359,6 +365,61 @@ extension RandomOperator {
             a.append(action([sw("bridge link set dev vx0 learning \(v ? "on" : "off")")]) { $0.vxlanPortLearning = v })
         } else if m.bridge {
             a.append(action([sw("ip link set vx0 master br0")], link: true) { $0.vxlanMember = true })
+        }
+        return a
+    }
+
+    /// A bond `bond0` (`requires bond`): balance-xor with a hash policy or active-backup,
+    /// MII-monitored; ports that are nothing else join and leave it one at a time; it joins
+    /// `br0` or takes a subnet's gateway address like a port; it is deleted. Frames the
+    /// chip sends into it leave by the member the kernel's bond would pick, so a host on
+    /// one slave may receive another's flows — in both worlds alike.
+    func bondCandidates() -> [Action] {
+        let m = model
+        guard m.bond != nil else {
+            let modes: [String] = ["balance-xor xmit_hash_policy layer2", "balance-xor xmit_hash_policy layer2+3",
+                                   "balance-xor xmit_hash_policy layer3+4", "active-backup"]
+            return modes.map { mode in
+                action([sw("ip link add bond0 type bond mode \(mode) miimon 100"),
+                        sw("ip link set bond0 address \(Self.bondMAC)"),
+                        sw("sysctl -qw " + Self.slowNeighbours("bond0")),
+                        sw("ip link set bond0 up")], link: true) { $0.bond = mode }
+            }
+        }
+        var a = [action([sw("ip link del bond0")], link: true) { m in
+            for p in m.bondSlaves { m.wentDown("swp\(p)") }
+            m.bondSlaves = []
+            m.removed("bond0")
+            m.bond = nil
+            m.bondInBridge = false
+        }]
+        if m.bondInBridge {
+            a.append(action([sw("ip link set bond0 nomaster")], link: true) { $0.bondInBridge = false })
+        } else if m.bridge, !m.gw4.values.contains("bond0"), !m.gw6.values.contains("bond0") {
+            a.append(action([sw("ip link set bond0 master br0")], link: true) { $0.bondInBridge = true })
+        }
+        return a
+    }
+
+    /// Ports joining and leaving `bond0`.
+    func bondSlaveCandidates() -> [Action] {
+        let m = model
+        guard m.bond != nil else { return [] }
+        var a: [Action] = []
+        for p in RandomOperator.ports {
+            if m.bondSlaves.contains(p) {
+                // A released slave is closed by the bond.
+                a.append(action([sw("ip link set swp\(p) nomaster")], link: true) { m in
+                    m.bondSlaves.remove(p)
+                    m.wentDown("swp\(p)")
+                })
+            } else if !m.members.contains(p), m.canEnslave(p) {
+                // A slave must be down to be enslaved; the bond opens it.
+                a.append(action([sw("ip link set swp\(p) down"), sw("ip link set swp\(p) master bond0")], link: true) { m in
+                    m.bondSlaves.insert(p)
+                    m.down.remove("swp\(p)")
+                })
+            }
         }
         return a
     }

@@ -5,8 +5,8 @@ import SwitchModel
 /// types — bridge membership, port up/down, bridge port flags, STP port states, static and
 /// sticky FDB entries, addresses on routed ports and the bridge, routes (single, ECMP,
 /// unreachable/blackhole/prohibit), permanent neighbours, the forwarding sysctls, tc
-/// qdiscs, macvlans, a VXLAN port to a VTEP on h4; VLAN filtering and VRFs where the
-/// kernel has them — each followed by probe frames whose reception is compared between
+/// qdiscs, macvlans, a VXLAN port to a VTEP on h4; VLAN filtering, VRFs and a bond where
+/// the kernel has them — each followed by probe frames whose reception is compared between
 /// the kernel's bridge/router and the emulated switch (`hoist-difftest --random`).
 ///
 /// The generator keeps a model of what it configured, so it mostly picks commands that
@@ -77,6 +77,8 @@ public struct RandomOperator: Sendable {
     public static let gatewayMAC = "00:00:5e:00:01:01"
     /// MACs no host sends from: static entries and unknown unicast.
     public static let fakeMACs = (1...3).map { "02:00:00:00:99:0\($0)" }
+    /// `bond0`'s MAC (its slaves take it).
+    public static let bondMAC = "02:5e:00:00:01:b0"
     /// h4's vxlan device (`vx0`, `10.0.100.4/24`): the remote VTEP behind the switch's `vx0`.
     public static let vtepMAC = "02:00:00:00:64:04"
 
@@ -172,7 +174,7 @@ public struct RandomOperator: Sendable {
             let a = actions.compactMap { $0 }
             if !a.isEmpty { pool.append((weight, a)) }
         }
-        let members = m.members.sorted(), free = Self.ports.filter { !m.members.contains($0) }
+        let members = m.members.sorted(), free = Self.ports.filter { !m.members.contains($0) && !m.bondSlaves.contains($0) }
         // Bridge and membership.
         if !m.bridge { add(2, [bridgeCreate()]) } else { add(1, [bridgeDelete()]) }
         if m.bridge { add(6, free.filter { m.canEnslave($0) }.map { memberAdd($0) }) }
@@ -192,16 +194,19 @@ public struct RandomOperator: Sendable {
                 add(2, [addr4(k, device: d, add: false, m)])
             } else {
                 var devices: [String] = []
-                if !m.members.contains(k), !m.vrfMembers.contains(k) { devices.append("swp\(k)") }
+                if !m.members.contains(k), !m.vrfMembers.contains(k), !m.bondSlaves.contains(k) { devices.append("swp\(k)") }
                 if m.bridge, options.sviAddresses { devices.append("br0") }
+                // A bond gets the gateway of a subnet whose host is on one of its slaves.
+                if m.bond != nil, !m.bondInBridge, m.bondSlaves.contains(k) { devices.append("bond0") }
                 add(4, devices.map { addr4(k, device: $0, add: true, m) })
             }
             if let d = m.gw6[k] {
                 add(1, [addr6(k, device: d, add: false, m)])
             } else {
                 var devices: [String] = []
-                if !m.members.contains(k), !m.vrfMembers.contains(k) { devices.append("swp\(k)") }
+                if !m.members.contains(k), !m.vrfMembers.contains(k), !m.bondSlaves.contains(k) { devices.append("swp\(k)") }
                 if m.bridge, options.sviAddresses { devices.append("br0") }
+                if m.bond != nil, !m.bondInBridge, m.bondSlaves.contains(k) { devices.append("bond0") }
                 add(2, devices.map { addr6(k, device: $0, add: true, m) })
             }
         }
@@ -218,7 +223,8 @@ public struct RandomOperator: Sendable {
         })
         // tc and macvlan.
         add(3, Self.ports.flatMap { qdiscCandidates($0) })
-        add(2, Self.ports.filter { !m.members.contains($0) && !m.vrfMembers.contains($0) }.map { macvlan($0, add: !m.macvlans.contains($0)) })
+        add(2, Self.ports.filter { !m.members.contains($0) && !m.vrfMembers.contains($0) && !m.bondSlaves.contains($0) }
+            .map { macvlan($0, add: !m.macvlans.contains($0)) })
         if m.bridge {
             let mode = m.gateway == nil ? ["bridge", "private", "vepa", "passthru"].randomElement(using: &rng)! : nil
             add(2, [gateway(add: mode)])
@@ -228,6 +234,10 @@ public struct RandomOperator: Sendable {
         if options.features.contains("vlan-filtering"), m.bridge { add(12, vlanCandidates()) }
         if options.features.contains("vrf") { add(5, vrfCandidates()) }
         if options.features.contains("vxlan") { add(m.vxlan ? 3 : 6, vxlanCandidates()) }
+        if options.features.contains("bond") {
+            add(3, bondCandidates())
+            add(10, bondSlaveCandidates())
+        }
 
         let total = pool.reduce(0) { $0 + $1.weight }
         var pick = Int.random(in: 0..<total, using: &rng)
@@ -283,6 +293,7 @@ public struct RandomOperator: Sendable {
     /// The MAC a host sends routed frames to: its gateway's device's, else its port's.
     func routerMAC(_ k: Int) -> String {
         if model.gw4[k] == "br0" || (model.gw4[k] == nil && model.members.contains(k)) { return Self.bridgeMAC }
+        if model.gw4[k] == "bond0" || model.bondSlaves.contains(k) { return Self.bondMAC }
         return Self.portMAC(k)
     }
 }

@@ -201,6 +201,7 @@ public final class KernelMirror {
                 continue
             }
             refreshVFs()
+            refreshBonds()
             syncMalformed()
             if !received, !pending.isEmpty, configuration.flushWhenDrained { return flush() }
             if !received {
@@ -305,6 +306,7 @@ public final class KernelMirror {
             message = .newLink(link)
             vfRefresh.insert(link.index)
         }
+        noteBondChange(&message)
         var consequences: MirrorTables.Consequences = []
         noteDeltas { consequences = tables.apply(message, into: &$0) }
         if consequences.contains(.redumpRoutes) {
@@ -323,6 +325,53 @@ public final class KernelMirror {
 
     /// PFs whose link notification came without VFs: asked for after the receive.
     private var vfRefresh: Set<IfIndex> = []
+    /// Bonds whose slave order may have changed: read after the receive (`refreshBonds`).
+    private var bondRefresh: Set<IfIndex> = []
+
+    /// A bond's notification carries no slave order: it keeps the one read before, and is
+    /// read again after the receive when the bond is new or a slave joined or left it.
+    private func noteBondChange(_ message: inout KernelMessage) {
+        switch message {
+        case .newLink(var link):
+            let old = tables.links[link.index]
+            if link.kind == .bond {
+                if link.bond?.slaves == nil, let slaves = old?.bond?.slaves { link.bond?.slaves = slaves }
+                if old == nil || old?.name != link.name { bondRefresh.insert(link.index) }
+                message = .newLink(link)
+            }
+            if old?.master != link.master {
+                for m in [old?.master, link.master].compactMap({ $0 }) where tables.links[m]?.kind == .bond { bondRefresh.insert(m) }
+            }
+        case .delLink(let link):
+            if let m = tables.links[link.index]?.master, tables.links[m]?.kind == .bond { bondRefresh.insert(m) }
+        default:
+            break
+        }
+    }
+
+    /// Reads the slave order of the bonds `ingest` noted, and applies what changed.
+    private func refreshBonds() {
+        guard !bondRefresh.isEmpty else { return }
+        let indices = bondRefresh
+        bondRefresh.removeAll()
+        for index in indices.sorted(by: { $0.rawValue < $1.rawValue }) {
+            guard var link = tables.links[index], link.kind == .bond else { continue }
+            let slaves = requests.bondSlaves(of: link.name)
+            guard link.bond?.slaves != slaves else { continue }
+            if link.bond == nil { link.bond = BondAttributes() }
+            link.bond?.slaves = slaves
+            ingest(.newLink(link))
+        }
+    }
+
+    /// Gives each bond of a dump its slave order.
+    private func readBondSlaves(into tables: inout MirrorTables) {
+        for (index, var link) in tables.links where link.kind == .bond {
+            if link.bond == nil { link.bond = BondAttributes() }
+            link.bond?.slaves = requests.bondSlaves(of: link.name)
+            tables.links[index] = link
+        }
+    }
 
     /// Asks for the VFs of the PFs `ingest` noted, and applies what changed.
     private func refreshVFs() {
@@ -439,6 +488,7 @@ public final class KernelMirror {
         try dump([.links, .bridgePorts, .fdb, .mdb, .addresses, .nexthops] + (routes ? [.routes] : [])
                     + [.neighbors, .netconf, .rules, .qdiscs],
                  into: &fresh)
+        readBondSlaves(into: &fresh)
         // Per-VLAN state exists only on kernels with bridge VLAN filtering; elsewhere the
         // dump is refused, which is not an error for the mirror.
         do {

@@ -24,6 +24,10 @@ public final class NetlinkChannel {
     /// How long a dump or request waits for each reply datagram before giving up.
     public var replyTimeoutMilliseconds: Int32 = 10_000
 
+    /// Where `/proc` says what netlink does not (`bondSlaves(of:)`): the socket's namespace
+    /// (nil: the caller's). Unset for a scripted transport, which reads nothing there.
+    private var procNamespace: String?? = .none
+
     public init(transport: NetlinkTransport) {
         self.transport = transport
         self.sequence = UInt32(truncatingIfNeeded: time(nil))
@@ -32,6 +36,31 @@ public final class NetlinkChannel {
     /// Opens a real rtnetlink socket.
     public convenience init(namespace: String? = nil, groups: [RouteNetlinkGroup] = [], receiveBufferBytes: Int = 4 << 20) throws {
         self.init(transport: try RouteNetlinkSocket(namespace: namespace, groups: groups, receiveBufferBytes: receiveBufferBytes))
+        procNamespace = .some(namespace)
+    }
+
+    /// A bond's slaves in the bond's own order — the order its transmit hash indexes
+    /// (`bond_for_each_slave`) — as `/proc/net/bonding/NAME` lists them (`Slave Interface:`
+    /// lines), read in the channel's namespace: netlink reports which links are slaves but
+    /// not their order. Nil when it cannot be read (no such bond, no bonding module, a
+    /// scripted transport).
+    public func bondSlaves(of bond: String) -> [String]? {
+        guard case .some(let namespace) = procNamespace, !bond.isEmpty, !bond.contains("/"), bond != ".", bond != ".." else { return nil }
+        let read = try? RouteNetlinkSocket.inNamespace(namespace) { () -> [UInt8]? in
+            let fd = open("/proc/thread-self/net/bonding/\(bond)", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                guard n > 0 else { return n == 0 ? bytes : nil }
+                bytes += chunk[0..<n]
+            }
+        }
+        guard let bytes = read ?? nil else { return nil }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
+            line.hasPrefix("Slave Interface: ") ? String(line.dropFirst("Slave Interface: ".count)) : nil
+        }
     }
 
     private func nextSequence() -> UInt32 {

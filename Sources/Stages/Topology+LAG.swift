@@ -35,10 +35,17 @@ extension Topology {
         return .lag(.lag(lowest.rawValue))
     }
 
-    /// A bond's slaves in the bond's order (see `enslavedOrder`).
+    /// A bond's slaves in the bond's order: as the kernel lists them
+    /// (`BondAttributes.slaves`, which the mirror reads from `/proc/net/bonding`), then any
+    /// it does not list yet in the order they were seen joining (`enslavedOrder`).
     func slaves(of bond: IfIndex) -> [IfIndex] {
         let members = self.members(of: bond)
-        return (enslavedOrder[bond] ?? []).filter(members.contains)
+        let seen = (enslavedOrder[bond] ?? []).filter(members.contains)
+        guard let listed = links[bond]?.bond?.slaves else { return seen }
+        let rank = Dictionary(listed.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        return seen.enumerated()
+            .sorted { (rank[name(of: $0.element)] ?? Int.max, $0.offset) < (rank[name(of: $1.element)] ?? Int.max, $1.offset) }
+            .map(\.element)
     }
 
     /// The LAG the link is, or is a slave of.

@@ -12,6 +12,10 @@ public struct BondAttributes: Hashable, Sendable {
     public var activeAggregator: UInt16?
     /// `IFLA_BOND_ALL_SLAVES_ACTIVE`: frames arriving on inactive slaves are delivered too.
     public var allSlavesActive: Bool
+    /// The slaves' names in the bond's order, which its transmit hash indexes. Netlink
+    /// does not report it: the mirror reads it from `/proc/net/bonding/NAME`; nil when it
+    /// could not.
+    public var slaves: [String]?
 
     public init(mode: BondMode = .balanceRR, hashPolicy: BondHashPolicy = .layer2, activeSlave: IfIndex? = nil,
                 activeAggregator: UInt16? = nil, allSlavesActive: Bool = false) {

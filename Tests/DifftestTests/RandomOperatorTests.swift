@@ -30,8 +30,14 @@ struct RandomOperatorTests {
     func features() {
         let without = Self.sequence(3, 400).joined(separator: "\n")
         #expect(!without.contains("vlan_filtering") && !without.contains("type vrf") && !without.contains("vxlan"))
-        let with = Self.sequence(3, 600, features: ["vlan-filtering", "vrf", "vxlan"]).joined(separator: "\n")
+        #expect(!without.contains("bond"))
+        let with = Self.sequence(3, 600, features: ["vlan-filtering", "vrf", "vxlan", "bond"]).joined(separator: "\n")
         #expect(with.contains("vlan_filtering") && with.contains("type vrf"))
+        // A bond: made, slaves in and out, in br0 or routed, deleted.
+        #expect(!with.contains("Optional("))
+        for command in ["ip link add bond0 type bond mode balance-xor", "ip link add bond0 type bond mode active-backup", "master bond0", "ip link del bond0"] {
+            #expect(with.contains(command), "no `\(command)` in 600 steps")
+        }
         // VXLAN: h4's VTEP in the lab; vx0 made, in and out of br0, learning toggled, deleted.
         #expect(with.contains("exec h4 ip link add vx0 type vxlan id 100 local 10.0.4.1"))
         for command in ["ip link add vx0 type vxlan", "ip link set vx0 nomaster", "bridge link set dev vx0 learning off", "ip link del vx0"] {

@@ -56,6 +56,20 @@ struct LAGStageTests {
         try g.verify()
     }
 
+    @Test("the kernel's slave order (read from /proc/net/bonding) wins over the order the slaves were seen joining")
+    func kernelOrder() throws {
+        var g = GoldenSession("ports-lag-order")
+        g.step("swp2, then swp1 join bond0 (no order read): members in the order seen", [
+            .link(.added(bond())), .link(.added(slave(2))), .link(.added(slave(1))),
+        ])
+        var listed = bond()
+        listed.bond?.slaves = ["swp1", "swp2"]
+        g.step("the mirror reads swp1, swp2 from /proc/net/bonding/bond0 (they were enslaved before hoistd saw them)", [
+            .link(.changed(old: bond(), new: listed)),
+        ])
+        try g.verify()
+    }
+
     @Test("a bond with a slave that is not a chip port stays the kernel's: its chip slaves trap their ingress")
     func mixedSlaves() throws {
         var g = GoldenSession("ports-lag-mixed")

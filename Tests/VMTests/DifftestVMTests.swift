@@ -6,8 +6,8 @@ import Testing
 /// hoist-difftest in the guest, in one boot; each must be identical to the kernel.
 /// (VLAN access/trunk, ingress filtering, unaware→aware learning write-back, MST,
 /// per-VLAN STP state; VRF routing, with and without the unreachable default; LAGs: the
-/// member each flow leaves by, failover, a routed LAG.) Then the random operator, seed 1, 50 steps, whose VLAN-filtering
-/// and VRF commands the host's kernel cannot run.
+/// member each flow leaves by, failover, a routed LAG.) Then the random operator, seed 3, 60 steps, whose VLAN-filtering,
+/// VRF and bond commands the host's kernel cannot run.
 @Suite("Test VM: differential tester", .serialized)
 struct DifftestVMTests {
     static let scenarios = ["vlan-access-trunk", "vlan-ingress-filter", "vlan-learning-writeback", "vlan-mst", "vlan-stp-state",
