@@ -31,16 +31,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-show() { "$hoist" show "$1" --json --socket "$sock"; }
-query() { # kind, python expression over `rows`
-  show "$1" | python3 -c 'import json, sys; rows = json.load(sys.stdin); sys.exit(0 if eval(sys.argv[1]) else 1)' "$2"
-}
-wait_for() { # kind, expression, seconds
-  local end=$((SECONDS + ${3:-10}))
-  while [ $SECONDS -lt $end ]; do query "$1" "$2" 2>/dev/null && return 0; sleep 0.3; done
-  return 1
-}
-tx() { show counters | python3 -c 'import json, sys; print(next((r["tx_packets"] for r in json.load(sys.stdin) if r.get("ifname") == sys.argv[1]), 0))' "$1"; }
 kernel_rx() { ip -n lsw -s -j link show "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'; }
 # 16 UDP flows from c to a (source ports 40000…40015).
 flows() {

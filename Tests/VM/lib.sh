@@ -1,6 +1,6 @@
 # Shared by the guest-side VM suites (sourced): PASS/FAIL lines the Swift side asserts,
-# and stopping the hoistd a suite started. Each suite sets `pid` when it starts hoistd and
-# exits with `$failures`.
+# stopping the hoistd a suite started, and asking it (`$hoist`, `$sock`: each suite sets
+# them). Each suite sets `pid` when it starts hoistd and exits with `$failures`.
 failures=0
 pid=""
 
@@ -17,3 +17,18 @@ stop_hoistd() {
   wait "$pid" 2>/dev/null
   pid=""
 }
+
+# `hoist show KIND --json` of the suite's hoistd.
+show() { "$hoist" show "$1" --json --socket "$sock"; }
+# Whether a python expression over `rows` (KIND's JSON rows) holds.
+query() {
+  show "$1" | python3 -c 'import json, sys; rows = json.load(sys.stdin); sys.exit(0 if eval(sys.argv[1]) else 1)' "$2"
+}
+# Waits up to $3 seconds (default 10) for query KIND EXPR to hold.
+wait_for() {
+  local end=$((SECONDS + ${3:-10}))
+  while [ $SECONDS -lt $end ]; do query "$1" "$2" 2>/dev/null && return 0; sleep 0.3; done
+  return 1
+}
+# A port's tx_packets from the chip's counters.
+tx() { show counters | python3 -c 'import json, sys; print(next((r["tx_packets"] for r in json.load(sys.stdin) if r.get("ifname") == sys.argv[1]), 0))' "$1"; }

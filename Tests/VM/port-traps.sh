@@ -28,7 +28,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-show() { "$hoist" show "$1" --json --socket "$sock"; }
 # The offload state and reason of port swpN, as "state|reason".
 port_state() {
   show ports | python3 -c 'import json, sys; r = next((r for r in json.load(sys.stdin) if r.get("ifname") == sys.argv[1]), {}); print(r.get("offload", "none") + "|" + r.get("reason", ""))' "$1"
@@ -38,7 +37,6 @@ wait_state() { # port, expected prefix of "state|reason", seconds
   while [ $SECONDS -lt $end ]; do case "$(port_state "$1")" in "$2"*) return 0 ;; esac; sleep 0.3; done
   return 1
 }
-tx() { show counters | python3 -c 'import json, sys; print(next((r["tx_packets"] for r in json.load(sys.stdin) if r.get("ifname") == sys.argv[1]), 0))' "$1"; }
 ping_from() { ip netns exec "$1" ping -q -c "${3:-3}" -i 0.2 -W 1 "$2" > /dev/null 2>&1; }
 
 say "kernel $(uname -r); topology"

@@ -30,10 +30,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-show() { "$hoist" show "$1" --json --socket "$sock"; }
-query() { # kind, python expression over `rows`
-  show "$1" | python3 -c 'import json, sys; rows = json.load(sys.stdin); sys.exit(0 if eval(sys.argv[1]) else 1)' "$2"
-}
 wait_for() { # kind, expression, seconds (default 15)
   local end=$((SECONDS + ${3:-15}))
   while [ $SECONDS -lt $end ]; do query "$1" "$2" 2>/dev/null && return 0; sleep 0.3; done

@@ -22,7 +22,6 @@ dbg=/sys/kernel/debug/netdevsim/netdevsim10
 cleanup() { stop_hoistd; echo 10 > /sys/bus/netdevsim/del_device 2>/dev/null; }
 trap cleanup EXIT
 
-show() { "$hoist" show "$1" --json --socket "$sock"; }
 query() { show "$1" | python3 -c 'import json, sys; rows = json.load(sys.stdin); sys.exit(0 if eval(sys.argv[1]) else 1)' "$2"; }
 wait_for() {
   local end=$((SECONDS + ${3:-10}))

@@ -20,15 +20,6 @@ log=/tmp/hoistd.log
 cleanup() { stop_hoistd; ip link del br0 2>/dev/null; }
 trap cleanup EXIT
 
-show() { "$hoist" show "$1" --json --socket "$sock"; }
-query() { # kind, python expression over `rows`
-  show "$1" | python3 -c 'import json, sys; rows = json.load(sys.stdin); sys.exit(0 if eval(sys.argv[1]) else 1)' "$2"
-}
-wait_for() { # kind, expression, seconds
-  local end=$((SECONDS + ${3:-10}))
-  while [ $SECONDS -lt $end ]; do query "$1" "$2" 2>/dev/null && return 0; sleep 0.3; done
-  return 1
-}
 start_hoistd() {
   "$hoistd" --driver switchdev --socket "$sock" --log-level info > "$log" 2>&1 &
   pid=$!

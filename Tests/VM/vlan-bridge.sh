@@ -29,18 +29,6 @@ cleanup() {
 trap cleanup EXIT
 
 # `hoist show KIND --json`, then a Python expression over its rows (exit status 0 if true).
-show() { "$hoist" show "$1" --json --socket "$sock"; }
-query() { # kind, python expression over `rows`
-  show "$1" | python3 -c 'import json, sys; rows = json.load(sys.stdin); sys.exit(0 if eval(sys.argv[1]) else 1)' "$2"
-}
-# Waits up to $3 seconds (default 10) for query KIND EXPR to hold.
-wait_for() {
-  local end=$((SECONDS + ${3:-10}))
-  while [ $SECONDS -lt $end ]; do query "$1" "$2" 2>/dev/null && return 0; sleep 0.3; done
-  return 1
-}
-# A port's tx_packets from the chip's counters.
-tx() { show counters | python3 -c 'import json, sys; print(next((r["tx_packets"] for r in json.load(sys.stdin) if r.get("ifname") == sys.argv[1]), 0))' "$1"; }
 ping_from() { # host, address, count
   ip netns exec "$1" ping -q -c "${3:-3}" -i 0.2 -W 2 "$2" > /dev/null 2>&1
 }

@@ -32,17 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-show() { "$hoist" show "$1" --json --socket "$sock"; }
-query() { # kind, python expression over `rows`
-  show "$1" | python3 -c 'import json, sys; rows = json.load(sys.stdin); sys.exit(0 if eval(sys.argv[1]) else 1)' "$2"
-}
-wait_for() { # kind, expression, seconds
-  local end=$((SECONDS + ${3:-10}))
-  while [ $SECONDS -lt $end ]; do query "$1" "$2" 2>/dev/null && return 0; sleep 0.3; done
-  return 1
-}
 rows() { show "$1" | python3 -c 'import json, sys; [print(r["object"], r.get("detail", ""), r["offload"], r.get("reason", "")) for r in json.load(sys.stdin)]' | tr '\n' ';'; }
-tx() { show counters | python3 -c 'import json, sys; print(next((r["tx_packets"] for r in json.load(sys.stdin) if r.get("ifname") == sys.argv[1]), 0))' "$1"; }
 trapped() { show traps | python3 -c 'import json, sys; print(next((r["packets"] for r in json.load(sys.stdin) if r["trap"] == sys.argv[1]), 0))' "$1"; }
 echos() { ip netns exec "$1" awk '/^Icmp:/ { if (!n) { for (i = 1; i <= NF; i++) if ($i == "InEchos") c = i; n = 1 } else print $c }' /proc/net/snmp; }
 ping_from() { ip netns exec "$1" ping -q -c "${3:-3}" -i 0.2 -W 2 "$2" > /dev/null 2>&1; }

@@ -6,7 +6,7 @@ import Testing
 /// hoist-difftest in the guest, in one boot; each must be identical to the kernel.
 /// (VLAN access/trunk, ingress filtering, unaware→aware learning write-back, MST,
 /// per-VLAN STP state; VRF routing, with and without the unreachable default; LAGs: the
-/// member each flow leaves by, failover, a routed LAG.) Then the random operator, seed 3, 60 steps, whose VLAN-filtering,
+/// member each flow leaves by, failover, a routed LAG.) Then the random operator, seed 3, 45 steps, whose VLAN-filtering,
 /// VRF and bond commands the host's kernel cannot run.
 @Suite("Test VM: differential tester", .serialized)
 struct DifftestVMTests {
@@ -16,7 +16,7 @@ struct DifftestVMTests {
     @Test("VLAN-filtering and VRF scenarios and the random operator with VLANs and VRF are identical in the kernel's bridge/router and the emulated switch")
     func vlanScenarios() throws {
         guard VMHarness.requireBinaries(["hoist", "hoistd", "hoist-asic", "hoist-difftest"]) else { return }
-        let run = try VMHarness.run(["run", "--timeout", "600", "Tests/VM/difftest.sh"])
+        let run = try VMHarness.run(["run", "--timeout", "900", "Tests/VM/difftest.sh"])
         try VMHarness.skipIfUnavailable(run)
         VMHarness.expectPassed(run, Self.scenarios.map { "difftest \($0)" } + ["difftest random"], suite: "difftest")
     }
