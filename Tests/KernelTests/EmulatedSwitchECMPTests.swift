@@ -9,7 +9,11 @@ extension EmulatedSwitchL3Tests {
     @Test("ECMP with one member unresolved: route and group are trapped naming the member; its flows reach the kernel, which resolves it; then offloaded")
     func ecmpUnresolvedMember() throws {
         let lab = try Lab(hosts: 3, address: { "10.\($0).0.2/24" }, gateway: { "10.\($0).0.1" }) { sw in
-            try sw.exec(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+            // The kernel hashes by ports too (policy 1), so the trapped flows — one source,
+            // one destination, 100 ports — reach both members in the kernel as well, and it
+            // resolves 10.3.0.2. With the default L3 hash it would send all of them to the
+            // member a per-boot random seed picks, and half the boots never resolve it.
+            try sw.exec(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv4.fib_multipath_hash_policy=1"])
             try sw.ipScript("""
                 addr add 10.1.0.1/24 dev swp1
                 addr add 10.2.0.1/24 dev swp2

@@ -6,7 +6,7 @@ import Testing
 /// hoist-difftest in the guest, in one boot; each must be identical to the kernel.
 /// (VLAN access/trunk, ingress filtering, unaware→aware learning write-back, MST,
 /// per-VLAN STP state; VRF routing, with and without the unreachable default; LAGs: the
-/// member each flow leaves by, failover, a routed LAG.) Then the random operator, seed 3, 45 steps, whose VLAN-filtering,
+/// member each flow leaves by, failover, a routed LAG.) Then the random operator, seed 3, 32 steps, whose VLAN-filtering,
 /// VRF and bond commands the host's kernel cannot run.
 @Suite("Test VM: differential tester", .serialized)
 struct DifftestVMTests {
