@@ -19,8 +19,7 @@ struct Topology: Sendable {
     }
 
     let features: DriverCapabilities.Features
-    /// The chip's front-panel ports by kernel name.
-    let portIDs: [String: PortID]
+    private let portIDs: [String: PortID]
     private(set) var links: [IfIndex: Link] = [:]
     /// The link that is each chip port (by name).
     private var chipLinks: [PortID: IfIndex] = [:]
