@@ -63,11 +63,14 @@ struct RouterStage: Sendable {
     // MARK: Router interfaces
 
     /// The router interface of a link: a chip port that is not a bridge port, or an
-    /// offloaded bridge, with a MAC and an address other than IPv6 link-local. A bridge
-    /// with VLAN filtering binds its own PVID (`bridge vlan … self pvid`); without one it
-    /// stays on the CPU.
+    /// offloaded bridge, with a MAC and an address other than IPv6 link-local — or, in a
+    /// VRF, without one (the kernel routes what arrives on an interface without addresses
+    /// too; EVPN's L3VNI SVI has none, and routes reach the remote VTEPs through it
+    /// `onlink`). A bridge with VLAN filtering binds its own PVID (`bridge vlan … self
+    /// pvid`); without one it stays on the CPU.
     static func routerInterface(of link: IfIndex, in topology: Topology) -> DesiredObject? {
-        guard let l = topology.links[link], let mac = l.mac, topology.hasRoutableAddress(link) else { return nil }
+        guard let l = topology.links[link], let mac = l.mac,
+              topology.hasRoutableAddress(link) || topology.vrf(of: link) != nil else { return nil }
         let id = RouterInterfaceID(rawValue: link.rawValue)
         if l.kind == .macvlan {
             // Bound where its lower's would be, told apart by its own MAC.

@@ -221,11 +221,16 @@ struct Topology: Sendable {
         return m
     }
 
-    /// A bridge's state in the chip; nil when the link is not a bridge or has no chip port.
+    /// A bridge's state in the chip; nil when the link is not a bridge, or has neither a chip
+    /// port nor a vxlan device that can be a chip tunnel. (A bridge whose only member is a
+    /// tunnel is EVPN's L3VNI bridge: what arrives in the VNI is routed by its SVI.)
     func bridgeState(_ bridge: IfIndex) -> BridgeState? {
-        guard let link = links[bridge], link.kind == .bridge,
-              enslaved[bridge]?.contains(where: { portID(of: $0) != nil }) == true else { return nil }
+        guard let link = links[bridge], link.kind == .bridge, let members = enslaved[bridge] else { return nil }
         let a = link.bridge ?? BridgeAttributes()
+        guard members.contains(where: { portID(of: $0) != nil }) || members.contains(where: {
+            guard let m = links[$0], m.kind == .vxlan else { return false }
+            return vxlanTrapReason(m, vlanFiltering: a.vlanFiltering ?? false) == nil
+        }) else { return nil }
         // The kernel's own querier sends MLD queries only from an IPv6 address of the
         // bridge (BROPT_HAS_IPV6_ADDR); without a routable one the chip counts on none.
         var querier: RoutedFamilies = a.multicastQuerier ? .ipv4 : []

@@ -57,6 +57,37 @@ struct TunnelStageTests {
         try g.verify()
     }
 
+    @Test("EVPN's L3VNI as zebra installs it: a bridge with only the vxlan device, in a VRF, without an address, is a router interface; the remote VTEP's router MAC and the type-5 route onlink through it are offloaded")
+    func l3vni() throws {
+        var g = GoldenSession("tunnel-evpn-l3vni")
+        var vrfRed = otherLink(IfIndex(40), "vrf-red", kind: .vrf)
+        vrfRed.vrfTable = 10
+        var br4001 = bridgeLink(IfIndex(41), name: "br4001")
+        br4001.master = IfIndex(40)
+        g.step("vrf-red (table 10) with swp1 (10.0.1.254/24); the underlay swp2 (192.0.2.1/24) in main", [
+            .link(.added(vrfRed)), .link(.added(chipPort(1, master: IfIndex(40)))), .link(.added(chipPort(2))),
+            .address(.added(address(swp(1), "10.0.1.254/24"))), .address(.added(address(swp(2), "192.0.2.1/24"))),
+        ])
+        g.step("br4001 in vrf-red, no address; vxlan100 (the L3VNI) its only member", [
+            .link(.added(br4001)), .link(.added(vxlanLink(master: IfIndex(41)))),
+        ])
+        let rmac = "02:00:00:00:40:02"
+        var vtep = neighbor(IfIndex(41), "192.0.2.2", lladdr: rmac, state: .noarp)
+        vtep.flags = 0x10   // NTF_EXT_LEARNED
+        g.step("the remote VTEP 192.0.2.2: NOARP extern_learn neighbour on br4001 with its router MAC, the MAC behind the VTEP", [
+            .neighbor(.added(vtep)),
+            .fdb(.added(vxlanFDB(rmac, remote: "192.0.2.2", state: .dynamic, flags: [.self, .externLearn]))),
+            .fdb(.added(fdb(vxlan100, rmac, master: IfIndex(41), flags: [.externLearn]))),
+        ])
+        g.step("the type-5 prefix 10.0.2.0/24 via 192.0.2.2 dev br4001 onlink in table 10", [
+            .route(.added(route("10.0.2.0/24", table: RouteTable(rawValue: 10), via: [("192.0.2.2", IfIndex(41), 1)], flags: 0x04))),
+        ])
+        g.step("br4001 leaves vrf-red: without an address it is no router interface", [
+            .link(.changed(old: br4001, new: bridgeLink(IfIndex(41), name: "br4001"))),
+        ])
+        try g.verify()
+    }
+
     @Test("an underlay device that joins a VRF after the vxlan device named it takes the tunnel to the CPU; leaving brings it back")
     func underlayJoinsVRFLater() throws {
         var g = GoldenSession("tunnel-vxlan-underlay-vrf-later")

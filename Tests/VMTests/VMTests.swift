@@ -34,15 +34,24 @@ struct VMTests {
         "lag-member-failover", "lag-member-back", "lag-states-true",
     ]
 
-    /// One boot for both fabric suites: VRFs (Tests/VM/vrf.sh), then a LAG to a dual-homed
-    /// host with the kernel's LACP (Tests/VM/lag.sh).
-    @Test("ports in a VRF in the VM: their router interfaces carry the VRF's table and the chip routes their traffic by it, as the kernel; the main table's interfaces by main. An 802.3ad bond to a dual-homed host is a chip LAG: LACP converges through the chip, traffic and flows cross both members, a member losing carrier fails over")
-    func vrfAndLAG() throws {
+    /// The checks Tests/VM/evpn-l3.sh makes.
+    static let evpnChecks = [
+        "evpn-hoistd-started", "type5-route-offloaded", "l3vni-rif-offloaded", "remote-router-mac-offloaded",
+        "tenant-traffic-offloaded", "main-does-not-reach-vrf",
+    ]
+
+    /// One boot for the fabric suites: VRFs (Tests/VM/vrf.sh), a LAG to a dual-homed host
+    /// with the kernel's LACP (Tests/VM/lag.sh), and EVPN symmetric IRB with real FRR
+    /// (Tests/VM/evpn-l3.sh).
+    @Test("ports in a VRF in the VM: their router interfaces carry the VRF's table and the chip routes their traffic by it, as the kernel; the main table's interfaces by main. An 802.3ad bond to a dual-homed host is a chip LAG: LACP converges through the chip, traffic and flows cross both members, a member losing carrier fails over. EVPN type-5 routes from FRR through an L3VNI are routed and encapsulated by the chip")
+    func fabric() throws {
         guard VMHarness.requireBinaries(["hoistd", "hoist"]) else { return }
-        let run = try VMHarness.run(["run", "--timeout", "600", "-c",
-                                     #"bash "$HOIST_ROOT/Tests/VM/vrf.sh"; a=$?; bash "$HOIST_ROOT/Tests/VM/lag.sh"; exit $((a + $?))"#])
+        let run = try VMHarness.run(["run", "--timeout", "720", "-c", #"""
+            bash "$HOIST_ROOT/Tests/VM/vrf.sh"; a=$?; bash "$HOIST_ROOT/Tests/VM/lag.sh"; b=$?
+            bash "$HOIST_ROOT/Tests/VM/evpn-l3.sh"; exit $((a + b + $?))
+            """#])
         try VMHarness.skipIfUnavailable(run)
-        VMHarness.expectPassed(run, Self.vrfChecks + Self.lagChecks, suite: "VRF and LAG")
+        VMHarness.expectPassed(run, Self.vrfChecks + Self.lagChecks + Self.evpnChecks, suite: "VRF, LAG and EVPN")
     }
 
     @Test("a missing kernel is a clear harness failure, at once")

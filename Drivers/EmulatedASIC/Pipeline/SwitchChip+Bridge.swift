@@ -240,6 +240,12 @@ extension SwitchChip {
                             }
                         }
                     }
+                } else if ctx.tunnel >= 0, rif == vlan.rif,
+                          fdb.lookup(Self.fdbKey(slot: ctx.bridge, vid: ctx.vid, mac: pf.dst)) == FDBValue.cpu {
+                    // Decapsulated to the bridge's own MAC: routed, as the kernel's bridge
+                    // passes it up to its SVI (EVPN symmetric IRB: the L3VNI's router MAC).
+                    // What the router traps goes up still encapsulated (DecapsulatedSink).
+                    route(frame, pf, ingressPort: 0, rif: rif, &sink)
                 } else {
                     trap(frame, port: 0, .localAddress, &sink)
                 }

@@ -13,9 +13,10 @@ extension SwitchChip {
     /// local VTEP is decapsulated first (local delivery); an IP packet of a family `rif`
     /// does not route is trapped (`routing_disabled`), so the kernel decides — as its
     /// ingress device's forwarding switch says (`ip_route_input_slow`: `IN_DEV_FORWARD`).
+    /// `ingressPort` 0: the frame came out of a tunnel (its traps go up encapsulated).
     func route<S: FrameSink>(_ frame: UnsafeRawBufferPointer, _ pf: ParsedFrame, ingressPort: Int, rif: Int32,
                              _ sink: inout S) {
-        if pf.isVXLAN, decapsulate(frame, pf, ingressPort: ingressPort, &sink) { return }
+        if pf.isVXLAN, ingressPort > 0, decapsulate(frame, pf, ingressPort: ingressPort, &sink) { return }
         if rif >= 0, pf.l3 == .ipv4 || pf.l3 == .ipv6, let r = rifs[Int(rif)],
            !r.object.routedFamilies.contains(pf.l3 == .ipv4 ? .ipv4 : .ipv6) {
             trap(frame, port: ingressPort, pf.isNeighborDiscovery ? .neighborDiscovery : .routingDisabled, &sink)
@@ -99,6 +100,12 @@ extension SwitchChip {
                               toByteOffset: 10, as: UInt16.self)
             } else {
                 ip.storeBytes(of: pf.ttl - 1, toByteOffset: 7, as: UInt8.self)
+            }
+            if case .bridge(let id, let vid) = out.object.binding, bridgeVLANHasTunnel(id, vid) {
+                // Unpadded: the kernel encapsulates the routed packet as it is.
+                outputRoutedIntoTunnel(UnsafeRawBufferPointer(start: buf, count: 14 + ipLength), original: frame,
+                                       ingressPort: ingressPort, rif: outRIF, &sink)
+                return
             }
             // Pad to the 60-byte Ethernet minimum, as a MAC does.
             let length = max(14 + ipLength, 60)

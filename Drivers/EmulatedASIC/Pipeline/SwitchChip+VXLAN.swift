@@ -51,6 +51,31 @@ extension SwitchChip {
         return true
     }
 
+    /// Whether a bridge VLAN has a VXLAN tunnel (routing into it may encapsulate).
+    func bridgeVLANHasTunnel(_ id: BridgeID, _ vid: VLANID) -> Bool {
+        guard let slot = bridgeSlots[id], let b = bridges[slot] else { return false }
+        return vlanTables[slot][b.vlanIndex(vid.rawValue)].tunnel >= 0
+    }
+
+    /// Sends a routed frame into a bridge VLAN with a tunnel. Should its bridging trap
+    /// anything (an underlay next hop not resolved yet, say), nothing leaves: the original
+    /// packet goes up its ingress port whole and the kernel routes, bridges and
+    /// encapsulates it — as it would any packet the chip could not finish.
+    func outputRoutedIntoTunnel<S: FrameSink>(_ routed: UnsafeRawBufferPointer, original: UnsafeRawBufferPointer,
+                                             ingressPort: Int, rif: Int32, _ sink: inout S) {
+        var held = HeldSink()
+        outputRouted(routed, rif: rif, &held)
+        if let (_, reason, _) = held.trapped.first {
+            for (copy, port) in held.transmitted {
+                portCounters[Int(port.rawValue)].txPackets &-= 1
+                portCounters[Int(port.rawValue)].txBytes &-= UInt64(copy.count)
+            }
+            sink.trap(original, port: PortID(UInt16(ingressPort > portCount ? ingressMember : ingressPort)), reason: reason)
+            return
+        }
+        for (copy, port) in held.transmitted { copy.withUnsafeBytes { sink.transmit($0, port: port) } }
+    }
+
     /// Whether a frame encapsulated towards `remote` would leave through a port whose
     /// egress the control plane keeps on the CPU (an underlay qdisc, say).
     func encapsulationTrapsEgress(tunnel: Int32, remote: IPAddress, hash: UInt64) -> Bool {
