@@ -80,8 +80,14 @@ public final class SwitchDaemon {
     var deltasAtTrim = 0
     var lastDeltas: UInt64 = 0
     /// How often an event loop steps the daemon while nothing arrives (driver events,
-    /// netfilter, the audit's slices), in milliseconds.
+    /// netfilter, the audit's slices), in milliseconds — while something happened in the
+    /// last step. Each quiet step doubles the wait, up to `idlePollMilliseconds`: an idle
+    /// switch asks its chip for events ~10 times a second, not 200 (a kernel change still
+    /// wakes the loop at once: the mirror's socket is a descriptor of the loop).
     public var pollMilliseconds: Int32 = 5
+    public var idlePollMilliseconds: Int32 = 100
+    /// The wait the next step asks for, between the two.
+    var currentPollMilliseconds: Int32 = 5
     /// Whether the driver reads its learned MACs back (then ``learned`` is complete).
     public internal(set) var readsLearnedMACs = false
     /// Called when the hardware is lost and when it is back, for logging.
@@ -224,14 +230,21 @@ public final class SwitchDaemon {
         let deltas = try mirror.poll(timeoutMilliseconds: timeoutMilliseconds)
         if let deltas { apply(deltas) }
         if let change = netfilter?.poll() { apply([.netfilter(change)]) }
-        guard followHealth() else { return }
-        if engine.hasWork { engine.run() }
-        if handle(driver.pollEvents(limit: 4096)) {
+        guard followHealth() else {
+            currentPollMilliseconds = pollMilliseconds
+            return
+        }
+        let worked = engine.hasWork
+        if worked { engine.run() }
+        let events = driver.pollEvents(limit: 4096)
+        if handle(events) {
             if let result = try reconcileLearnedMACs() { onLearnedReconciled?(result) }
         }
         _ = followHealth()
         auditStep()
         returnFreedMemory(quiet: deltas == nil)
+        let busy = worked || deltas != nil || !events.isEmpty || engine.hasWork || auditReading != nil || engine.auditInProgress
+        currentPollMilliseconds = busy ? pollMilliseconds : min(max(currentPollMilliseconds, 1) * 2, max(idlePollMilliseconds, pollMilliseconds))
     }
 
     /// What an event loop waits on for `step`: the kernel's notifications.
@@ -240,9 +253,9 @@ public final class SwitchDaemon {
     }
 
     /// The longest an event loop may wait before the next `step`: the mirror's batch or
-    /// dump, and otherwise `pollMilliseconds` — the driver's events (learned MACs, its
-    /// health) are asked for, not signalled.
-    public var maxWaitMilliseconds: Int32 { min(mirror.maxWaitMilliseconds ?? pollMilliseconds, pollMilliseconds) }
+    /// dump, and otherwise the poll interval (`pollMilliseconds`, longer while idle) — the
+    /// driver's events (learned MACs, its health) are asked for, not signalled.
+    public var maxWaitMilliseconds: Int32 { min(mirror.maxWaitMilliseconds ?? currentPollMilliseconds, currentPollMilliseconds) }
 
     /// After a mass withdrawal — the engine holds less than half its peak, which was at
     /// least 65,536 objects — or once a burst of at least 65,536 deltas (a BGP session's

@@ -22,6 +22,8 @@ import SwitchModel
 /// - `start` — run the switches (one hoistd each) and then the `exec` commands
 /// - `exec NODE COMMAND [ARG]…` — a command in a switch's or host's namespace
 /// - `ipv6 off` — IPv6 disabled in every namespace before its interfaces come up
+/// - `frr NODE FILE` — FRR (zebra, bgpd, staticd) in a node's namespace, configured from
+///   FILE (integrated `frr.conf` form, relative to the lab file) after the `exec` commands
 ///
 /// Words are separated by blanks; `'…'` or `"…"` quote blanks (no escapes); a word that
 /// starts with `#` begins a comment. Every error names the file and line.
@@ -126,8 +128,12 @@ public enum LabFile {
             guard args.count >= 2 else { throw LabError(line: line, "usage: exec NODE COMMAND [ARG]…") }
             spec.commands.append(LabSpec.Command(node: args[0], arguments: Array(args.dropFirst()), line: line))
 
+        case "frr":
+            guard args.count == 2, !args[1].isEmpty else { throw LabError(line: line, "usage: frr NODE FILE (FRR's integrated configuration)") }
+            spec.routing.append(LabSpec.Routing(node: args[0], file: args[1], line: line))
+
         default:
-            throw LabError(line: line, "unknown statement '\(keyword)'; expected switch, host, link, start, ipv6 or exec")
+            throw LabError(line: line, "unknown statement '\(keyword)'; expected switch, host, link, start, ipv6, exec or frr")
         }
     }
 

@@ -135,6 +135,28 @@ public struct LabPlan: Sendable {
         return args
     }
 
+    /// Where FRR's daemons are, and the ones a lab's `frr` statement runs, in start order.
+    public static let frrDaemonDirectory = "/usr/lib/frr"
+    public static let frrDaemons = ["zebra", "bgpd", "staticd"]
+
+    /// A node's FRR directory: each daemon's configuration, pid file and log, the zserv and
+    /// vty sockets (`vtysh --vty_socket DIR`).
+    public func frrDirectory(_ node: String) -> String { "\(Self.runDirectory)/\(name)-\(node)-frr" }
+
+    /// The command that runs FRR daemon `daemon` for `node`, in the foreground, inside the
+    /// node's namespace: no TCP vty, nothing of the system service's (`/etc/frr`, `/run/frr`).
+    public func frrArguments(_ node: String, daemon: String) -> [String] {
+        let dir = frrDirectory(node)
+        return ["ip", "netns", "exec", namespace(ofNode: node), "\(Self.frrDaemonDirectory)/\(daemon)",
+                "-f", "\(dir)/\(daemon).conf", "-i", "\(dir)/\(daemon).pid", "-z", "\(dir)/zserv.api",
+                "--vty_socket", dir, "-P", "0", "--log", "file:\(dir)/\(daemon).log"]
+    }
+
+    /// The lab an FRR directory's name (`LAB-NODE-frr`) belongs to is `lab`.
+    public static func ownsFRRDirectory(lab: String, _ entry: String) -> Bool {
+        entry.hasSuffix("-frr") && owns(lab: lab, namespace: String(entry.dropLast(4))) && !entry.dropLast(4).hasSuffix("-asic")
+    }
+
     /// The labs found among `namespaces` (as `ip netns list` names them): each switch is a
     /// `LAB-S` / `LAB-S-asic` pair (either may be missing after a crash), each host any
     /// other namespace the lab owns.

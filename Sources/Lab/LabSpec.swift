@@ -136,10 +136,27 @@ public struct LabSpec: Hashable, Sendable {
         }
     }
 
+    /// FRR on a node (`frr NODE FILE`): zebra, bgpd and staticd in the node's namespace,
+    /// each with its own pid file, sockets and log, configured from `file` — FRR's
+    /// integrated configuration (`frr.conf`), applied through `vtysh` — once the `exec`
+    /// commands have run. `file` is as written: relative to the lab file's directory.
+    public struct Routing: Hashable, Sendable {
+        public var node: String
+        public var file: String
+        public var line: Int
+        public init(node: String, file: String, line: Int = 0) {
+            self.node = node
+            self.file = file
+            self.line = line
+        }
+    }
+
     public var switches: [Switch]
     public var hosts: [Host]
     public var links: [Link]
     public var commands: [Command]
+    /// FRR instances, at most one per node.
+    public var routing: [Routing] = []
     /// Start every switch's hoistd and run ``commands`` when the lab is brought up.
     public var start: Bool
     /// False (`ipv6 off`): IPv6 is disabled in every switch and host namespace as soon as
@@ -273,6 +290,12 @@ public struct LabSpec: Hashable, Sendable {
         for c in commands {
             guard nodes[c.node] != nil else { throw LabError(line: c.line, "exec: unknown switch or host '\(c.node)'") }
             guard !c.arguments.isEmpty else { throw LabError(line: c.line, "exec \(c.node): no command given") }
+        }
+        var routed: [String: Int] = [:]
+        for r in routing {
+            guard nodes[r.node] != nil else { throw LabError(line: r.line, "frr: unknown switch or host '\(r.node)'") }
+            if let first = routed[r.node] { throw LabError(line: r.line, "frr \(r.node): it already runs FRR\(Self.onLine(first))") }
+            routed[r.node] = r.line
         }
     }
 

@@ -30,6 +30,7 @@ enum LabRunner {
                 for s in plan.spec.switches { started.append((s, try startSwitch(s, of: plan, hoistd: hoistd, asic: asic))) }
                 for (s, pid) in started { try waitUntilReady(s, of: plan, pid: pid) }
                 for c in plan.spec.commands { try execute(c, of: plan, file: file) }
+                for r in plan.spec.routing { try startFRR(r, of: plan, file: file) }
             }
         } catch {
             _ = try? down(plan.name)
@@ -45,6 +46,9 @@ enum LabRunner {
                 print("  run it:  ip netns exec \(plan.wireNamespace(s.name)) hoist-asic \(plan.asicArguments(s).joined(separator: " ")) &")
                 print("           hoistd \(plan.hoistdArguments(s).joined(separator: " "))")
             }
+        }
+        for r in plan.spec.routing where plan.spec.start {
+            print("frr \(r.node): vtysh --vty_socket \(plan.frrDirectory(r.node)); logs in that directory")
         }
         if !plan.spec.start, !plan.spec.commands.isEmpty {
             print("then configure it:")
@@ -100,6 +104,50 @@ enum LabRunner {
             try run(["ip", "netns", "exec", plan.namespace(ofNode: c.node)] + c.arguments)
         } catch let failure as Failure {
             throw LabError(file: file, line: c.line, "exec \(c.node): \(failure.description)")
+        }
+    }
+
+    /// Runs FRR for `r.node`: zebra, bgpd and staticd in the node's namespace, each in
+    /// its own session with its files in the node's FRR directory (owned by the `frr`
+    /// user, which the daemons drop to), one after the other once the previous serves its
+    /// vty; then applies the lab's configuration file through `vtysh -f`. A failure names
+    /// the file and line.
+    static func startFRR(_ r: LabSpec.Routing, of plan: LabPlan, file: String?) throws {
+        func failure(_ message: String) -> LabError { LabError(file: file, line: r.line, "frr \(r.node): \(message)") }
+        let zebra = "\(LabPlan.frrDaemonDirectory)/zebra"
+        guard FileManager.default.isExecutableFile(atPath: zebra) else {
+            throw failure("FRR is not installed (no \(zebra)): apt-get install frr, or scripts/install-deps")
+        }
+        let config = r.file.hasPrefix("/") || file == nil ? r.file
+            : URL(fileURLWithPath: file!).deletingLastPathComponent().appendingPathComponent(r.file).path
+        guard FileManager.default.isReadableFile(atPath: config) else { throw failure("cannot read \(config)") }
+        let dir = plan.frrDirectory(r.node)
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for daemon in LabPlan.frrDaemons {
+            try "hostname \(r.node)\n".write(toFile: "\(dir)/\(daemon).conf", atomically: true, encoding: .utf8)
+        }
+        // vtysh's own settings, read from --config_dir, never /etc/frr: this user needs no
+        // PAM login (which a machine without /etc/pam.d, as the test VM, cannot give).
+        let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "root"
+        try "username \(user) nopassword\n".write(toFile: "\(dir)/vtysh.conf", atomically: true, encoding: .utf8)
+        do { try run(["chown", "-R", "frr:frr", dir]) } catch { throw failure("\(error)") }
+        for daemon in LabPlan.frrDaemons {
+            let pid = try spawn(plan.frrArguments(r.node, daemon: daemon), log: "\(dir)/\(daemon).out")
+            let deadline = Date().addingTimeInterval(30)
+            while !FileManager.default.fileExists(atPath: "\(dir)/\(daemon).vty") {
+                var status: Int32 = 0
+                if waitpid(pid, &status, WNOHANG) == pid {
+                    throw failure("\(daemon) exited (status \(status)): \(logText("\(dir)/\(daemon).log"))\(logText("\(dir)/\(daemon).out"))")
+                }
+                guard Date() < deadline else { throw failure("\(daemon) did not serve its vty after 30 s: \(logText("\(dir)/\(daemon).log"))") }
+                usleep(20_000)
+            }
+        }
+        do {
+            try run(["vtysh", "--config_dir", dir, "--vty_socket", dir, "-f", config])
+        } catch {
+            throw failure("applying \(config): \(error)")
         }
     }
 
@@ -185,6 +233,9 @@ enum LabRunner {
             do { try ip(["netns", "del", ns]) } catch { failures.append("\(error)") }
         }
         for file in files { unlink("\(LabPlan.runDirectory)/\(file)") }
+        let frr = ((try? FileManager.default.contentsOfDirectory(atPath: LabPlan.runDirectory)) ?? [])
+            .filter { LabPlan.ownsFRRDirectory(lab: name, $0) }
+        for dir in frr { try? FileManager.default.removeItem(atPath: "\(LabPlan.runDirectory)/\(dir)") }
         guard failures.isEmpty else { throw Failure(failures.joined(separator: "\n")) }
         return (targets.count, mine.count)
     }
@@ -221,12 +272,18 @@ enum LabRunner {
         ((try? run(["ip", "netns", "pids", ns])) ?? "").split(separator: "\n").compactMap { pid_t($0) }
     }
 
-    /// Running hoistd and hoist-asic processes whose arguments name a namespace of lab `lab`.
+    /// Running hoistd and hoist-asic processes whose arguments name a namespace of lab
+    /// `lab`, and FRR daemons whose `--vty_socket` is one of its FRR directories.
     static func daemons(of lab: String) -> [pid_t] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { entry -> pid_t? in
             guard let pid = pid_t(entry), let argv = arguments(of: pid), let first = argv.first else { return nil }
             let program = first.split(separator: "/").last.map(String.init) ?? first
+            if LabPlan.frrDaemons.contains(program), let i = argv.firstIndex(of: "--vty_socket"), i + 1 < argv.count {
+                let dir = argv[i + 1]
+                return dir.hasPrefix(LabPlan.runDirectory + "/")
+                    && LabPlan.ownsFRRDirectory(lab: lab, String(dir.dropFirst(LabPlan.runDirectory.count + 1))) ? pid : nil
+            }
             guard program == "hoistd" || program == "hoist-asic" else { return nil }
             return argv.dropFirst().contains { LabPlan.owns(lab: lab, namespace: $0) } ? pid : nil
         }

@@ -3,7 +3,7 @@ import Testing
 
 /// `hoist lab` as a user runs it, on the real kernel: the one-switch flag form, a
 /// two-switch lab from `examples/two-switches.lab` whose hosts ping each other through both
-/// emulated chips, teardown after a crash (a hoistd killed, namespaces deleted by hand),
+/// emulated chips, the same routed with FRR's BGP on each switch, teardown after a crash (a hoistd killed, namespaces deleted by hand),
 /// and an `up` that fails half-way leaving nothing behind.
 @Suite("hoist lab", needsRoot, .serialized)
 struct HoistLabTests {
@@ -92,6 +92,34 @@ struct HoistLabTests {
         #expect(down.status == 0, "\(down.error)")
         #expect(down.output.contains("== /run/hoist/\(name)-s1.log") && down.output.contains("[hoistd] stopping") && down.output.contains("[hoist_asic] stopping"), "\(down.output)")
         #expect(down.output.contains("4 processes stopped, 6 namespaces deleted"), "\(down.output)")
+        let left = try Self.leftovers(name)
+        #expect(left.isEmpty, "\(left)")
+    }
+
+    @Test("FRR on both switches (examples/two-switches-bgp.lab): BGP routes in the kernel are offloaded, hosts ping through both chips; down stops FRR and leaves nothing", needsFRR)
+    func routedWithFRR() throws {
+        guard Self.built() else { return }
+        let name = Self.labName("b")
+        defer { _ = try? Self.hoist(["lab", "down", name]) }
+        let up = try Self.hoist(["lab", "up", name, "--file", Self.root.appendingPathComponent("examples/two-switches-bgp.lab").path])
+        try #require(up.status == 0, "\(up.output) \(up.error)")
+        #expect(up.output.contains("frr s1: vtysh --vty_socket /run/hoist/\(name)-s1-frr"), "\(up.output)")
+        // zebra installs s2's subnet in s1's kernel; hoistd offloads it.
+        var routes = ""
+        for _ in 0..<150 {
+            routes = try Self.hoist(["show", "routes", "--socket", "/run/hoist/\(name)-s1.sock"]).output
+            if routes.contains("route 10.2.0.0/24"), routes.split(separator: "\n").contains(where: { $0.hasPrefix("route 10.2.0.0/24") && $0.hasSuffix("offloaded") }) { break }
+            usleep(200_000)
+        }
+        #expect(routes.split(separator: "\n").contains { $0.hasPrefix("route 10.2.0.0/24") && $0.hasSuffix("offloaded") }, "\(routes)")
+        let kernel = try TestNamespace.run("ip", ["-n", "\(name)-s1", "route", "show", "10.2.0.0/24"])
+        #expect(kernel.contains("proto bgp"), "\(kernel)")
+        let ping = try HoistdCLITests.run("/usr/sbin/ip", ["netns", "exec", "\(name)-h1", "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.2.0.2"])
+        #expect(ping.status == 0 && ping.output.contains("3 received"), "ping from s1's host to s2's host failed: \(ping.output)")
+
+        let down = try Self.hoist(["lab", "down", name])
+        // Two hoistds, two chips, and zebra, bgpd and staticd on each switch.
+        #expect(down.status == 0 && down.output.contains("10 processes stopped, 6 namespaces deleted"), "\(down.output) \(down.error)")
         let left = try Self.leftovers(name)
         #expect(left.isEmpty, "\(left)")
     }

@@ -83,7 +83,10 @@ struct LabFileTests {
         ("switch s-1 ports 4", 1, "bad switch name 's-1'"),
         ("switch asic ports 4", 1, "bad switch name 'asic'"),
         ("switch s1 ports 4\nhost 1h s1:1", 2, "bad host name '1h'"),
-        ("switch s1 ports 4\nhots h1 s1:1", 2, "unknown statement 'hots'; expected switch, host, link, start, ipv6 or exec"),
+        ("switch s1 ports 4\nhots h1 s1:1", 2, "unknown statement 'hots'; expected switch, host, link, start, ipv6, exec or frr"),
+        ("switch s1 ports 4\nfrr s1", 2, "usage: frr NODE FILE"),
+        ("switch s1 ports 4\nfrr s9 s9.conf", 2, "frr: unknown switch or host 's9'"),
+        ("switch s1 ports 4\nfrr s1 a.conf\nfrr s1 b.conf", 3, "frr s1: it already runs FRR (line 2)"),
         ("switch s1 ports 4\nexec s9 true", 2, "exec: unknown switch or host 's9'"),
         ("switch s1 ports 4\nexec s1", 2, "usage: exec NODE COMMAND"),
         ("switch s1 ports 4\nexec s1 echo 'open", 2, "unterminated ' quote"),
@@ -131,11 +134,30 @@ struct LabFileTests {
     @Test("the shipped example files parse")
     func examples() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        for name in ["demo.lab", "two-switches.lab"] {
+        for name in ["demo.lab", "two-switches.lab", "two-switches-bgp.lab", "fabric.lab"] {
             let path = root.appendingPathComponent("examples/\(name)").path
             let spec = try LabFile.parse(try String(contentsOfFile: path, encoding: .utf8), file: path)
             #expect(spec.start && !spec.commands.isEmpty, "\(name)")
+            // Every FRR configuration a lab names is there, next to it.
+            for r in spec.routing {
+                #expect(FileManager.default.isReadableFile(atPath: root.appendingPathComponent("examples/\(r.file)").path), "\(name): \(r.file)")
+            }
         }
+    }
+
+    @Test("frr NODE FILE: one FRR per node, its directory and daemons' arguments follow the lab's names")
+    func frr() throws {
+        let spec = try LabFile.parse("switch s1 ports 2\nhost h1 s1:1\nfrr s1 'my conf/s1.conf'\nfrr h1 /etc/h1.conf")
+        #expect(spec.routing == [LabSpec.Routing(node: "s1", file: "my conf/s1.conf", line: 3), LabSpec.Routing(node: "h1", file: "/etc/h1.conf", line: 4)])
+        let plan = try LabPlan(name: "hoist-x", spec: spec)
+        #expect(plan.frrDirectory("s1") == "/run/hoist/hoist-x-s1-frr")
+        #expect(plan.frrArguments("h1", daemon: "bgpd") == [
+            "ip", "netns", "exec", "hoist-x-h1", "/usr/lib/frr/bgpd", "-f", "/run/hoist/hoist-x-h1-frr/bgpd.conf",
+            "-i", "/run/hoist/hoist-x-h1-frr/bgpd.pid", "-z", "/run/hoist/hoist-x-h1-frr/zserv.api",
+            "--vty_socket", "/run/hoist/hoist-x-h1-frr", "-P", "0", "--log", "file:/run/hoist/hoist-x-h1-frr/bgpd.log",
+        ])
+        #expect(LabPlan.ownsFRRDirectory(lab: "hoist-x", "hoist-x-s1-frr"))
+        #expect(!LabPlan.ownsFRRDirectory(lab: "hoist-x", "hoist-x-2-s1-frr") && !LabPlan.ownsFRRDirectory(lab: "hoist-x", "hoist-x-s1.log"))
     }
 }
 

@@ -111,14 +111,7 @@ ip -n leaf link add l1 type veth peer name eth0 netns h9
 ip -n h9 addr add 10.0.2.2/24 dev eth0; ip -n h9 link set eth0 up; ip -n h9 route add default via 10.0.2.254
 
 say "hoistd: the emulated chip on fp1..fp3, swp1..swp3 in sw"
-"$hoistd" -n sw --wire-netns wires --port 1=fp1 --port 2=fp2 --port 3=fp3 --socket "$sock" 2> "$log" &
-pid=$!
-for _ in $(seq 200); do [ -S "$sock" ] && ip -n sw link show swp3 > /dev/null 2>&1 && break; sleep 0.1; done
-if ! ip -n sw link show swp3 > /dev/null 2>&1; then
-  fail evpn-hoistd-started "swp3 did not appear: $(cat "$log")"
-  exit 1
-fi
-pass evpn-hoistd-started
+start_emulated_hoistd evpn-hoistd-started sw wires 3 || exit 1
 
 say "the switch and the leaf: vrf-red with its L3VNI 4001; the underlay in main"
 # Both families forward (with IPv6 forwarding off, every router interface would show IPv6 trapped).

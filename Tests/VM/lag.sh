@@ -64,14 +64,7 @@ ip -n lc addr add 10.0.1.3/24 dev eth0
 ip -n lc link set eth0 up
 
 say "hoistd: the emulated chip on fp1..fp3, swp1..swp3 in lsw"
-"$hoistd" -n lsw --wire-netns lwires --port 1=fp1 --port 2=fp2 --port 3=fp3 --socket "$sock" 2> "$log" &
-pid=$!
-for _ in $(seq 200); do [ -S "$sock" ] && ip -n lsw link show swp3 > /dev/null 2>&1 && break; sleep 0.1; done
-if ! ip -n lsw link show swp3 > /dev/null 2>&1; then
-  fail lag-hoistd-started "swp3 did not appear: $(cat "$log")"
-  exit 1
-fi
-pass lag-hoistd-started
+start_emulated_hoistd lag-hoistd-started lsw lwires 3 || exit 1
 
 say "the switch: bond0 (802.3ad, layer3+4) over swp1, swp2 in br0 with swp3"
 ip -n lsw -batch - <<'EOF'

@@ -52,14 +52,7 @@ for n in 1 2; do
   ip -n "h$n" link set eth0 up
 done
 
-"$hoistd" -n sw --wire-netns wires --port 1=fp1 --port 2=fp2 --socket "$sock" 2> "$log" &
-pid=$!
-for _ in $(seq 200); do [ -S "$sock" ] && ip -n sw link show swp2 > /dev/null 2>&1 && break; sleep 0.1; done
-if ! ip -n sw link show swp2 > /dev/null 2>&1; then
-  fail hoistd-started "swp2 did not appear: $(cat "$log")"
-  exit 1
-fi
-pass hoistd-started
+start_emulated_hoistd hoistd-started sw wires 2 || exit 1
 ip -n sw -batch - <<'EOS'
 link add br0 type bridge vlan_filtering 1 vlan_default_pvid 0
 link set swp1 master br0

@@ -62,14 +62,7 @@ link set eth0.20 up
 EOF
 
 say "hoistd: the emulated chip on fp1..fp4, swp1..swp4 in sw"
-"$hoistd" -n sw --wire-netns wires --port 1=fp1 --port 2=fp2 --port 3=fp3 --port 4=fp4 --socket "$sock" 2> "$log" &
-pid=$!
-for _ in $(seq 200); do [ -S "$sock" ] && ip -n sw link show swp4 > /dev/null 2>&1 && break; sleep 0.1; done
-if ! ip -n sw link show swp4 > /dev/null 2>&1; then
-  fail hoistd-started "swp4 did not appear: $(cat "$log")"
-  exit 1
-fi
-pass hoistd-started
+start_emulated_hoistd hoistd-started sw wires 4 || exit 1
 
 say "the switch: br0 vlan_filtering 1; swp1, swp2 access VLAN 10; swp3 access VLAN 20; swp4 trunk 10,20"
 ip -n sw -batch - <<'EOF'

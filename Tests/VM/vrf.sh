@@ -56,14 +56,7 @@ ip -n h1 addr add 10.9.0.1/32 dev lo
 ip -n h3 addr add 10.9.0.1/32 dev lo
 
 say "hoistd: the emulated chip on fp1..fp4, swp1..swp4 in sw"
-"$hoistd" -n sw --wire-netns wires --port 1=fp1 --port 2=fp2 --port 3=fp3 --port 4=fp4 --socket "$sock" 2> "$log" &
-pid=$!
-for _ in $(seq 200); do [ -S "$sock" ] && ip -n sw link show swp4 > /dev/null 2>&1 && break; sleep 0.1; done
-if ! ip -n sw link show swp4 > /dev/null 2>&1; then
-  fail hoistd-started "swp4 did not appear: $(cat "$log")"
-  exit 1
-fi
-pass hoistd-started
+start_emulated_hoistd hoistd-started sw wires 4 || exit 1
 
 say "the switch: vrf-red (table 10) over swp2, swp3; swp1, swp4 in the main table"
 # Both families forward (with IPv6 forwarding off, every router interface would show IPv6 trapped).

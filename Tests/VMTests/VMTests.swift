@@ -54,6 +54,21 @@ struct VMTests {
         VMHarness.expectPassed(run, Self.vrfChecks + Self.lagChecks + Self.evpnChecks, suite: "VRF, LAG and EVPN")
     }
 
+    /// The checks Tests/VM/fabric.sh makes.
+    static let fabricChecks = [
+        "fabric-lab-up", "bgp-established", "l2vni-stretched", "l2vni-stretched-back", "vrf-red-across-leaves",
+        "vrf-red-to-bond", "vrf-red-from-bond", "vrf-red-stretched-routed", "vrf-blue-across-leaves", "vrfs-isolated",
+        "chips-forward", "states-true", "link-failure-recovers", "states-true-after-failure", "bond-member-failure-recovers",
+    ]
+
+    @Test("the fabric lab (examples/fabric.lab) in the VM: two spines and four leaves with FRR, EVPN L2 and L3 across leaves, VRFs isolated, every packet through the chips, no false state, a spine link and a bond member failing without operator action")
+    func fabricLab() throws {
+        guard VMHarness.requireBinaries(["hoistd", "hoist", "hoist-asic"]) else { return }
+        let run = try VMHarness.run(["run", "--timeout", "900", "Tests/VM/fabric.sh"])
+        try VMHarness.skipIfUnavailable(run)
+        VMHarness.expectPassed(run, Self.fabricChecks, suite: "fabric lab")
+    }
+
     @Test("a missing kernel is a clear harness failure, at once")
     func missingKernel() throws {
         let run = try VMHarness.run(["run", "--kernel", "/nonexistent/vmlinux", "-c", "true"])
