@@ -124,19 +124,24 @@ if [ -n "${FABRIC_DEBUG:-}" ]; then
   exit 1
 fi
 
-say "hoist show on every switch: nothing failed, nothing trapped without a reason"
-ok=1
-for sw in sp1 sp2 lf1 lf2 lf3 lf4; do
-  for kind in ports fdb vlans vxlan routes nexthops neighbors rifs vrfs lags; do
-    bad=$(show_on "$sw" "$kind" | python3 -c '
+# CHECK KIND…: on every switch, no object of those kinds failed or trapped without a reason.
+states_true() {
+  local check=$1 ok=1 sw kind bad
+  shift
+  for sw in sp1 sp2 lf1 lf2 lf3 lf4; do
+    for kind in "$@"; do
+      bad=$(show_on "$sw" "$kind" | python3 -c '
 import json, sys
-rows = json.load(sys.stdin)
-print("; ".join(r.get("object", "?") + " " + r.get("offload", "?") for r in rows
+print("; ".join(r.get("object", "?") + " " + r.get("offload", "?") for r in json.load(sys.stdin)
                 if r.get("offload") == "failed" or (r.get("offload") == "trapped" and not r.get("reason"))))')
-    [ -z "$bad" ] || { ok=0; fail states-true "$sw $kind: $bad"; }
+      [ -z "$bad" ] || { ok=0; fail "$check" "$sw $kind: $bad"; }
+    done
   done
-done
-[ $ok = 1 ] && pass states-true
+  [ $ok = 1 ] && pass "$check"
+}
+
+say "hoist show on every switch: nothing failed, nothing trapped without a reason"
+states_true states-true ports fdb vlans vxlan routes nexthops neighbors rifs vrfs lags
 show_on lf1 routes | python3 -c '
 import json, sys
 rows = json.load(sys.stdin)
@@ -149,17 +154,24 @@ import re, sys
 m = re.search(r"(\d+) packets transmitted, (\d+) received", sys.stdin.read())
 print(int(m.group(1)) - int(m.group(2)) if m else -1)'
 }
-stream r1 10.1.10.12 200 > /tmp/fabric-loss-link & spid=$!
-sleep 3
-ip -n "$lab-lf1-asic" link set fp1 down
-wait $spid
-loss=$(cat /tmp/fabric-loss-link)
-say "spine-leaf link down: $loss of 200 pings lost"
-if [ "$loss" -ge 0 ] && [ "$loss" -lt 200 ] && ping_from r1 10.1.10.12 5; then
-  pass link-failure-recovers
-else
-  fail link-failure-recovers "lost $loss of 200; r1 -> r2 after: $(ping_from r1 10.1.10.12 2 && echo ok || echo down)"
-fi
+# CHECK WHAT FROM TO COMMAND…: a 200-ping stream FROM -> TO, COMMAND run 3 s into it; the
+# loss is printed, and the check passes when some pings got through and TO answers after.
+failure_under_stream() {
+  local check=$1 what=$2 from=$3 to=$4 spid loss
+  shift 4
+  stream "$from" "$to" 200 > "/tmp/fabric-loss-$check" & spid=$!
+  sleep 3
+  "$@"
+  wait $spid
+  loss=$(cat "/tmp/fabric-loss-$check")
+  say "$what: $loss of 200 pings lost"
+  if [ "$loss" -ge 0 ] && [ "$loss" -lt 200 ] && ping_from "$from" "$to" 5; then
+    pass "$check"
+  else
+    fail "$check" "lost $loss of 200; $from -> $to after: $(ping_from "$from" "$to" 2 && echo ok || echo down)"
+  fi
+}
+failure_under_stream link-failure-recovers "spine-leaf link down" r1 10.1.10.12 ip -n "$lab-lf1-asic" link set fp1 down
 # Routed (L3VNI) traffic after the same failure is FRR's to restore: FRR 8.4's zebra may drop
 # a remote VTEP's router MAC and next hop when BGP's best path moves to the other spine
 # (the same VTEP; FRRouting/frr#10298, fixed by #13854 in 9.0) — the kernel then has no
@@ -167,25 +179,9 @@ fi
 # states must stay true either way.
 if ping_from r1 10.1.20.13 3; then l3=recovered; else l3="not restored by zebra (kernel: $(ip -n "$lab-lf1" neigh show 10.255.0.13 dev br4001 | tr '\n' ' '))"; fi
 say "red r1 -> r3 after the failure: $l3"
-ok=1
-for sw in sp1 sp2 lf1 lf2 lf3 lf4; do
-  for kind in routes nexthops neighbors; do
-    bad=$(show_on "$sw" "$kind" | python3 -c '
-import json, sys
-print("; ".join(r.get("object", "?") + " " + r.get("offload", "?") for r in json.load(sys.stdin)
-                if r.get("offload") == "failed" or (r.get("offload") == "trapped" and not r.get("reason"))))')
-    [ -z "$bad" ] || { ok=0; fail states-true-after-failure "$sw $kind: $bad"; }
-  done
-done
-[ $ok = 1 ] && pass states-true-after-failure
+states_true states-true-after-failure routes nexthops neighbors
 ip -n "$lab-lf1-asic" link set fp1 up
-stream rb 10.1.20.13 200 > /tmp/fabric-loss-bond & spid=$!
-sleep 3
-ip -n "$lab-rb" link set eth0 down
-wait $spid
-loss=$(cat /tmp/fabric-loss-bond)
-say "bond member down: $loss of 200 pings lost"
-if [ "$loss" -ge 0 ] && [ "$loss" -lt 200 ] && ping_from rb 10.1.20.13 5; then pass bond-member-failure-recovers; else fail bond-member-failure-recovers "lost $loss of 200"; fi
+failure_under_stream bond-member-failure-recovers "bond member down" rb 10.1.20.13 ip -n "$lab-rb" link set eth0 down
 ip -n "$lab-rb" link set eth0 up
 
 exit $failures
