@@ -16,8 +16,15 @@ struct LAGStage: Sendable {
 
     /// The kernel's usable-slave rule (`bond_update_slave_arr`): in balance-xor and
     /// 802.3ad, slaves that are up with carrier, that the bond's MII monitor counts up,
-    /// that are active (802.3ad: in the active aggregator); in active-backup, the active
-    /// slave. Frames are received on active slaves (all with `all_slaves_active`).
+    /// that are active; in active-backup, the active slave. Frames are received on active
+    /// slaves (all with `all_slaves_active`).
+    ///
+    /// In 802.3ad the kernel also asks for the active aggregator; it enables (makes active)
+    /// only the ports of that aggregator and disables the others' when it changes
+    /// (`ad_agg_selection_logic`, `__enable_port`/`__disable_port`), and each of those sends
+    /// the slave's `RTM_NEWLINK` (`NETDEV_CHANGELOWERSTATE`). The bond's own
+    /// `IFLA_BOND_AD_INFO_AGGREGATOR` is not sent again when the active aggregator changes
+    /// while the bond keeps carrier, so it can be stale: "active" is what follows it.
     func value(of id: PortID, in topology: Topology) -> DesiredObject? {
         guard let bond = topology.link(of: id), let link = topology.links[bond] else { return nil }
         let a = link.bond ?? BondAttributes()
@@ -33,7 +40,6 @@ struct LAGStage: Sendable {
             distributing = slaves.filter { s in
                 let state = s.link.bondSlave ?? BondSlaveAttributes()
                 return state.active && state.miiUp && s.link.adminUp && s.link.carrier
-                    && (a.mode != .lacp || (a.activeAggregator != nil && state.aggregator == a.activeAggregator))
             }.map(\.port)
         }
         return DesiredObject(.lag(HardwareLAG(id: id, members: slaves.map(\.port), distributing: distributing,

@@ -79,4 +79,29 @@ struct LAGStageTests {
         g.step("veth0 leaves: lag1", [.link(.changed(old: otherLink(veth0, "veth0", master: bond0), new: otherLink(veth0, "veth0")))])
         try g.verify()
     }
+
+    @Test("802.3ad: the slaves the kernel makes active distribute, whatever aggregator the bond last reported (it is not resent when the active aggregator changes under carrier)")
+    func lacpFollowsActiveSlaves() throws {
+        var g = GoldenSession("ports-lag-lacp")
+        func lacpBond(aggregator: UInt16?) -> Link {
+            var l = bond(.lacp)
+            l.bond?.activeAggregator = aggregator
+            return l
+        }
+        func member(_ n: UInt32, active: Bool, aggregator: UInt16) -> Link {
+            var l = slave(n, active: active)
+            l.bondSlave?.aggregator = aggregator
+            return l
+        }
+        g.step("bond0 (802.3ad) gets carrier with aggregator 1 active: swp1 in it, swp2 alone in aggregator 2 and disabled", [
+            .link(.added(lacpBond(aggregator: 1))),
+            .link(.added(member(1, active: true, aggregator: 1))), .link(.added(member(2, active: false, aggregator: 2))),
+        ])
+        g.step("LACP settles both in aggregator 2: the kernel disables swp1, enables both in 2 and notifies each slave; the bond is not resent", [
+            .link(.changed(old: member(1, active: true, aggregator: 1), new: member(1, active: false, aggregator: 2))),
+            .link(.changed(old: member(2, active: false, aggregator: 2), new: member(2, active: true, aggregator: 2))),
+            .link(.changed(old: member(1, active: false, aggregator: 2), new: member(1, active: true, aggregator: 2))),
+        ])
+        try g.verify()
+    }
 }

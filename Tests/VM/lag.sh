@@ -81,7 +81,7 @@ EOF
 if wait_for lags "any(r['ifname'] == 'bond0' and r['offload'] == 'offloaded' and r['distributing'] == ['swp1', 'swp2'] and r['collecting'] == ['swp1', 'swp2'] for r in rows)" 20; then
   pass lag-lacp-distributing
 else
-  fail lag-lacp-distributing "hoist show lags: $(show lags); the bond: $(cat /proc/net/bonding/bond0 2>/dev/null | tr '\n' ';')"
+  fail lag-lacp-distributing "hoist show lags: $(show lags); the switch's bond: $(ip netns exec lsw grep -E 'Aggregator ID|Slave Interface|MII Status' /proc/net/bonding/bond0 2>/dev/null | tr '\n' ';')"
 fi
 if wait_for ports "any(r['ifname'] == 'bond0' and r['offload'] == 'offloaded' for r in rows)" 5; then
   pass lag-bridge-port
