@@ -118,11 +118,11 @@ let package = Package(
             ]
         ),
         // The differential tester: a scenario in the kernel's bridge/router and in the emulated switch, compared.
-        .executableTarget(name: "hoist-difftest", dependencies: ["CPacketIO", "Difftest", "Lab"]),
+        .executableTarget(name: "hoist-difftest", dependencies: ["CPacketIO", "Difftest", "Lab", "ServiceSupport"]),
         // Runs the driver conformance suite against a live driver (the Switchdev and SRIOV drivers in the VM).
         .executableTarget(
             name: "hoist-conformance",
-            dependencies: ["DriverConformance", "EmulatedASIC", "SRIOVDriver", "SwitchDriver", "SwitchdevDriver"]
+            dependencies: ["DriverConformance", "EmulatedASIC", "ServiceSupport", "SRIOVDriver", "SwitchDriver", "SwitchdevDriver"]
         ),
         .executableTarget(
             name: "hoist-bench",

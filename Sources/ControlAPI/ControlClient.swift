@@ -139,7 +139,7 @@ public enum ControlClient {
         do {
             return try UnixSocket.connect(path: path)
         } catch let failure as UnixSocket.Failure where failure.isNotListening {
-            throw ControlError(message: "hoistd is not running (nothing listens on \(path)); start it with `hoistd`, or pass --socket")
+            throw ControlError(message: "hoistd is not running (nothing listens on \(path)); start it with `hoistd`, or name its namespace (-n NETNS) or socket (--socket, HOIST_SOCKET)")
         } catch {
             throw ControlError(message: "\(error)")
         }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Rendering
 
 /// hoistd's control protocol, version 1: one JSON object per line each way over a unix
@@ -17,6 +20,22 @@ public enum ControlProtocol {
     public static let version: Int64 = 1
     /// Where hoistd listens unless told otherwise.
     public static let defaultSocketPath = "/run/hoist/hoistd.sock"
+    /// The directory of hoistd's sockets (and the labs').
+    public static let runDirectory = "/run/hoist"
+
+    /// The socket of the hoistd of network namespace `namespace`: `/run/hoist/NS.sock`
+    /// (a lab switch `LAB-SW` listens on `/run/hoist/LAB-SW.sock`).
+    public static func socketPath(namespace: String) -> String { "\(runDirectory)/\(namespace).sock" }
+
+    /// The control socket, by one rule for hoistd and hoist: `--socket` if given; else the
+    /// namespace's (`-n NS`); else `HOIST_SOCKET` from the environment; else the default.
+    public static func socketPath(explicit: String?, namespace: String?,
+                                  environment: (String) -> String? = { getenv($0).map { String(cString: $0) } }) -> String {
+        if let explicit { return explicit }
+        if let namespace { return socketPath(namespace: namespace) }
+        if let fromEnvironment = environment("HOIST_SOCKET"), !fromEnvironment.isEmpty { return fromEnvironment }
+        return defaultSocketPath
+    }
     /// The longest request line the server accepts.
     public static let maxRequestBytes = 64 << 10
 }

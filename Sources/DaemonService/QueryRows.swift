@@ -11,6 +11,24 @@ struct QueryRows: Sendable {
     /// The kernel names of the driver's ports (`swp1` on the emulated chip, `eth0` on a switchdev box).
     let portNames: [PortID: String]
     let programsHardware: Bool
+    /// The kernel's view of each port and bond by name (`ip -j link`): what `hoist show
+    /// ports` adds to the chip's state.
+    var links: [String: PortLink] = [:]
+
+    /// A port's kernel link as `ip -j link show` gives it.
+    struct PortLink: Sendable {
+        var adminUp: Bool
+        var carrier: Bool
+        var operState: OperState
+        var mtu: UInt32
+        var master: String?
+
+        /// `ip -j link`'s `flags` that say admin and carrier state: `UP`, `LOWER_UP`, and
+        /// `NO-CARRIER` for an up port without carrier.
+        var flags: [String] {
+            (adminUp ? ["UP"] : []) + (carrier ? ["LOWER_UP"] : adminUp ? ["NO-CARRIER"] : [])
+        }
+    }
 
     /// The kernel name of a driver port.
     func portName(_ port: PortID) -> String { portNames[port] ?? port.description }
@@ -72,6 +90,11 @@ struct QueryRows: Sendable {
         switch object {
         case .port(let p):
             fields.append(("ifname", .string(portName(p.port))))
+            if !stp, let link = links[portName(p.port)] {
+                fields += [("flags", .array(link.flags.map { .string($0) })), ("mtu", .int(Int64(link.mtu))),
+                           ("operstate", .string(link.operState.description))]
+                if let master = link.master { fields.append(("master", .string(master))) }
+            }
             fields.append(("state", .string(p.stpState.description)))
             if !stp {
                 fields += [("learning", .bool(p.learning)), ("flood", .bool(p.unicastFlood)), ("mcast_flood", .bool(p.multicastFlood)),

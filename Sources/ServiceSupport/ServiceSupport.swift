@@ -41,3 +41,11 @@ public enum ServiceLogging {
         return Logger(label: label)
     }
 }
+
+/// The version every Hoist executable prints for `--version`, and the Debian package's.
+/// Semantic versioning; raised with each release (Docs/Operating.md).
+public enum HoistVersion {
+    public static let current = "0.2.0"
+    /// `--version` output: `hoistd 0.2.0`.
+    public static func line(_ program: String) -> String { "\(program) \(current)" }
+}

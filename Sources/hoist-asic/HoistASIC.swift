@@ -18,7 +18,8 @@ import SwitchDriver
 struct HoistASIC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hoist-asic",
-        abstract: "Run the emulated switch chip on veth wires with TAP host interfaces, driven over the chip link."
+        abstract: "Run the emulated switch chip on veth wires with TAP host interfaces, driven over the chip link.",
+        version: HoistVersion.line("hoist-asic"),
     )
 
     @Option(name: [.customShort("n"), .customLong("netns")], help: "Network namespace of the host interfaces swpN (default: this one).")

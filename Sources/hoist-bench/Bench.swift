@@ -1,6 +1,7 @@
 import Foundation
 import KernelMirror
 import Netlink
+import ServiceSupport
 
 /// `hoist-bench NAME [options]`: runs one benchmark and prints, as its last line, one JSON
 /// object `{"bench","value","unit","peer","peer_value","ratio"}`. Release builds only
@@ -30,6 +31,10 @@ enum Bench {
         guard let name = args.first, name != "--help" else {
             print("usage: hoist-bench --list | NAME [--routes N] [--macs N] [--seconds S] [--rounds N]")
             exit(2)
+        }
+        if name == "--version" {
+            print(HoistVersion.line("hoist-bench"))
+            return
         }
         if name == "--list" {
             for (n, d) in benches.sorted(by: { $0.key < $1.key }) { print("\(n)\t\(d)") }

@@ -1,6 +1,7 @@
 import DriverConformance
 import EmulatedASIC
 import Foundation
+import ServiceSupport
 import SwitchDriver
 import SRIOVDriver
 import SwitchdevDriver
@@ -20,6 +21,9 @@ struct Conformance {
         while !arguments.isEmpty {
             let flag = arguments.removeFirst()
             switch flag {
+            case "--version":
+                print(HoistVersion.line("hoist-conformance"))
+                exit(0)
             case "--driver" where !arguments.isEmpty: driverName = arguments.removeFirst()
             case "-n" where !arguments.isEmpty, "--netns" where !arguments.isEmpty: namespace = arguments.removeFirst()
             default:

@@ -2,6 +2,7 @@ import Difftest
 import Foundation
 import Glibc
 import Lab
+import ServiceSupport
 
 /// `hoist-difftest [--keep] [--verbose] SCENARIO…`: builds each scenario twice — the kernel's
 /// own bridge/router on veths (the reference) and the emulated switch (hoist-asic + hoistd)
@@ -17,6 +18,10 @@ import Lab
 /// `random: seed S, differs at step N`.
 
 var arguments = Array(CommandLine.arguments.dropFirst())
+if arguments == ["--version"] {
+    print(HoistVersion.line("hoist-difftest"))
+    exit(0)
+}
 let keep = arguments.contains("--keep")
 let verbose = arguments.contains("--verbose")
 let random = arguments.contains("--random")

@@ -22,14 +22,9 @@ struct AuditCommand: ParsableCommand {
 
     func run() throws {
         let request = ControlRequest(command: .audit, object: repair ? "repair" : "")
-        let objects: [JSONValue]
-        switch try ControlClient.send(request, path: options.socket, timeoutSeconds: options.timeout ?? 120) {
-        case .error(let message): throw ValidationError(message)
-        case .watching: throw ValidationError("hoistd started a watch for a one-shot request")
-        case .objects(let o): objects = o
-        }
+        let objects = try options.objects(request, timeoutSeconds: 120)
         guard let summary = objects.first, case .int(let drift)? = summary["drift"] else {
-            throw ValidationError("hoistd answered without an audit summary")
+            throw CommandFailure("hoistd answered without an audit summary")
         }
         if options.json {
             options.output(JSONValue.array(objects).text + "\n")

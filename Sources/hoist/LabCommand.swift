@@ -18,6 +18,21 @@ struct LabCommand: ParsableCommand {
         subcommands: [Up.self, Down.self, List.self]
     )
 
+    /// Why `--hosts`/`--subnet` make no one-switch lab, or nil.
+    static func problem(hosts: Int, subnet: String?) -> String? {
+        do {
+            _ = try LabSpec.oneSwitch(hosts: hosts, subnet: subnet)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// `up` and `down` create and delete namespaces and processes: root only (`list` reads).
+    static func requireRoot(_ verb: String) throws {
+        guard geteuid() == 0 else { throw CommandFailure("hoist lab \(verb) must be run as root (it creates and deletes network namespaces)") }
+    }
+
     static func checkName(_ name: String) throws {
         guard LabPlan.isLabName(name) else {
             throw ValidationError("lab names are letters, digits, - and _, starting with a letter or digit, at most 32: '\(name)'")
@@ -55,9 +70,12 @@ struct LabCommand: ParsableCommand {
                 throw ValidationError("give either --file or --hosts/--subnet, not both")
             }
             if let hosts, !(1...64).contains(hosts) { throw ValidationError("--hosts takes 1…64, not \(hosts)") }
+            // A bad --subnet is a bad argument, like a bad --hosts: usage error (64).
+            if file == nil, let problem = LabCommand.problem(hosts: hosts ?? 2, subnet: subnet) { throw ValidationError(problem) }
         }
 
         func run() throws {
+            try LabCommand.requireRoot("up")
             do {
                 var spec: LabSpec
                 if let file {
@@ -69,9 +87,9 @@ struct LabCommand: ParsableCommand {
                 if start { spec.start = true }
                 try LabRunner.up(try LabPlan(name: name, spec: spec), file: file)
             } catch let error as LabError {
-                throw LabCommand.Failed(message: error.description)
+                throw CommandFailure(error.description)
             } catch let error as LabRunner.Failure {
-                throw LabCommand.Failed(message: error.description)
+                throw CommandFailure(error.description)
             }
         }
     }
@@ -90,11 +108,12 @@ struct LabCommand: ParsableCommand {
         func validate() throws { try LabCommand.checkName(name) }
 
         func run() throws {
+            try LabCommand.requireRoot("down")
             do {
                 let (processes, namespaces) = try LabRunner.down(name, printLogs: logs ? FileHandle.standardOutput : nil)
                 print("lab \(name): \(processes) \(processes == 1 ? "process" : "processes") stopped, \(namespaces) namespaces deleted")
             } catch let error as LabRunner.Failure {
-                throw LabCommand.Failed(message: error.description)
+                throw CommandFailure(error.description)
             }
         }
     }
@@ -105,11 +124,5 @@ struct LabCommand: ParsableCommand {
         func run() throws {
             for line in try LabRunner.list() { print(line) }
         }
-    }
-
-    /// An error printed as is, without usage text.
-    struct Failed: Error, CustomStringConvertible {
-        var message: String
-        var description: String { message }
     }
 }

@@ -1,3 +1,4 @@
+import ControlAPI
 import Foundation
 import Glibc
 import Lab
@@ -41,7 +42,7 @@ enum LabRunner {
         for s in plan.spec.switches {
             print("switch \(s.name): namespace \(plan.switchNamespace(s.name)), wires \(plan.wireNamespace(s.name)), ports swp1…swp\(s.ports)")
             if let pid = started.first(where: { $0.0.name == s.name })?.1 {
-                print("  hoistd pid \(pid), log \(plan.log(s.name)); chip log \(plan.chipLog(s.name)); hoist show ports --socket \(plan.socket(s.name))")
+                print("  hoistd pid \(pid), log \(plan.log(s.name)); chip log \(plan.chipLog(s.name)); hoist show ports -n \(plan.switchNamespace(s.name))")
             } else {
                 print("  run it:  ip netns exec \(plan.wireNamespace(s.name)) hoist-asic \(plan.asicArguments(s).joined(separator: " ")) &")
                 print("           hoistd \(plan.hoistdArguments(s).joined(separator: " "))")
@@ -289,14 +290,12 @@ enum LabRunner {
         }
     }
 
-    static func arguments(of pid: pid_t) -> [String]? {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
-        return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-    }
+    static func arguments(of pid: pid_t) -> [String]? { DaemonSocket.arguments(pid, "cmdline") }
 
     // MARK: - List
 
-    /// One line per lab: its switches (with their hoistd pids, or `stopped`) and hosts.
+    /// One line per lab: its switches (with their hoistd pids, or `stopped`, namespace and
+    /// control socket) and hosts.
     static func list() throws -> [String] {
         let all = try namespaces()
         return LabPlan.labs(in: all).map { lab in
@@ -305,10 +304,12 @@ enum LabRunner {
                       let i = argv.firstIndex(of: "-n"), i + 1 < argv.count else { return nil }
                 return (argv[i + 1], pid)
             }, uniquingKeysWith: { a, _ in a })
+            // Each switch with what `hoist -n NETNS` (or `--socket`) needs to reach its hoistd.
             let switches = lab.switches.map { s in
                 let ns = "\(lab.name)-\(s.name)"
                 let state = running[ns].map { "hoistd pid \($0)" } ?? "stopped"
-                return "\(s.name) (\(state)\(s.hasSwitchNamespace ? "" : ", no switch namespace"))"
+                let place = s.hasSwitchNamespace ? "netns \(ns), socket \(ControlProtocol.socketPath(namespace: ns))" : "no switch namespace"
+                return "\(s.name) (\(state), \(place))"
             }
             return "\(lab.name): switches \(switches.joined(separator: ", ")); hosts \(lab.hosts.isEmpty ? "none" : lab.hosts.joined(separator: ", "))"
         }

@@ -6,8 +6,11 @@ import ServiceSupport
 
 /// Options shared by the commands that ask hoistd.
 struct DaemonOptions: ParsableArguments {
-    @Option(help: "hoistd's control socket.")
-    var socket: String = ControlProtocol.defaultSocketPath
+    @Option(help: "hoistd's control socket (default: HOIST_SOCKET, else \(ControlProtocol.defaultSocketPath)).")
+    var socket: String?
+
+    @Option(name: [.customShort("n"), .customLong("netns")], help: "Ask the hoistd of this network namespace (as `ip -n`).")
+    var netns: String?
 
     @Flag(name: [.customShort("j"), .customLong("json")], help: "JSON output, with iproute2's field names.")
     var json = false
@@ -15,19 +18,26 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: "Seconds hoistd may stay silent before the answer (default 10; audit 120).")
     var timeout: Int?
 
-    /// Sends `request` and prints the answer; a refusal or an absent daemon is an error.
+    /// The control socket these options name (`DaemonSocket`).
+    func path() throws -> String { try DaemonSocket.path(socket: socket, namespace: netns) }
+
+    /// Sends `request` and returns the objects of the answer; a refusal or an absent
+    /// daemon is a runtime error (exit 1, no usage text).
+    func objects(_ request: ControlRequest, timeoutSeconds: Int = 10) throws -> [JSONValue] {
+        switch try ControlClient.send(request, path: try path(), timeoutSeconds: timeout ?? timeoutSeconds) {
+        case .error(let message): throw CommandFailure(message)
+        case .watching: throw CommandFailure("hoistd started a watch for a one-shot request")
+        case .objects(let objects): return objects
+        }
+    }
+
+    /// Sends `request` and prints the answer.
     func ask(_ request: ControlRequest) throws {
-        switch try ControlClient.send(request, path: socket, timeoutSeconds: timeout ?? 10) {
-        case .error(let message):
-            throw ValidationError(message)
-        case .watching:
-            throw ValidationError("hoistd started a watch for a one-shot request")
-        case .objects(let objects):
-            if json {
-                output(JSONValue.array(objects).text + "\n")
-            } else {
-                output(objects.map(Self.line).joined())
-            }
+        let objects = try objects(request)
+        if json {
+            output(JSONValue.array(objects).text + "\n")
+        } else {
+            output(objects.map(Self.line).joined())
         }
     }
 
@@ -43,6 +53,7 @@ struct DaemonOptions: ParsableArguments {
             let text: String
             switch value {
             case .string(let s): text = s
+            case .array(let items) where items.isEmpty: text = "-"
             case .array(let items): text = items.map { if case .string(let s) = $0 { s } else { $0.text } }.joined(separator: ",")
             default: text = value.text
             }
@@ -78,7 +89,7 @@ struct DaemonOptions: ParsableArguments {
             }
         }
         do {
-            try ControlClient.stream(request, path: socket, timeoutSeconds: timeout ?? 10) { row in
+            try ControlClient.stream(request, path: try path(), timeoutSeconds: timeout ?? 10) { row in
                 if json {
                     push((first ? "[" : ",") + row)
                 } else {
@@ -86,9 +97,9 @@ struct DaemonOptions: ParsableArguments {
                 }
                 first = false
             }
-        } catch let e as ControlError {
+        } catch {
             write(out)
-            throw ValidationError(e.message)
+            throw error
         }
         if json { push(first ? "[]\n" : "]\n") }
         write(out)
@@ -234,7 +245,7 @@ struct WatchCommand: ParsableCommand {
         clock_gettime(CLOCK_MONOTONIC, &start)
         let stopAt = seconds.map { Double(start.tv_sec) + Double(start.tv_nsec) / 1e9 + $0 }
         StopSignal.install()
-        try ControlClient.watch(object ?? "", path: options.socket, stop: {
+        try ControlClient.watch(object ?? "", path: try options.path(), stop: {
             if StopSignal.requested { return true }
             guard let stopAt else { return false }
             var now = timespec()

@@ -28,7 +28,8 @@ import SwitchModel
 struct Hoistd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hoistd",
-        abstract: "Run the emulated switch: chip on veth/TAP ports, offload control loop."
+        abstract: "Run the emulated switch: chip on veth/TAP ports, offload control loop.",
+        version: HoistVersion.line("hoistd"),
     )
 
     @Option(name: [.customShort("n"), .customLong("netns")], help: "Network namespace of the switch (default: this one).")
@@ -57,8 +58,8 @@ struct Hoistd: ParsableCommand {
     @Option(help: "Stop after this many seconds (default: until SIGTERM or SIGINT).")
     var seconds: Double?
 
-    @Option(help: "The control socket `hoist show` and `hoist why` talk to (mode 0660).")
-    var socket: String = ControlProtocol.defaultSocketPath
+    @Option(help: "The control socket `hoist show` and `hoist why` talk to (mode 0660; default /run/hoist/NETNS.sock with --netns, else HOIST_SOCKET, else \(ControlProtocol.defaultSocketPath)).")
+    var socket: String?
 
     @Option(name: .customLong("audit-interval"),
             help: "Seconds between the starts of two continuous audit passes (chip read-back against what hoistd programmed; drift is repaired); 0 turns it off (default 10 for the emulated chip, off for the observer drivers switchdev and sriov).")
@@ -172,7 +173,7 @@ struct Hoistd: ParsableCommand {
             // already programmed; the kernel's flags tell the state.
             logger.info("observing the kernel's driver: \(summary.programmed) objects accepted; their states follow the kernel's offload flags")
         }
-        let control = try ControlService(daemon: daemon, path: socket)
+        let control = try ControlService(daemon: daemon, path: ControlProtocol.socketPath(explicit: socket, namespace: namespace))
         control.server.onDrop = { logger.warning("control socket: \($0)") }
         logger.info("running\(namespace.map { " in netns \($0)" } ?? ""), control socket \(control.server.path)")
         StopSignal.install()

@@ -54,7 +54,7 @@ struct HoistLabTests {
         let again = try Self.hoist(["lab", "up", name])
         #expect(again.status != 0 && again.error.contains("lab '\(name)' exists"), "\(again.error)")
         let list = try Self.hoist(["lab", "list"])
-        #expect(list.output.contains("\(name): switches sw (stopped); hosts h1, h2"), "\(list.output)")
+        #expect(list.output.contains("\(name): switches sw (stopped, netns \(name)-sw, socket /run/hoist/\(name)-sw.sock); hosts h1, h2"), "\(list.output)")
         let bad = try Self.hoist(["lab", "up", name, "--file", "x.lab", "--hosts", "2"])
         #expect(bad.status != 0 && bad.error.contains("either --file or --hosts"))
 
@@ -85,7 +85,7 @@ struct HoistLabTests {
             usleep(30_000)
         }
         #expect(fdb.contains("02:00:00:00:00:02 dev swp4 extern_learn"), "\(fdb)")
-        let ports = try Self.hoist(["show", "ports", "--socket", "/run/hoist/\(name)-s2.sock"])
+        let ports = try Self.hoist(["show", "ports", "-n", "\(name)-s2"])     // the lab switch's hoistd, by its namespace
         #expect(ports.status == 0 && ports.output.contains("port swp4") && ports.output.contains("offloaded"), "\(ports.output) \(ports.error)")
 
         let down = try Self.hoist(["lab", "down", name, "--logs"])

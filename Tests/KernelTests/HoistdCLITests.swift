@@ -123,8 +123,10 @@ struct HoistdCLITests {
 
         let bogus = try Self.run("hoist", ["show", "bogus", "--socket", socket])
         #expect(bogus.status != 0 && bogus.error.contains("unknown object 'bogus'"))
+        #expect(bogus.status == 64 && bogus.error.contains("Usage:"), "a bad argument is a usage error (64)")
         let nothing = try Self.run("hoist", ["why", "route", "203.0.113.0/24", "--socket", socket])
-        #expect(nothing.status != 0 && nothing.error.contains("no object matches"))
+        #expect(nothing.status == 1 && nothing.error.contains("no object matches") && !nothing.error.contains("Usage:"),
+                "nothing matching is a runtime error: exit 1, no usage text: \(nothing.status) \(nothing.error)")
 
         // Garbage on the control socket: a clear error back, and the daemon keeps serving.
         let script = "import socket; s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect('\(socket)'); "
@@ -138,5 +140,123 @@ struct HoistdCLITests {
         #expect(daemon.terminationStatus == 0, "hoistd did not stop cleanly on SIGTERM")
         let down = try Self.run("hoist", ["show", "ports", "--socket", socket])
         #expect(down.status != 0 && down.error.contains("hoistd is not running"), "\(down.error)")
+    }
+
+    /// Waits until `path` exists (a daemon's socket).
+    static func waitFor(_ path: String) -> Bool {
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: path) { usleep(25_000) }
+        return FileManager.default.fileExists(atPath: path)
+    }
+
+    @Test("as operators reach hoistd: -n NETNS (a hoistd started with -n listens on /run/hoist/NETNS.sock; one started inside the namespace otherwise is found there), HOIST_SOCKET, --version everywhere, exit 1 for runtime errors and 64 for bad arguments; show ports has the kernel's admin/oper state, MTU and master; counters only existing ports")
+    func operatorSurface() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binaries.appendingPathComponent("hoistd").path) else {
+            Issue.record("hoistd is not built at \(Self.binaries.path); run `swift build` first")
+            return
+        }
+        for tool in ["hoist", "hoistd", "hoist-asic", "hoist-bench", "hoist-difftest", "hoist-conformance"] {
+            let v = try Self.run(tool, ["--version"])
+            #expect(v.status == 0 && v.output.hasPrefix("\(tool) ") && v.output.split(separator: ".").count == 3, "\(tool) --version: \(v.output) \(v.error)")
+        }
+
+        let wires = try TestNamespace("ow")
+        let sw = try TestNamespace("os")
+        let other = try TestNamespace("oo")
+        let otherWires = try TestNamespace("ox")
+        for n in 1...2 {
+            try wires.ip("link add fp\(n) type veth peer name peer\(n)")
+            try wires.ip("link set fp\(n) up")
+        }
+        try wires.ip("link set peer1 up")      // swp1 gets carrier; swp2 stays without
+        try otherWires.ip("link add fp1 type veth peer name peer1")
+        try otherWires.ip("link set fp1 up")
+
+        // hoistd -n NS without --socket: /run/hoist/NS.sock.
+        let conventional = "/run/hoist/\(sw.name).sock"
+        let daemon = Process()
+        daemon.executableURL = Self.binaries.appendingPathComponent("hoistd")
+        daemon.arguments = ["-n", sw.name, "--wire-netns", wires.name, "--port", "1=fp1", "--port", "2=fp2"]
+        daemon.standardError = FileHandle.nullDevice
+        try daemon.run()
+        defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
+        #expect(Self.waitFor(conventional), "hoistd -n \(sw.name) listens on \(conventional)")
+
+        // A hoistd started inside a namespace without -n, on a socket of its own.
+        let hidden = "/tmp/hoist-test-ops-\(getpid()).sock"
+        let inside = Process()
+        inside.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        inside.arguments = ["netns", "exec", other.name, Self.binaries.appendingPathComponent("hoistd").path,
+                            "--wire-netns", otherWires.name, "--port", "1=fp1", "--socket", hidden]
+        inside.standardError = FileHandle.nullDevice
+        try inside.run()
+        defer { if inside.isRunning { inside.terminate(); inside.waitUntilExit() } }
+        #expect(Self.waitFor(hidden))
+
+        try sw.ip("link add br0 type bridge")
+        try sw.ip("link set swp1 master br0")
+        try sw.ip("link set swp1 up")
+        try sw.ip("link set br0 up")
+        try sw.ip("link set swp2 mtu 9000")
+        var ports: [String: [String: Any]] = [:]
+        for _ in 0..<100 {
+            let r = try Self.run("hoist", ["show", "ports", "--json", "-n", sw.name])
+            #expect(r.status == 0, "\(r.error)")
+            let rows = (try? JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [[String: Any]]) ?? []
+            ports = Dictionary(rows.compactMap { row in (row["ifname"] as? String).map { ($0, row) } }, uniquingKeysWith: { a, _ in a })
+            if ports["swp1"]?["master"] as? String == "br0", ports["swp2"]?["mtu"] as? Int == 9000 { break }
+            usleep(20_000)
+        }
+        #expect(ports["swp1"]?["flags"] as? [String] == ["UP", "LOWER_UP"] && ports["swp1"]?["operstate"] as? String == "UP"
+                && ports["swp1"]?["master"] as? String == "br0", "\(ports["swp1"] ?? [:])")
+        #expect(ports["swp2"]?["flags"] as? [String] == [] && ports["swp2"]?["operstate"] as? String == "DOWN"
+                && ports["swp2"]?["mtu"] as? Int == 9000 && ports["swp2"]?["master"] == nil, "\(ports["swp2"] ?? [:])")
+        let text = try Self.run("hoist", ["show", "ports", "-n", sw.name])
+        #expect(text.output.contains("ifname swp2 flags - mtu 9000 operstate DOWN"), "\(text.output)")
+
+        // The embedded chip has more ports than the two wired: counters name only swp1, swp2.
+        let counters = try Self.run("hoist", ["show", "counters", "--json", "-n", sw.name])
+        let named = ((try? JSONSerialization.jsonObject(with: Data(counters.output.utf8)) as? [[String: Any]]) ?? []).compactMap { $0["ifname"] as? String }
+        #expect(named == ["swp1", "swp2"], "\(counters.output)")
+
+        // Found by its namespace, although it listens elsewhere.
+        let found = try Self.run("hoist", ["show", "ports", "-n", other.name])
+        #expect(found.status == 0 && found.output.contains("port swp1"), "\(found.output) \(found.error)")
+        // HOIST_SOCKET, and --socket over it.
+        let env = Process()
+        env.executableURL = Self.binaries.appendingPathComponent("hoist")
+        env.arguments = ["show", "ports"]
+        env.environment = ["HOIST_SOCKET": hidden]
+        let envOut = Pipe()
+        env.standardOutput = envOut
+        try env.run()
+        let envText = String(decoding: envOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        env.waitUntilExit()
+        #expect(env.terminationStatus == 0 && envText.contains("port swp1") && !envText.contains("swp2"), "\(envText)")
+
+        // Runtime errors: exit 1 without usage; bad arguments: 64 with it.
+        let absent = try Self.run("hoist", ["show", "ports", "-n", "hoist-no-such-netns"])
+        #expect(absent.status == 1 && absent.error.contains("network namespace 'hoist-no-such-netns' does not exist") && !absent.error.contains("Usage:"),
+                "\(absent.status) \(absent.error)")
+        let noDaemon = try Self.run("hoist", ["show", "ports", "-n", wires.name])
+        #expect(noDaemon.status == 1 && noDaemon.error.contains("no hoistd serves network namespace '\(wires.name)'"), "\(noDaemon.error)")
+        let badSubnet = try Self.run("hoist", ["lab", "up", "opsx", "--hosts", "2", "--subnet", "999.1.1"])
+        #expect(badSubnet.status == 64 && badSubnet.error.contains("--subnet") && badSubnet.error.contains("Usage:"), "\(badSubnet.status) \(badSubnet.error)")
+        let badHosts = try Self.run("hoist", ["lab", "up", "opsx", "--hosts", "0"])
+        #expect(badHosts.status == 64, "\(badHosts.error)")
+        // An ordinary user may list labs but not build them.
+        // (A copy in /tmp: the checkout may sit where that user cannot reach.)
+        let copy = "/tmp/hoist-test-user-\(getpid())"
+        try? FileManager.default.removeItem(atPath: copy)
+        try FileManager.default.copyItem(atPath: Self.binaries.appendingPathComponent("hoist").path, toPath: copy)
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        chmod(copy, 0o755)
+        let asUser = try Self.run("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", copy, "lab", "up", "opsx", "--hosts", "1"])
+        let listed = try Self.run("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", copy, "lab", "list"])
+        #expect(listed.status == 0, "\(listed.error)")
+        #expect(asUser.status == 1 && asUser.error.contains("must be run as root"), "\(asUser.status) \(asUser.error)")
+
+        daemon.terminate()
+        daemon.waitUntilExit()
+        #expect(!FileManager.default.fileExists(atPath: conventional), "hoistd removes its socket when it stops")
     }
 }
