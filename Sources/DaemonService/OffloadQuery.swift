@@ -21,6 +21,10 @@ public struct OffloadQuery {
         names.merge(daemon.lagNames) { a, _ in a }
         var rows = QueryRows(snapshot: daemon.engine.snapshot(), portNames: names, programsHardware: daemon.driver.capabilities.programsHardware)
         rows.links = portLinks(names: Set(names.values))
+        for link in daemon.mirror.tables.links.values {
+            rows.deviceNames[link.index.rawValue] = link.name
+            if let vni = link.vxlan?.vni { rows.vxlanDevices[vni] = link.name }
+        }
         return rows
     }
 
@@ -36,7 +40,7 @@ public struct OffloadQuery {
     }
 
     /// What `hoist show` knows, in the order `hoist show --help` lists them.
-    static let objects = ["ports", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs",
+    static let objects = ["ports", "bridges", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs",
                           "vrfs", "lags", "resources", "counters", "traps", "vfs", "audit"]
 
     public func handle(_ request: ControlRequest) -> ControlResponse {
@@ -74,8 +78,9 @@ public struct OffloadQuery {
                 }
             }
             let states = daemon.engine.states()
-            var matches = states.filter { $0.key.description == wanted }
-            if matches.isEmpty { matches = states.filter { $0.key.description.contains(wanted) } }
+            // By the key's name or the row's (with interface names: `router interface br0`).
+            var matches = states.filter { $0.key.description == wanted || rows.displayName($0.key) == wanted }
+            if matches.isEmpty { matches = states.filter { $0.key.description.contains(wanted) || rows.displayName($0.key).contains(wanted) } }
             // MACs the chip learned itself have no engine state; they are found by name too.
             let learned = matches.isEmpty ? rows.chipLearned(daemon.learned).filter { Self.name(of: $0)?.contains(wanted) == true } : []
             // Kernel objects without a hardware object of their own (a macvlan, a tc qdisc)
@@ -137,7 +142,7 @@ public struct OffloadQuery {
         return keys.sorted(by: QueryRows.naturalOrder).map { key in
             let kind = QueryRows.kind(of: key)
             guard let state = daemon.engine.state(of: key), let object = daemon.engine.desiredObject(key) else {
-                return (kind, .object([("object", .string(key.description)), ("offload", .string("removed"))]))
+                return (kind, .object([("object", .string(rows.displayName(key))), ("offload", .string("removed"))]))
             }
             return (kind, rows.row(key, object, state))
         }

@@ -14,6 +14,14 @@ struct QueryRows: Sendable {
     /// The kernel's view of each port and bond by name (`ip -j link`): what `hoist show
     /// ports` adds to the chip's state.
     var links: [String: PortLink] = [:]
+    /// Kernel interface names by index: a bridge's and a router interface's ids are the
+    /// index of their netdev (`BridgeID`, `RouterInterfaceID`).
+    var deviceNames: [UInt32: String] = [:]
+    /// The vxlan device of each VNI (`bridge -j fdb`'s `ifname` for an entry behind it).
+    var vxlanDevices: [UInt32: String] = [:]
+
+    /// The kernel name of a netdev by index; `ifN` when the mirror no longer has it.
+    func deviceName(_ index: UInt32) -> String { deviceNames[index] ?? "if\(index)" }
 
     /// A port's kernel link as `ip -j link show` gives it.
     struct PortLink: Sendable {
@@ -86,7 +94,7 @@ struct QueryRows: Sendable {
 
     /// One object: its name, offload state and reason, and the fields iproute2 would show.
     func row(_ key: HardwareKey, _ object: HardwareObject, _ state: OffloadState, stp: Bool = false) -> JSONValue {
-        var fields: [(String, JSONValue)] = [("object", .string(key.description))]
+        var fields: [(String, JSONValue)] = [("object", .string(displayName(key)))]
         switch object {
         case .port(let p):
             fields.append(("ifname", .string(portName(p.port))))
@@ -102,23 +110,39 @@ struct QueryRows: Sendable {
                 if p.locked { fields += [("locked", .bool(true)), ("mab", .bool(p.mab))] }
             }
         case .fdb(let f):
-            fields += [("mac", .string(f.mac.description)), ("vlan", .int(Int64(f.vid.rawValue))), ("dst", .string({ if case .port(let p) = f.destination { portName(p) } else { f.destination.description } }()))]
-            // Behind a tunnel (an EVPN remote MAC, a static entry): the VNI and the remote
-            // VTEP on their own, as `bridge -j fdb` gives a vxlan entry's `vni` and `dst`.
-            if case .tunnel(let vni, let remote) = f.destination {
-                fields += [("vni", .int(Int64(vni))), ("vtep", .string(remote.description))]
-            }
+            fields += fdbFields(f)
         case .vlanMember(let m):
             var flags: [JSONValue] = []
             if m.pvid { flags.append(.string("PVID")) }
             if m.untagged { flags.append(.string("Egress Untagged")) }
             fields += [("ifname", .string(portName(m.port))), ("vlan", .int(Int64(m.vid.rawValue))), ("flags", .array(flags))]
         case .route(let r):
-            fields += [("dst", .string(r.prefix.description)), ("action", .string(r.action.description))]
-            // `ip -j route show table all` names the table of a route outside main.
-            if r.vrf != 254 { fields.append(("table", .string(String(r.vrf)))) }
+            fields += routeFields(r)
         case .neighbor(let n):
-            fields += [("dst", .string(n.address.description)), ("lladdr", .string(n.mac.description))]
+            fields += [("dst", .string(n.address.description)), ("dev", .string(deviceName(n.rif.rawValue))), ("lladdr", .string(n.mac.description))]
+        case .nexthop(let nh):
+            fields += nexthopFields(nh)
+        case .nexthopGroup(let g):
+            fields += groupFields(g)
+        case .routerInterface(let rif):
+            fields += rifFields(rif)
+        case .bridge(let b):
+            // `ip -j -d link show type bridge`'s `info_data`: ageing_time in centiseconds.
+            fields += [("ifname", .string(deviceName(b.bridge.rawValue))), ("vlan_filtering", .int(b.vlanFiltering ? 1 : 0)),
+                       ("vlan_protocol", .string(b.vlanProtocol == 0x88a8 ? "802.1ad" : "802.1Q")),
+                       ("ageing_time", .int(Int64(b.ageingTime) * 100)), ("mcast_snooping", .int(b.multicastSnooping ? 1 : 0))]
+        case .mdb(let m):
+            // `bridge -j mdb`: the bridge (`dev`), the group (`grp`), its VLAN (`vid`); the ports in one list.
+            fields += [("dev", .string(deviceName(m.bridge.rawValue))), ("grp", .string(m.group.description))]
+            if m.vid != .none { fields.append(("vid", .int(Int64(m.vid.rawValue)))) }
+            fields.append(("ports", .array(m.ports.map { .string(portName($0)) })))
+        case .vxlanTunnel(let t):
+            fields.append(("vni", .int(Int64(t.vni))))
+            if let dev = vxlanDevices[t.vni] { fields.append(("ifname", .string(dev))) }
+            fields += [("master", .string(deviceName(t.bridge.rawValue))), ("local", .string(t.local.description)), ("port", .int(Int64(t.udpPort)))]
+            if t.vid != .none { fields.append(("vlan", .int(Int64(t.vid.rawValue)))) }
+        case .vxlanFlood(let f):
+            fields += [("vni", .int(Int64(f.vni))), ("dst", .string(f.remote.description))]
         case .vf(let v):
             fields += vfFields(v)
         case .lag(let l):
@@ -128,11 +152,9 @@ struct QueryRows: Sendable {
                        ("distributing", .array(l.distributing.map { .string(portName($0)) })),
                        ("collecting", .array(l.collecting.map { .string(portName($0)) })),
                        ("xmit_hash_policy", .string(l.hash.description))]
-        default:
-            fields.append(("detail", .string(object.description)))
         }
         fields.append(("offload", .string(state.name)))
-        if let reason = state.reason { fields.append(("reason", .string(reason))) }
+        if let reason = state.reason { fields.append(("reason", .string(named(reason)))) }
         // What the state rests on, for objects the driver holds: `confirmed` false when
         // the driver only accepted it (an observer, for kinds the kernel never flags);
         // `evidence` from an observer (the kernel's flag, or why there is none). A driver
@@ -163,12 +185,11 @@ struct QueryRows: Sendable {
         learned.values
             .sorted { ($0.bridge.rawValue, $0.vid.rawValue, $0.mac) < ($1.bridge.rawValue, $1.vid.rawValue, $1.mac) }
             .map { f in
-                let dst: String = if case .port(let p) = f.destination { portName(p) } else { f.destination.description }
-                return .object([("object", .string("fdb \(f.mac) vlan \(f.vid.rawValue) \(dst) learned")),
-                                ("mac", .string(f.mac.description)), ("vlan", .int(Int64(f.vid.rawValue))),
-                                ("dst", .string(dst)), ("learned", .bool(true)), ("offload", .string("offloaded")),
-                                ("confirmed", .bool(true)),
-                                ("flags", .array([.string("extern_learn"), .string("offload")]))])
+                let fields = fdbFields(f)
+                let dev = fields.first { $0.0 == "ifname" }.map { if case .string(let s) = $0.1 { s } else { "" } } ?? ""
+                return .object([("object", .string("fdb \(f.mac) vlan \(f.vid.rawValue) \(dev) learned"))] + fields
+                               + [("learned", .bool(true)), ("offload", .string("offloaded")), ("confirmed", .bool(true)),
+                                  ("flags", .array([.string("extern_learn"), .string("offload")]))])
             }
     }
 

@@ -29,7 +29,7 @@ struct AuditCommand: ParsableCommand {
         if options.json {
             options.output(JSONValue.array(objects).text + "\n")
         } else {
-            options.output(objects.dropFirst().map(DaemonOptions.line).joined())
+            options.output(DaemonOptions.table(Array(objects.dropFirst())))
             func n(_ k: String) -> String { if case .int(let v)? = summary[k] { "\(v)" } else { "?" } }
             let repaired = if case .bool(true)? = summary["repaired"] { ", repaired" } else { "" }
             options.output(drift == 0

@@ -31,56 +31,41 @@ struct DaemonOptions: ParsableArguments {
         }
     }
 
-    /// Sends `request` and prints the answer.
+    /// Sends `request` and prints the answer: JSON, or a table.
     func ask(_ request: ControlRequest) throws {
         let objects = try objects(request)
         if json {
             output(JSONValue.array(objects).text + "\n")
         } else {
-            output(objects.map(Self.line).joined())
+            output(Self.table(objects))
         }
     }
 
-    /// One object as a line for people: its name, then `field value` pairs, state last.
+    /// Rows as a text table (`TextTable`).
+    static func table(_ objects: [JSONValue]) -> String {
+        var table = TextTable()
+        return objects.map { table.add($0) }.joined() + table.finish()
+    }
+
+    /// One object as a line for people (`hoist watch`): its name, then `field value`
+    /// pairs, state last.
     static func line(_ object: JSONValue) -> String {
-        guard case .object(let fields) = object else { return object.text + "\n" }
-        var name = ""
-        var parts: [String] = []
-        var state = ""
-        var confirmed = true
-        var evidence: String?
-        for (key, value) in fields {
-            let text: String
-            switch value {
-            case .string(let s): text = s
-            case .array(let items) where items.isEmpty: text = "-"
-            case .array(let items): text = items.map { if case .string(let s) = $0 { s } else { $0.text } }.joined(separator: ",")
-            default: text = value.text
-            }
-            switch key {
-            case "object": name = text
-            case "offload": state = text
-            case "reason": state += ": " + text
-            case "confirmed": confirmed = value != .bool(false)
-            case "evidence": evidence = text
-            default: parts.append("\(key) \(text)")
-            }
-        }
-        // `offloaded (unconfirmed: accepted by the switchdev driver; …)`, `(kernel flag offload)`.
-        if let evidence { state += confirmed ? " (\(evidence))" : " (unconfirmed: \(evidence))" }
-        else if !confirmed { state += " (unconfirmed)" }
+        let row = TextTable.Row(object)
+        let name = row.cells.first { $0.0 == "object" }?.1 ?? ""
+        let parts = row.cells.filter { $0.0 != "object" }.map { "\($0.0) \($0.1)" }
         var line = name.isEmpty ? "" : name.padding(toLength: max(name.count, 32)) + "  "
         line += parts.joined(separator: " ")
-        if !state.isEmpty { line += (parts.isEmpty ? "" : "  ") + state }
+        if !row.state.isEmpty { line += (parts.isEmpty ? "" : "  ") + row.state }
         return line + "\n"
     }
 
     /// Sends `request` as a stream and prints each object as it arrives: `--json` as one
-    /// JSON array (as `ip -j`), written in chunks; text as one line per object.
+    /// JSON array (as `ip -j`), written in chunks; text as a table (`TextTable`).
     func stream(_ request: ControlRequest) throws {
         var out: [UInt8] = []
         out.reserveCapacity(1 << 16)
         var first = true
+        var table = TextTable()
         func push(_ text: String) {
             out.append(contentsOf: text.utf8)
             if out.count >= 1 << 16 {
@@ -93,15 +78,16 @@ struct DaemonOptions: ParsableArguments {
                 if json {
                     push((first ? "[" : ",") + row)
                 } else {
-                    push(Self.line(try JSONValue.parse(row)))
+                    push(table.add(try JSONValue.parse(row)))
                 }
                 first = false
             }
         } catch {
+            if !json { push(table.finish()) }      // the rows that came before the error
             write(out)
             throw error
         }
-        if json { push(first ? "[]\n" : "]\n") }
+        if json { push(first ? "[]\n" : "]\n") } else { push(table.finish()) }
         write(out)
     }
 
@@ -128,14 +114,35 @@ extension String {
 struct ShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Show what hoistd offloads: ports, fdb, vlans, stp, mdb, vxlan, routes, nexthops, neighbors, rifs, vrfs, lags, resources, counters, traps, vfs; audit (the continuous audit's counters)."
+        abstract: "Show what hoistd offloads: ports, bridges, fdb, vlans, stp, mdb, vxlan, routes, nexthops, neighbors, rifs, vrfs, lags, resources, counters, traps, vfs; audit (the continuous audit's counters)."
     )
 
-    static let objects = ["ports", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs",
+    static let objects = ["ports", "bridges", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs",
                           "vrfs", "lags", "resources", "counters", "traps", "vfs", "audit"]
 
-    @Argument(help: "What to show.")
+    @Argument(help: "What to show (singular or plural: route or routes).")
     var object: String
+
+    /// The kind `word` names, singular or plural, British or American (`route`, `routes`,
+    /// `neighbour`); nil for none.
+    static func kind(_ word: String) -> String? {
+        let w = word.lowercased().replacing("neighbour", with: "neighbor")
+        if objects.contains(w) { return w }
+        if objects.contains(w + "s") { return w + "s" }
+        if w == "rif" || w == "router-interfaces" { return "rifs" }
+        return nil
+    }
+
+    /// The word `hoist why` and the rows use for one object of a plural kind (`routes` →
+    /// `route`, `rifs` → `router interface`).
+    static func singular(_ word: String) -> String? {
+        guard let kind = kind(word) else { return nil }
+        switch kind {
+        case "rifs": return "router interface"
+        case "fdb", "mdb", "vxlan", "stp", "audit": return kind
+        default: return String(kind.dropLast())
+        }
+    }
 
     @Argument(help: "routes only: `PREFIX` (the route with exactly this prefix) and/or `vrf NAME` (a vrf device, a table id, or main), as `ip route show`.")
     var selectors: [String] = []
@@ -163,10 +170,10 @@ struct ShowCommand: ParsableCommand {
     }
 
     func validate() throws {
-        guard Self.objects.contains(object) else {
+        guard let kind = Self.kind(object) else {
             throw ValidationError("unknown object '\(object)'; one of: \(Self.objects.joined(separator: ", "))")
         }
-        if !selectors.isEmpty, object != "routes" {
+        if !selectors.isEmpty, kind != "routes" {
             throw ValidationError("a prefix or vrf selects routes: hoist show routes [PREFIX] [vrf NAME]")
         }
         _ = try selection()
@@ -177,7 +184,7 @@ struct ShowCommand: ParsableCommand {
 
     func run() throws {
         let (prefix, vrf) = try selection()
-        try options.stream(ControlRequest(command: .show, object: object, prefix: prefix, state: state, vrf: vrf))
+        try options.stream(ControlRequest(command: .show, object: Self.kind(object) ?? object, prefix: prefix, state: state, vrf: vrf))
     }
 }
 
@@ -198,7 +205,10 @@ struct WhyCommand: ParsableCommand {
     }
 
     func run() throws {
-        try options.ask(ControlRequest(command: .why, object: object.joined(separator: " ")))
+        // `why routes 10.9.0.0/16` as `why route 10.9.0.0/16`: the rows name objects in the singular.
+        var words = object
+        if words.count > 1, let one = ShowCommand.singular(words[0]) { words[0] = one }
+        try options.ask(ControlRequest(command: .why, object: words.joined(separator: " ")))
     }
 }
 
@@ -235,7 +245,7 @@ struct WatchCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if let object, !ShowCommand.objects.contains(object) {
+        if let object, ShowCommand.kind(object) == nil {
             throw ValidationError("unknown object '\(object)'; one of: \(ShowCommand.objects.joined(separator: ", "))")
         }
     }
@@ -245,7 +255,7 @@ struct WatchCommand: ParsableCommand {
         clock_gettime(CLOCK_MONOTONIC, &start)
         let stopAt = seconds.map { Double(start.tv_sec) + Double(start.tv_nsec) / 1e9 + $0 }
         StopSignal.install()
-        try ControlClient.watch(object ?? "", path: try options.path(), stop: {
+        try ControlClient.watch(object.flatMap(ShowCommand.kind) ?? "", path: try options.path(), stop: {
             if StopSignal.requested { return true }
             guard let stopAt else { return false }
             var now = timespec()

@@ -30,12 +30,14 @@ extension ChipRestartTests {
         inject()
         let drift = try HoistdCLITests.run("hoist", ["audit", "--socket", rig.control])
         #expect(drift.status == 1, "\(drift.output) \(drift.error)")
-        let lines = drift.output.split(separator: "\n").map(String.init)
-        #expect(lines.contains { $0.hasPrefix("route 172.16.0.0/24") && $0.contains("side chip drift missing") }, "\(drift.output)")
-        #expect(lines.contains { $0.hasPrefix("route 172.16.1.0/24") && $0.contains("side chip drift changed") && $0.contains("found route 172.16.1.0/24 blackhole") },
+        // A table (OBJECT SIDE DRIFT EXPECTED FOUND): each line's cells, split where two blanks or more are.
+        let lines = drift.output.split(separator: "\n").map { $0.split(separator: "  ").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        #expect(lines.first?.prefix(3) == ["OBJECT", "SIDE", "DRIFT"], "\(drift.output)")
+        #expect(lines.contains { $0.prefix(3) == ["route 172.16.0.0/24", "chip", "missing"] }, "\(drift.output)")
+        #expect(lines.contains { $0.prefix(3) == ["route 172.16.1.0/24", "chip", "changed"] && $0.contains("route 172.16.1.0/24 blackhole") },
                 "\(drift.output)")
-        #expect(lines.contains { $0.hasPrefix("route 198.18.0.0/16") && $0.contains("side chip drift unexpected") }, "\(drift.output)")
-        #expect(lines.last?.hasPrefix("3 differences (kernel ") == true, "\(drift.output)")
+        #expect(lines.contains { $0.prefix(3) == ["route 198.18.0.0/16", "chip", "unexpected"] }, "\(drift.output)")
+        #expect(lines.last?.first?.hasPrefix("3 differences (kernel ") == true, "\(drift.output)")
         let json = try HoistdCLITests.run("hoist", ["audit", "--json", "--socket", rig.control])
         #expect(json.status == 1 && json.output.contains("\"side\":\"chip\""), "\(json.output)")
 

@@ -148,7 +148,7 @@ struct FDBFormsTests {
         let sw = try Switch("fs", chipHosts: 3) { try $0.sw.bridge("fdb add \(mac) dev swp2 self") }
         let rows = try sw.why(mac, reason: "self entry on swp2")
         let row = rows.first { ($0["reason"] as? String)?.contains("self entry on swp2") == true }
-        #expect(row?["offload"] as? String == "trapped" && row?["dst"] as? String == "swp2", "hoist why fdb \(mac): \(rows)")
+        #expect(row?["offload"] as? String == "trapped" && row?["ifname"] as? String == "swp2", "hoist why fdb \(mac): \(rows)")
         let shown = try HoistdCLITests.run("hoist", ["show", "fdb", "--socket", sw.control]).output
         #expect(shown.contains(mac) && shown.contains("trapped: self entry on swp2"), "\(shown)")
         // The host (learning h1's MAC on the way) gets what the kernel's bridge gives it.

@@ -86,7 +86,7 @@ struct HoistLabTests {
         }
         #expect(fdb.contains("02:00:00:00:00:02 dev swp4 extern_learn"), "\(fdb)")
         let ports = try Self.hoist(["show", "ports", "-n", "\(name)-s2"])     // the lab switch's hoistd, by its namespace
-        #expect(ports.status == 0 && ports.output.contains("port swp4") && ports.output.contains("offloaded"), "\(ports.output) \(ports.error)")
+        #expect(ports.status == 0 && ports.output.split(separator: "\n").contains { $0.hasPrefix("swp4 ") } && ports.output.contains("offloaded"), "\(ports.output) \(ports.error)")
 
         let down = try Self.hoist(["lab", "down", name, "--logs"])
         #expect(down.status == 0, "\(down.error)")
@@ -108,10 +108,10 @@ struct HoistLabTests {
         var routes = ""
         for _ in 0..<150 {
             routes = try Self.hoist(["show", "routes", "--socket", "/run/hoist/\(name)-s1.sock"]).output
-            if routes.contains("route 10.2.0.0/24"), routes.split(separator: "\n").contains(where: { $0.hasPrefix("route 10.2.0.0/24") && $0.hasSuffix("offloaded") }) { break }
+            if routes.split(separator: "\n").contains(where: { $0.hasPrefix("10.2.0.0/24 ") && $0.hasSuffix("offloaded") }) { break }
             usleep(200_000)
         }
-        #expect(routes.split(separator: "\n").contains { $0.hasPrefix("route 10.2.0.0/24") && $0.hasSuffix("offloaded") }, "\(routes)")
+        #expect(routes.split(separator: "\n").contains { $0.hasPrefix("10.2.0.0/24 ") && $0.hasSuffix("offloaded") }, "\(routes)")
         let kernel = try TestNamespace.run("ip", ["-n", "\(name)-s1", "route", "show", "10.2.0.0/24"])
         #expect(kernel.contains("proto bgp"), "\(kernel)")
         let ping = try HoistdCLITests.run("/usr/sbin/ip", ["netns", "exec", "\(name)-h1", "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.2.0.2"])

@@ -111,7 +111,7 @@ struct HoistdCLITests {
         }
         #expect(one.count == 1 && one.first?["object"] as? String == "route 10.9.0.0/16", "\(one)")
         let whyRoute = try Self.run("hoist", ["why", "route", "10.9.0.0/16", "--socket", socket])
-        #expect(whyRoute.status == 0 && whyRoute.output.contains("route 10.9.0.0/16") && !whyRoute.output.contains("10.8.0.0"),
+        #expect(whyRoute.status == 0 && whyRoute.output.contains("\n10.9.0.0/16 ") && !whyRoute.output.contains("10.8.0.0"),
                 "\(whyRoute.output) \(whyRoute.error)")
         let trapped = try Self.run("hoist", ["show", "routes", "--state", "trapped", "--json", "--socket", socket])
         let trappedRows = (try? JSONSerialization.jsonObject(with: Data(trapped.output.utf8)) as? [[String: Any]]) ?? []
@@ -210,8 +210,37 @@ struct HoistdCLITests {
                 && ports["swp1"]?["master"] as? String == "br0", "\(ports["swp1"] ?? [:])")
         #expect(ports["swp2"]?["flags"] as? [String] == [] && ports["swp2"]?["operstate"] as? String == "DOWN"
                 && ports["swp2"]?["mtu"] as? Int == 9000 && ports["swp2"]?["master"] == nil, "\(ports["swp2"] ?? [:])")
-        let text = try Self.run("hoist", ["show", "ports", "-n", sw.name])
-        #expect(text.output.contains("ifname swp2 flags - mtu 9000 operstate DOWN"), "\(text.output)")
+        // For people: a table with a header; the object's name left out where a column says it.
+        let text = try Self.run("hoist", ["show", "ports", "-n", sw.name]).output.split(separator: "\n").map {
+            $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        }
+        #expect(text.first?.prefix(6) == ["IFNAME", "FLAGS", "MTU", "OPERSTATE", "MASTER", "STATE"] && text.first?.last == "OFFLOAD", "\(text)")
+        #expect(text.count == 3 && text[1].prefix(6) == ["swp1", "UP,LOWER_UP", "1500", "UP", "br0", "forwarding"]
+                && text[2].prefix(6) == ["swp2", "-", "9000", "DOWN", "-", "forwarding"] && text[2].last == "offloaded", "\(text)")
+
+        // Names, not indexes, in iproute2's fields; singular and plural both accepted.
+        try sw.ip("addr add 10.1.0.1/24 dev br0")
+        try sw.ip("route add 10.9.0.0/16 via 10.1.0.2")
+        func rows(_ args: [String]) throws -> [[String: Any]] {
+            let r = try Self.run("hoist", args + ["--json", "-n", sw.name])
+            return (try? JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [[String: Any]]) ?? []
+        }
+        var route: [String: Any] = [:]
+        for _ in 0..<100 {
+            route = try rows(["show", "route", "10.9.0.0/16"]).first ?? [:]     // `route`, singular
+            if !route.isEmpty { break }
+            usleep(20_000)
+        }
+        #expect(route["dst"] as? String == "10.9.0.0/16" && route["gateway"] as? String == "10.1.0.2" && route["dev"] as? String == "br0"
+                && route["action"] == nil, "\(route)")
+        let rif = try rows(["show", "rifs"]).first { $0["ifname"] as? String == "br0" } ?? [:]
+        #expect(rif["object"] as? String == "router interface br0" && rif["bridge"] as? String == "br0" && rif["table"] as? String == "main", "\(rif)")
+        let bridge = try rows(["show", "bridge"]).first ?? [:]
+        #expect(bridge["object"] as? String == "bridge br0" && bridge["ifname"] as? String == "br0" && bridge["vlan_filtering"] as? Int == 0, "\(bridge)")
+        let own = try rows(["show", "fdb"]).filter { $0["ifname"] as? String == "br0" }
+        #expect(!own.isEmpty && own.allSatisfy { $0["master"] as? String == "br0" }, "the bridge's own addresses: \(own)")
+        #expect(try rows(["why", "router", "interface", "br0"]).count == 1)
+        #expect(try rows(["why", "routes", "10.9.0.0/16"]).first?["dst"] as? String == "10.9.0.0/16", "`why routes`, plural")
 
         // The embedded chip has more ports than the two wired: counters name only swp1, swp2.
         let counters = try Self.run("hoist", ["show", "counters", "--json", "-n", sw.name])
@@ -220,7 +249,7 @@ struct HoistdCLITests {
 
         // Found by its namespace, although it listens elsewhere.
         let found = try Self.run("hoist", ["show", "ports", "-n", other.name])
-        #expect(found.status == 0 && found.output.contains("port swp1"), "\(found.output) \(found.error)")
+        #expect(found.status == 0 && found.output.contains("\nswp1 "), "\(found.output) \(found.error)")
         // HOIST_SOCKET, and --socket over it.
         let env = Process()
         env.executableURL = Self.binaries.appendingPathComponent("hoist")
@@ -231,7 +260,7 @@ struct HoistdCLITests {
         try env.run()
         let envText = String(decoding: envOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         env.waitUntilExit()
-        #expect(env.terminationStatus == 0 && envText.contains("port swp1") && !envText.contains("swp2"), "\(envText)")
+        #expect(env.terminationStatus == 0 && envText.contains("\nswp1 ") && !envText.contains("swp2"), "\(envText)")
 
         // Runtime errors: exit 1 without usage; bad arguments: 64 with it.
         let absent = try Self.run("hoist", ["show", "ports", "-n", "hoist-no-such-netns"])

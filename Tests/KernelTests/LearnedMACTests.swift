@@ -119,7 +119,7 @@ struct LearnedMACTests {
         }
         for (mac, port) in zip(hostMACs, ["swp1", "swp2"]) {
             let row = learned.first { ($0["mac"] as? String) == mac }
-            #expect(row?["dst"] as? String == port && row?["offload"] as? String == "offloaded"
+            #expect(row?["ifname"] as? String == port && row?["offload"] as? String == "offloaded"
                     && (row?["flags"] as? [String])?.contains("extern_learn") == true, "\(learned)")
         }
         let programmed = try show("fdb").filter { ($0["learned"] as? Bool) != true && ($0["offload"] as? String) == "offloaded" }.count

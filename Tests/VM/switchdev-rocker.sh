@@ -88,13 +88,13 @@ fi
 
 kernel_static=$(bridge -j fdb show br br0 | python3 -c 'import json, sys; print(any(e["mac"] == "02:aa:bb:cc:dd:01" and "offload" in e.get("flags", []) for e in json.load(sys.stdin)))')
 # rocker flags the entry offload: offloaded, confirmed by the kernel's flag.
-if [ "$kernel_static" = True ] && wait_for fdb "any(r['mac'] == '02:aa:bb:cc:dd:01' and r['vlan'] == 100 and r['dst'] == '$p1' and r['offload'] == 'offloaded' and r['confirmed'] is True and r['evidence'] == 'kernel flag offload' for r in rows)"; then
+if [ "$kernel_static" = True ] && wait_for fdb "any(r['mac'] == '02:aa:bb:cc:dd:01' and r['vlan'] == 100 and r['ifname'] == '$p1' and r['offload'] == 'offloaded' and r['confirmed'] is True and r['evidence'] == 'kernel flag offload' for r in rows)"; then
   pass fdb-static-offloaded
 else
   fail fdb-static-offloaded "kernel offload flag: $kernel_static; hoist: $(show fdb)"
 fi
 
-if wait_for fdb "any(r.get('learned') and r['mac'] == '02:00:00:00:00:b1' and r['dst'] == '$p1' and 'extern_learn' in r['flags'] and 'offload' in r['flags'] and r['offload'] == 'offloaded' and r['confirmed'] is True for r in rows)" 10; then
+if wait_for fdb "any(r.get('learned') and r['mac'] == '02:00:00:00:00:b1' and r['ifname'] == '$p1' and 'extern_learn' in r['flags'] and 'offload' in r['flags'] and r['offload'] == 'offloaded' and r['confirmed'] is True for r in rows)" 10; then
   pass fdb-learned-offloaded
 else
   fail fdb-learned-offloaded "hoist: $(show fdb); kernel: $(bridge fdb show br br0 | grep -i 02:00:00:00:00:b1)"
