@@ -256,9 +256,11 @@ public struct OffloadQuery {
             .sorted { $0.key < $1.key }
             .compactMap { e -> JSONValue? in
                 guard let port = tables.links[e.key.port], names.contains(port.name) else { return nil }
+                let master = port.master.flatMap { tables.links[$0]?.name }
                 return .object([("object", .string("fdb \(e.key.mac) vlan \(e.key.vlan) \(port.name) learned")),
                                 ("mac", .string(e.key.mac.description)), ("vlan", .int(Int64(e.key.vlan.rawValue))),
-                                ("dst", .string(port.name)), ("learned", .bool(true)), ("offload", .string("offloaded")),
+                                ("ifname", .string(port.name))] + (master.map { [("master", JSONValue.string($0))] } ?? []) + [
+                                ("learned", .bool(true)), ("offload", .string("offloaded")),
                                 ("confirmed", .bool(true)), ("evidence", .string("kernel flags extern_learn offload")),
                                 ("flags", .array(e.flags.names.map { .string($0) }))])
             }
