@@ -20,7 +20,7 @@ import PackageDescription
 //   Daemon wires mirror → stages → engine → any SwitchDriver and writes hardware-learned
 //   MACs back to the kernel; it chooses no concrete driver (the executables do).
 //   DaemonService serves a daemon's control socket (queries from engine snapshots, streamed
-//   by worker threads; watches); it chooses no concrete driver either.
+//   by worker threads; watches) and its Prometheus metrics endpoint; it chooses no concrete driver either.
 //   ChipLink is the chip link: the driver protocol over a unix socket (binary codec, server
 //   for any SwitchDriver, RemoteChipDriver client), so the chip runs in its own process.
 //   Lab (pure) parses and validates lab files and names and plans a lab's pieces; the hoist
@@ -51,6 +51,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // hoistd's Prometheus metrics (`--metrics`): the exposition and its swift-metrics types.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -92,7 +94,10 @@ let package = Package(
         .target(name: "Daemon", dependencies: ["KernelMirror", "Netlink", "Offload", "Stages", "SwitchDriver", "SwitchModel"]),
         // hoistd's service around the daemon: the control socket's queries (streamed from
         // engine snapshots on worker threads) and watches, and the daemon's poll loop.
-        .target(name: "DaemonService", dependencies: ["ControlAPI", "Daemon", "Offload", "Rendering", "SwitchDriver", "SwitchModel"]),
+        .target(name: "DaemonService", dependencies: [
+            "ControlAPI", "Daemon", "Offload", "Rendering", "SwitchDriver", "SwitchModel",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .executableTarget(
             name: "hoist",
             dependencies: [

@@ -66,6 +66,10 @@ public final class SwitchDaemon {
     var auditReading: BackgroundReadBack?
     /// Called with each write-back the kernel refused, for logging.
     public var onWriteBackFailure: ((String) -> Void)?
+    /// Called after each batch of kernel changes is through the stages and the engine: how
+    /// many deltas, and the nanoseconds from reading them to the driver having them
+    /// (`hoist_offload_latency_seconds`).
+    public var onBatchOffloaded: ((Int, UInt64) -> Void)?
     /// Called when the hardware reports lost events, with how many, before the
     /// reconciliation that follows; for logging.
     public var onEventsLost: ((Int) -> Void)?
@@ -228,6 +232,7 @@ public final class SwitchDaemon {
     /// (`followHealth`) and then programs everything.
     public func step(timeoutMilliseconds: Int32) throws {
         let deltas = try mirror.poll(timeoutMilliseconds: timeoutMilliseconds)
+        let read = deltas == nil ? nil : Self.monotonicNanoseconds()
         if let deltas { apply(deltas) }
         if let change = netfilter?.poll() { apply([.netfilter(change)]) }
         guard followHealth() else {
@@ -236,6 +241,7 @@ public final class SwitchDaemon {
         }
         let worked = engine.hasWork
         if worked { engine.run() }
+        if let read, let deltas, !deltas.isEmpty { onBatchOffloaded?(deltas.count, Self.monotonicNanoseconds() - read) }
         let events = driver.pollEvents(limit: 4096)
         if handle(events) {
             if let result = try reconcileLearnedMACs() { onLearnedReconciled?(result) }

@@ -61,6 +61,9 @@ struct Hoistd: ParsableCommand {
     @Option(help: "The control socket `hoist show` and `hoist why` talk to (mode 0660; default /run/hoist/NETNS.sock with --netns, else HOIST_SOCKET, else \(ControlProtocol.defaultSocketPath)).")
     var socket: String?
 
+    @Option(help: "Serve Prometheus metrics at http://ADDRESS:PORT/metrics (e.g. 127.0.0.1:9417; off by default). Bind a loopback address and let the scraper or a proxy reach it.")
+    var metrics: String?
+
     @Option(name: .customLong("audit-interval"),
             help: "Seconds between the starts of two continuous audit passes (chip read-back against what hoistd programmed; drift is repaired); 0 turns it off (default 10 for the emulated chip, off for the observer drivers switchdev and sriov).")
     var auditInterval: Double?
@@ -72,6 +75,9 @@ struct Hoistd: ParsableCommand {
     var report = false
 
     func validate() throws {
+        if let metrics {
+            do { _ = try MetricsEndpoint.parse(metrics) } catch { throw ValidationError("\(error)") }
+        }
         guard (auditInterval ?? 0) >= 0, auditSlice > 0 else { throw ValidationError("--audit-interval must be >= 0 and --audit-slice > 0") }
         if let logLevel, ServiceLogging.level(logLevel) == nil {
             throw ValidationError("unknown log level '\(logLevel)'; one of: \(ServiceLogging.levels.joined(separator: ", "))")
@@ -198,6 +204,14 @@ struct Hoistd: ParsableCommand {
         }
         loop.add("control", descriptors: { control.server.descriptors }, maxWait: { control.server.maxWaitMilliseconds }) {
             control.serve()
+        }
+        if let metrics {
+            let service = MetricsService(daemon: daemon)
+            let endpoint = try MetricsEndpoint(address: metrics) { service.scrape() }
+            logger.info("metrics: GET /metrics on \(metrics) (port \(endpoint.port))")
+            loop.add("metrics", descriptors: { endpoint.descriptors }, maxWait: { endpoint.maxWaitMilliseconds }) {
+                endpoint.serve()
+            }
         }
         if let embedded {
             loop.every(0.1, "links") {
