@@ -111,7 +111,7 @@ public final class MetricsService: @unchecked Sendable {
     private func countObjects() {
         let snapshot = daemon.engine.snapshot()
         if snapshot.count <= Self.inlineCountLimit {
-            publish(Self.count(snapshot))
+            publish(QueryRows.stateCounts(snapshot))
             return
         }
         let (done, busy): ([[String]: Int]?, Bool) = lock.withLock {
@@ -122,21 +122,12 @@ public final class MetricsService: @unchecked Sendable {
         guard !busy else { return }
         lock.withLock { countInFlight = true }
         counting.async { [self] in
-            let counts = Self.count(snapshot)
+            let counts = QueryRows.stateCounts(snapshot)
             lock.withLock {
                 counted = counts
                 countInFlight = false
             }
         }
-    }
-
-    static func count(_ snapshot: OffloadSnapshot) -> [[String]: Int] {
-        var counts: [[String]: Int] = [:]
-        snapshot.forEachKey { key in
-            guard let state = snapshot.state(of: key) else { return }
-            counts[[QueryRows.kind(of: key), state.name], default: 0] += 1
-        }
-        return counts
     }
 
     private func publish(_ counts: [[String]: Int]) {

@@ -41,7 +41,7 @@ public struct OffloadQuery {
 
     /// What `hoist show` knows, in the order `hoist show --help` lists them.
     static let objects = ["ports", "bridges", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs",
-                          "vrfs", "lags", "resources", "counters", "traps", "vfs", "audit"]
+                          "vrfs", "lags", "resources", "counters", "traps", "vfs", "audit", "summary"]
 
     public func handle(_ request: ControlRequest) -> ControlResponse {
         switch request.command {
@@ -187,6 +187,26 @@ public struct OffloadQuery {
             out += c.drops.sorted { $0.key.rawValue < $1.key.rawValue }.map { .object([("drop", .string($0.key.rawValue)), ("packets", .int(Int64($0.value)))]) }
             out.append(.object([("event_queue", .string("overflow")), ("events_lost", .int(Int64(c.eventsLost)))]))
             loopRows = out
+        case "summary":
+            // Objects per kind and state, counted from a snapshot where the rows are made
+            // (a worker thread for a streamed answer): one scan, whatever the table size.
+            let snapshot = daemon.engine.snapshot()
+            let all = selection.isAll
+            return { emit in
+                guard all else { return }
+                let counts = QueryRows.stateCounts(snapshot)
+                for kind in Self.objects where counts.keys.contains(where: { $0[0] == kind }) {
+                    var fields: [(String, JSONValue)] = [("kind", .string(kind))]
+                    var total = 0
+                    for state in ["offloaded", "trapped", "pending", "failed"] {
+                        let n = counts[[kind, state]] ?? 0
+                        total += n
+                        fields.append((state, .int(Int64(n))))
+                    }
+                    fields.append(("total", .int(Int64(total))))
+                    if !emit(.object(fields)) { return }
+                }
+            }
         case "traps":
             loopRows = daemon.driver.counters().traps.sorted { $0.key.rawValue < $1.key.rawValue }.map { reason, t in
                 .object([("trap", .string(reason.rawValue)), ("packets", .int(Int64(t.packets))), ("policer_drops", .int(Int64(t.policerDrops)))])

@@ -75,6 +75,16 @@ struct QueryRows: Sendable {
         return (a.rank, a.description) < (b.rank, b.description)
     }
 
+    /// Objects per `[kind, state]` in `snapshot` (`hoist show summary`, `hoist_objects`).
+    static func stateCounts(_ snapshot: OffloadSnapshot) -> [[String]: Int] {
+        var counts: [[String]: Int] = [:]
+        snapshot.forEachKey { key in
+            guard let state = snapshot.state(of: key) else { return }
+            counts[[kind(of: key), state.name], default: 0] += 1
+        }
+        return counts
+    }
+
     static func kind(of key: HardwareKey) -> String {
         switch key {
         case .port: "ports"

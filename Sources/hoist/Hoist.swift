@@ -8,7 +8,7 @@ struct Hoist: ParsableCommand {
         commandName: "hoist",
         abstract: "Inspect what Hoist mirrors from the kernel and offloads to the switch.",
         version: HoistVersion.line("hoist"),
-        subcommands: [MirrorCommand.self, ShowCommand.self, WhyCommand.self, WatchCommand.self, AuditCommand.self, LabCommand.self]
+        subcommands: [MirrorCommand.self, ShowCommand.self, WhyCommand.self, WatchCommand.self, TopCommand.self, AuditCommand.self, LabCommand.self]
     )
 }
 

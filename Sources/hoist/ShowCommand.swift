@@ -114,11 +114,11 @@ extension String {
 struct ShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Show what hoistd offloads: ports, bridges, fdb, vlans, stp, mdb, vxlan, routes, nexthops, neighbors, rifs, vrfs, lags, resources, counters, traps, vfs; audit (the continuous audit's counters)."
+        abstract: "Show what hoistd offloads: ports, bridges, fdb, vlans, stp, mdb, vxlan, routes, nexthops, neighbors, rifs, vrfs, lags, resources, counters, traps, vfs; audit (the continuous audit's counters); summary (objects per kind and state)."
     )
 
     static let objects = ["ports", "bridges", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs",
-                          "vrfs", "lags", "resources", "counters", "traps", "vfs", "audit"]
+                          "vrfs", "lags", "resources", "counters", "traps", "vfs", "audit", "summary"]
 
     @Argument(help: "What to show (singular or plural: route or routes).")
     var object: String

@@ -23,8 +23,11 @@ struct ChipRestartTests {
         let p = Process()
         p.executableURL = HoistdCLITests.binaries.appendingPathComponent(tool)
         p.arguments = args
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        // Opened, not created: FileManager.createFile writes a new file and renames it over
+        // the path, which would replace /dev/null (a caller's log) with a regular file.
+        let fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        p.standardError = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         try p.run()
         return p
     }

@@ -242,6 +242,24 @@ struct HoistdCLITests {
         #expect(try rows(["why", "router", "interface", "br0"]).count == 1)
         #expect(try rows(["why", "routes", "10.9.0.0/16"]).first?["dst"] as? String == "10.9.0.0/16", "`why routes`, plural")
 
+        // Objects per kind and state, and the live view built on it.
+        let summary = try rows(["show", "summary"]).first { $0["kind"] as? String == "ports" } ?? [:]
+        #expect(summary["offloaded"] as? Int == 2 && summary["total"] as? Int == 2, "\(summary)")
+        let top = try Self.run("hoist", ["top", "--once", "--interval", "0.3", "-n", sw.name])
+        let topLines = top.output.split(separator: "\n").map(String.init)
+        #expect(top.status == 0 && topLines.first == "hoist top: netns \(sw.name), every 0.3 s", "\(top.output) \(top.error)")
+        let headers = topLines.map { $0.split(separator: " ").map(String.init) }
+        for header in [["PORT", "RX_PPS", "TX_PPS", "RX_BPS", "TX_BPS", "DROP_PS"], ["TABLE", "USE", "USED", "CAPACITY", "PERCENT"],
+                       ["KIND", "OFFLOADED", "TRAPPED", "PENDING", "FAILED", "TOTAL"]] {
+            #expect(headers.contains { Array($0.prefix(header.count)) == header }, "no \(header): \(top.output)")
+        }
+        #expect(topLines.contains { $0.hasPrefix("swp1 ") } && topLines.contains { $0.hasPrefix("lpm_ipv4 ") && $0.contains("[") }
+                && topLines.contains { $0.hasPrefix("ports ") }, "\(top.output)")
+        let topJSON = try Self.run("hoist", ["top", "--once", "--json", "--interval", "0.3", "-n", sw.name])
+        let frame = (try? JSONSerialization.jsonObject(with: Data(topJSON.output.utf8)) as? [String: Any]) ?? [:]
+        #expect((frame["ports"] as? [[String: Any]])?.compactMap { $0["port"] as? String } == ["swp1", "swp2"]
+                && (frame["tables"] as? [Any])?.isEmpty == false && (frame["objects"] as? [Any])?.isEmpty == false, "\(topJSON.output)")
+
         // The embedded chip has more ports than the two wired: counters name only swp1, swp2.
         let counters = try Self.run("hoist", ["show", "counters", "--json", "-n", sw.name])
         let named = ((try? JSONSerialization.jsonObject(with: Data(counters.output.utf8)) as? [[String: Any]]) ?? []).compactMap { $0["ifname"] as? String }
