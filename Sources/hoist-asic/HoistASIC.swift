@@ -38,6 +38,18 @@ struct HoistASIC: ParsableCommand {
     @Option(help: "The chip-link socket hoistd connects to (mode 0660).")
     var socket: String = ChipLink.defaultSocketPath
 
+    /// Reads `--config FILE` first, as hoistd does.
+    static func main() {
+        do {
+            main(try ServiceConfig.expand(Array(CommandLine.arguments.dropFirst())))
+        } catch {
+            exit(withError: ValidationError("\(error)"))
+        }
+    }
+
+    @Option(help: "A configuration file of `option = value` lines, as the package's /etc/hoist/hoist-asic.conf; options given on the command line override it.")
+    var config: String?
+
     @Option(parsing: .singleValue, help: "Shrink a table, as a fault: TABLE=N (e.g. lpm_ipv4=16).")
     var shrink: [String] = []
 

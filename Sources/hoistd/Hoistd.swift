@@ -32,6 +32,19 @@ struct Hoistd: ParsableCommand {
         version: HoistVersion.line("hoistd"),
     )
 
+    /// Reads `--config FILE` (its options first, the command line's after, so a flag given
+    /// overrides the file), then runs as usual.
+    static func main() {
+        do {
+            main(try ServiceConfig.expand(Array(CommandLine.arguments.dropFirst())))
+        } catch {
+            exit(withError: ValidationError("\(error)"))
+        }
+    }
+
+    @Option(help: "A configuration file of `option = value` lines, as the package's /etc/hoist/hoistd.conf; options given on the command line override it. SIGHUP re-reads its log-level.")
+    var config: String?
+
     @Option(name: [.customShort("n"), .customLong("netns")], help: "Network namespace of the switch (default: this one).")
     var namespace: String?
 
@@ -211,6 +224,21 @@ struct Hoistd: ParsableCommand {
             logger.info("metrics: GET /metrics on \(metrics) (port \(endpoint.port))")
             loop.add("metrics", descriptors: { endpoint.descriptors }, maxWait: { endpoint.maxWaitMilliseconds }) {
                 endpoint.serve()
+            }
+        }
+        // SIGHUP: the configuration file's log level now; its other options at the next start.
+        ReloadSignal.install()
+        loop.add("reload") {
+            guard ReloadSignal.take() else { return }
+            guard let config else { return logger.info("SIGHUP: no --config file to re-read") }
+            do {
+                let words = try ServiceConfig.arguments(fromFile: config)
+                let level = Array(zip(words, words.dropFirst())).last { $0.0 == "--log-level" }?.1 ?? logLevel ?? "info"
+                guard let parsed = ServiceLogging.level(level) else { return logger.error("SIGHUP: \(config): unknown log level '\(level)'") }
+                ServiceLogging.setLevel(parsed)
+                logger.notice("SIGHUP: re-read \(config): log level \(parsed); other options apply at the next start")
+            } catch {
+                logger.error("SIGHUP: \(error); the running configuration stays")
             }
         }
         if let embedded {
