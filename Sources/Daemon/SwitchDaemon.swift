@@ -335,6 +335,25 @@ public final class SwitchDaemon {
         return lost
     }
 
+    /// `add fdb 02:00:00:00:00:01 dev swp1 vlan 10 master br0`: a write-back request in
+    /// `bridge fdb`'s words, device names from the mirror.
+    func describeFDBRequest(_ request: NetlinkMessageBuilder) -> String {
+        guard let message = request.decoded.first else { return "an entry" }
+        let (verb, entry): (String, FDBEntry)
+        switch message {
+        case .newFDB(let e): (verb, entry) = ("add", e)
+        case .delFDB(let e): (verb, entry) = ("del", e)
+        default: return "\(message)"
+        }
+        let links = mirror.tables.links
+        var text = "\(verb) fdb \(entry.key.mac) dev \(links[entry.key.port]?.name ?? "if\(entry.key.port.rawValue)")"
+        if entry.key.vlan != .none { text += " vlan \(entry.key.vlan)" }
+        if let remote = entry.key.remote { text += " dst \(remote)" }
+        if let vni = entry.key.vni { text += " vni \(vni)" }
+        text += entry.key.isSelf ? " self" : entry.master.flatMap { links[$0]?.name }.map { " master \($0)" } ?? " master"
+        return text
+    }
+
     /// Sends `batch` without waiting for ACKs and collects the kernel's errors; those with
     /// a code in `ignoring` (a delete of what is already gone) are not failures.
     func send(_ batch: inout [NetlinkMessageBuilder], ignoring: Set<Int32> = []) {
@@ -345,10 +364,16 @@ public final class SwitchDaemon {
             let errors = try requests.drainErrors().filter { !ignoring.contains($0.code) }
             statistics.fdbWrites += batch.count - errors.count
             statistics.fdbWriteFailures += errors.count
-            for e in errors { onWriteBackFailure?("fdb write-back: \(e)") }
+            guard !errors.isEmpty else { return }
+            // Each error names the entry its request was about, by the request's sequence number.
+            let bySequence = Dictionary(batch.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
+            for e in errors {
+                let what = e.sequence.flatMap { bySequence[$0] }.map(describeFDBRequest) ?? "an entry"
+                onWriteBackFailure?("fdb write-back of \(what): \(e)")
+            }
         } catch {
             statistics.fdbWriteFailures += batch.count
-            onWriteBackFailure?("fdb write-back of \(batch.count) entries: \(error)")
+            onWriteBackFailure?("fdb write-back of \(batch.count) entries (\(batch.prefix(3).map(describeFDBRequest).joined(separator: "; "))\(batch.count > 3 ? "; …" : "")): \(error)")
         }
     }
 

@@ -132,7 +132,8 @@ public final class NetlinkChannel {
         var errors: [NetlinkError] = []
         while try transport.receive(timeoutMilliseconds: timeoutMilliseconds, { datagram in
             try LibNL.forEachMessage(in: datagram) { reply in
-                if Int32(reply.type) == NLMSG_ERROR, let e = try Self.error(in: reply, operation: "batched request") {
+                if Int32(reply.type) == NLMSG_ERROR, var e = try Self.error(in: reply, operation: "batched request") {
+                    e.sequence = reply.sequence
                     errors.append(e)
                 }
             }

@@ -13,6 +13,9 @@ public struct NetlinkError: Error, Hashable, Sendable, CustomStringConvertible {
     public var message: String?
     /// What Hoist was doing ("recv", "dump RTM_GETROUTE", "request RTM_NEWROUTE", …).
     public var operation: String
+    /// For an error among a batch's replies (`drainErrors`): the sequence number of the
+    /// request it answers (`NetlinkMessageBuilder.sequence`).
+    public var sequence: UInt32?
 
     public init(code: Int32, message: String? = nil, operation: String) {
         self.code = code

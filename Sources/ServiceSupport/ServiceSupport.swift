@@ -122,7 +122,7 @@ public enum ServiceConfig {
             }
             let key = String(trimmed[..<eq]).trimmingBlanks
             let value = String(trimmed[trimmed.index(after: eq)...]).trimmingBlanks
-            guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
+            guard key.first?.isLetter == true, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
                 throw Failure(description: "\(file):\(number + 1): '\(key)' is not an option name")
             }
             guard key != "config" else { throw Failure(description: "\(file):\(number + 1): a configuration file cannot name another") }
@@ -133,6 +133,19 @@ public enum ServiceConfig {
             }
         }
         return out
+    }
+
+    /// The process's arguments with its `--config FILE` expanded (`expand`); a file that
+    /// cannot be read or parsed ends the process with the reason, exit 64 as for any bad
+    /// argument.
+    public static func commandLine() -> [String] {
+        do {
+            return try expand(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            let text = Array("Error: \(error)\n".utf8)
+            _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            exit(64)
+        }
     }
 
     /// `arguments` with the options of the `--config FILE` they name (if any) put first.

@@ -39,13 +39,7 @@ struct HoistASIC: ParsableCommand {
     var socket: String = ChipLink.defaultSocketPath
 
     /// Reads `--config FILE` first, as hoistd does.
-    static func main() {
-        do {
-            main(try ServiceConfig.expand(Array(CommandLine.arguments.dropFirst())))
-        } catch {
-            exit(withError: ValidationError("\(error)"))
-        }
-    }
+    static func main() { main(ServiceConfig.commandLine()) }
 
     @Option(help: "A configuration file of `option = value` lines, as the package's /etc/hoist/hoist-asic.conf; options given on the command line override it.")
     var config: String?

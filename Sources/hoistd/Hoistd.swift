@@ -34,13 +34,7 @@ struct Hoistd: ParsableCommand {
 
     /// Reads `--config FILE` (its options first, the command line's after, so a flag given
     /// overrides the file), then runs as usual.
-    static func main() {
-        do {
-            main(try ServiceConfig.expand(Array(CommandLine.arguments.dropFirst())))
-        } catch {
-            exit(withError: ValidationError("\(error)"))
-        }
-    }
+    static func main() { main(ServiceConfig.commandLine()) }
 
     @Option(help: "A configuration file of `option = value` lines, as the package's /etc/hoist/hoistd.conf; options given on the command line override it. SIGHUP re-reads its log-level.")
     var config: String?

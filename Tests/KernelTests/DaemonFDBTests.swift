@@ -1,7 +1,8 @@
-import Daemon
+@testable import Daemon
 import EmulatedASIC
 import Foundation
 import KernelMirror
+import Netlink
 import SwitchDriver
 import SwitchModel
 import Testing
@@ -101,5 +102,23 @@ struct DaemonFDBTests {
         unknown.withUnsafeBytes { asic.chip.process($0, from: 1, into: &sink) }
         #expect(sink.transmitted.keys.sorted() == [2], "unknown unicast must not flood to swp3 (flood off)")
         #expect(asic.pollEvents(limit: 10).isEmpty, "learning off on swp1: nothing learned")
+    }
+
+    @Test("a write-back the kernel refuses is logged with the entry it was about; the rest of its batch is written")
+    func refusedWriteBack() throws {
+        let ns = try Self.bridgeNamespace("fwb")
+        let daemon = try SwitchDaemon(namespace: ns.name, driver: EmulatedASIC())
+        try daemon.start()
+        var failures: [String] = []
+        daemon.onWriteBackFailure = { failures.append($0) }
+        let links = daemon.mirror.tables.links.values
+        let swp1 = try #require(links.first { $0.name == "swp1" }).index
+        let h1 = try #require(links.first { $0.name == "h1" }).index      // in no bridge: refused
+        var batch = [KernelRequest.addExternLearnedFDB(port: swp1, mac: MACAddress("02:00:00:00:77:01")!, vlan: .none),
+                     KernelRequest.addExternLearnedFDB(port: h1, mac: MACAddress("02:00:00:00:77:02")!, vlan: .none)]
+        daemon.send(&batch)
+        #expect(failures.count == 1 && failures.first?.hasPrefix("fdb write-back of add fdb 02:00:00:00:77:02 dev h1 master: ") == true, "\(failures)")
+        #expect(daemon.statistics.fdbWriteFailures == 1 && daemon.statistics.fdbWrites == 1)
+        #expect(try Self.fdbFlags(ns, mac: "02:00:00:00:77:01")?.contains("extern_learn") == true)
     }
 }

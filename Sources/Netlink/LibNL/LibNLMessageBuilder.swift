@@ -30,6 +30,14 @@ public final class NetlinkMessageBuilder {
         set { nlmsg_hdr(message).pointee.nlmsg_flags = newValue }
     }
 
+    /// The message read back as the kernel's notification of the same object would be (an
+    /// `RTM_NEWNEIGH` for the bridge as `.newFDB`, …): what a refused request was about.
+    public var decoded: [KernelMessage] {
+        var out: [KernelMessage] = []
+        try? MessageDecoder.decode(NetlinkMessageView(header: nlmsg_hdr(message))) { out.append($0) }
+        return out
+    }
+
     /// Appends a fixed family header (`ifinfomsg`, `rtmsg`, …) given as raw bytes.
     @discardableResult
     public func append(header bytes: [UInt8]) -> Self {
