@@ -72,7 +72,45 @@ struct QueryRows: Sendable {
     /// rank, then name.
     static func naturalOrder(_ a: HardwareKey, _ b: HardwareKey) -> Bool {
         if case .route(let va, let pa) = a, case .route(let vb, let pb) = b { return RouteOrder(vrf: va, prefix: pa) < RouteOrder(vrf: vb, prefix: pb) }
-        return (a.rank, a.description) < (b.rank, b.description)
+        if a.rank != b.rank { return a.rank < b.rank }
+        // MACs by value (hexadecimal is not for `naturalLess`), then VLAN, then bridge.
+        if case .fdb(let ba, let va, let ma) = a, case .fdb(let bb, let vb, let mb) = b {
+            return (ma.rawValue, va.rawValue, ba.rawValue) < (mb.rawValue, vb.rawValue, bb.rawValue)
+        }
+        let (da, db) = (a.description, b.description)
+        if da != db { return naturalLess(da, db) }
+        return tieBreak(a) < tieBreak(b)
+    }
+
+    /// Names with numbers in number order: `swp2` before `swp10`, `vlan 9` before `vlan 10`.
+    static func naturalLess(_ a: String, _ b: String) -> Bool {
+        var x = a.unicodeScalars[...], y = b.unicodeScalars[...]
+        while let c = x.first, let d = y.first {
+            let isDigit: (Unicode.Scalar) -> Bool = { $0.value >= 48 && $0.value <= 57 }
+            if isDigit(c), isDigit(d) {
+                let n = x.prefix(while: isDigit), m = y.prefix(while: isDigit)
+                x = x.dropFirst(n.count)
+                y = y.dropFirst(m.count)
+                let (p, q) = (String(n).drop { $0 == "0" }, String(m).drop { $0 == "0" })
+                if p.count != q.count { return p.count < q.count }
+                if p != q { return p < q }
+                continue
+            }
+            if c != d { return c.value < d.value }
+            x = x.dropFirst()
+            y = y.dropFirst()
+        }
+        return x.isEmpty && !y.isEmpty
+    }
+
+    /// What tells apart objects of one name: the bridge (or port, for a port's own entry)
+    /// of two FDB or MDB entries for the same address.
+    static func tieBreak(_ key: HardwareKey) -> UInt32 {
+        switch key {
+        case .fdb(let b, _, _), .mdb(let b, _, _): b.rawValue
+        case .neighbor(let rif, _): rif.rawValue
+        default: 0
+        }
     }
 
     /// Objects per `[kind, state]` in `snapshot` (`hoist show summary`, `hoist_objects`).

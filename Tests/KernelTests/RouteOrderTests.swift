@@ -47,4 +47,17 @@ struct RouteOrderTests {
         early.drain { _ in seen += 1; return seen < 10 }
         #expect(seen == 10)
     }
+
+    @Test("other objects in natural order: numbers by value (swp2 before swp10), MACs by value then VLAN then bridge, a total order for equal names")
+    func naturalOrder() {
+        let ports = [10, 2, 1, 32].map { HardwareKey.port(PortID(UInt16($0))) }.sorted(by: QueryRows.naturalOrder)
+        #expect(ports.map(\.description) == ["port swp1", "port swp2", "port swp10", "port swp32"])
+        #expect(QueryRows.naturalLess("vlan 9 on swp1", "vlan 10 on swp1") && !QueryRows.naturalLess("vlan 10", "vlan 9"))
+        #expect(QueryRows.naturalLess("a", "ab") && !QueryRows.naturalLess("ab", "a") && !QueryRows.naturalLess("x07", "x7"))
+        let mac = { (s: String) in MACAddress(s)! }
+        let fdb: [HardwareKey] = [.fdb(BridgeID(rawValue: 9), .none, mac("33:33:00:00:00:01")), .fdb(BridgeID(rawValue: 4), .none, mac("33:33:00:00:00:01")),
+                                  .fdb(BridgeID(rawValue: 5), .none, mac("02:00:00:00:0a:64")), .fdb(BridgeID(rawValue: 5), .none, mac("02:00:00:00:01:01"))]
+        let sorted = fdb.sorted(by: QueryRows.naturalOrder)
+        #expect(sorted == [fdb[3], fdb[2], fdb[1], fdb[0]], "\(sorted)")
+    }
 }
