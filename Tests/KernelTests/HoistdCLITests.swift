@@ -150,10 +150,7 @@ struct HoistdCLITests {
 
     @Test("as operators reach hoistd: -n NETNS (a hoistd started with -n listens on /run/hoist/NETNS.sock; one started inside the namespace otherwise is found there), HOIST_SOCKET, --version everywhere, exit 1 for runtime errors and 64 for bad arguments; show ports has the kernel's admin/oper state, MTU and master; counters only existing ports")
     func operatorSurface() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.binaries.appendingPathComponent("hoistd").path) else {
-            Issue.record("hoistd is not built at \(Self.binaries.path); run `swift build` first")
-            return
-        }
+        guard HoistLabTests.built() else { return }
         for tool in ["hoist", "hoistd", "hoist-asic", "hoist-bench", "hoist-difftest", "hoist-conformance"] {
             let v = try Self.run(tool, ["--version"])
             #expect(v.status == 0 && v.output.hasPrefix("\(tool) ") && v.output.split(separator: ".").count == 3, "\(tool) --version: \(v.output) \(v.error)")

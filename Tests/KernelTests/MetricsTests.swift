@@ -31,10 +31,7 @@ struct MetricsTests {
 
     @Test("scraped: port counters move with pings, traps by reason, objects by kind and state, table occupancy, offload latency; 404 elsewhere; a silent client blocks nothing; a bad address is refused")
     func scrape() throws {
-        guard FileManager.default.isExecutableFile(atPath: HoistdCLITests.binaries.appendingPathComponent("hoistd").path) else {
-            Issue.record("hoistd is not built; run `swift build` first")
-            return
-        }
+        guard HoistLabTests.built() else { return }
         let wires = try TestNamespace("mw")
         let sw = try TestNamespace("ms")
         let host = try TestNamespace("mh")

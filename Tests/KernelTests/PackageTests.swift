@@ -15,10 +15,7 @@ struct PackageTests {
 
     @Test("scripts/package: a .deb with the binaries, man pages, completions, units and conffiles; the units verify and, started from a scratch root, serve hoist show; SIGHUP re-reads the log level")
     func package() throws {
-        guard FileManager.default.isExecutableFile(atPath: HoistdCLITests.binaries.appendingPathComponent("hoistd").path) else {
-            Issue.record("hoistd is not built; run `swift build` first")
-            return
-        }
+        guard HoistLabTests.built() else { return }
         let scratch = "/tmp/hoist-test-package-\(getpid())"
         try? FileManager.default.removeItem(atPath: scratch)
         defer { try? FileManager.default.removeItem(atPath: scratch) }

@@ -34,10 +34,7 @@ struct ShowGoldenTests {
 
     @Test("each kind's table and JSON, as recorded")
     func pinned() throws {
-        guard FileManager.default.isExecutableFile(atPath: HoistdCLITests.binaries.appendingPathComponent("hoistd").path) else {
-            Issue.record("hoistd is not built; run `swift build` first")
-            return
-        }
+        guard HoistLabTests.built() else { return }
         let wires = try TestNamespace("gw")
         let sw = try TestNamespace("gs")
         let hosts = try (1...3).map { try TestNamespace("g\($0)") }
