@@ -79,8 +79,8 @@ public struct OffloadQuery {
             }
             let states = daemon.engine.states()
             // By the key's name or the row's (with interface names: `router interface br0`).
-            var matches = states.filter { $0.key.description == wanted || rows.displayName($0.key) == wanted }
-            if matches.isEmpty { matches = states.filter { $0.key.description.contains(wanted) || rows.displayName($0.key).contains(wanted) } }
+            var matches = states.filter { rows.names($0.key, wanted, exactly: true) }
+            if matches.isEmpty { matches = states.filter { rows.names($0.key, wanted, exactly: false) } }
             // MACs the chip learned itself have no engine state; they are found by name too.
             let learned = matches.isEmpty ? rows.chipLearned(daemon.learned).filter { Self.name(of: $0)?.contains(wanted) == true } : []
             // Kernel objects without a hardware object of their own (a macvlan, a tc qdisc)

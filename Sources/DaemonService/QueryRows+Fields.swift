@@ -88,10 +88,23 @@ extension QueryRows {
     /// key holds an index — `bridge br0`, `router interface swp3`, `neighbor 10.0.0.7
     /// (br0)`, `vlan 10 on swp1 (br0)`. `hoist why` accepts either form.
     func displayName(_ key: HardwareKey) -> String {
+        Self.holdsIndex(key) ? named(key.description) : key.description
+    }
+
+    /// Whether the key's name carries an interface index (a bridge's, a router interface's).
+    static func holdsIndex(_ key: HardwareKey) -> Bool {
         switch key {
-        case .bridge, .routerInterface, .neighbor, .vlanMember: named(key.description)
-        default: key.description
+        case .bridge, .routerInterface, .neighbor, .vlanMember: true
+        default: false
         }
+    }
+
+    /// Whether `wanted` names the object: its row's name, or the key's (with indexes).
+    func names(_ key: HardwareKey, _ wanted: String, exactly: Bool) -> Bool {
+        let shown = displayName(key)
+        let match = exactly ? shown == wanted : shown.contains(wanted)
+        guard !match, Self.holdsIndex(key) else { return match }
+        return exactly ? key.description == wanted : key.description.contains(wanted)
     }
 
     /// `text` (an object's name, a reason's chain) with the indexes the hardware ids carry

@@ -94,6 +94,14 @@ public struct RandomOperator: Sendable {
         rng = SplitMix64(seed: seed)
     }
 
+    /// ICMP errors without the kernel's per-destination rate limit (a token bucket refilled
+    /// once a second, `inet_peer_xrlim_allow`): whether an error to a host that just had
+    /// several is sent depends on how long each world took for its steps, not on what it
+    /// forwards. Seed 20261206 counts `OutRateLimitHost` 2 in each world's switch by step 170;
+    /// under CI's load the worlds once differed by one (a "net unreachable" the reference
+    /// sent and the emulated world's kernel held back).
+    static let noICMPRateLimit = "net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0"
+
     /// The lab and its first commands: hosts, long ageing and neighbour timers, IPv6 on the
     /// hosts, the ports up, forwarding on, a bridge `br0` over swp1 and swp2, swp3 and swp4 routed.
     public mutating func labText() -> String {
@@ -104,6 +112,7 @@ public struct RandomOperator: Sendable {
         for k in Self.ports {
             let h = "exec h\(k)"
             lines.append("\(h) sysctl -qw net.ipv6.conf.eth0.accept_dad=0 net.ipv6.conf.eth0.router_solicitations=0 net.ipv6.conf.eth0.disable_ipv6=0 net.ipv6.conf.lo.disable_ipv6=0")
+            lines.append("\(h) sysctl -qw " + Self.noICMPRateLimit)
             lines.append("\(h) sysctl -qw " + Self.slowNeighbours("eth0"))
             lines.append("\(h) ip addr add 10.0.\(k).3/24 dev eth0")
             lines.append("\(h) ip addr add 172.16.\(k).1/32 dev lo")
@@ -124,6 +133,7 @@ public struct RandomOperator: Sendable {
         lines.append("exec sw sysctl -qw " + Self.ports.map {
             "net.ipv6.conf.swp\($0).accept_dad=0 net.ipv6.conf.swp\($0).router_solicitations=0 " + Self.slowNeighbours("swp\($0)")
         }.joined(separator: " "))
+        lines.append("exec sw sysctl -qw " + Self.noICMPRateLimit)
         // New devices (br0, macvlans) inherit these.
         lines.append("exec sw sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.default.router_solicitations=0")
         for a in initialActions() {
