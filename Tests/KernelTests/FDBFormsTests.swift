@@ -119,6 +119,16 @@ struct FDBFormsTests {
             for n in 1...chipHosts { try sw.ipScript("link set swp\(n) master br0\nlink set swp\(n) up") }
             try sw.ip("link set br0 up")
             try configure(self)
+            // Compared once the chip holds the ports as the kernel has them (forwarding, in
+            // br0): a frame sent while a port is still pending is the offload's lag, not
+            // its behaviour.
+            for _ in 0..<200 {
+                let r = try HoistdCLITests.run("hoist", ["show", "ports", "--json", "--socket", control])
+                let rows = (try? JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [[String: Any]]) ?? []
+                if rows.count == chipHosts, rows.allSatisfy({ $0["offload"] as? String == "offloaded" && $0["state"] as? String == "forwarding"
+                                                               && $0["master"] as? String == "br0" }) { break }
+                usleep(25_000)
+            }
         }
 
         deinit {
