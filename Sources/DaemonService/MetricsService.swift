@@ -59,8 +59,8 @@ public final class MetricsService: @unchecked Sendable {
         let counters = daemon.driver.counters()
         let rows = query.rows()
         for (port, c) in counters.ports {
+            guard rows.exists(port) else { continue }      // as `show counters`
             let name = rows.portName(port)
-            guard rows.links[name] != nil else { continue }      // ports that exist, as `show counters`
             let labels = [("port", name)]
             total("hoist_port_rx_packets_total", labels, c.rxPackets, "Packets the chip received on the port")
             total("hoist_port_rx_bytes_total", labels, c.rxBytes, "Bytes the chip received on the port")

@@ -20,23 +20,19 @@ public struct OffloadQuery {
         for p in daemon.driver.capabilities.ports { names[p.id] = p.name }
         names.merge(daemon.lagNames) { a, _ in a }
         var rows = QueryRows(snapshot: daemon.engine.snapshot(), portNames: names, programsHardware: daemon.driver.capabilities.programsHardware)
-        rows.links = portLinks(names: Set(names.values))
-        for link in daemon.mirror.tables.links.values {
+        // From the mirror's links, in one pass: every netdev's name by index, the vxlan
+        // device of each VNI, and the kernel's view of the ports and bonds (`show ports`).
+        let links = daemon.mirror.tables.links
+        let portNames = Set(names.values)
+        for link in links.values {
             rows.deviceNames[link.index.rawValue] = link.name
             if let vni = link.vxlan?.vni { rows.vxlanDevices[vni] = link.name }
+            if portNames.contains(link.name) {
+                rows.links[link.name] = QueryRows.PortLink(adminUp: link.adminUp, carrier: link.carrier, operState: link.operState,
+                                                           mtu: link.mtu, master: link.master.flatMap { links[$0]?.name })
+            }
         }
         return rows
-    }
-
-    /// The kernel links named `names` (ports, bonds), as `show ports` reports them.
-    func portLinks(names: Set<String>) -> [String: QueryRows.PortLink] {
-        let links = daemon.mirror.tables.links
-        var out: [String: QueryRows.PortLink] = [:]
-        for link in links.values where names.contains(link.name) {
-            out[link.name] = QueryRows.PortLink(adminUp: link.adminUp, carrier: link.carrier, operState: link.operState, mtu: link.mtu,
-                                                master: link.master.flatMap { links[$0]?.name })
-        }
-        return out
     }
 
     /// What `hoist show` knows, in the order `hoist show --help` lists them.
@@ -180,7 +176,7 @@ public struct OffloadQuery {
             let c = daemon.driver.counters()
             let rows = rows()
             // Only the ports that exist: a chip with 64 ports wired to 4 has swp1…swp4.
-            var out: [JSONValue] = c.ports.filter { rows.links[rows.portName($0.key)] != nil }.sorted { $0.key < $1.key }.map { port, p in
+            var out: [JSONValue] = c.ports.filter { rows.exists($0.key) }.sorted { $0.key < $1.key }.map { port, p in
                 .object([("ifname", .string(rows.portName(port))), ("rx_packets", .int(Int64(p.rxPackets))), ("rx_bytes", .int(Int64(p.rxBytes))),
                          ("tx_packets", .int(Int64(p.txPackets))), ("tx_bytes", .int(Int64(p.txBytes))), ("rx_dropped", .int(Int64(p.rxDrops)))])
             }

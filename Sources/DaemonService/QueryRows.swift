@@ -38,6 +38,10 @@ struct QueryRows: Sendable {
         }
     }
 
+    /// Whether the driver port is a netdev in the kernel (a chip with 64 ports wired to 4
+    /// has swp1…swp4): the ports `show counters` and the metrics name.
+    func exists(_ port: PortID) -> Bool { links[portName(port)] != nil }
+
     /// The kernel name of a driver port.
     func portName(_ port: PortID) -> String { portNames[port] ?? port.description }
 
