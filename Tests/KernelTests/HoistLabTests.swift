@@ -104,16 +104,23 @@ struct HoistLabTests {
         let up = try Self.hoist(["lab", "up", name, "--file", Self.root.appendingPathComponent("examples/two-switches-bgp.lab").path])
         try #require(up.status == 0, "\(up.output) \(up.error)")
         #expect(up.output.contains("frr s1: vtysh --vty_socket /run/hoist/\(name)-s1-frr"), "\(up.output)")
-        // zebra installs s2's subnet in s1's kernel; hoistd offloads it.
-        var routes = ""
-        for _ in 0..<150 {
-            routes = try Self.hoist(["show", "routes", "--socket", "/run/hoist/\(name)-s1.sock"]).output
-            if routes.split(separator: "\n").contains(where: { $0.hasPrefix("10.2.0.0/24 ") && $0.hasSuffix("offloaded") }) { break }
-            usleep(200_000)
+        // zebra installs each switch's peer subnet in its kernel; each hoistd offloads it. The
+        // two sessions' updates arrive independently, so both directions are waited for (a
+        // ping before s2 has h1's subnet loses its reply in s2's kernel as much as in its chip).
+        for (sw, peer) in [("s1", "10.2.0.0/24"), ("s2", "10.1.0.0/24")] {
+            func offloaded(_ table: String) -> Bool {
+                table.split(separator: "\n").contains { $0.hasPrefix("\(peer) ") && $0.hasSuffix("offloaded") }
+            }
+            var routes = ""
+            for _ in 0..<150 {
+                routes = try Self.hoist(["show", "routes", "--socket", "/run/hoist/\(name)-\(sw).sock"]).output
+                if offloaded(routes) { break }
+                usleep(200_000)
+            }
+            #expect(offloaded(routes), "\(sw): \(routes)")
+            let kernel = try TestNamespace.run("ip", ["-n", "\(name)-\(sw)", "route", "show", peer])
+            #expect(kernel.contains("proto bgp"), "\(sw): \(kernel)")
         }
-        #expect(routes.split(separator: "\n").contains { $0.hasPrefix("10.2.0.0/24 ") && $0.hasSuffix("offloaded") }, "\(routes)")
-        let kernel = try TestNamespace.run("ip", ["-n", "\(name)-s1", "route", "show", "10.2.0.0/24"])
-        #expect(kernel.contains("proto bgp"), "\(kernel)")
         let ping = try HoistdCLITests.run("/usr/sbin/ip", ["netns", "exec", "\(name)-h1", "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.2.0.2"])
         #expect(ping.status == 0 && ping.output.contains("3 received"), "ping from s1's host to s2's host failed: \(ping.output)")
 
