@@ -2,6 +2,7 @@ import CPacketIO
 import EmulatedASIC
 import Glibc
 import SwitchDriver
+import SystemCall
 
 /// The emulated chip's packet I/O: each front-panel port is a veth (read and written
 /// through a `WireSocket`: AF_PACKET, a TPACKET_V3 RX ring, sendmmsg), and each port has a
@@ -169,10 +170,11 @@ public final class ChipPorts {
         let backlog = hasBacklog
         pollFDs.append(contentsOf: extra)
         defer { pollFDs.removeSubrange(ports...) }
-        let ready = poll(&pollFDs, nfds_t(pollFDs.count), backlog ? 0 : timeoutMilliseconds)
-        if ready < 0 {
-            if errno == EINTR { return 0 }
-            throw IOError(operation: "poll", code: errno)
+        let ready: Int32
+        switch SystemCall.once({ poll(&pollFDs, nfds_t(pollFDs.count), backlog ? 0 : timeoutMilliseconds) }) {
+        case .success(let n): ready = n
+        case .failure(.interrupted): return 0        // a signal: the caller looks at its flag
+        case .failure(let e): throw IOError(operation: "poll", code: e.rawValue)
         }
         for k in extra.indices { extra[k].revents = pollFDs[ports + k].revents }
         guard ready > 0 || backlog else { return 0 }

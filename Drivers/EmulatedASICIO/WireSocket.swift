@@ -1,5 +1,6 @@
 import CPacketIO
 import Glibc
+import SystemCall
 
 /// A front-panel wire: an AF_PACKET socket bound to one interface that moves frames in
 /// bursts, not one syscall each — received through the kernel's TPACKET_V3 RX ring
@@ -254,7 +255,7 @@ public struct PacketIOError: Error, CustomStringConvertible {
         self.operation = operation
         self.code = code
     }
-    public var description: String { "\(operation): \(String(cString: strerror(code)))" }
+    public var description: String { "\(operation): \(Errno(rawValue: code))" }
 
     /// The same failure, its operation prefixed with what it was for (`port 1 (swp1): …`).
     public func on(_ context: String) -> PacketIOError {

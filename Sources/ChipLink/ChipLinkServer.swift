@@ -1,5 +1,6 @@
 import Glibc
 import SwitchDriver
+import SystemCall
 import UnixSocket
 
 /// The chip's end of the chip link (in `hoist-asic`): serves any `SwitchDriver` to the
@@ -56,15 +57,14 @@ public final class ChipLinkServer {
         for fd in Array(connections.keys) {
             guard connections[fd] != nil else { continue }     // dropped meanwhile (a dead controller found at a hello)
             var closed = false
-            while true {
-                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-                if n > 0 {
+            receiving: while true {
+                switch SystemCall.receive(fd, into: &buffer, flags: Int32(MSG_DONTWAIT)) {
+                case .success(let n) where n > 0:
                     connections[fd]!.input.append(contentsOf: buffer[0..<n])
-                    if n < buffer.count { break }
-                    continue
+                    if n < buffer.count { break receiving }
+                case .failure(let e) where e.isWouldBlock: break receiving
+                default: closed = true; break receiving          // closed by the peer, or failed
                 }
-                if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { closed = true }
-                break
             }
             if !answer(fd) || closed { drop(fd) }
         }
@@ -73,11 +73,14 @@ public final class ChipLinkServer {
     /// Whether the peer of `fd` is still there (a controller that died may not have been
     /// noticed yet when its successor says hello); drops it when it is gone.
     private func isOpen(_ fd: Int32) -> Bool {
-        var byte: UInt8 = 0
-        let n = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
-        if n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) { return true }
-        drop(fd)
-        return false
+        var byte: [UInt8] = [0]
+        switch SystemCall.receive(fd, into: &byte, flags: Int32(MSG_PEEK | MSG_DONTWAIT)) {
+        case .success(let n) where n > 0: return true
+        case .failure(let e) where e.isWouldBlock: return true
+        default:
+            drop(fd)
+            return false
+        }
     }
 
     private func drop(_ fd: Int32) {
@@ -148,6 +151,7 @@ public final class ChipLinkServer {
     @discardableResult
     private func reply(_ fd: Int32, _ response: ChipResponse) -> Bool {
         let frame = ChipLink.frame { response.encode(into: &$0) }
-        return frame.withUnsafeBytes { UnixSocket.sendAll(fd, $0, timeoutMilliseconds: 5000) }
+        if case .failure = frame.withUnsafeBytes({ UnixSocket.sendAll(fd, $0, timeoutMilliseconds: 5000) }) { return false }
+        return true
     }
 }

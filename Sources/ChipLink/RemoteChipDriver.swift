@@ -1,5 +1,6 @@
 import Glibc
 import SwitchDriver
+import SystemCall
 import UnixSocket
 
 /// A `SwitchDriver` whose chip runs in another process (`hoist-asic`), reached over the
@@ -160,8 +161,8 @@ public final class RemoteChipDriver: SwitchDriver {
     /// One round trip.
     func call(_ request: ChipRequest) throws -> ChipResponse {
         let frame = ChipLink.frame { request.encode(into: &$0) }
-        guard frame.withUnsafeBytes({ UnixSocket.sendAll(fd, $0, timeoutMilliseconds: 10_000) }) else {
-            throw ChipLinkError.connection("sending to the chip at \(path): \(String(cString: strerror(errno)))")
+        if case .failure(let e) = frame.withUnsafeBytes({ UnixSocket.sendAll(fd, $0, timeoutMilliseconds: 10_000) }) {
+            throw ChipLinkError.connection("sending to the chip at \(path): \(e)")
         }
         let header = try receive(4)
         let body = try receive(try ChipLink.bodyLength(header[...]))
@@ -173,14 +174,11 @@ public final class RemoteChipDriver: SwitchDriver {
         var out: [UInt8] = []
         out.reserveCapacity(count)
         while out.count < count {
-            let want = min(buffer.count, count - out.count)
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, want, 0) }
-            if n > 0 {
-                out.append(contentsOf: buffer[0..<n])
-            } else if n == 0 {
-                throw ChipLinkError.connection("the chip at \(path) closed the connection")
-            } else if errno != EINTR {
-                throw ChipLinkError.connection(errno == EAGAIN ? "no answer from the chip at \(path)" : "reading from the chip: \(String(cString: strerror(errno)))")
+            switch SystemCall.receive(fd, into: &buffer, limit: count - out.count) {
+            case .success(0): throw ChipLinkError.connection("the chip at \(path) closed the connection")
+            case .success(let n): out.append(contentsOf: buffer[0..<n])
+            case .failure(let e) where e.isWouldBlock: throw ChipLinkError.connection("no answer from the chip at \(path)")
+            case .failure(let e): throw ChipLinkError.connection("reading from the chip: \(e)")
             }
         }
         return out

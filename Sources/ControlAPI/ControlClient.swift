@@ -1,5 +1,6 @@
 import Glibc
 import Rendering
+import SystemCall
 import UnixSocket
 
 /// The `hoist` CLI's end of the control socket.
@@ -15,11 +16,7 @@ public enum ControlClient {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         var end: Int?
         while end == nil {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else {
-                if n < 0, errno == EINTR { continue }
-                throw ControlError(message: n == 0 ? "hoistd closed the connection" : "no answer from hoistd within \(timeoutSeconds) s")
-            }
+            let n = try received(fd, into: &buffer, timeoutSeconds: timeoutSeconds, closed: "hoistd closed the connection")
             if let i = buffer[0..<n].firstIndex(of: 0x0A) { end = reply.count + i }
             reply += buffer[0..<n]
         }
@@ -43,11 +40,8 @@ public enum ControlClient {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         var header = true
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else {
-                if n < 0, errno == EINTR { continue }
-                throw ControlError(message: n == 0 ? "hoistd closed the connection before the end of its answer" : "no answer from hoistd within \(timeoutSeconds) s")
-            }
+            let n = try received(fd, into: &buffer, timeoutSeconds: timeoutSeconds,
+                                 closed: "hoistd closed the connection before the end of its answer")
             // Complete lines are handed over; only the new bytes are searched.
             var searchFrom = pending.count
             pending += buffer[0..<n]
@@ -89,19 +83,17 @@ public enum ControlClient {
         defer { close(fd) }
         var tv = timeval(tv_sec: 0, tv_usec: 200_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let request = Array((ControlRequest(command: .watch, object: kind).json.text + "\n").utf8)
-        guard request.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {
-            throw ControlError(message: "sending to hoistd: \(String(cString: strerror(errno)))")
-        }
+        try sendLine(fd, ControlRequest(command: .watch, object: kind).json.text)
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         var first = true
         while !stop() {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n == 0 { throw ControlError(message: "hoistd closed the connection") }
-            if n < 0 {
-                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { continue }
-                throw ControlError(message: "reading from hoistd: \(String(cString: strerror(errno)))")
+            let n: Int
+            switch SystemCall.receive(fd, into: &buffer) {
+            case .success(0): throw ControlError(message: "hoistd closed the connection")
+            case .success(let got): n = got
+            case .failure(let e) where e.isWouldBlock: continue       // the 200 ms timeout: ask `stop` again
+            case .failure(let e): throw ControlError(message: "reading from hoistd: \(e)")
             }
             pending += buffer[0..<n]
             while let newline = pending.firstIndex(of: 0x0A) {
@@ -126,13 +118,34 @@ public enum ControlClient {
         let fd = try connect(path)
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let line = Array((request.json.text + "\n").utf8)
-        guard line.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == line.count else {
-            let e = errno
+        do {
+            try sendLine(fd, request.json.text)
+        } catch {
             close(fd)
-            throw ControlError(message: "sending to hoistd: \(String(cString: strerror(e)))")
+            throw error
         }
         return fd
+    }
+
+    /// Sends `text` and a newline whole (a request is far below the socket's buffer).
+    static func sendLine(_ fd: Int32, _ text: String) throws {
+        let line = Array((text + "\n").utf8)
+        switch line.withUnsafeBytes({ SystemCall.send(fd, $0) }) {
+        case .success(line.count): return
+        case .success(let n): throw ControlError(message: "sending to hoistd: \(n) of \(line.count) bytes sent")
+        case .failure(let e): throw ControlError(message: "sending to hoistd: \(e)")
+        }
+    }
+
+    /// Bytes received from hoistd into `buffer` (> 0); throws when hoistd closed the
+    /// connection (`closed` says so), stayed silent past the receive timeout, or the socket failed.
+    static func received(_ fd: Int32, into buffer: inout [UInt8], timeoutSeconds: Int, closed: String) throws -> Int {
+        switch SystemCall.receive(fd, into: &buffer) {
+        case .success(0): throw ControlError(message: closed)
+        case .success(let n): return n
+        case .failure(let e) where e.isWouldBlock: throw ControlError(message: "no answer from hoistd within \(timeoutSeconds) s")
+        case .failure(let e): throw ControlError(message: "reading from hoistd: \(e)")
+        }
     }
 
     static func connect(_ path: String) throws -> Int32 {

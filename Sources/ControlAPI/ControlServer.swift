@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Rendering
+import SystemCall
 import UnixSocket
 
 /// hoistd's end of the control socket: a non-blocking unix stream listener that the daemon
@@ -121,7 +122,7 @@ public final class ControlServer {
         while let fd = UnixSocket.accept(listener) {
             guard clients.count < maxClients else {
                 let line = Array((ControlResponse.error("hoistd serves \(maxClients) clients at most; try again later").json.text + "\n").utf8)
-                _ = line.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+                _ = line.withUnsafeBytes { SystemCall.send(fd, $0, flags: Int32(MSG_DONTWAIT)) }
                 close(fd)
                 onDrop?("refused a client: \(maxClients) connected already")
                 continue
@@ -141,14 +142,12 @@ public final class ControlServer {
         var buffer = [UInt8](repeating: 0, count: 4096)
         for fd in Array(clients.keys) where !streaming.contains(fd) {
             var closed = false
-            while clients[fd]!.input.count <= ControlProtocol.maxRequestBytes {
-                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-                if n > 0 {
-                    clients[fd]!.input += buffer[0..<n]
-                    continue
+            receiving: while clients[fd]!.input.count <= ControlProtocol.maxRequestBytes {
+                switch SystemCall.receive(fd, into: &buffer, flags: Int32(MSG_DONTWAIT)) {
+                case .success(let n) where n > 0: clients[fd]!.input += buffer[0..<n]
+                case .failure(let e) where e.isWouldBlock: break receiving
+                default: closed = true; break receiving          // closed by the client, or failed
                 }
-                if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { closed = true }
-                break
             }
             if closed {
                 drop(fd)
@@ -263,16 +262,17 @@ public final class ControlServer {
     /// or its pending reply unread for `stallLimit`).
     private func flush(_ fd: Int32, now: UInt64) -> Bool {
         guard var c = clients[fd] else { return false }
-        while c.pending > 0 {
-            let n = c.output.withUnsafeBytes { send(fd, $0.baseAddress! + c.sent, c.pending, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-            if n > 0 {
+        sending: while c.pending > 0 {
+            let result = c.output.withUnsafeBytes { SystemCall.send(fd, UnsafeRawBufferPointer(rebasing: $0[c.sent..<(c.sent + c.pending)]), flags: Int32(MSG_DONTWAIT)) }
+            switch result {
+            case .success(let n) where n > 0:
                 c.sent += n
                 c.lastProgress = now
-                continue
+            case .failure(let e) where e.isWouldBlock: break sending
+            default:
+                drop(fd)
+                return false
             }
-            if n < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { break }
-            drop(fd)
-            return false
         }
         clients[fd] = c
         if c.pending > 0, now > c.lastProgress, Double(now - c.lastProgress) / 1e9 > stallLimit {
@@ -377,10 +377,9 @@ struct StreamWriter {
             gone = true
             return
         }
-        let ok = chunk.withUnsafeBytes { UnixSocket.sendAll(fd, $0, timeoutMilliseconds: stallMilliseconds) }
-        if !ok {
+        if case .failure(let e) = chunk.withUnsafeBytes({ UnixSocket.sendAll(fd, $0, timeoutMilliseconds: stallMilliseconds) }) {
             gone = true
-            if errno == EAGAIN || errno == EWOULDBLOCK { stalled = "it read nothing of a streamed reply for \(stallMilliseconds / 1000) s" }
+            if e == .timedOut { stalled = "it read nothing of a streamed reply for \(stallMilliseconds / 1000) s" }
         }
         chunk.removeAll(keepingCapacity: true)
     }

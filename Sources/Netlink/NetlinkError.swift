@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import SystemCall
 #endif
 
 /// A failure reported by the kernel or by the netlink socket layer.
@@ -28,7 +29,7 @@ public struct NetlinkError: Error, Hashable, Sendable, CustomStringConvertible {
     public var isOverrun: Bool { code == ENOBUFS }
 
     public var description: String {
-        let text = String(cString: strerror(code))
+        let text = Errno(rawValue: code).description
         if let message, !message.isEmpty { return "\(operation): \(text) (errno \(code)): \(message)" }
         return "\(operation): \(text) (errno \(code))"
     }

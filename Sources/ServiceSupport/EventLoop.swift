@@ -1,4 +1,5 @@
 import Glibc
+import SystemCall
 
 /// The one loop of a Hoist process (hoistd, hoist-asic): readiness-driven, on one thread.
 /// Each turn it gathers the descriptors of its sources, sleeps in `poll(2)` until one is
@@ -63,8 +64,12 @@ public final class EventLoop {
         for t in timers { wait = min(wait, Int32(clamping: t.due > now ? (t.due - now + 999_999) / 1_000_000 : 0)) }
         var ready: Int32 = 0
         if wait > 0 || !fds.isEmpty {
-            ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), wait) }
-            if ready < 0, errno != EINTR { throw EventLoopError(message: "poll: \(String(cString: strerror(errno)))") }
+            // A signal ends the wait early (not retried: the sources run, the caller sees its flag).
+            switch fds.withUnsafeMutableBufferPointer({ p in SystemCall.once { poll(p.baseAddress, nfds_t(p.count), wait) } }) {
+            case .success(let n): ready = n
+            case .failure(.interrupted): ready = 0
+            case .failure(let e): throw EventLoopError(message: "poll: \(e)")
+            }
         }
         for s in sources { try s.work() }
         let after = Self.now()

@@ -1,4 +1,5 @@
 import Glibc
+import SystemCall
 
 /// A Prometheus scrape endpoint: HTTP/1.1 `GET /metrics` on a TCP address, served by the
 /// process's `EventLoop` without ever blocking it — non-blocking sockets, each client's
@@ -44,14 +45,14 @@ public final class MetricsEndpoint {
         self.body = body
         var (storage, length, family) = try Self.parse(address)
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "metrics socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw Failure(description: "metrics socket: \(Errno(rawValue: errno))") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         let bound = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
         guard bound == 0, listen(fd, 16) == 0 else {
-            let code = errno
+            let code = Errno(rawValue: errno)
             close(fd)
-            throw Failure(description: "metrics address \(address): \(String(cString: strerror(code)))")
+            throw Failure(description: "metrics address \(address): \(code)")
         }
         listener = fd
         withUnsafeMutablePointer(to: &storage) { p in
@@ -135,22 +136,23 @@ public final class MetricsEndpoint {
     private func progress(_ c: Client) -> Bool {
         if !c.answered {
             var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, 0) }
-                if n > 0 {
+            receiving: while true {
+                switch SystemCall.receive(c.fd, into: &buffer) {
+                case .success(0): return false
+                case .success(let n):
                     c.request += buffer[0..<n]
-                    if c.request.count > 16 << 10 { answer(c, status: "431 Request Header Fields Too Large", body: []); break }
-                    if Self.headersEnd(c.request) { answer(c, to: c.request); break }
-                    continue
+                    if c.request.count > 16 << 10 { answer(c, status: "431 Request Header Fields Too Large", body: []); break receiving }
+                    if Self.headersEnd(c.request) { answer(c, to: c.request); break receiving }
+                case .failure(let e): return e.isWouldBlock
                 }
-                if n == 0 { return false }
-                return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
             }
         }
         while c.sent < c.response.count {
-            let n = c.response.withUnsafeBytes { send(c.fd, $0.baseAddress! + c.sent, $0.count - c.sent, Int32(MSG_NOSIGNAL)) }
-            if n > 0 { c.sent += n; continue }
-            return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            switch c.response.withUnsafeBytes({ SystemCall.send(c.fd, UnsafeRawBufferPointer(rebasing: $0[c.sent...])) }) {
+            case .success(let n) where n > 0: c.sent += n
+            case .success: return false
+            case .failure(let e): return e.isWouldBlock
+            }
         }
         return false      // all sent: close
     }

@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import SystemCall
 
 /// SIGINT and SIGTERM ask a long-running command (hoistd, hoist-asic, `hoist watch`) to
 /// stop after its current step.
@@ -96,17 +97,17 @@ public enum ServiceConfig {
 
     /// The command-line words the file at `path` stands for.
     public static func arguments(fromFile path: String) throws -> [String] {
-        guard let fp = fopen(path, "r") else {
-            throw Failure(description: "cannot read \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { fclose(fp) }
         var text: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, fp)
-            if n <= 0 { break }
-            text += buffer[0..<n]
-            guard text.count <= 1 << 20 else { throw Failure(description: "\(path): larger than 1 MiB") }
+        do {
+            let file = try FileDescriptor.open(path, .readOnly, options: .closeOnExec)
+            defer { try? file.close() }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while case let n = try buffer.withUnsafeMutableBytes({ try file.read(into: $0) }), n > 0 {
+                text += buffer[0..<n]
+                guard text.count <= 1 << 20 else { throw Failure(description: "\(path): larger than 1 MiB") }
+            }
+        } catch let e as Errno {
+            throw Failure(description: "cannot read \(path): \(e)")
         }
         return try arguments(from: String(decoding: text, as: UTF8.self), file: path)
     }

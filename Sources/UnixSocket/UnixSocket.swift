@@ -1,16 +1,22 @@
 import Glibc
+import SystemCall
 
 /// The unix stream sockets Hoist's processes talk over: hoistd's control socket and the
 /// chip link between hoistd and hoist-asic. Descriptors are close-on-exec.
 public enum UnixSocket {
-    /// A socket call failed: which, on what path, and errno.
+    /// A socket call failed: which, on what path, and why.
     public struct Failure: Error, CustomStringConvertible {
         public var operation: String
         public var path: String
-        public var code: Int32
-        public var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
+        public var errno: Errno
+        public init(operation: String, path: String, code: Int32) {
+            self.operation = operation
+            self.path = path
+            self.errno = Errno(rawValue: code)
+        }
+        public var description: String { "\(operation) \(path): \(errno)" }
         /// Nothing listens there (no socket file, or a stale one).
-        public var isNotListening: Bool { code == ENOENT || code == ECONNREFUSED }
+        public var isNotListening: Bool { errno == .noSuchFileOrDirectory || errno == .connectionRefused }
     }
 
     /// Listens on `path` (its directory is created), mode `mode` from its creation (no
@@ -71,8 +77,7 @@ public enum UnixSocket {
 
     /// Accepts one waiting connection as a non-blocking descriptor, or nil when none waits.
     public static func accept(_ listener: Int32) -> Int32? {
-        let fd = Glibc.accept(listener, nil, nil)
-        guard fd >= 0 else { return nil }
+        guard case .success(let fd) = SystemCall.retrying({ Glibc.accept(listener, nil, nil) }) else { return nil }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         return fd
@@ -98,21 +103,26 @@ public enum UnixSocket {
     }
 
     /// Sends all of `bytes`, waiting for the peer to read for at most `timeoutMilliseconds`
-    /// in total. Returns false when the peer is gone or too slow.
-    public static func sendAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, timeoutMilliseconds: Int32 = 2000) -> Bool {
+    /// in total. Fails with `.timedOut` when the peer read too little in that time, with the
+    /// socket's error (`.brokenPipe`, `.connectionReset`) when it is gone.
+    public static func sendAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, timeoutMilliseconds: Int32 = 2000) -> Result<Void, Errno> {
         var sent = 0
         var waited: Int32 = 0
         while sent < bytes.count {
-            let n = send(fd, bytes.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
-            if n > 0 {
+            switch SystemCall.send(fd, UnsafeRawBufferPointer(rebasing: bytes[sent...]), flags: Int32(MSG_DONTWAIT)) {
+            case .success(let n) where n > 0:
                 sent += n
-                continue
+            case .success:
+                return .failure(.brokenPipe)
+            case .failure(let e) where e.isWouldBlock:
+                guard waited < timeoutMilliseconds else { return .failure(.timedOut) }
+                var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                if case .success(0) = SystemCall.retrying({ poll(&p, 1, 50) }) { waited += 50 }
+            case .failure(let e):
+                return .failure(e)
             }
-            guard n < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR, waited < timeoutMilliseconds else { return false }
-            var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            if poll(&p, 1, 50) == 0 { waited += 50 }
         }
-        return true
+        return .success(())
     }
 
     /// Sets a receive timeout on a blocking descriptor.

@@ -22,6 +22,7 @@ enum Bench {
         "event-latency": "one route change at a time: kernel ACK → programmed in the emulated chip through hoistd's loop; p99 over N changes (default N = 2000; --changes N; goal ≤ 10 ms)",
         "fdb-learn": "new source MACs/s from the first frame into the emulated chip to the kernel's extern_learn entry, through hoistd's loop (default N = 100000; --macs N; goal 100k)",
         "fdb-lookup": "MACTable lookups/s with N random MACs (8-way buckets) over Swift's Dictionary; learn rate, bytes/entry (default N = 524288; --macs N)",
+        "json-rows": "route rows/s written by the Swift JSON writer hoistd streams with, against json-c's writer on the same rows, same run; json-c's read rate (default N = 1000000; --routes N)",
         "l2-forward": "known-unicast 60-byte frames/s through the emulated chip on a 2-port veth topology (TPACKET_V3 rings) against the kernel bridge on the same veths, br_netfilter off (--seconds S per run, default 5; --rounds N, default 3; goal ratio ≥ 1.0)",
         "lpm-lookup": "IPv4LPM lookups/s with N DFZ-like prefixes over a per-length dictionary peer; insert/remove rates, memory (default N = 1000000; --routes N)",
     ]
@@ -81,6 +82,8 @@ enum Bench {
             try FDBLearn(macs: intOption(args, "--macs") ?? 100_000).run()
         case "l2-forward":
             try L2Forward(seconds: Double(intOption(args, "--seconds") ?? 5), rounds: intOption(args, "--rounds") ?? 3).run()
+        case "json-rows":
+            try JSONRows(rows: intOption(args, "--routes") ?? 1_000_000).run()
         case "fdb-lookup":
             try FDBLookup(macs: intOption(args, "--macs") ?? 524_288).run()
         default:

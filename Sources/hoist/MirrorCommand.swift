@@ -4,6 +4,7 @@ import Netlink
 import Rendering
 import ServiceSupport
 import SwitchModel
+import SystemCall
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -84,14 +85,9 @@ enum FileHandleOutput {
     static func standardError(_ text: String) {
         write(2, text + "\n")
     }
+    /// Writes all of `text` (EINTR retried by swift-system); a closed pipe ends the output quietly.
     private static func write(_ fd: Int32, _ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 { if errno == EINTR { continue } else { return } }
-            offset += n
-        }
+        _ = try? FileDescriptor(rawValue: fd).writeAll(text.utf8)
     }
 }
 

@@ -40,4 +40,23 @@ struct ControlProtocolTests {
         #expect(throws: JSONParseError.self) { try JSONValue.parse(String(repeating: "[", count: 100)) }
         #expect(throws: JSONParseError.self) { try JSONValue.parse("\"unterminated") }
     }
+
+    @Test("json-c reads strictly: field order kept, integers only, no trailing commas, depth bounded")
+    func strictReader() throws {
+        let v = try JSONValue.parse(#"{"z":1,"a":{"m":[],"b":"\u0000x"},"k":-9223372036854775808}"#)
+        #expect(v == .object([("z", .int(1)), ("a", .object([("m", .array([])), ("b", .string("\u{0}x"))])), ("k", .int(.min))]))
+        #expect(try JSONValue.parse(" 42 \n") == .int(42))
+        #expect(try JSONValue.parse("9223372036854775807") == .int(.max))
+        #expect(try JSONValue.parse("null") == .null)
+        for bad in ["1.5", "1e3", "18446744073709551615", "[1,]", "{\"a\":1,}", "{\"a\":'x'}", "NaN", "[1] x", "", "   ", "tru", "{\"a\" 1}"] {
+            #expect(throws: JSONParseError.self, "\(bad)") { try JSONValue.parse(bad) }
+        }
+        #expect(try JSONValue.parse(String(repeating: "[", count: 63) + String(repeating: "]", count: 63)) != .null)
+        do {
+            _ = try JSONValue.parse(#"{"a":[1,2,}"#)
+            Issue.record("a trailing comma was accepted")
+        } catch let error as JSONParseError {
+            #expect(error.offset == 10, "\(error)")
+        }
+    }
 }

@@ -63,7 +63,7 @@ struct EmulatedSwitchMACVLANTests {
                 link set mv0 up
                 """)
         }
-        let rif = try Self.offloadedRouterInterface(lab, "mv0")
+        _ = try Self.offloadedRouterInterface(lab, "mv0")
         #expect(try Traps.portState(lab, 1) { $0 == .offloaded } == .offloaded)
         try Self.routedByChip(lab, from: 0, to: "10.0.2.1", out: 2, "h1 through mv0's MAC to h2")
         try Self.routedByChip(lab, from: 1, to: "10.0.1.1", out: 1, "h2 back to h1 out of mv0")

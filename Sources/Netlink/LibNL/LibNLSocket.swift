@@ -1,6 +1,7 @@
 internal import CNetlink
 #if canImport(Glibc)
 import Glibc
+import SystemCall
 #endif
 
 /// A `NETLINK_ROUTE` socket made and connected by libnl (`nl_socket_alloc`, `nl_connect`),
@@ -133,22 +134,17 @@ public final class RouteNetlinkSocket: NetlinkTransport {
 
     public func receive(timeoutMilliseconds: Int32, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> Bool {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        while true {
-            let n = poll(&pfd, 1, timeoutMilliseconds)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw NetlinkError(code: errno, operation: "poll")
-            }
-            if n == 0 { return false }
-            break
+        switch SystemCall.retrying({ poll(&pfd, 1, timeoutMilliseconds) }) {
+        case .success(0): return false
+        case .success: break
+        case .failure(let e): throw NetlinkError(code: e.rawValue, operation: "poll")
         }
         while true {
-            let got = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT | MSG_TRUNC))
-            if got < 0 {
-                let e = errno
-                if e == EINTR { continue }
-                if e == EAGAIN || e == EWOULDBLOCK { return false }
-                throw NetlinkError(code: e, operation: "recv")
+            let got: Int
+            switch SystemCall.retrying({ recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT | MSG_TRUNC)) }) {
+            case .success(let n): got = n
+            case .failure(let e) where e.isWouldBlock: return false
+            case .failure(let e): throw NetlinkError(code: e.rawValue, operation: "recv")
             }
             if got > buffer.count {
                 // The datagram did not fit: it is lost, which is an overrun like ENOBUFS.
