@@ -194,6 +194,7 @@ public final class SwitchdevDriver: SwitchDriver {
         }
         switch object {
         case .port(let p): return port(p.port)
+        case .acl: return .notSupported("tc filters on switchdev ports are offloaded by the kernel's driver")
         case .bridge: return .ok
         case .vlanMember(let m): return port(m.port)
         case .fdb(let f):

@@ -90,6 +90,7 @@ public enum SwitchdevFlags {
         case .neighbor:
             return .unconfirmed("accepted by the switchdev driver; the kernel's driver set no offload flag on this neighbour (NTF_OFFLOADED; not every driver does)")
         case .port: return never("ports")
+        case .acl: return never("ACLs")
         case .bridge: return never("bridges")
         case .vlanMember: return never("VLANs")
         case .routerInterface: return never("router interfaces")

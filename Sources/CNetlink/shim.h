@@ -14,6 +14,8 @@
 #include <linux/rtnetlink.h>
 #include <linux/if_link.h>
 #include <linux/if_bridge.h>
+#include <linux/pkt_cls.h>
+#include <linux/tc_act/tc_gact.h>
 #include <linux/if_tun.h>
 #include <linux/neighbour.h>
 #include <linux/nexthop.h>
@@ -65,6 +67,15 @@ static const int CNL_MDBA_MDB_EATTR_MAX = __MDBA_MDB_EATTR_MAX - 1;
 static const int CNL_BRIDGE_VLANDB_MAX = __BRIDGE_VLANDB_MAX - 1;
 static const int CNL_BRIDGE_VLANDB_ENTRY_MAX = __BRIDGE_VLANDB_ENTRY_MAX - 1;
 static const int CNL_TCA_MAX = __TCA_MAX - 1;
+static const int CNL_TCA_FLOWER_MAX = __TCA_FLOWER_MAX - 1;
+static const int CNL_TCA_MATCHALL_MAX = __TCA_MATCHALL_MAX - 1;
+static const int CNL_TCA_ACT_MAX = __TCA_ACT_MAX - 1;
+static const int CNL_TCA_GACT_MAX = __TCA_GACT_MAX - 1;
+static const int CNL_TCA_ACT_MAX_PRIO = TCA_ACT_MAX_PRIO;
+static const int CNL_TC_ACT_OK = TC_ACT_OK;
+static const int CNL_TC_ACT_SHOT = TC_ACT_SHOT;
+static const int CNL_TC_ACT_TRAP = TC_ACT_TRAP;
+static const unsigned int CNL_TCA_CLS_FLAGS_SKIP_HW = TCA_CLS_FLAGS_SKIP_HW;
 static const int CNL_NLMSGERR_ATTR_MAX = __NLMSGERR_ATTR_MAX - 1;
 static const int CNL_IFLA_TUN_TYPE = 1;  /* IFLA_TUN_TYPE inside IFLA_INFO_DATA of kind "tun" */
 static const int CNL_IFLA_VF_INFO_MAX = __IFLA_VF_INFO_MAX - 1;

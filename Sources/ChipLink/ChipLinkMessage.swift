@@ -12,7 +12,7 @@ import SwitchDriver
 /// registers, prestera's firmware messages): batched writes, read-back for reconciliation.
 public enum ChipLink {
     /// The protocol version; bumped on any incompatible change of the frame or codec.
-    public static let version: UInt16 = 6   // 2: learned MACs, routed families; 3: port trap reasons; 4: hardware reports in objectState; 5: sticky FDB entries, bridge querier, controller role in hello; 6: router interface VRF, bridge neighbour suppression
+    public static let version: UInt16 = 7   // 2: learned MACs, routed families; 3: port trap reasons; 4: hardware reports in objectState; 5: sticky FDB entries, bridge querier, controller role in hello; 6: router interface VRF, bridge neighbour suppression; 7: ingress ACLs (objects, the port's ingressACL, rule counters)
     /// The largest frame either side accepts (a read-back of a million routes is ~40 MB).
     public static let maxFrameBytes = 256 << 20
     /// The largest request the chip accepts (its server buffers a request whole before

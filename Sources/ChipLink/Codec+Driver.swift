@@ -63,6 +63,10 @@ extension ByteWriter {
         count(c.drops.count)
         for (r, n) in c.drops.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { string(r.rawValue); u64(n) }
         u64(c.eventsLost)
+        count(c.acl.count)
+        for (id, n) in c.acl.sorted(by: { $0.key < $1.key }) {
+            u16(id.port.rawValue); u16(id.priority); u32(id.handle); u64(n.packets); u64(n.bytes)
+        }
     }
 
     public mutating func capabilities(_ c: DriverCapabilities) {
@@ -169,6 +173,11 @@ extension ByteReader {
             c.drops[r] = try u64()
         }
         c.eventsLost = try u64()
+        for _ in 0..<(try count(minimumSize: 24)) {
+            let port = PortID(try u16()), priority = try u16(), handle = try u32()
+            let packets = try u64()
+            c.acl[ACLRuleID(port: port, priority: priority, handle: handle)] = ACLRuleCounters(packets: packets, bytes: try u64())
+        }
         return c
     }
 

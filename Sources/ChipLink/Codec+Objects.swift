@@ -11,7 +11,7 @@ extension ByteWriter {
             u8(0); u16(p.port.rawValue); bool(p.adminUp); u32(p.mtu)
             optionalBridge(p.bridge); u8(p.stpState.rawValue)
             u8(flags([p.learning, p.unicastFlood, p.multicastFlood, p.broadcastFlood, p.multicastRouter, p.isolated, p.locked, p.mab]))
-            optionalString(p.ingressTrap); optionalString(p.egressTrap)
+            optionalString(p.ingressTrap); optionalString(p.egressTrap); bool(p.ingressACL)
         case .bridge(let b):
             u8(1); u32(b.bridge.rawValue); bool(b.vlanFiltering); u16(b.vlanProtocol); u32(b.ageingTime); bool(b.multicastSnooping)
             u8(b.ownQuerier.rawValue); u32(b.queryResponseInterval); bool(b.neighborSuppression)
@@ -45,7 +45,20 @@ extension ByteWriter {
             count(l.members.count); for m in l.members { u16(m.rawValue) }
             count(l.distributing.count); for m in l.distributing { u16(m.rawValue) }
             portSet(l.collecting); u8(l.hash.rawValue)
+        case .acl(let a):
+            u8(14); u16(a.port.rawValue); count(a.rules.count)
+            for r in a.rules { aclRule(r) }
         }
+    }
+
+    mutating func aclRule(_ r: ACLRule) {
+        u16(r.priority); u32(r.handle); u16(r.etherType)
+        let m = r.match
+        u64(m.dstMAC); u64(m.dstMACMask); u64(m.srcMAC); u64(m.srcMACMask); u16(m.ethType); u8(m.ipProto); u8(m.ipProtoMask)
+        u32(m.ipv4Src); u32(m.ipv4SrcMask); u32(m.ipv4Dst); u32(m.ipv4DstMask)
+        for a in [m.ipv6Src, m.ipv6SrcMask, m.ipv6Dst, m.ipv6DstMask] { u64(a.high); u64(a.low) }
+        u16(m.srcPort); u16(m.srcPortMask); u16(m.dstPort); u16(m.dstPortMask)
+        string(r.verdict.rawValue)
     }
 
     /// A port set: its low and high 64 bits.
@@ -69,6 +82,7 @@ extension ByteWriter {
         case .vxlanFlood(let vni, let r): u8(11); u32(vni); ip(r)
         case .vf(let pf, let index): u8(12); u16(pf.rawValue); u32(index)
         case .lag(let p): u8(13); u16(p.rawValue)
+        case .acl(let p): u8(14); u16(p.rawValue)
         }
     }
 
@@ -133,7 +147,7 @@ extension ByteReader {
             return .port(PortSettings(port: port, adminUp: up, mtu: mtu, bridge: bridge, stpState: stp, learning: bit(0),
                                       unicastFlood: bit(1), multicastFlood: bit(2), broadcastFlood: bit(3),
                                       multicastRouter: bit(4), isolated: bit(5), locked: bit(6), mab: bit(7),
-                                      ingressTrap: try optionalString(), egressTrap: try optionalString()))
+                                      ingressTrap: try optionalString(), egressTrap: try optionalString(), ingressACL: try bool()))
         case 1:
             let b = BridgeID(rawValue: try u32()), filtering = try bool(), proto = try u16(), ageing = try u32()
             let snooping = try bool(), querier = RoutedFamilies(rawValue: try u8())
@@ -199,9 +213,31 @@ extension ByteReader {
             let collecting = try portSet()
             return .lag(HardwareLAG(id: id, members: members, distributing: distributing, collecting: collecting,
                                     hash: try enumeration(LAGHash.self, try u8())))
+        case 14:
+            let port = PortID(try u16())
+            var rules: [ACLRule] = []
+            for _ in 0..<(try count(minimumSize: 140)) { rules.append(try aclRule()) }
+            return .acl(HardwarePortACL(port: port, rules: rules))
         default:
             throw ChipLinkError.malformed("unknown object kind \(tag)", offset: offset - 1)
         }
+    }
+
+    mutating func aclRule() throws -> ACLRule {
+        let priority = try u16(), handle = try u32(), etherType = try u16()
+        var m = FlowMatch()
+        m.dstMAC = try u64(); m.dstMACMask = try u64(); m.srcMAC = try u64(); m.srcMACMask = try u64()
+        m.ethType = try u16(); m.ipProto = try u8(); m.ipProtoMask = try u8()
+        m.ipv4Src = try u32(); m.ipv4SrcMask = try u32(); m.ipv4Dst = try u32(); m.ipv4DstMask = try u32()
+        var six: [IPAddress] = []
+        for _ in 0..<4 {
+            let high = try u64()
+            six.append(IPAddress(high: high, low: try u64()))
+        }
+        (m.ipv6Src, m.ipv6SrcMask, m.ipv6Dst, m.ipv6DstMask) = (six[0], six[1], six[2], six[3])
+        m.srcPort = try u16(); m.srcPortMask = try u16(); m.dstPort = try u16(); m.dstPortMask = try u16()
+        let verdict = try enumeration(TCVerdict.self, try string())
+        return ACLRule(priority: priority, handle: handle, etherType: etherType, match: m, verdict: verdict)
     }
 
     public mutating func key() throws -> HardwareKey {
@@ -235,6 +271,7 @@ extension ByteReader {
             let pf = PortID(try u16())
             return .vf(pf, try u32())
         case 13: return .lag(PortID(try u16()))
+        case 14: return .acl(PortID(try u16()))
         default:
             throw ChipLinkError.malformed("unknown key kind \(tag)", offset: offset - 1)
         }

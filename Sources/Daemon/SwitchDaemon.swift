@@ -264,8 +264,10 @@ public final class SwitchDaemon {
     public var maxWaitMilliseconds: Int32 { min(mirror.maxWaitMilliseconds ?? currentPollMilliseconds, currentPollMilliseconds) }
 
     /// After a mass withdrawal — the engine holds less than half its peak, which was at
-    /// least 65,536 objects — or once a burst of at least 65,536 deltas (a BGP session's
-    /// full table) is programmed and the kernel was quiet for half a second, the heap pages freed go back
+    /// least 65,536 objects — or once a burst of at least 4,096 deltas (a BGP session's
+    /// full table, or the tail of a withdrawal whose halvings were trimmed already: a
+    /// million routes withdrawn end with ~60,000 deltas after the last halving) is
+    /// programmed and the kernel was quiet for half a second, the heap pages freed go back
     /// to the system (`malloc_trim`; glibc would keep them for the process otherwise: the
     /// burst's batches, and the tables its growth outgrew).
     func returnFreedMemory(quiet: Bool) {
@@ -274,7 +276,7 @@ public final class SwitchDaemon {
         let withdrawn = peakObjects >= 1 << 16 && n * 2 < peakObjects
         let now = Self.monotonicNanoseconds()
         if !quiet { lastDeltas = now }
-        let burstDone = statistics.deltas - deltasAtTrim >= 1 << 16 && now - lastDeltas >= 500_000_000
+        let burstDone = statistics.deltas - deltasAtTrim >= 1 << 12 && now - lastDeltas >= 500_000_000
             && !engine.hasWork && !mirror.hasPending && !mirror.dumpPending
         guard withdrawn || burstDone else { return }
         // glibc's malloc_trim (not in the Glibc module's headers): looked up once.

@@ -37,7 +37,7 @@ public struct OffloadQuery {
 
     /// What `hoist show` knows, in the order `hoist show --help` lists them.
     static let objects = ["ports", "bridges", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs",
-                          "vrfs", "lags", "resources", "counters", "traps", "vfs", "audit", "summary"]
+                          "vrfs", "lags", "acl", "resources", "counters", "traps", "vfs", "audit", "summary"]
 
     public func handle(_ request: ControlRequest) -> ControlResponse {
         switch request.command {
@@ -160,6 +160,8 @@ public struct OffloadQuery {
                                  ("read_failures", .int(Int64(a.readFailures)))])]
         case "vrfs":
             loopRows = vrfRows()
+        case "acl":
+            loopRows = aclRows()
         case "resources":
             // An observer's hardware is programmed by the kernel's driver: its own counters
             // (devlink occupancy and size) are the truth, not what the engine accepted.
@@ -245,6 +247,46 @@ public struct OffloadQuery {
             if let reason = state?.reason ?? (vrf.vrfTable == nil ? "table not known" : nil) { fields.append(("reason", .string(reason))) }
             return .object(fields)
         }
+    }
+
+    /// `hoist show acl`: every tc filter on a chip port's ingress (`tc -j filter show dev
+    /// PORT ingress`: `pref`, `handle`, `protocol`, `kind`), its match and action, its state —
+    /// the port ACL's when the chip holds the rule, else the port's (its ingress trapped, and
+    /// why) — and the chip's hit counters (`tc -s` shows only the kernel's own).
+    func aclRows() -> [JSONValue] {
+        let rows = rows()
+        let byName = Dictionary(rows.portNames.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let counters = daemon.driver.capabilities.features.contains(.acl) ? daemon.driver.counters().acl : [:]
+        let tables = daemon.mirror.tables
+        var out: [(String, UInt16, UInt32, JSONValue)] = []
+        for f in tables.tcFilters.values where f.isIngress {
+            guard let name = tables.links[f.key.interface]?.name, let port = byName[name] else { continue }
+            var fields: [(String, JSONValue)] = [("ifname", .string(name)), ("pref", .int(Int64(f.key.priority))),
+                                                 ("handle", .string("0x" + String(f.key.handle, radix: 16))),
+                                                 ("protocol", .string(ACLRule.protocolName(f.etherType))), ("kind", .string(f.kind))]
+            if let c = f.classifier {
+                if c.chain != 0 { fields.append(("chain", .int(Int64(c.chain)))) }
+                fields += [("match", .string(c.match.description)), ("action", .string(c.unsupported == nil ? c.verdict.rawValue : "-"))]
+            }
+            let inHardware: Bool
+            if case .acl(let a)? = daemon.engine.desiredObject(.acl(port)),
+               a.rules.contains(where: { $0.priority == f.key.priority && $0.handle == f.key.handle }),
+               let state = daemon.engine.state(of: .acl(port)) {
+                fields.append(("offload", .string(state.name)))
+                if let reason = state.reason { fields.append(("reason", .string(rows.named(reason)))) }
+                inHardware = state.name == "offloaded"
+            } else {
+                let port = daemon.engine.state(of: .port(port))
+                fields.append(("offload", .string("trapped")))
+                fields.append(("reason", .string(port?.reason.map { rows.named($0) } ?? "not offloaded")))
+                inHardware = false
+            }
+            if inHardware, let hits = counters[ACLRuleID(port: port, priority: f.key.priority, handle: f.key.handle)] {
+                fields += [("packets", .int(Int64(hits.packets))), ("bytes", .int(Int64(hits.bytes)))]
+            }
+            out.append((name, f.key.priority, f.key.handle, .object(fields)))
+        }
+        return out.sorted { a, b in a.0 != b.0 ? QueryRows.naturalLess(a.0, b.0) : (a.1, a.2) < (b.1, b.2) }.map(\.3)
     }
 
     /// `hoist audit`: a summary object, then one object per difference.

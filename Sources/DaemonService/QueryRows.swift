@@ -141,6 +141,7 @@ struct QueryRows: Sendable {
         case .routerInterface: "rifs"
         case .vf: "vfs"
         case .lag: "lags"
+        case .acl: "acl"
         }
     }
 
@@ -204,6 +205,8 @@ struct QueryRows: Sendable {
                        ("distributing", .array(l.distributing.map { .string(portName($0)) })),
                        ("collecting", .array(l.collecting.map { .string(portName($0)) })),
                        ("xmit_hash_policy", .string(l.hash.description))]
+        case .acl(let a):
+            fields += [("ifname", .string(portName(a.port))), ("rules", .int(Int64(a.rules.count)))]
         }
         fields.append(("offload", .string(state.name)))
         if let reason = state.reason { fields.append(("reason", .string(named(reason)))) }

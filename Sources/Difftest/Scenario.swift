@@ -189,5 +189,5 @@ extension Scenario {
     }
 
     /// The features `requires` names: what this machine's kernel may lack.
-    public static let features: Set<String> = ["vlan-filtering", "vxlan", "8021q", "vrf", "bond"]
+    public static let features: Set<String> = ["vlan-filtering", "vxlan", "8021q", "vrf", "bond", "flower"]
 }

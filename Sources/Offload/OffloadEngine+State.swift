@@ -67,8 +67,8 @@ extension OffloadEngine {
     /// Entries the engine holds in each table, against the driver's capacity.
     public func occupancy() -> [TableKind: TableOccupancy] {
         var used: [TableKind: Int] = [:]
-        for (key, e) in entries where e.programmed != nil {
-            if let t = key.table { used[t, default: 0] += 1 }
+        for (key, e) in entries {
+            if let t = key.table, let object = e.programmed { used[t, default: 0] += object.tableEntries }
         }
         var out: [TableKind: TableOccupancy] = [:]
         for t in TableKind.allCases {

@@ -225,6 +225,8 @@ public final class OffloadEngine {
                 let nexthop = HardwareKey.nexthop(HardwareNexthop(rif: rif, gateway: address))
                 if entries[nexthop] != nil, out.insert(nexthop).inserted { frontier.append(nexthop) }
             }
+            // A port's state follows its ingress ACL the same way.
+            if case .acl(let p) = key, entries[.port(p)] != nil, out.insert(.port(p)).inserted { frontier.append(.port(p)) }
             for user in users[key] ?? [] where out.insert(user).inserted { frontier.append(user) }
         }
         // Routes are not in `users` (see `linkUsers`): one scan finds those over what changed.
@@ -513,7 +515,7 @@ public final class OffloadEngine {
                 unlinkUsers(of: key, old)
                 e.programmed = nil
                 progress.removed += 1
-                if let table = key.table { wakeSpaceWaiters(table, count: 1) }
+                if let table = key.table { wakeSpaceWaiters(table, count: old.tableEntries) }
                 if e.desired == nil {
                     forget(key)
                     continue

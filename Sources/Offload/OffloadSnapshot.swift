@@ -99,6 +99,10 @@ public struct OffloadSnapshot: Sendable {
     func cpuDependency(of object: HardwareObject, depth: Int) -> String? {
         guard depth < 4 else { return nil }
         switch object {
+        case .port(let p) where p.ingressACL:
+            // The chip classifies the port's ingress with its ACL, or sends it all up.
+            let acl = HardwareKey.acl(p.port)
+            return isInHardware(acl) ? nil : "\(acl) is not in the chip: every frame arriving goes to the CPU"
         case .nexthop(let nh):
             let neighbor = HardwareKey.neighbor(nh.rif, nh.gateway)
             return isInHardware(neighbor) ? nil : "\(neighbor) unresolved"

@@ -14,6 +14,7 @@ extension HardwareKey {
         switch self {
         case .bridge(let b): return OrderFields(rank, 0, UInt64(b.rawValue))
         case .port(let p), .lag(let p): return OrderFields(rank, 0, UInt64(p.rawValue))
+        case .acl(let p): return OrderFields(rank, 4, UInt64(p.rawValue))
         case .vlanMember(let b, let p, let vid):
             return OrderFields(rank, 0, UInt64(b.rawValue), UInt64(p.rawValue), UInt64(vid.rawValue))
         case .routerInterface(let r): return OrderFields(rank, 1, UInt64(r.rawValue))

@@ -9,7 +9,15 @@ import SwitchModel
 /// keeps no state of its own: a port is a function of the topology.
 struct PortsStage: Sendable {
     func keys(of link: IfIndex, in topology: Topology, into keys: inout Set<HardwareKey>) {
-        if let p = topology.portID(of: link) { keys.insert(.port(p)) }
+        if let p = topology.portID(of: link) { keys.insert(.port(p)); keys.insert(.acl(p)) }
+    }
+
+    /// The port's ingress ACL: its tc ingress filters, when the chip applies them all and
+    /// nothing else keeps the port's ingress on the CPU.
+    func aclValue(of port: PortID, in topology: Topology) -> DesiredObject? {
+        guard let index = topology.link(of: port), topology.links[index] != nil,
+              case .rules(let rules) = topology.ingressACL(of: index), topology.portTraps(of: index).ingress == nil else { return nil }
+        return DesiredObject(.acl(HardwarePortACL(port: port, rules: rules)))
     }
 
     /// A port in an offloaded bridge takes the bridge-port attributes; any other port is
@@ -39,6 +47,7 @@ struct PortsStage: Sendable {
         let traps = topology.portTraps(of: index)
         settings.ingressTrap = traps.ingress
         settings.egressTrap = traps.egress
+        settings.ingressACL = traps.ingress == nil && aclValue(of: port, in: topology) != nil
         if port.isLAG {
             // What leaves a LAG leaves through a member: the members' egress traps are its own.
             let members = topology.slaves(of: index).compactMap { topology.portTraps(of: $0).egress }

@@ -247,6 +247,8 @@ public struct StagePipeline: Sendable {
             return sriov.value(of: pf, index, in: t)
         case .lag(let id):
             return lags.value(of: id, in: t)
+        case .acl(let p):
+            return ports.aclValue(of: p, in: t)
         case .nexthop, .nexthopGroup, .route:
             return nil
         }

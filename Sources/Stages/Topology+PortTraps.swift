@@ -42,11 +42,12 @@ extension Topology {
         return (ingress.isEmpty ? nil : ingress.joined(separator: ", "), egress.isEmpty ? nil : egress.joined(separator: ", "))
     }
 
-    /// tc (`RTM_NEWQDISC`, `RTM_NEWTFILTER`): the chip runs no qdisc and no classifier.
+    /// tc (`RTM_NEWQDISC`, `RTM_NEWTFILTER`): the chip runs no qdisc and no egress classifier.
     /// - a qdisc an operator added at the root (handle ≠ 0: `tbf`, `htb`, `prio`, …)
     ///   shapes, reorders or drops what leaves the port → egress trapped;
-    /// - a filter on the ingress hook (`ingress` or `clsact`) → ingress trapped; on the
-    ///   egress hook (`clsact`) → egress trapped. A hook without filters does nothing.
+    /// - filters on the ingress hook (`ingress` or `clsact`) are the chip's ingress ACL
+    ///   (`ingressACL(of:)`); one the chip cannot apply exactly → ingress trapped;
+    /// - a filter on the egress hook (`clsact`) → egress trapped. A hook without filters does nothing.
     private func trafficControlTraps(of link: IfIndex, ingress: inout [String], egress: inout [String]) {
         let name = name(of: link)
         if let qdiscs = qdiscs[link] {
@@ -59,7 +60,7 @@ extension Topology {
             let k = Set(filters.filter(wanted).map { $0.kind.isEmpty ? "filter" : $0.kind }).sorted()
             return k.isEmpty ? nil : k.joined(separator: "/")
         }
-        if let k = kinds({ $0.isIngress }) { ingress.append("tc ingress filter \(k) on \(name) not offloaded") }
+        if case .trapped(let reason) = ingressACL(of: link) { ingress.append(reason) }
         if let k = kinds({ $0.key.parent == TCFilter.egressHook }) { egress.append("tc egress filter \(k) on \(name) not offloaded") }
     }
 

@@ -43,8 +43,12 @@ public struct DriverCapabilities: Hashable, Sendable {
         /// Link aggregation (`HardwareLAG`): a bond over chip ports is one logical port.
         /// Without it, a bond's slaves trap everything they receive (the kernel bonds).
         public static let lag = Features(rawValue: 1 << 12)
+        /// An ingress ACL per port (`HardwarePortACL`: tc flower/matchall filters with
+        /// `pass`, `drop`, `trap`). Without it, a filter on a port's ingress traps the port's
+        /// ingress (the kernel classifies).
+        public static let acl = Features(rawValue: 1 << 13)
         /// The switch features (not `sriov`).
-        public static let all = Features(rawValue: 0xFF | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12)
+        public static let all = Features(rawValue: 0xFF | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 13)
         /// SR-IOV: the ports are physical functions whose VFs the stages map to `.vf` objects.
         public static let sriov = Features(rawValue: 1 << 8)
     }

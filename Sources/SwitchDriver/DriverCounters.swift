@@ -33,6 +33,8 @@ public enum DropReason: String, Hashable, Sendable, CaseIterable, CustomStringCo
     case vxlanECN = "vxlan_ecn"
     case trapPolicer = "trap_policer"
     case egressMTU = "egress_mtu"
+    /// An ingress ACL rule's `drop` verdict (tc `action drop`).
+    case aclDrop = "acl_drop"
 
     public var description: String { rawValue }
 }
@@ -74,6 +76,8 @@ public struct DriverCounters: Hashable, Sendable {
     public var drops: [DropReason: UInt64]
     /// Events the hardware could not queue (its event FIFO was full), since it started.
     public var eventsLost: UInt64
+    /// Hits per ingress ACL rule.
+    public var acl: [ACLRuleID: ACLRuleCounters] = [:]
 
     public init(ports: [PortID: PortCounters] = [:], tables: [TableKind: TableOccupancy] = [:],
                 traps: [TrapReason: TrapCounters] = [:], drops: [DropReason: UInt64] = [:], eventsLost: UInt64 = 0) {

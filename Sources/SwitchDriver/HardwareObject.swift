@@ -19,6 +19,8 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
     case vf(VFSettings)
     /// A link aggregation group (a bond over chip ports).
     case lag(HardwareLAG)
+    /// A port's ingress ACL (tc flower/matchall filters on its ingress hook).
+    case acl(HardwarePortACL)
 
     /// The object's identity: programming an object with the same key replaces it.
     public var key: HardwareKey {
@@ -37,6 +39,7 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
         case .vxlanFlood(let f): .vxlanFlood(f.vni, f.remote)
         case .vf(let v): .vf(v.pf, v.index)
         case .lag(let l): .lag(l.id)
+        case .acl(let a): .acl(a.port)
         }
     }
 
@@ -52,6 +55,8 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
             return (p.bridge.map { [.bridge($0)] } ?? []) + (p.port.isLAG ? [.lag(p.port)] : [])
         case .lag(let l):
             return l.members.map { .port($0) }
+        case .acl(let a):
+            return [.port(a.port)]
         case .bridge:
             return []
         case .vlanMember(let m):
@@ -101,9 +106,16 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
     /// The hardware table the object occupies, if any.
     public var table: TableKind? { key.table }
 
+    /// How many entries of its table the object takes: a port's ACL one per rule, any
+    /// other object one.
+    public var tableEntries: Int {
+        if case .acl(let a) = self { return a.rules.count }
+        return 1
+    }
+
     public var description: String {
         switch self {
-        case .port(let p): "\(p.port) \(p.adminUp ? "up" : "down") mtu \(p.mtu)\(p.bridge.map { " master \($0)" } ?? "") state \(p.stpState)"
+        case .port(let p): "\(p.port) \(p.adminUp ? "up" : "down") mtu \(p.mtu)\(p.bridge.map { " master \($0)" } ?? "") state \(p.stpState)" + (p.ingressACL ? " ingress acl" : "")
         case .bridge(let b): "\(b.bridge) vlan_filtering \(b.vlanFiltering ? 1 : 0) ageing \(b.ageingTime)s" + (b.neighborSuppression ? " neigh_suppress" : "")
         case .vlanMember(let m): "vlan \(m.vid) \(m.port)\(m.pvid ? " pvid" : "")\(m.untagged ? " untagged" : "")"
         case .fdb(let f): "fdb \(f.mac) vlan \(f.vid) \(f.destination)\(f.isStatic ? " static" : "")\(f.isSticky ? " sticky" : "")"
@@ -122,6 +134,7 @@ public enum HardwareObject: Hashable, Sendable, CustomStringConvertible {
             "\(l.id) members \(l.members.map(\.description).joined(separator: ","))"
                 + " distributing \(l.distributing.isEmpty ? "none" : l.distributing.map(\.description).joined(separator: ","))"
                 + " collecting \(l.collecting.isEmpty ? "none" : l.collecting.map(\.description).joined(separator: ",")) hash \(l.hash)"
+        case .acl(let a): "acl \(a.port) " + a.rules.map(\.description).joined(separator: "; ")
         }
     }
 }
@@ -144,6 +157,8 @@ public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
     case vf(PortID, UInt32)
     /// A LAG: its logical port.
     case lag(PortID)
+    /// A port's ingress ACL.
+    case acl(PortID)
 
     /// The hardware table objects of this kind occupy (ports and bridges occupy none).
     public var table: TableKind? {
@@ -161,6 +176,7 @@ public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
         case .vxlanFlood: .vxlanFlood
         case .vf: .vfs
         case .lag: .lags
+        case .acl: .acl
         }
     }
 
@@ -174,7 +190,7 @@ public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
         case .bridge: 0
         case .port(let p): p.isLAG ? 3 : 1       // a LAG's port after the LAG, after its members
         case .lag: 2
-        case .vlanMember, .routerInterface, .vxlanTunnel, .vf: 4
+        case .vlanMember, .routerInterface, .vxlanTunnel, .vf, .acl: 4
         case .fdb, .mdb, .neighbor, .vxlanFlood: 5
         case .nexthop: 6
         case .nexthopGroup: 7
@@ -199,6 +215,7 @@ public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
         case .vxlanFlood(let vni, let r): "vxlan vni \(vni) flood \(r)"
         case .vf(let pf, let index): "vf \(index) of \(pf)"
         case .lag(let p): p.description
+        case .acl(let p): "acl \(p)"
         }
     }
 
@@ -236,6 +253,8 @@ public enum HardwareKey: Hashable, Sendable, CustomStringConvertible {
             h.combine(12 as UInt8); h.combine(pf); h.combine(index)
         case .lag(let p):
             h.combine(13 as UInt8); h.combine(p)
+        case .acl(let p):
+            h.combine(14 as UInt8); h.combine(p)
         }
     }
 }
@@ -260,6 +279,8 @@ public enum TableKind: String, Hashable, Sendable, CaseIterable, CustomStringCon
     /// Link aggregation groups (devlink's `lag` resources; members per group:
     /// `DriverCapabilities.maxLAGMembers`).
     case lags = "lag"
+    /// The ingress ACL TCAM: one entry per rule (devlink's `acl` / mlxsw's `flexible ACL`).
+    case acl = "acl"
 
     /// How error messages name the table ("LPM table full 8192/8192").
     public var title: String {
@@ -278,6 +299,7 @@ public enum TableKind: String, Hashable, Sendable, CaseIterable, CustomStringCon
         case .vfs: "VF table"
         case .vrfs: "VRF table"
         case .lags: "LAG table"
+        case .acl: "ACL TCAM"
         }
     }
     public var description: String { rawValue }

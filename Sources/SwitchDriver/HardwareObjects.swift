@@ -41,12 +41,16 @@ public struct PortSettings: Hashable, Sendable {
     /// flooded or routed — goes whole to the CPU instead, and the chip forwards it nowhere
     /// (the kernel forwards it, so hosts never get two copies).
     public var egressTrap: String?
+    /// The port's ingress is classified by its ACL (`HardwareObject.acl`): until the chip
+    /// holds that ACL, every frame arriving on the port goes to the CPU (`TrapReason.portTrap`),
+    /// so a filter is never bypassed — the port is `trapped` meanwhile.
+    public var ingressACL: Bool
 
     public init(port: PortID, adminUp: Bool = true, mtu: UInt32 = 1500, bridge: BridgeID? = nil,
                 stpState: STPState = .forwarding, learning: Bool = true, unicastFlood: Bool = true,
                 multicastFlood: Bool = true, broadcastFlood: Bool = true, multicastRouter: Bool = false,
                 isolated: Bool = false, locked: Bool = false, mab: Bool = false,
-                ingressTrap: String? = nil, egressTrap: String? = nil) {
+                ingressTrap: String? = nil, egressTrap: String? = nil, ingressACL: Bool = false) {
         self.port = port
         self.adminUp = adminUp
         self.mtu = mtu
@@ -62,6 +66,7 @@ public struct PortSettings: Hashable, Sendable {
         self.mab = mab
         self.ingressTrap = ingressTrap
         self.egressTrap = egressTrap
+        self.ingressACL = ingressACL
     }
 
     /// The port's trap reasons in words (`ingress: …; egress: …`), nil when it traps nothing.
@@ -338,6 +343,8 @@ public enum TrapReason: String, Hashable, Sendable, CaseIterable, CustomStringCo
     case redirect = "redirect"                // routed back out of its ingress interface: the kernel forwards it and may send an ICMP redirect
     case stationMove = "station_move"         // a MAC with a static, non-sticky entry seen on another port: the kernel moves the entry
     case lockedPort = "locked_port"           // a locked port's frame the kernel drops after adding or refreshing a MAB entry (unknown source with MAB, or a source behind a locked or local entry)
+    case aclTrap = "acl_trap"                 // an ingress ACL rule's `trap` verdict
+    case aclUnsure = "acl_unsure"             // a frame the ACL cannot classify exactly (an IP fragment, IPv6 extension headers, a truncated header): the kernel's tc decides
 
     public var description: String { rawValue }
 }

@@ -53,6 +53,8 @@ public struct TCFilter: Hashable, Sendable {
     public var key: Key
     /// `TCA_KIND`: `u32`, `matchall`, `flower`, `bpf`, …
     public var kind: String
+    /// A `flower` or `matchall` filter's match, verdict and flags (nil for other kinds).
+    public var classifier: TCClassifier?
 
     public struct Key: Hashable, Sendable, Comparable {
         public var interface: IfIndex
@@ -74,10 +76,17 @@ public struct TCFilter: Hashable, Sendable {
         }
     }
 
-    public init(key: Key, kind: String) {
+    public init(key: Key, kind: String, classifier: TCClassifier? = nil) {
         self.key = key
         self.kind = kind
+        self.classifier = classifier
     }
+
+    /// `ETH_P_ALL`, in `Key.proto`'s network order: the filter sees every frame.
+    public static let allProtocols = UInt16(0x0003).bigEndian
+
+    /// The protocol in host order (`0x0800`; `0x0003` for all).
+    public var etherType: UInt16 { UInt16(bigEndian: key.proto) }
 
     /// `TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS)`: the ingress hook of clsact (and ingress).
     public static let ingressHook: UInt32 = 0xFFFF_FFF2

@@ -169,6 +169,11 @@ struct KernelFeatures {
             ("bond", ["link", "add", "bond0", "type", "bond", "mode", "balance-xor"]),
         ]
         for (feature, words) in tries where (try? must(["ip", "-n", ns] + words)) != nil { available.insert(feature) }
+        // tc's flower classifier and gact (this machine's kernel has no classifier at all).
+        if (try? must(["tc", "-n", ns, "qdisc", "add", "dev", "lo", "clsact"])) != nil,
+           (try? must(["tc", "-n", ns, "filter", "add", "dev", "lo", "ingress", "protocol", "ip", "flower", "ip_proto", "udp", "action", "drop"])) != nil {
+            available.insert("flower")
+        }
     }
 
     func has(_ feature: String) -> Bool { available.contains(feature) }

@@ -114,11 +114,11 @@ extension String {
 struct ShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Show what hoistd offloads: ports, bridges, fdb, vlans, stp, mdb, vxlan, routes, nexthops, neighbors, rifs, vrfs, lags, resources, counters, traps, vfs; audit (the continuous audit's counters); summary (objects per kind and state)."
+        abstract: "Show what hoistd offloads: ports, bridges, fdb, vlans, stp, mdb, vxlan, routes, nexthops, neighbors, rifs, vrfs, lags, acl (tc ingress filters), resources, counters, traps, vfs; audit (the continuous audit's counters); summary (objects per kind and state)."
     )
 
     static let objects = ["ports", "bridges", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs",
-                          "vrfs", "lags", "resources", "counters", "traps", "vfs", "audit", "summary"]
+                          "vrfs", "lags", "acl", "resources", "counters", "traps", "vfs", "audit", "summary"]
 
     @Argument(help: "What to show (singular or plural: route or routes).")
     var object: String
@@ -130,6 +130,7 @@ struct ShowCommand: ParsableCommand {
         if objects.contains(w) { return w }
         if objects.contains(w + "s") { return w + "s" }
         if w == "rif" || w == "router-interfaces" { return "rifs" }
+        if w == "acls" { return "acl" }
         return nil
     }
 
@@ -139,7 +140,7 @@ struct ShowCommand: ParsableCommand {
         guard let kind = kind(word) else { return nil }
         switch kind {
         case "rifs": return "router interface"
-        case "fdb", "mdb", "vxlan", "stp", "audit": return kind
+        case "fdb", "mdb", "vxlan", "stp", "audit", "acl": return kind
         default: return String(kind.dropLast())
         }
     }

@@ -25,6 +25,18 @@ let everyObject: [HardwareObject] = {
         .lag(HardwareLAG(id: .lag(3), members: [3, 9, 4], distributing: [9, 4], collecting: [3, 9], hash: .layer34)),
         .lag(HardwareLAG(id: .lag(64), members: [64], distributing: [], collecting: [], hash: .vlanSrcMAC)),
         .port(PortSettings(port: .lag(3), bridge: 12)),
+        .port(PortSettings(port: 7, ingressACL: true)),
+        .acl(HardwarePortACL(port: 7, rules: [
+            ACLRule(priority: 10, handle: 2, etherType: 0x86DD, match: {
+                var m = FlowMatch()
+                (m.dstMAC, m.dstMACMask, m.ethType, m.ipProto, m.ipProtoMask) = (0x0200_0000_0001, 0xFFFF_FFFF_FF00, 0x86DD, 6, 0xFF)
+                (m.ipv6Src, m.ipv6SrcMask) = (IPAddress("2001:db8::1")!, IPAddress("ffff:ffff::")!)
+                (m.srcPort, m.srcPortMask, m.dstPort, m.dstPortMask) = (1024, 0xFC00, 22, 0xFFFF)
+                return m
+            }(), verdict: .trap),
+            ACLRule(priority: 20, handle: 1, etherType: 0x0003, match: FlowMatch(), verdict: .drop),
+        ])),
+        .acl(HardwarePortACL(port: .lag(3), rules: [])),
         .mdb(HardwareMDBEntry(bridge: 12, vid: VLANID(rawValue: 5)!, group: .mac(MACAddress("01:00:5e:01:01:01")!), ports: [])),
         .routerInterface(RouterInterface(id: 7, binding: .port(4), mac: mac, mtu: 1400)),
         .routerInterface(RouterInterface(id: 8, binding: .bridge(12, VLANID(rawValue: 20)!), mac: mac)),
@@ -99,6 +111,8 @@ struct CodecTests {
         c.traps[.arp] = tc
         c.drops[.stpBlocked] = 77
         c.eventsLost = 12
+        c.acl[ACLRuleID(port: 7, priority: 10, handle: 2)] = ACLRuleCounters(packets: 5, bytes: .max)
+        c.acl[ACLRuleID(port: .lag(3), priority: 1, handle: 1)] = ACLRuleCounters()
         #expect(try roundTrip(c, { $0.counters($1) }, { try $0.counters() }) == c)
         let caps = DriverCapabilities(name: "emulated-asic (small)", ports: [.init(id: 1), .init(id: 2, name: "eth2")],
                                       tables: [.fdb: 4096, .lpmIPv6: 0], features: [.qinq, .ecmp], maxECMPWidth: 32, maxBridges: 4,
@@ -173,7 +187,7 @@ struct CodecTests {
                 #expect("\(error)".contains(message), "\(error)")
             }
         }
-        refuse([14], "unknown object kind 14") { try $0.object() }
+        refuse([15], "unknown object kind 15") { try $0.object() }
         refuse([2, 1, 0, 0, 0, 1, 0, 0x00, 0x10, 0, 0], "VLAN id 4096 above 4095") { try $0.object() }
         let v4 = [UInt8](repeating: 0, count: 8) + [0, 0, 0, 0, 0xFF, 0xFF, 0, 0]
         refuse([9, 254, 0, 0, 0] + v4 + [33, 4], "prefix length 33 for an inet address") { try $0.object() }

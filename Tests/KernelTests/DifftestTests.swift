@@ -16,7 +16,7 @@ struct DifftestTests {
     /// The scenarios this machine runs: those that require what its kernel lacks (VLAN
     /// filtering, 8021q, VRF) run in the test VM (Tests/VM/difftest.sh, Tests/VMTests) and
     /// are not listed here, so none is skipped and reported as passing.
-    static let vmOnly = ["vlan-filtering", "8021q", "vrf", "bond"]
+    static let vmOnly = ["vlan-filtering", "8021q", "vrf", "bond", "flower"]
 
     static var names: [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: scenarios.path)) ?? [])

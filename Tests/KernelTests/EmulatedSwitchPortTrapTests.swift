@@ -53,7 +53,7 @@ struct EmulatedSwitchPortTrapTests {
             _ = try sw.exec(["tc", "filter", "add", "dev", "swp1", "ingress", "protocol", "all", "prio", "1", "u32", "match", "u32", "0", "0", "classid", "1:1"])
         })
         let trapped = { (s: OffloadState?) -> Bool in if case .trapped = s { true } else { false } }
-        #expect(try Self.portState(lab, 1, until: trapped) == .trapped(reason: "ingress: tc ingress filter u32 on swp1 not offloaded"))
+        #expect(try Self.portState(lab, 1, until: trapped) == .trapped(reason: "ingress: tc ingress filter pref 1 u32 on swp1 not offloaded: the chip's ACL takes flower and matchall"))
         let trapsBefore = lab.asic.counters().traps[.portTrap]?.packets ?? 0
         #expect(try Self.ping(lab, from: 0, to: "10.0.0.2") == 0, "the kernel's path through a trapped port fails")
         #expect((lab.asic.counters().traps[.portTrap]?.packets ?? 0) - trapsBefore >= 5, "the echo requests were not trapped")

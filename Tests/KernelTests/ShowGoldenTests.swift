@@ -9,7 +9,7 @@ import Testing
 @Suite("hoist show output, pinned", needsRoot, .serialized)
 struct ShowGoldenTests {
     static let kinds = ["ports", "bridges", "fdb", "vlans", "stp", "mdb", "vxlan", "routes", "nexthops", "neighbors", "rifs",
-                        "vrfs", "lags", "resources", "counters", "traps", "vfs", "audit", "summary"]
+                        "vrfs", "lags", "acl", "resources", "counters", "traps", "vfs", "audit", "summary"]
     /// Kinds whose figures move with time and traffic.
     static let masked: Set = ["counters", "traps", "audit"]
 
@@ -85,6 +85,10 @@ struct ShowGoldenTests {
             """)
         _ = try sw.bridge("fdb append 00:00:00:00:00:00 dev vxlan100 dst 10.8.0.2")
         _ = try sw.bridge("mdb add dev br0 port swp1 grp 239.1.1.1 permanent")
+        // A u32 filter on swp3's ingress (this kernel has no flower): `show acl`'s trapped row.
+        _ = try TestNamespace.run("tc", ["-n", sw.name, "qdisc", "add", "dev", "swp3", "clsact"])
+        _ = try TestNamespace.run("tc", ["-n", sw.name, "filter", "add", "dev", "swp3", "ingress", "pref", "3", "protocol", "all",
+                                         "u32", "match", "u32", "0", "0", "classid", "1:1"])
         for (host, target) in [(hosts[0], "10.7.0.2"), (hosts[0], "10.7.0.254"), (hosts[2], "10.8.0.1")] {
             _ = try HoistdCLITests.run("/usr/sbin/ip", ["netns", "exec", host.name, "ping", "-c", "2", "-i", "0.2", "-W", "2", target])
         }

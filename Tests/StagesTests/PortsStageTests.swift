@@ -125,6 +125,53 @@ struct PortsStageTests {
         try g.verify()
     }
 
+    @Test("tc flower and matchall on a port's ingress: the chip's ingress ACL; a key it cannot match traps the ingress; same-pref masks")
+    func ingressACL() throws {
+        try aclSession(GoldenSession("ports-acl"))
+    }
+
+    @Test("tc ingress filters on a driver without ACLs: the port's ingress is trapped")
+    func ingressACLWithoutFeature() throws {
+        try aclSession(GoldenSession("ports-acl-no-feature",
+                                     capabilities: testCapabilities(features: DriverCapabilities.Features.all.subtracting(.acl))))
+    }
+
+    private func aclSession(_ session: GoldenSession) throws {
+        var g = session
+        func filter(_ port: UInt32, pref: UInt16, proto: UInt16, handle: UInt32 = 1, kind: String = "flower", _ c: TCClassifier) -> TCFilter {
+            TCFilter(key: .init(interface: swp(port), parent: TCFilter.ingressHook, priority: pref, proto: proto.bigEndian, handle: handle),
+                     kind: kind, classifier: c)
+        }
+        var ssh = FlowMatch()
+        (ssh.ethType, ssh.ipProto, ssh.ipProtoMask, ssh.dstPort, ssh.dstPortMask) = (0x0800, 6, 0xFF, 22, 0xFFFF)
+        (ssh.ipv4Src, ssh.ipv4SrcMask) = (0x0A00_0000, 0xFFFF_FF00)
+        let dropSSH = filter(1, pref: 10, proto: 0x0800, TCClassifier(match: ssh, verdict: .drop))
+        var telnet = ssh
+        telnet.dstPort = 23
+        let dropTelnet = filter(1, pref: 10, proto: 0x0800, handle: 2, TCClassifier(match: telnet, verdict: .drop))
+        var mac = FlowMatch()
+        (mac.srcMAC, mac.srcMACMask) = (0x0200_0000_0001, 0xFFFF_FFFF_FFFF)
+        let otherMask = filter(1, pref: 10, proto: 0x0003, handle: 3, TCClassifier(match: mac, verdict: .trap))
+        let all = filter(1, pref: 20, proto: 0x0003, kind: "matchall", TCClassifier(verdict: .pass))
+        let vlan = filter(2, pref: 5, proto: 0x8100, TCClassifier(match: FlowMatch(), verdict: .drop, unsupported: "flower key 23 (vlan_id)"))
+        let skipHW = filter(2, pref: 6, proto: 0x0003, kind: "matchall", TCClassifier(verdict: .drop, skipHardware: true))
+        g.step("br0 with swp1 and swp2", [.link(.added(bridgeLink())), .link(.added(chipPort(1, master: br0))), .link(.added(chipPort(2, master: br0)))])
+        g.step("tc qdisc add dev swp1 clsact: no filter, nothing changes",
+               [.qdisc(.added(Qdisc(interface: swp(1), handle: 0xFFFF_0000, parent: Qdisc.ingressParent, kind: "clsact")))])
+        g.step("tc filter add dev swp1 ingress pref 10 protocol ip flower src_ip 10.0.0.0/24 ip_proto tcp dst_port 22 action drop: swp1's ACL, the port classified by it",
+               [.tcFilter(.added(dropSSH))])
+        g.step("a second filter at pref 10 with the same masks (dst_port 23) joins the ACL", [.tcFilter(.added(dropTelnet))])
+        g.step("tc filter add … pref 20 matchall action pass: after them", [.tcFilter(.added(all))])
+        g.step("a filter at pref 10 with other masks: the kernel orders them by its mask list; swp1's ingress trapped, its ACL gone",
+               [.tcFilter(.added(otherMask))])
+        g.step("it goes: the ACL again", [.tcFilter(.removed(otherMask))])
+        g.step("swp2: a vlan_id key the chip does not match → swp2's ingress trapped", [.tcFilter(.added(vlan))])
+        g.step("swp2: vlan filter gone, a skip_hw matchall → still trapped (kept out of hardware)", [.tcFilter(.removed(vlan)), .tcFilter(.added(skipHW))])
+        g.step("all filters go: both ports back to the chip without ACLs",
+               [.tcFilter(.removed(skipHW)), .tcFilter(.removed(dropSSH)), .tcFilter(.removed(dropTelnet)), .tcFilter(.removed(all))])
+        try g.verify()
+    }
+
     @Test("locked bridge port (802.1X, MAB): the chip checks source MACs itself (locked, mab on the port)")
     func locked() throws {
         try lockedSession(GoldenSession("ports-locked"))

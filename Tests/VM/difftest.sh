@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The differential tester's scenarios this machine's kernel cannot run (VLAN filtering,
+# The differential tester's scenarios this machine's kernel cannot run (VLAN filtering, tc flower,
 # 8021q, VRF, bonds), inside the test VM:
 #
 #   scripts/vm run Tests/VM/difftest.sh [SCENARIO.diff…]      (scripts/difftest --vm)
 #
-# Without arguments: every scenario that `requires` vlan-filtering, 8021q, vrf or bond (what the CI
+# Without arguments: every scenario that `requires` vlan-filtering, 8021q, vrf, bond or flower (what the CI
 # host's kernel lacks; `requires vxlan` scenarios run on the host). One boot, one
 # hoist-difftest run for all of them. Prints "PASS difftest NAME" or "FAIL difftest NAME:
 # …" per scenario, then hoist-difftest's last line; then 32 steps of the random operator
@@ -16,7 +16,7 @@ for a in "$@"; do [ -n "$a" ] && scenarios+=("$a"); done
 given=${#scenarios[@]}   # (the harness passes one empty argument for none)
 if [ ${#scenarios[@]} -eq 0 ]; then
   for f in "$HOIST_ROOT"/Tests/Difftest/scenarios/*.diff; do   # (no /dev/fd in the guest: no <(…))
-    grep -Eq '^requires .*\b(vlan-filtering|8021q|vrf|bond)\b' "$f" && scenarios+=("$f")
+    grep -Eq '^requires .*\b(vlan-filtering|8021q|vrf|bond|flower)\b' "$f" && scenarios+=("$f")
   done
 fi
 out=/tmp/difftest.out

@@ -10,9 +10,10 @@
 # - per-VLAN STP: `bridge vlan set dev swp2 vid 10 state blocking` — the kernel stops
 #   forwarding VLAN 10 there; the chip must too (swp2 trapped, pings lost), and forward
 #   again when the state is back to forwarding;
-# - tc: `tc filter add dev swp1 ingress … flower ip_proto icmp action drop` — the kernel
-#   drops the echo requests; the chip must not forward them (swp1 trapped, pings lost);
-#   deleting the filter gives the port back to the chip.
+# - tc: `tc filter add dev swp1 ingress … flower ip_proto icmp action drop` — the chip's
+#   ingress ACL drops the echo requests itself (its rule counts them, the kernel's tc sees
+#   none); a filter with a key the ACL lacks (ip_ttl) traps swp1's ingress and the kernel's
+#   tc drops them; deleting the filters gives the port back to the chip unclassified.
 #
 # Each check prints "PASS name" or "FAIL name: why"; the exit status is the number of
 # failures. Tests/VMTests runs this and asserts every PASS line.
@@ -86,17 +87,43 @@ else
   fail vlan-state-trapped "bridge vlan set … state refused: $(cat /tmp/vlanset.err)"
 fi
 
-say "tc: flower drop on swp1 ingress"
+say "tc: flower on swp1 ingress is the chip's ACL; a key it lacks traps the port"
+# One tc filter of swp1's ingress in `hoist show acl`, as "state|packets|reason".
+acl_row() { # pref
+  show acl | python3 -c 'import json, sys; r = next((r for r in json.load(sys.stdin) if r.get("ifname") == "swp1" and r.get("pref") == int(sys.argv[1])), {}); print("%s|%s|%s" % (r.get("offload", "none"), r.get("packets", 0), r.get("reason", "")))' "$1"
+}
+drops() { show counters | python3 -c 'import json, sys; print(next((r["packets"] for r in json.load(sys.stdin) if r.get("drop") == sys.argv[1]), 0))' "$1"; }
 ip netns exec sw tc qdisc add dev swp1 clsact
-if ip netns exec sw tc filter add dev swp1 ingress protocol ip flower ip_proto icmp action drop 2>/tmp/tc.err; then
-  if wait_state swp1 "trapped|ingress: tc ingress filter flower on swp1 not offloaded" 10; then
+if ip netns exec sw tc filter add dev swp1 ingress pref 10 protocol ip flower ip_proto icmp action drop 2>/tmp/tc.err; then
+  if wait_for acl 'any(r.get("pref") == 10 and r.get("offload") == "offloaded" for r in rows)' 10 && wait_state swp1 "offloaded|" 10; then
+    pass tc-acl-offloaded
+  else
+    fail tc-acl-offloaded "acl $(acl_row 10); swp1 $(port_state swp1)"
+  fi
+  before=$(drops acl_drop)
+  if ping_from h1 10.0.10.2 3; then fail tc-acl-drops "pings passed a filter that drops them in the kernel"; else pass tc-acl-drops; fi
+  # The chip dropped them: its rule counted them, the kernel's tc never saw one.
+  hits=$(acl_row 10 | cut -d'|' -f2)
+  seen=$(ip netns exec sw tc -s filter show dev swp1 ingress | grep -o 'Sent [0-9]* bytes [0-9]* pkt' | head -1)
+  if [ "${hits:-0}" -ge 3 ] && [ $(($(drops acl_drop) - before)) -ge 3 ] && [ "$seen" = "Sent 0 bytes 0 pkt" ]; then
+    pass tc-acl-chip-counted
+  else
+    fail tc-acl-chip-counted "rule packets $hits, acl_drop $before -> $(drops acl_drop), kernel: $seen"
+  fi
+  # ip_ttl is a flower key the chip's ACL does not match: swp1's ingress goes to the CPU,
+  # the kernel's tc applies both filters (the pings are still dropped, by the kernel).
+  ip netns exec sw tc filter add dev swp1 ingress pref 5 protocol ip flower ip_proto udp ip_ttl 1 action drop
+  if wait_state swp1 "trapped|ingress: tc ingress filter pref 5 flower on swp1 not offloaded: flower key" 10 \
+     && [ "$(acl_row 5 | cut -d'|' -f1)" = trapped ]; then
     pass tc-filter-trapped
   else
-    fail tc-filter-trapped "swp1: $(port_state swp1)"
+    fail tc-filter-trapped "swp1: $(port_state swp1); acl pref 5: $(acl_row 5)"
   fi
   if ping_from h1 10.0.10.2 3; then fail tc-filter-drops "pings passed a filter that drops them in the kernel"; else pass tc-filter-drops; fi
+  ip netns exec sw tc filter del dev swp1 ingress pref 5
+  if wait_state swp1 "offloaded|" 10 && [ "$(acl_row 10 | cut -d'|' -f1)" = offloaded ]; then pass tc-acl-again; else fail tc-acl-again "$(port_state swp1); $(acl_row 10)"; fi
   ip netns exec sw tc filter del dev swp1 ingress
-  if wait_state swp1 "offloaded|" 10; then pass tc-filter-removed-offloaded; else fail tc-filter-removed-offloaded "$(port_state swp1)"; fi
+  if wait_state swp1 "offloaded|" 10 && wait_for acl 'not rows' 10; then pass tc-filter-removed-offloaded; else fail tc-filter-removed-offloaded "$(port_state swp1)"; fi
   before=$(tx swp2)
   if ping_from h1 10.0.10.2 3 && [ $(($(tx swp2) - before)) -ge 3 ]; then
     pass tc-chip-forwards-again
@@ -104,7 +131,7 @@ if ip netns exec sw tc filter add dev swp1 ingress protocol ip flower ip_proto i
     fail tc-chip-forwards-again "swp2 tx $before -> $(tx swp2)"
   fi
 else
-  fail tc-filter-trapped "tc filter add refused: $(cat /tmp/tc.err)"
+  fail tc-acl-offloaded "tc filter add refused: $(cat /tmp/tc.err)"
 fi
 say "MST: mst_enabled on br0 traps both ports; hosts still reach each other through the kernel"
 # iproute2 6.1 cannot set mst_enabled: RTM_NEWLINK with IFLA_BR_MULTI_BOOLOPT (46),

@@ -43,6 +43,7 @@ extension EmulatedASIC {
         ps.mab = s.locked && s.mab
         ps.trapIngress = s.ingressTrap != nil
         ps.trapEgress = s.egressTrap != nil
+        ps.aclRequired = s.ingressACL
         ps.settings = s
         chip.ports[i] = ps
         if ps.trapEgress { chip.egressTrapPorts.insert(s.port) } else { chip.egressTrapPorts.remove(s.port) }

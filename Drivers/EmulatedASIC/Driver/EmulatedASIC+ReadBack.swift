@@ -12,6 +12,7 @@ extension EmulatedASIC {
         for i in 1...profile.ports {
             if let s = chip.ports[i].settings, chip.ports[i].configured { out.append(.port(s)) }
         }
+        for (_, acl) in chip.acls.sorted(by: { $0.key < $1.key }) { out.append(.acl(acl.object)) }
         for case let l? in chip.lags {
             out.append(.lag(l.object))
             let i = Int(l.object.id.rawValue)

@@ -69,8 +69,10 @@ public final class EmulatedASIC: SwitchDriver {
         for p in 1...profile.ports { ports[PortID(UInt16(p))] = chip.portCounters[p] }
         var tables: [TableKind: TableOccupancy] = [:]
         for t in TableKind.allCases { tables[t] = TableOccupancy(used: used(t), capacity: capacity(t)) }
-        return DriverCounters(ports: ports, tables: tables, traps: chip.trapCounters, drops: chip.drops,
-                              eventsLost: UInt64(chip.eventOverflows))
+        var counters = DriverCounters(ports: ports, tables: tables, traps: chip.trapCounters, drops: chip.drops,
+                                      eventsLost: UInt64(chip.eventOverflows))
+        counters.acl = chip.aclCounters()
+        return counters
     }
 
     // MARK: Dispatch
@@ -91,6 +93,7 @@ public final class EmulatedASIC: SwitchDriver {
         case .vxlanFlood(let f): setFlood(f)
         case .vf: .notSupported("no SR-IOV")
         case .lag(let l): setLAG(l)
+        case .acl(let a): setACL(a)
         }
     }
 
@@ -110,6 +113,7 @@ public final class EmulatedASIC: SwitchDriver {
         case .vxlanFlood(let vni, let remote): removeFlood(vni, remote)
         case .vf: .ok
         case .lag(let p): removeLAG(p)
+        case .acl(let p): removeACL(p)
         }
     }
 

@@ -36,14 +36,14 @@ public struct TableProfile: Hashable, Sendable {
     public static let small = TableProfile(name: "small", ports: 8, tables: [
         .fdb: 1024, .vlanMembers: 512, .mdb: 128, .routerInterfaces: 64, .neighbors: 512,
         .nexthops: 256, .nexthopGroups: 64, .lpmIPv4: 8192, .lpmIPv6: 2048,
-        .vxlanTunnels: 16, .vxlanFlood: 64, .vrfs: 16, .lags: 4,
+        .vxlanTunnels: 16, .vxlanFlood: 64, .vrfs: 16, .lags: 4, .acl: 256,
     ], maxECMPWidth: 16, maxLAGMembers: 4)
 
     /// Sized like a datacenter switch chip (Spectrum/Trident class): a full Internet table.
     public static let datacenter = TableProfile(name: "datacenter", ports: 64, tables: [
         .fdb: 524_288, .vlanMembers: 65_536, .mdb: 8192, .routerInterfaces: 4096, .neighbors: 131_072,
         .nexthops: 65_536, .nexthopGroups: 4096, .lpmIPv4: 1_310_720, .lpmIPv6: 262_144,
-        .vxlanTunnels: 4096, .vxlanFlood: 16_384, .vrfs: 256, .lags: 64,
+        .vxlanTunnels: 4096, .vxlanFlood: 16_384, .vrfs: 256, .lags: 64, .acl: 4096,
     ], maxECMPWidth: 64, maxLAGMembers: 32)
 
     /// The profiles by name (`hoist-asic --profile NAME`).

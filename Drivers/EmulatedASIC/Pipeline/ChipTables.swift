@@ -26,6 +26,9 @@ struct PortState {
     /// A frame the chip would send out of the port goes whole to the CPU instead
     /// (`PortSettings.egressTrap`).
     var trapEgress = false
+    /// Frames arriving here are classified by the port's ACL (`SwitchChip.acls`), or go to
+    /// the CPU while it has none (`PortSettings.ingressACL`).
+    var aclRequired = false
     /// The VLAN untagged frames join on a VLAN-filtering bridge; 0 = none.
     var pvid: UInt16 = 0
     /// Router interface index of a routed port, or -1.

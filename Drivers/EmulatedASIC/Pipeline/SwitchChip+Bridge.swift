@@ -33,6 +33,8 @@ extension SwitchChip {
             trap(frame, port: p, .portTrap, &sink)
             return
         }
+        // tc ingress runs before anything the bridge does (link-local traps included).
+        if ps.aclRequired, !aclAllows(frame, pf, port: p, &sink) { return }
         // 01:80:c2:00:00:0x is never forwarded: BPDUs and other link-local protocols go to the CPU.
         if pf.dst & ~0xF == 0x0180_C200_0000 {
             trap(frame, port: p, pf.dst == 0x0180_C200_0000 ? .stp : .linkLocal, &sink)
@@ -58,6 +60,8 @@ extension SwitchChip {
                 trap(frame, port: p, .portTrap, &sink)
                 return
             }
+            // The bond's own tc ingress, after its member's.
+            if ps.aclRequired, !aclAllows(frame, pf, port: p, &sink) { return }
         }
         if ps.bridge < 0 {
             if ps.rif >= 0, pf.dst == rifs[Int(ps.rif)]?.object.mac.rawValue, pf.tagCount == 0 {

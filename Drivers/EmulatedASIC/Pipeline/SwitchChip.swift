@@ -69,6 +69,9 @@ public final class SwitchChip {
     var parserOptions = ParserOptions()
     /// Ports whose egress the control plane keeps on the CPU (`PortState.trapEgress`).
     var egressTrapPorts = PortSet()
+    /// Ingress ACLs by port number (`HardwarePortACL`), read only for ports whose
+    /// `PortState.aclRequired` is set.
+    var acls: [Int: PortACL] = [:]
 
     // Counters.
     var portCounters: [PortCounters]

@@ -2,8 +2,9 @@ internal import CNetlink
 import SwitchModel
 
 /// Decodes `RTM_NEWQDISC` / `RTM_DELQDISC` and `RTM_NEWTFILTER` / `RTM_DELTFILTER`
-/// (`struct tcmsg`, `TCA_KIND`). Options (rates, matches, actions) are not decoded: Hoist
-/// does not offload tc, it traps the port direction a qdisc or filter acts on.
+/// (`struct tcmsg`, `TCA_KIND`). A `flower` or `matchall` filter's options are decoded
+/// (`TCClassifierDecoder`: the chip's ingress ACL); other options (qdisc rates, other
+/// classifiers) are not: the port direction they act on is trapped.
 enum TrafficControlDecoder {
     static func decode(_ message: NetlinkMessageView, emit: (KernelMessage) -> Void) throws {
         let header = try message.familyHeader(tcmsg.self)
@@ -17,13 +18,14 @@ enum TrafficControlDecoder {
         default:
             let key = TCFilter.Key(interface: interface, parent: header.tcm_parent, priority: UInt16(header.tcm_info >> 16),
                                    proto: UInt16(truncatingIfNeeded: header.tcm_info), handle: header.tcm_handle)
-            let f = TCFilter(key: key, kind: kind)
+            var f = TCFilter(key: key, kind: kind)
             guard message.type == UInt16(RTM_NEWTFILTER) else { return emit(.delTCFilter(f)) }
             // A dump also lists each classifier instance without a handle (`tcf_fill_node`
             // with no filter) and u32's hash tables (node 0 of a handle): containers, never
             // announced on their own. Only filters are kept. (A delete with handle 0 is
             // meaningful: a whole priority.)
             if header.tcm_handle == 0 || (kind == "u32" && header.tcm_handle & 0xFFF == 0) { return }
+            f.classifier = try TCClassifierDecoder.decode(kind: kind, attributes: attrs)
             emit(.newTCFilter(f))
         }
     }

@@ -93,6 +93,8 @@ struct NetlinkAttributes {
     func u64(_ type: Int) throws -> UInt64? { try attribute(type)?.u64() }
     /// A 16-bit value in network byte order, returned in host order.
     func be16(_ type: Int) throws -> UInt16? { try attribute(type).map { UInt16(bigEndian: try $0.u16()) } }
+    /// A 32-bit value in network byte order, returned in host order.
+    func be32(_ type: Int) throws -> UInt32? { try attribute(type).map { UInt32(bigEndian: try $0.u32()) } }
     func string(_ type: Int) -> String? { attribute(type)?.string() }
     func nested(_ type: Int, maxType: Int32) throws -> NetlinkAttributes? {
         try attribute(type)?.nested(maxType: maxType)
