@@ -212,6 +212,23 @@ public enum ConformanceSuite {
             log.expect(c[.neighbors]?.used == 1, "neighbors used \(String(describing: c[.neighbors]))")
             log.expect(c[.routerInterfaces]?.used == 1, "rifs used \(String(describing: c[.routerInterfaces]))")
         },
+        ConformanceCase("an ingress ACL reads back exactly and takes a TCAM entry per rule", scope: .programming) { d, log in
+            guard d.capabilities.features.contains(.acl) else { log.skipped = "\(d.capabilities.name) has no ingress ACL"; return }
+            let t = Topology(d.capabilities)
+            var ssh = FlowMatch()
+            (ssh.ethType, ssh.ipProto, ssh.ipProtoMask, ssh.dstPort, ssh.dstPortMask) = (0x0800, 6, 0xFF, 22, 0xFFFF)
+            let acl = HardwarePortACL(port: t.bridgePorts[0], rules: [
+                ACLRule(priority: 1, handle: 1, etherType: 0x0800, match: ssh, verdict: .drop),
+                ACLRule(priority: 2, handle: 1, etherType: 0x0003, match: FlowMatch(), verdict: .pass),
+            ])
+            let port = PortSettings(port: t.bridgePorts[0], bridge: t.bridge, ingressACL: true)
+            log.applyOK(d, [.set(t.objects[0]), .set(.port(port)), .set(.acl(acl))], "program")
+            let back = Set(d.readBack())
+            log.expect(back.contains(.acl(acl)) && back.contains(.port(port)), "not read back: \(acl), \(port)")
+            log.expect(d.counters().tables[.acl]?.used == 2, "acl used \(String(describing: d.counters().tables[.acl]))")
+            log.applyOK(d, [.remove(.acl(acl.port))], "remove")
+            log.expect(d.counters().tables[.acl]?.used == 0, "acl used after removal \(String(describing: d.counters().tables[.acl]))")
+        },
         ConformanceCase("every operation gets one result, in order; removing what is absent succeeds") { d, log in
             guard !d.capabilities.ports.isEmpty else { log.skipped = "the driver has no ports"; return }
             let t = Topology(d.capabilities)

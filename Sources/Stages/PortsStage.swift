@@ -47,7 +47,7 @@ struct PortsStage: Sendable {
         let traps = topology.portTraps(of: index)
         settings.ingressTrap = traps.ingress
         settings.egressTrap = traps.egress
-        settings.ingressACL = traps.ingress == nil && aclValue(of: port, in: topology) != nil
+        if traps.ingress == nil, case .rules = topology.ingressACL(of: index) { settings.ingressACL = true }
         if port.isLAG {
             // What leaves a LAG leaves through a member: the members' egress traps are its own.
             let members = topology.slaves(of: index).compactMap { topology.portTraps(of: $0).egress }

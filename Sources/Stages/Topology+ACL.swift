@@ -23,23 +23,47 @@ extension Topology {
         case trapped(String)
     }
 
+    /// A link's ingress filters, judged once per change of them (`Topology.aclPlans`).
+    enum ACLPlan: Equatable {
+        case rules([ACLRule])
+        /// The first filter (in the kernel's order) the chip cannot apply exactly, and why.
+        case unsupported(priority: UInt16, kind: String, why: String)
+        /// Filters at one priority whose masks differ.
+        case masksDiffer(priority: UInt16)
+    }
+
     func ingressACL(of link: IfIndex) -> IngressACL {
-        let filters = (tcFilters[link]?.values.filter(\.isIngress) ?? []).sorted { $0.key < $1.key }
-        guard !filters.isEmpty else { return .none }
+        guard let plan = aclPlans[link] else { return .none }
         let name = name(of: link)
         guard features.contains(.acl) else {
+            let filters = tcFilters[link]?.values.filter(\.isIngress) ?? []
             let kinds = Set(filters.map { $0.kind.isEmpty ? "filter" : $0.kind }).sorted().joined(separator: "/")
             return .trapped("tc ingress filter \(kinds) on \(name) not offloaded")
         }
+        switch plan {
+        case .rules(let rules):
+            return .rules(rules)
+        case .unsupported(let priority, let kind, let why):
+            return .trapped("tc ingress filter pref \(priority) \(kind) on \(name) not offloaded: \(why)")
+        case .masksDiffer(let priority):
+            return .trapped("tc ingress filters at pref \(priority) on \(name) not offloaded: their masks differ (the kernel orders them by its mask list)")
+        }
+    }
+
+    /// The plan for a link's ingress `filters` (any order); nil for none.
+    static func aclPlan(_ filters: [TCFilter]) -> ACLPlan? {
+        guard !filters.isEmpty else { return nil }
         var rules: [ACLRule] = []
-        for f in filters {
-            if let why = Self.aclProblem(f) {
-                return .trapped("tc ingress filter pref \(f.key.priority) \(f.kind.isEmpty ? "filter" : f.kind) on \(name) not offloaded: \(why)")
-            }
+        rules.reserveCapacity(filters.count)
+        // The first filter of each priority: the kind and masks the others there must share.
+        var first: (priority: UInt16, kind: String, masks: [UInt64])?
+        for f in filters.sorted(by: { $0.key < $1.key }) {
+            if let why = aclProblem(f) { return .unsupported(priority: f.key.priority, kind: f.kind.isEmpty ? "filter" : f.kind, why: why) }
             let c = f.classifier!
-            if let previous = filters.first(where: { $0.key.priority == f.key.priority && $0.key < f.key }),
-               previous.kind != f.kind || previous.classifier?.match.masks != c.match.masks {
-                return .trapped("tc ingress filters at pref \(f.key.priority) on \(name) not offloaded: their masks differ (the kernel orders them by its mask list)")
+            if let p = first, p.priority == f.key.priority {
+                if p.kind != f.kind || p.masks != c.match.masks { return .masksDiffer(priority: f.key.priority) }
+            } else {
+                first = (f.key.priority, f.kind, c.match.masks)
             }
             rules.append(ACLRule(priority: f.key.priority, handle: f.key.handle, etherType: f.etherType, match: c.match, verdict: c.verdict))
         }

@@ -49,6 +49,9 @@ struct Topology: Sendable {
     /// Qdiscs and tc filters, per interface (`Topology+PortTraps.swift`).
     private(set) var qdiscs: [IfIndex: [UInt32: Qdisc]] = [:]
     private(set) var tcFilters: [IfIndex: [TCFilter.Key: TCFilter]] = [:]
+    /// Each interface's ingress filters as an ACL plan, kept with `tcFilters` (the stages
+    /// ask for a port's ACL several times per change; `Topology+ACL.swift`).
+    private(set) var aclPlans: [IfIndex: ACLPlan] = [:]
 
     init(capabilities: DriverCapabilities) {
         features = capabilities.features
@@ -134,6 +137,7 @@ struct Topology: Sendable {
         } else {
             tcFilters[f.key.interface, default: [:]][f.key] = f
         }
+        aclPlans[f.key.interface] = Self.aclPlan(tcFilters[f.key.interface]?.values.filter(\.isIngress) ?? [])
     }
 
     /// False only for IPv6 link-local addresses (fe80::/10), which never make a router interface.

@@ -13,7 +13,9 @@
 # - tc: `tc filter add dev swp1 ingress … flower ip_proto icmp action drop` — the chip's
 #   ingress ACL drops the echo requests itself (its rule counts them, the kernel's tc sees
 #   none); a filter with a key the ACL lacks (ip_ttl) traps swp1's ingress and the kernel's
-#   tc drops them; deleting the filters gives the port back to the chip unclassified.
+#   tc drops them; deleting the filters gives the port back to the chip unclassified;
+#   256 filters on swp2 fill the ACL TCAM: swp1's ACL fails ("ACL TCAM full"), swp1 is
+#   trapped and the kernel's tc drops the pings; swp2's filters go, swp1's ACL is offloaded.
 #
 # Each check prints "PASS name" or "FAIL name: why"; the exit status is the number of
 # failures. Tests/VMTests runs this and asserts every PASS line.
@@ -130,6 +132,37 @@ if ip netns exec sw tc filter add dev swp1 ingress pref 10 protocol ip flower ip
   else
     fail tc-chip-forwards-again "swp2 tx $before -> $(tx swp2)"
   fi
+  say "tc: the ACL TCAM full (small profile: 256 rules): the ACL that does not fit fails, the kernel's tc applies it; room frees, it is offloaded"
+  ip netns exec sw tc qdisc add dev swp2 clsact
+  for i in $(seq 1 256); do echo "filter add dev swp2 ingress pref 1 protocol ip flower ip_proto udp dst_port $((10000 + i)) action pass"; done > /tmp/fill.tc
+  if ip netns exec sw tc -batch /tmp/fill.tc 2>/tmp/tc.err && wait_for resources 'any(r["table"] == "acl" and r["used"] == 256 for r in rows)' 30; then
+    pass tc-acl-tcam-filled
+  else
+    fail tc-acl-tcam-filled "$(cat /tmp/tc.err) $(show resources)"
+  fi
+  ip netns exec sw tc filter add dev swp1 ingress pref 10 protocol ip flower ip_proto icmp action drop
+  if wait_for acl 'any(r.get("ifname") == "swp1" and r.get("offload") == "failed" and "ACL TCAM full" in r.get("reason", "") for r in rows)' 10 \
+     && wait_state swp1 "trapped|" 10; then
+    pass tc-acl-tcam-full-failed
+  else
+    fail tc-acl-tcam-full-failed "acl $(acl_row 10); swp1 $(port_state swp1)"
+  fi
+  # The host sees the kernel's verdict: its tc counts and drops the echo requests.
+  if ping_from h1 10.0.10.2 3; then fail tc-acl-tcam-full-kernel-drops "pings passed"; else
+    seen=$(ip netns exec sw tc -s filter show dev swp1 ingress | grep -o 'Sent [0-9]* bytes [0-9]* pkt' | head -1)
+    if [ -n "$seen" ] && [ "$seen" != "Sent 0 bytes 0 pkt" ]; then pass tc-acl-tcam-full-kernel-drops; else fail tc-acl-tcam-full-kernel-drops "kernel: $seen"; fi
+  fi
+  ip netns exec sw tc filter del dev swp2 ingress
+  if wait_for acl 'any(r.get("ifname") == "swp1" and r.get("offload") == "offloaded" for r in rows)' 30 && wait_state swp1 "offloaded|" 10; then
+    before=$(acl_row 10 | cut -d'|' -f2)
+    if ping_from h1 10.0.10.2 3; then fail tc-acl-offloaded-when-room-frees "pings passed"
+    elif [ $(($(acl_row 10 | cut -d'|' -f2) - before)) -ge 3 ]; then pass tc-acl-offloaded-when-room-frees
+    else fail tc-acl-offloaded-when-room-frees "the chip's rule counted $before -> $(acl_row 10)"; fi
+  else
+    fail tc-acl-offloaded-when-room-frees "acl $(acl_row 10); swp1 $(port_state swp1)"
+  fi
+  ip netns exec sw tc qdisc del dev swp1 clsact
+  ip netns exec sw tc qdisc del dev swp2 clsact
 else
   fail tc-acl-offloaded "tc filter add refused: $(cat /tmp/tc.err)"
 fi

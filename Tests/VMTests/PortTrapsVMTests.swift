@@ -6,8 +6,8 @@ extension VMTests {
     static let portTrapChecks = [
         "hoistd-started", "baseline-ping", "vlan-state-trapped", "vlan-state-blocks", "vlan-state-forwarding-offloaded",
         "vlan-state-chip-forwards-again", "tc-acl-offloaded", "tc-acl-drops", "tc-acl-chip-counted", "tc-filter-trapped",
-        "tc-filter-drops", "tc-acl-again", "tc-filter-removed-offloaded",
-        "tc-chip-forwards-again", "mst-trapped", "mst-kernel-forwards", "mst-off-offloaded",
+        "tc-filter-drops", "tc-acl-again", "tc-filter-removed-offloaded", "tc-chip-forwards-again", "tc-acl-tcam-filled",
+        "tc-acl-tcam-full-failed", "tc-acl-tcam-full-kernel-drops", "tc-acl-offloaded-when-room-frees", "mst-trapped", "mst-kernel-forwards", "mst-off-offloaded",
     ]
 
     @Test("port traps in the VM: a per-VLAN blocking state stops the chip where the kernel stops; a tc flower drop is the chip's ACL, a key it lacks traps the port; lifted, the chip forwards again; mst_enabled traps through the kernel")
