@@ -83,6 +83,9 @@ extension Topology {
             if m.ethType != 0 || m.matchesIP { return "protocol all with IP keys" }
         case 0x8100, 0x88A8, 0x9100:
             return "protocol 802.1Q"
+        case ..<0x0600:
+            // 802.3 frames carry a length there; the kernel's skb protocol for them (802_2, 802_3) is its own.
+            return "protocol 0x\(String(f.etherType, radix: 16)) (not an EtherType)"
         default:
             if m.ethType != 0 && m.ethType != f.etherType { return "eth_type 0x\(String(m.ethType, radix: 16)) under protocol 0x\(String(f.etherType, radix: 16))" }
             let v4 = m.ipv4SrcMask != 0 || m.ipv4DstMask != 0

@@ -54,6 +54,11 @@ extension Topology {
             for q in qdiscs.values.sorted(by: { $0.key < $1.key }) where !q.isDefault && q.parent == Qdisc.rootParent {
                 egress.append("egress qdisc \(q.kind) on \(name) not offloaded")
             }
+            // A shared block's filters are announced on the block, not on each device bound to it.
+            for q in qdiscs.values.sorted(by: { $0.key < $1.key }) {
+                if q.ingressBlock != 0 { ingress.append("tc shared block \(q.ingressBlock) on \(name)'s ingress not offloaded") }
+                if q.egressBlock != 0 { egress.append("tc shared block \(q.egressBlock) on \(name)'s egress not offloaded") }
+            }
         }
         guard let filters = tcFilters[link]?.values else { return }
         func kinds(_ wanted: (TCFilter) -> Bool) -> String? {

@@ -21,10 +21,18 @@ public struct Qdisc: Hashable, Sendable {
         public static func < (a: Key, b: Key) -> Bool { (a.interface, a.handle) < (b.interface, b.handle) }
     }
 
-    public init(interface: IfIndex, handle: UInt32, parent: UInt32, kind: String) {
+    /// `TCA_INGRESS_BLOCK` / `TCA_EGRESS_BLOCK`: the shared filter block a `clsact` or
+    /// `ingress` qdisc classifies with (`tc qdisc add … ingress_block 22 clsact`); 0: the
+    /// device's own filters.
+    public var ingressBlock: UInt32 = 0
+    public var egressBlock: UInt32 = 0
+
+    public init(interface: IfIndex, handle: UInt32, parent: UInt32, kind: String, ingressBlock: UInt32 = 0, egressBlock: UInt32 = 0) {
         key = Key(interface: interface, handle: handle)
         self.parent = parent
         self.kind = kind
+        self.ingressBlock = ingressBlock
+        self.egressBlock = egressBlock
     }
 
     /// `TC_H_ROOT`.

@@ -167,8 +167,14 @@ struct PortsStageTests {
         g.step("it goes: the ACL again", [.tcFilter(.removed(otherMask))])
         g.step("swp2: a vlan_id key the chip does not match → swp2's ingress trapped", [.tcFilter(.added(vlan))])
         g.step("swp2: vlan filter gone, a skip_hw matchall → still trapped (kept out of hardware)", [.tcFilter(.removed(vlan)), .tcFilter(.added(skipHW))])
-        g.step("all filters go: both ports back to the chip without ACLs",
-               [.tcFilter(.removed(skipHW)), .tcFilter(.removed(dropSSH)), .tcFilter(.removed(dropTelnet)), .tcFilter(.removed(all))])
+        let llc = filter(2, pref: 7, proto: 0x0004, TCClassifier(match: mac, verdict: .drop))
+        g.step("swp2: skip_hw gone, a filter on protocol 802_2 (LLC frames: no EtherType to compare) → still trapped",
+               [.tcFilter(.removed(skipHW)), .tcFilter(.added(llc))])
+        let blocked = Qdisc(interface: swp(2), handle: 0xFFFF_0000, parent: Qdisc.ingressParent, kind: "clsact", ingressBlock: 22)
+        g.step("swp2: the LLC filter gone, clsact bound to shared block 22 → ingress trapped (the block's filters are the block's)",
+               [.tcFilter(.removed(llc)), .qdisc(.added(blocked))])
+        g.step("all filters and the block go: both ports back to the chip without ACLs",
+               [.qdisc(.removed(blocked)), .tcFilter(.removed(dropSSH)), .tcFilter(.removed(dropTelnet)), .tcFilter(.removed(all))])
         try g.verify()
     }
 

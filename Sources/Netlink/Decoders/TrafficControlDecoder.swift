@@ -13,7 +13,8 @@ enum TrafficControlDecoder {
         let interface = IfIndex(UInt32(bitPattern: header.tcm_ifindex))
         switch Int(message.type) {
         case RTM_NEWQDISC, RTM_DELQDISC:
-            let q = Qdisc(interface: interface, handle: header.tcm_handle, parent: header.tcm_parent, kind: kind)
+            let q = Qdisc(interface: interface, handle: header.tcm_handle, parent: header.tcm_parent, kind: kind,
+                          ingressBlock: try attrs.u32(Int(TCA_INGRESS_BLOCK)) ?? 0, egressBlock: try attrs.u32(Int(TCA_EGRESS_BLOCK)) ?? 0)
             emit(message.type == UInt16(RTM_NEWQDISC) ? .newQdisc(q) : .delQdisc(q))
         default:
             let key = TCFilter.Key(interface: interface, parent: header.tcm_parent, priority: UInt16(header.tcm_info >> 16),
