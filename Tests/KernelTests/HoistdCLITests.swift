@@ -195,12 +195,15 @@ struct HoistdCLITests {
         try sw.ip("link set br0 up")
         try sw.ip("link set swp2 mtu 9000")
         var ports: [String: [String: Any]] = [:]
-        for _ in 0..<100 {
+        // Settled: swp1 in br0 with carrier (the chip mirrors wire carrier to the TAP every
+        // 100 ms; under load that takes a while), swp2's new MTU.
+        for _ in 0..<250 {
             let r = try Self.run("hoist", ["show", "ports", "--json", "-n", sw.name])
             #expect(r.status == 0, "\(r.error)")
             let rows = (try? JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [[String: Any]]) ?? []
             ports = Dictionary(rows.compactMap { row in (row["ifname"] as? String).map { ($0, row) } }, uniquingKeysWith: { a, _ in a })
-            if ports["swp1"]?["master"] as? String == "br0", ports["swp2"]?["mtu"] as? Int == 9000 { break }
+            if ports["swp1"]?["master"] as? String == "br0", ports["swp1"]?["operstate"] as? String == "UP",
+               ports["swp2"]?["mtu"] as? Int == 9000 { break }
             usleep(20_000)
         }
         #expect(ports["swp1"]?["flags"] as? [String] == ["UP", "LOWER_UP"] && ports["swp1"]?["operstate"] as? String == "UP"
